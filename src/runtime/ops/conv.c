@@ -1,0 +1,4 @@
+/* Op family 'conv' (placeholder: implemented in its own change). */
+#include "runtime/op.h"
+
+const tq_op_def *const tq_ops_conv[] = { NULL };
