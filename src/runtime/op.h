@@ -30,7 +30,8 @@ typedef struct tq_op_ctx {
     int64_t opset;       /* opset version of the node's domain */
     int n_in, n_out;
     tq_value **in;       /* in[i] == NULL for an omitted optional input */
-    tq_value **out;      /* prepare sets dtype, rank, dims of each output */
+    tq_value **out;      /* prepare sets dtype, rank, dims of each output;
+                            out[k] == NULL for an omitted optional output */
     void *state;         /* op-private, set in prepare, freed by release() */
     size_t scratch_bytes;/* set in prepare: per-eval scratch from the arena */
     void *scratch;       /* valid in eval */
