@@ -1,6 +1,7 @@
 /* Runs a model over a named tensor set (an npz's contents). */
 #include "runtime/run_set.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
