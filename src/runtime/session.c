@@ -1,6 +1,7 @@
 /* The executor: binds a model's nodes to op implementations in topological
  * order, plans shapes and memory once per distinct input shape (folding
  * everything computable from constants), then runs without allocating. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -180,9 +181,12 @@ static int bind_graph(tq_session *s, tq_error *err)
         en->def = tq_op_find(nd->domain, nd->op_type);
         if (!en->def) {
             free(order);
+            char label[64];
+            snprintf(label, sizeof label, "#%d", (int)(nd - g->nodes));
             return tq_fail(err, TQ_EUNSUPPORTED,
                            "%s: node '%s' uses operator %s%s%s, which tinyq does not support",
-                           path, nd->name, nd->domain && nd->domain[0] ? nd->domain : "",
+                           path, nd->name && nd->name[0] ? nd->name : label,
+                           nd->domain && nd->domain[0] ? nd->domain : "",
                            nd->domain && nd->domain[0] ? "." : "", nd->op_type);
         }
         en->in_idx = calloc((size_t)nd->n_inputs + 1, sizeof(int));

@@ -112,7 +112,7 @@ static int run_data_set(const tq_model *m, const char *dir, char *why, size_t wh
     tq_tensor ins[16] = {{0}}, refs[16] = {{0}};
     tq_tensor_view views[16];
     int n_in = 0, n_ref = 0, result = 0;
-    char path[4096];
+    char path[8192];
     for (; n_in < 16; n_in++) {
         snprintf(path, sizeof path, "%s/input_%d.pb", dir, n_in);
         struct stat st;
@@ -208,7 +208,7 @@ int main(int argc, char **argv)
         const char *test = names[i]->d_name;
         if (only && !strstr(test, only))
             goto next;
-        char path[4096];
+        char path[8192];
         snprintf(path, sizeof path, "%s/%s/model.onnx", root, test);
         tq_model *m = NULL;
         tq_error err = {0};
@@ -236,7 +236,7 @@ int main(int argc, char **argv)
         int verdict = 1, sets = 0;
         char why[1024] = "";
         for (int d = 0; d < 64 && verdict == 1; d++) {
-            char ds[4096];
+            char ds[8192];
             snprintf(ds, sizeof ds, "%s/%s/test_data_set_%d", root, test, d);
             struct stat sb;
             if (stat(ds, &sb) != 0)
