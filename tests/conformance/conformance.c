@@ -112,7 +112,7 @@ static int run_data_set(const tq_model *m, const char *dir, char *why, size_t wh
     tq_tensor ins[16] = {{0}}, refs[16] = {{0}};
     tq_tensor_view views[16];
     int n_in = 0, n_ref = 0, result = 0;
-    char path[8192];
+    char path[8320];
     for (; n_in < 16; n_in++) {
         snprintf(path, sizeof path, "%s/input_%d.pb", dir, n_in);
         struct stat st;
