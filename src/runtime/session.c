@@ -467,6 +467,9 @@ int tq_session_run(tq_session *s, const tq_tensor_view *inputs, int n_inputs,
             return rc;
         }
     }
+    if (s->observer)
+        for (int i = 0; i < s->n_graph_inputs; i++)
+            s->observer(&s->values[s->graph_inputs[i]].v, s->observer_user);
     for (int i = 0; i < s->n_nodes; i++) {
         exec_node *en = &s->nodes[i];
         if (en->folded)
@@ -477,6 +480,10 @@ int tq_session_run(tq_session *s, const tq_tensor_view *inputs, int n_inputs,
             tq_error_prefix(err, "%s: ", path);
             return rc;
         }
+        if (s->observer)
+            for (int k = 0; k < en->ctx.n_out; k++)
+                if (en->ctx.out[k])
+                    s->observer(en->ctx.out[k], s->observer_user);
     }
     for (int i = 0; i < n_outputs && i < s->n_graph_outputs; i++) {
         const tq_value *v = &s->values[s->graph_outputs[i]].v;
@@ -493,4 +500,10 @@ int tq_session_run(tq_session *s, const tq_tensor_view *inputs, int n_inputs,
 size_t tq_session_arena_bytes(const tq_session *s)
 {
     return s ? s->arena_bytes : 0;
+}
+
+void tq_session_set_observer(tq_session *s, tq_value_observer fn, void *user)
+{
+    s->observer = fn;
+    s->observer_user = user;
 }

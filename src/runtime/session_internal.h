@@ -4,6 +4,7 @@
 #define TQ_RUNTIME_SESSION_INTERNAL_H
 
 #include "runtime/op.h"
+#include "runtime/session_observer.h"
 
 typedef enum value_kind {
     VALUE_ACTIVATION = 0, /* produced by a node at run time: lives in the arena */
@@ -45,7 +46,8 @@ struct tq_session {
     uint8_t *arena;
     size_t arena_bytes;
     size_t arena_capacity;
-    tq_error plan_err;
+    tq_value_observer observer;
+    void *observer_user;
 };
 
 /* Place activations and scratch buffers in one arena using lifetimes
