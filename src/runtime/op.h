@@ -73,6 +73,8 @@ void tq_value_set_shape(tq_value *v, tq_dtype dt, int rank, const int64_t *dims)
 int64_t tq_value_numel(const tq_value *v);
 /* Read a const int64/int32 input as int64 values (for shapes, axes, ...). */
 int tq_op_const_ints(tq_op_ctx *c, int input, int64_t *out, int max, int *n);
+/* Read a const float32/float16/double input as float values (for scales). */
+int tq_op_const_floats(tq_op_ctx *c, int input, float *out, int max, int *n);
 /* Numpy-style broadcast of two shapes; fails with a message on mismatch. */
 int tq_broadcast_shape(tq_op_ctx *c, const tq_value *a, const tq_value *b, int *rank,
                        int64_t *dims);
