@@ -23,6 +23,11 @@ typedef struct tq_value {
     void *data;     /* valid in eval; in prepare only when is_const */
     size_t nbytes;
     bool is_const;
+    /* A graph input: its data is the caller's and is readable in prepare too
+     * (ONNX test models feed shapes/axes as inputs). Reading it there sets
+     * read_in_prepare, and the session re-plans when its content changes. */
+    bool is_graph_input;
+    bool read_in_prepare;
 } tq_value;
 
 typedef struct tq_op_ctx {
@@ -44,6 +49,9 @@ typedef struct tq_op_def {
     int (*prepare)(tq_op_ctx *c);
     int (*eval)(tq_op_ctx *c);
     void (*release)(void *state); /* may be NULL */
+    /* Output depends only on input shapes (Shape): folded while planning even
+     * when the input's data is computed at run time. */
+    bool shape_only;
 } tq_op_def;
 
 /* Look up an op; NULL when tinyq does not implement it. */
