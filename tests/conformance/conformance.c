@@ -244,7 +244,7 @@ int main(int argc, char **argv)
             if (tq_dtype_size(v->dtype) == 0) {
                 verdict = -1;
                 snprintf(why, sizeof why, "'%s' is not a tensor of a SPEC data type "
-                         "(bfloat16, sequence or optional)", v->name);
+                         "(bfloat16, string, sequence or optional)", v->name);
             }
         }
         for (int d = 0; d < 64 && verdict == 1; d++) {
