@@ -23,6 +23,11 @@ typedef struct tq_value {
     void *data;     /* valid in eval; in prepare only when is_const */
     size_t nbytes;
     bool is_const;
+    /* A graph input: its data is the caller's and is readable in prepare too
+     * (ONNX test models feed shapes/axes as inputs). Reading it there sets
+     * read_in_prepare, and the session re-plans when its content changes. */
+    bool is_graph_input;
+    bool read_in_prepare;
 } tq_value;
 
 typedef struct tq_op_ctx {
@@ -30,7 +35,8 @@ typedef struct tq_op_ctx {
     int64_t opset;       /* opset version of the node's domain */
     int n_in, n_out;
     tq_value **in;       /* in[i] == NULL for an omitted optional input */
-    tq_value **out;      /* prepare sets dtype, rank, dims of each output */
+    tq_value **out;      /* prepare sets dtype, rank, dims of each output;
+                            out[k] == NULL for an omitted optional output */
     void *state;         /* op-private, set in prepare, freed by release() */
     size_t scratch_bytes;/* set in prepare: per-eval scratch from the arena */
     void *scratch;       /* valid in eval */
@@ -43,6 +49,9 @@ typedef struct tq_op_def {
     int (*prepare)(tq_op_ctx *c);
     int (*eval)(tq_op_ctx *c);
     void (*release)(void *state); /* may be NULL */
+    /* Output depends only on input shapes (Shape): folded while planning even
+     * when the input's data is computed at run time. */
+    bool shape_only;
 } tq_op_def;
 
 /* Look up an op; NULL when tinyq does not implement it. */

@@ -44,10 +44,12 @@ int64_t tq_value_numel(const tq_value *v)
 
 int tq_op_const_ints(tq_op_ctx *c, int input, int64_t *out, int max, int *n)
 {
-    const tq_value *v = input < c->n_in ? c->in[input] : NULL;
+    tq_value *v = input < c->n_in ? c->in[input] : NULL;
     if (!v)
         return tq_op_fail(c, TQ_EFORMAT, "input %d is missing", input);
-    if (!v->is_const)
+    if (v->is_graph_input)
+        v->read_in_prepare = true;
+    else if (!v->is_const)
         return tq_op_fail(c, TQ_EUNSUPPORTED,
                           "input %d ('%s') must be known before running (a constant "
                           "or computed from shapes only)",
@@ -71,10 +73,12 @@ int tq_op_const_ints(tq_op_ctx *c, int input, int64_t *out, int max, int *n)
 
 int tq_op_const_floats(tq_op_ctx *c, int input, float *out, int max, int *n)
 {
-    const tq_value *v = input < c->n_in ? c->in[input] : NULL;
+    tq_value *v = input < c->n_in ? c->in[input] : NULL;
     if (!v)
         return tq_op_fail(c, TQ_EFORMAT, "input %d is missing", input);
-    if (!v->is_const)
+    if (v->is_graph_input)
+        v->read_in_prepare = true;
+    else if (!v->is_const)
         return tq_op_fail(c, TQ_EUNSUPPORTED,
                           "input %d ('%s') must be known before running (a constant "
                           "or computed from constants only)",

@@ -234,7 +234,7 @@ static int shape_eval(tq_op_ctx *c)
     return TQ_OK;
 }
 
-static const tq_op_def shape_def = { "", "Shape", shape_prepare, shape_eval, NULL };
+static const tq_op_def shape_def = { "", "Shape", shape_prepare, shape_eval, NULL, true };
 
 /* ---- Constant */
 
