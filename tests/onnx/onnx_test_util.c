@@ -28,6 +28,8 @@ static void sb_printf(strbuf *b, const char *fmt, ...)
         if (!b->s)
             abort();
     }
+    if (!b->s)
+        abort();
     va_start(ap, fmt);
     vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
     va_end(ap);

@@ -43,6 +43,8 @@ static void write_bytes(const char *path, const void *data, size_t len)
 static char *path_in(const char *dir, const char *name)
 {
     char *p = malloc(strlen(dir) + strlen(name) + 2);
+    if (!p)
+        abort();
     sprintf(p, "%s/%s", dir, name);
     return p;
 }
