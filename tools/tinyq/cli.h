@@ -21,4 +21,10 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 /* True when argv holds -h or --help. */
 int cli_wants_help(int argc, char **argv);
 
+/* One entry point per command (cmd_<name>.c). */
+int cmd_inspect(int argc, char **argv);
+int cmd_sanitize(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
 #endif

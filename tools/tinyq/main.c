@@ -6,6 +6,10 @@
 #include "cli.h"
 
 static const cli_command commands[] = {
+    {"inspect", "inputs, outputs, ops, sizes and quantisation state of a model", cmd_inspect},
+    {"sanitize", "strip value_info duplicates of initializers (results unchanged)", cmd_sanitize},
+    {"run", "run a model on an npz or the deterministic synthetic set", cmd_run},
+    {"bench", "latency (min/median) and throughput; int8/fp32 ratio for two models", cmd_bench},
     {NULL, NULL, NULL},
 };
 

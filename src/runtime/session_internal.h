@@ -1,0 +1,59 @@
+/* Session internals shared by the executor (session.c) and the memory
+ * planner (planner.c). */
+#ifndef TQ_RUNTIME_SESSION_INTERNAL_H
+#define TQ_RUNTIME_SESSION_INTERNAL_H
+
+#include "runtime/op.h"
+#include "runtime/session_observer.h"
+
+typedef enum value_kind {
+    VALUE_ACTIVATION = 0, /* produced by a node at run time: lives in the arena */
+    VALUE_INITIALIZER,    /* points at the model's tensor data */
+    VALUE_INPUT,          /* points at the caller's buffer during a run */
+    VALUE_FOLDED,         /* computed while planning, heap buffer owned here */
+} value_kind;
+
+typedef struct exec_node {
+    const tq_node *node;
+    const tq_op_def *def;
+    tq_op_ctx ctx;
+    int *in_idx;     /* value index per input, -1 when omitted */
+    int *out_idx;
+    bool folded;     /* all outputs computed while planning */
+    size_t scratch_offset;
+} exec_node;
+
+typedef struct value_slot {
+    tq_value v;
+    value_kind kind;
+    int producer;    /* exec_node index, -1 for inputs/initializers */
+    int last_use;    /* last exec_node index reading it; n_nodes if graph output */
+    size_t offset;   /* arena offset for activations */
+    void *prepared_content; /* graph inputs read in prepare: the data planned for */
+} value_slot;
+
+struct tq_session {
+    const tq_model *model;
+    value_slot *values;
+    int n_values;
+    exec_node *nodes; /* topological order */
+    int n_nodes;
+    int *graph_inputs;  /* value index per runtime input (initializers excluded) */
+    int n_graph_inputs;
+    int *graph_outputs;
+    int n_graph_outputs;
+    const tq_value_info **input_infos;
+    bool planned;
+    uint8_t *arena;
+    size_t arena_bytes;
+    size_t arena_capacity;
+    tq_value_observer observer;
+    void *observer_user;
+};
+
+/* Place activations and scratch buffers in one arena using lifetimes
+ * (largest first, lowest offset that fits among overlapping lifetimes);
+ * returns the arena size. */
+size_t tq_plan_arena(tq_session *s);
+
+#endif

@@ -1,0 +1,172 @@
+/* `tinyq bench MODEL...`: latency and throughput, one thread, side by side. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "cli_util.h"
+#include "runtime/synthetic.h"
+#include "util/error.h"
+
+#define MAX_MODELS 8
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: tinyq bench MODEL.onnx [MODEL2.onnx ...] [--batch N] [--iters K]\n"
+            "                   [--warmup W] [--json]\n\n"
+            "Times one inference call (single thread) on random inputs with every dynamic\n"
+            "dimension set to the batch size, and prints min and median latency and\n"
+            "throughput. With two or more models it also prints each one's median latency\n"
+            "as a ratio of the first (e.g. fp32 first, int8 second: the int8/fp32 ratio).\n\n"
+            "  --batch N    batch size for dynamic dimensions (default 1)\n"
+            "  --iters K    timed runs per model (default: as many as fit in ~1 s, 20..100000)\n"
+            "  --warmup W   untimed runs first (default 5)\n"
+            "  --json       one JSON line per model instead of the table\n");
+}
+
+typedef struct bench_result {
+    double min_us, median_us;
+    long iters;
+} bench_result;
+
+static double now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int bench_one(const char *path, long batch, long iters, long warmup, bench_result *res,
+                     tq_error *err)
+{
+    tq_model *m = NULL;
+    tq_session *s = NULL;
+    const tq_value_info *infos[16];
+    tq_tensor_view views[16], outs[16];
+    void *bufs[16] = {0};
+    double *times = NULL;
+    int rc = tq_model_load(&m, path, err);
+    if (rc)
+        return rc;
+    int n_in = tq_model_runtime_inputs(m, infos, 16);
+    tq_pcg64 rng;
+    tq_pcg64_seed(&rng, 0);
+    if (n_in > 16)
+        rc = tq_fail(err, TQ_EUNSUPPORTED, "%s: too many inputs", path);
+    for (int i = 0; i < n_in && !rc; i++) {
+        const tq_value_info *v = infos[i];
+        views[i] = (tq_tensor_view){.name = v->name, .dtype = v->dtype, .rank = v->rank};
+        for (int d = 0; d < v->rank; d++)
+            views[i].dims[d] = v->dims[d] >= 0 ? v->dims[d] : batch;
+        int64_t numel = tq_shape_numel(views[i].dims, v->rank);
+        size_t es = tq_dtype_size(v->dtype);
+        if (numel < 0 || es == 0) {
+            rc = tq_fail(err, TQ_EUNSUPPORTED, "%s: input '%s' has no usable shape or type", path,
+                         v->name);
+            break;
+        }
+        bufs[i] = calloc((size_t)numel + 1, es);
+        if (!bufs[i]) {
+            rc = tq_fail(err, TQ_ENOMEM, "out of memory");
+            break;
+        }
+        if (v->dtype == TQ_FLOAT)
+            tq_pcg64_fill_float(&rng, bufs[i], (size_t)numel);
+        views[i].data = bufs[i];
+    }
+    if (!rc)
+        rc = tq_session_create(&s, m, err);
+    for (long i = 0; i < warmup && !rc; i++)
+        rc = tq_session_run(s, views, n_in, outs, 16, err);
+    if (!rc && iters <= 0) {
+        /* Calibrate: as many runs as fit in about a second. */
+        double t0 = now_us();
+        long n = 0;
+        while (!rc && now_us() - t0 < 100000.0 && n < 10000)
+            rc = tq_session_run(s, views, n_in, outs, 16, err), n++;
+        double per = (now_us() - t0) / (double)(n ? n : 1);
+        iters = (long)(1e6 / (per > 0.01 ? per : 0.01));
+        iters = iters < 20 ? 20 : iters > 100000 ? 100000 : iters;
+    }
+    if (!rc && !(times = malloc(sizeof(double) * (size_t)iters)))
+        rc = tq_fail(err, TQ_ENOMEM, "out of memory");
+    for (long i = 0; i < iters && !rc; i++) {
+        double t0 = now_us();
+        rc = tq_session_run(s, views, n_in, outs, 16, err);
+        times[i] = now_us() - t0;
+    }
+    if (!rc) {
+        qsort(times, (size_t)iters, sizeof(double), cmp_double);
+        res->min_us = times[0];
+        res->median_us = times[iters / 2];
+        res->iters = iters;
+    }
+    free(times);
+    for (int i = 0; i < 16; i++)
+        free(bufs[i]);
+    tq_session_free(&s);
+    tq_model_free(&m);
+    return rc;
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    const char *paths[MAX_MODELS];
+    int n = 0, json = 0;
+    long batch = 1, iters = 0, warmup = 5;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--batch") == 0 && i + 1 < argc) {
+            if (cli_parse_int(argv[++i], 1, 1 << 20, &batch))
+                return cli_usage_error("bench", "--batch wants a positive integer, got '%s'", argv[i]);
+        } else if (strcmp(a, "--iters") == 0 && i + 1 < argc) {
+            if (cli_parse_int(argv[++i], 1, 10000000, &iters))
+                return cli_usage_error("bench", "--iters wants a positive integer, got '%s'", argv[i]);
+        } else if (strcmp(a, "--warmup") == 0 && i + 1 < argc) {
+            if (cli_parse_int(argv[++i], 0, 1000000, &warmup))
+                return cli_usage_error("bench", "--warmup wants an integer >= 0, got '%s'", argv[i]);
+        } else if (strcmp(a, "--json") == 0) {
+            json = 1;
+        } else if (a[0] == '-') {
+            return cli_usage_error("bench", "unknown option '%s'", a);
+        } else if (n < MAX_MODELS) {
+            paths[n++] = a;
+        } else {
+            return cli_usage_error("bench", "at most %d models", MAX_MODELS);
+        }
+    }
+    if (n == 0)
+        return cli_usage_error("bench", "missing MODEL.onnx");
+    bench_result res[MAX_MODELS];
+    if (!json)
+        printf("%-40s %6s %11s %11s %12s %8s\n", "model", "batch", "min_us", "median_us",
+               "samples/s", "ratio");
+    for (int i = 0; i < n; i++) {
+        tq_error err = {0};
+        if (bench_one(paths[i], batch, iters, warmup, &res[i], &err))
+            return cli_report(&err);
+        double tput = (double)batch * 1e6 / res[i].median_us;
+        double ratio = res[i].median_us / res[0].median_us;
+        if (json)
+            printf("{\"model\":\"%s\",\"batch\":%ld,\"iters\":%ld,\"min_us\":%.3f,"
+                   "\"median_us\":%.3f,\"samples_per_s\":%.1f,\"ratio_to_first\":%.4f}\n",
+                   paths[i], batch, res[i].iters, res[i].min_us, res[i].median_us, tput, ratio);
+        else
+            printf("%-40s %6ld %11.1f %11.1f %12.0f %7.2fx\n", paths[i], batch, res[i].min_us,
+                   res[i].median_us, tput, ratio);
+        fflush(stdout);
+    }
+    return EXIT_OK;
+}
