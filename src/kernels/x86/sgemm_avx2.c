@@ -65,11 +65,11 @@ ALWAYS_INLINE void store_vec(const bool FULL, __m256 r, float *dst, __m256i mask
 
 /* B row kk of the tile is at b + boff(kk): kk*ldb (strided or packed), or
  * offs[kk] (indirect: rows anywhere, e.g. shifted input rows of a conv). */
-ALWAYS_INLINE void tile_impl(const int MR, const int NV, const bool FULL, int nr, int64_t k,
+ALWAYS_INLINE void tile_impl(const bool INDIRECT, const int MR, const int NV, const bool FULL,
+                             int nr, int64_t k,
                              const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb,
-                             const ptrdiff_t *offs, float *c, ptrdiff_t ldc, float alpha,
-                             bool load_c, const float *bias_row, const float *bias_col,
-                             bool clamp, float lo, float hi)
+                             const ptrdiff_t *offs, float *c, ptrdiff_t ldc,
+                             const tq_sgemm_epi *epi)
 {
     const __m256i m0 = lane_mask(nr), m1 = lane_mask(nr - 8), m2 = lane_mask(nr - 16);
     ACC_DECL(0);
@@ -77,7 +77,7 @@ ALWAYS_INLINE void tile_impl(const int MR, const int NV, const bool FULL, int nr
     ACC_DECL(2);
     ACC_DECL(3);
     for (int64_t kk = 0; kk < k; kk++) {
-        const float *br = offs ? b + offs[kk] : b + kk * ldb;
+        const float *br = INDIRECT ? b + offs[kk] : b + kk * ldb;
         __m256 b0, b1 = _mm256_setzero_ps(), b2 = _mm256_setzero_ps();
         b0 = FULL ? _mm256_loadu_ps(br) : _mm256_maskload_ps(br, m0);
         if (NV > 1)
@@ -89,8 +89,10 @@ ALWAYS_INLINE void tile_impl(const int MR, const int NV, const bool FULL, int nr
         ACC_STEP(2)
         ACC_STEP(3)
     }
-    const __m256 valpha = _mm256_set1_ps(alpha);
-    const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+    const float *bias_row = epi->bias_row, *bias_col = epi->bias_col;
+    const bool load_c = epi->load_c, clamp = epi->clamp;
+    const __m256 valpha = _mm256_set1_ps(epi->alpha);
+    const __m256 vlo = _mm256_set1_ps(epi->lo), vhi = _mm256_set1_ps(epi->hi);
     __m256 bc0 = _mm256_setzero_ps(), bc1 = bc0, bc2 = bc0;
     if (bias_col) {
         bc0 = FULL ? _mm256_loadu_ps(bias_col) : _mm256_maskload_ps(bias_col, m0);
@@ -106,39 +108,46 @@ ALWAYS_INLINE void tile_impl(const int MR, const int NV, const bool FULL, int nr
 }
 
 #define TILE_ARGS                                                                           \
-    int nr, int64_t k, const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float *c, \
-        ptrdiff_t ldc, float alpha, bool load_c, const float *bias_row, const float *bias_col,  \
-        bool clamp, float lo, float hi
-#define TILE_PASS nr, k, a, lda, b, ldb, c, ldc, alpha, load_c, bias_row, bias_col, clamp, lo, hi
-#define TILE_PASS_IMPL                                                                       \
-    nr, k, a, lda, b, ldb, NULL, c, ldc, alpha, load_c, bias_row, bias_col, clamp, lo, hi
+    int nr, int64_t k, const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb,       \
+        const ptrdiff_t *offs, float *c, ptrdiff_t ldc, const tq_sgemm_epi *epi
+#define TILE_PASS nr, k, a, lda, b, ldb, offs, c, ldc, epi
+#define TILE_PASS_IMPL TILE_PASS
 
-#define DEFINE_TILE(MR, NV, FULL)                                                            \
-    static void tile_##MR##x##NV##_##FULL(TILE_ARGS)                                         \
+/* Everything the loop tests is a compile-time constant in each variant: a
+ * runtime "indirect?" test in the loop costs the registers that keep all
+ * twelve accumulators out of memory. */
+#define DEFINE_TILE(IND, MR, NV, FULL)                                                       \
+    static void tile_##IND##_##MR##x##NV##_##FULL(TILE_ARGS)                                 \
     {                                                                                        \
-        tile_impl(MR, NV, FULL, TILE_PASS_IMPL);                                                  \
+        tile_impl(IND, MR, NV, FULL, TILE_PASS_IMPL);                                        \
     }
-#define DEFINE_TILES(MR)                                                                     \
-    DEFINE_TILE(MR, 1, 0) DEFINE_TILE(MR, 1, 1) DEFINE_TILE(MR, 2, 0) DEFINE_TILE(MR, 2, 1)  \
-    DEFINE_TILE(MR, 3, 0) DEFINE_TILE(MR, 3, 1)
-DEFINE_TILES(1)
-DEFINE_TILES(2)
-DEFINE_TILES(3)
-DEFINE_TILES(4)
+#define DEFINE_TILES(IND, MR)                                                                \
+    DEFINE_TILE(IND, MR, 1, 0) DEFINE_TILE(IND, MR, 1, 1) DEFINE_TILE(IND, MR, 2, 0)         \
+    DEFINE_TILE(IND, MR, 2, 1) DEFINE_TILE(IND, MR, 3, 0) DEFINE_TILE(IND, MR, 3, 1)
+DEFINE_TILES(0, 1)
+DEFINE_TILES(0, 2)
+DEFINE_TILES(0, 3)
+DEFINE_TILES(0, 4)
+DEFINE_TILES(1, 1)
+DEFINE_TILES(1, 2)
+DEFINE_TILES(1, 3)
+DEFINE_TILES(1, 4)
 
 typedef void (*tile_variant)(TILE_ARGS);
-#define ROW(MR)                                                                              \
-    { { tile_##MR##x1_0, tile_##MR##x1_1 },                                                  \
-      { tile_##MR##x2_0, tile_##MR##x2_1 },                                                  \
-      { tile_##MR##x3_0, tile_##MR##x3_1 } }
-static const tile_variant variants[4][3][2] = { ROW(1), ROW(2), ROW(3), ROW(4) };
+#define ROW(IND, MR)                                                                         \
+    { { tile_##IND##_##MR##x1_0, tile_##IND##_##MR##x1_1 },                                  \
+      { tile_##IND##_##MR##x2_0, tile_##IND##_##MR##x2_1 },                                  \
+      { tile_##IND##_##MR##x3_0, tile_##IND##_##MR##x3_1 } }
+static const tile_variant variants[2][4][3][2] = {
+    { ROW(0, 1), ROW(0, 2), ROW(0, 3), ROW(0, 4) },
+    { ROW(1, 1), ROW(1, 2), ROW(1, 3), ROW(1, 4) },
+};
 
 void tq_sgemm_tile_avx2(int mr, int nr, int64_t k, const float *a, ptrdiff_t lda,
-                        const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, float alpha,
-                        bool load_c, const float *bias_row, const float *bias_col, bool clamp,
-                        float lo, float hi)
+                        const float *b, ptrdiff_t ldb, const ptrdiff_t *offs, float *c,
+                        ptrdiff_t ldc, const tq_sgemm_epi *epi)
 {
     int nv = (nr + 7) / 8;
     int full = nr == nv * 8;
-    variants[mr - 1][nv - 1][full](TILE_PASS);
+    variants[offs != NULL][mr - 1][nv - 1][full](TILE_PASS);
 }
