@@ -119,35 +119,55 @@ void tq_conv_phase_offsets(const tq_conv2d_geom *g, const tq_conv_phase *ph, ptr
             }
 }
 
+/* Does any tap k*d land on phase p (mod the stride)? */
+static bool phase_used(int k, int d, int stride, int p)
+{
+    for (int t = 0; t < k; t++)
+        if ((int64_t)t * d % stride == p)
+            return true;
+    return false;
+}
+
 void tq_conv_phase_pack(const tq_conv2d_geom *g, const tq_conv_phase *ph, const float *in,
                         float *planes)
 {
+    const int64_t qw = ph->qw;
     for (int64_t ci = 0; ci < g->c; ci++)
         for (int py = 0; py < g->sh; py++)
             for (int px = 0; px < g->sw; px++) {
+                if (!phase_used(g->kh, g->dh, g->sh, py) || !phase_used(g->kw, g->dw, g->sw, px))
+                    continue; /* e.g. a strided 1x1 conv reads only phase (0, 0) */
                 const float *src = in + ci * g->ih * g->iw;
                 float *dst = planes + ((ci * g->sh + py) * g->sw + px) * ph->plane;
                 /* valid x range: 0 <= x*sw + px - pl < iw */
                 int64_t x0 = g->pl - px > 0 ? (g->pl - px + g->sw - 1) / g->sw : 0;
                 int64_t x1 = g->iw + g->pl - px > 0 ? (g->iw + g->pl - px + g->sw - 1) / g->sw : 0;
-                if (x1 > ph->qw)
-                    x1 = ph->qw;
+                if (x1 > qw)
+                    x1 = qw;
                 if (x0 > x1)
                     x0 = x1;
-                for (int64_t y = 0; y < ph->qh; y++, dst += ph->qw) {
+                /* rows are short (tens of floats): plain loops beat
+                 * three library calls per row */
+                for (int64_t y = 0; y < ph->qh; y++, dst += qw) {
                     int64_t iy = y * g->sh + py - g->pt;
                     if (iy < 0 || iy >= g->ih || x0 == x1) {
-                        memset(dst, 0, (size_t)ph->qw * sizeof(float));
+                        for (int64_t x = 0; x < qw; x++)
+                            dst[x] = 0.0f;
                         continue;
                     }
                     const float *row = src + iy * g->iw + x0 * g->sw + px - g->pl;
-                    memset(dst, 0, (size_t)x0 * sizeof(float));
-                    if (g->sw == 1)
-                        memcpy(dst + x0, row, (size_t)(x1 - x0) * sizeof(float));
-                    else
+                    for (int64_t x = 0; x < x0; x++)
+                        dst[x] = 0.0f;
+                    if (g->sw == 1) {
+                        float *d = dst + x0;
+                        for (int64_t x = 0; x < x1 - x0; x++)
+                            d[x] = row[x];
+                    } else {
                         for (int64_t x = x0; x < x1; x++)
                             dst[x] = row[(x - x0) * g->sw];
-                    memset(dst + x1, 0, (size_t)(ph->qw - x1) * sizeof(float));
+                    }
+                    for (int64_t x = x1; x < qw; x++)
+                        dst[x] = 0.0f;
                 }
             }
 }

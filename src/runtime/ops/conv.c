@@ -216,10 +216,12 @@ static int conv_eval(tq_op_ctx *c)
             float *tmp = planes + st->scratch_out;
             tq_sgemm_indirect(st->gemm, st->cout_g, ph->cols, st->k, wg, (ptrdiff_t)st->k,
                               planes, st->offs, tmp, (ptrdiff_t)(g->oh * ph->qw), &post);
-            for (int64_t m = 0; m < st->cout_g; m++)
-                for (int64_t oy = 0; oy < g->oh; oy++)
-                    memcpy(yg + (m * g->oh + oy) * g->ow, tmp + (m * g->oh + oy) * ph->qw,
-                           (size_t)g->ow * sizeof(float));
+            for (int64_t r = 0; r < st->cout_g * g->oh; r++) {
+                float *d = yg + r * g->ow;
+                const float *s = tmp + r * ph->qw;
+                for (int64_t x = 0; x < g->ow; x++) /* short rows: no memcpy call */
+                    d[x] = s[x];
+            }
         }
     return TQ_OK;
 }
