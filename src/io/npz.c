@@ -71,7 +71,8 @@ static int read_entry(zip_t *za, zip_uint64_t index, const zip_stat_t *st,
     *len = 0;
     if (!(st->valid & ZIP_STAT_SIZE) || !(st->valid & ZIP_STAT_COMP_SIZE))
         return tq_fail(err, TQ_EFORMAT, "%s: entry '%s': size unknown", file, entry);
-    if (st->size > (zip_uint64_t)st->comp_size * DEFLATE_MAX_RATIO + 64 ||
+    if (st->comp_size > UINT64_MAX / DEFLATE_MAX_RATIO - 64 ||
+        st->size > (zip_uint64_t)st->comp_size * DEFLATE_MAX_RATIO + 64 ||
         st->size > SIZE_MAX - 1)
         return tq_fail(err, TQ_EFORMAT,
                        "%s: entry '%s': declared size %llu is impossible for %llu "

@@ -435,7 +435,8 @@ static int plan(tq_session *s, tq_error *err)
         vs->prepared_content = malloc(vs->v.nbytes ? vs->v.nbytes : 1);
         if (!vs->prepared_content)
             return tq_fail(err, TQ_ENOMEM, "%s: out of memory", path);
-        memcpy(vs->prepared_content, vs->v.data, vs->v.nbytes);
+        if (vs->v.nbytes)
+            memcpy(vs->prepared_content, vs->v.data, vs->v.nbytes);
     }
     s->planned = true;
     return TQ_OK;
@@ -467,7 +468,7 @@ int tq_session_run(tq_session *s, const tq_tensor_view *inputs, int n_inputs,
         v->nbytes = (size_t)tq_shape_numel(t->dims, t->rank) * tq_dtype_size(t->dtype);
         v->data = t->data;
         const void *planned_for = s->values[s->graph_inputs[i]].prepared_content;
-        if (!reshape && planned_for && memcmp(planned_for, v->data, v->nbytes) != 0)
+        if (!reshape && planned_for && v->nbytes && memcmp(planned_for, v->data, v->nbytes) != 0)
             reshape = true;
     }
     for (int k = 0; k < n_inputs; k++) {
