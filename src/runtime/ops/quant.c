@@ -7,5 +7,6 @@
 const tq_op_def *const tq_ops_quant[] = {
     &tq_op_quantize_linear, &tq_op_dequantize_linear, &tq_op_dynamic_quantize_linear,
     &tq_op_conv_integer,    &tq_op_qlinear_conv,      &tq_op_matmul_integer,
-    &tq_op_qlinear_matmul,  NULL,
+    &tq_op_qlinear_matmul,  &tq_op_fused_dyn_conv,    &tq_op_fused_dyn_matmul,
+    NULL,
 };
