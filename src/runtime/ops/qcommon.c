@@ -279,6 +279,68 @@ static void build_columns(const tq_qconv *q, const void *xg, int x_zp, int64_t o
         memset(cols + (int64_t)q->k * (int64_t)q->ldb, 0, sizeof(int16_t) * q->ldb);
 }
 
+/* acc[o] += w * (s[o * step] - zp) for o in [lo, hi); restrict lets the
+ * compiler vectorise (a uint8 pointer could otherwise alias acc). */
+static void dw_row_u8(int32_t *restrict acc, const uint8_t *restrict s, int64_t step,
+                      int32_t w, int32_t zp, int64_t lo, int64_t hi)
+{
+    if (step == 1)
+        for (int64_t o = lo; o < hi; o++)
+            acc[o] += w * ((int32_t)s[o] - zp);
+    else
+        for (int64_t o = lo; o < hi; o++)
+            acc[o] += w * ((int32_t)s[o * step] - zp);
+}
+
+static void dw_row_s8(int32_t *restrict acc, const int8_t *restrict s, int64_t step, int32_t w,
+                      int32_t zp, int64_t lo, int64_t hi)
+{
+    for (int64_t o = lo; o < hi; o++)
+        acc[o] += w * ((int32_t)s[o * step] - zp);
+}
+
+/* Depthwise (one input and one output channel per group): direct int32
+ * accumulation, no column matrix (it would be kh*kw times the input). */
+static void depthwise_block(const tq_qconv *q, const void *xg, int x_zp, const int16_t *w,
+                            int32_t init, int64_t oh0, int nrows, int32_t *acc)
+{
+    int64_t lo[64], hi[64];
+    int nk = q->kw < 64 ? q->kw : 64;
+    for (int kx = 0; kx < nk; kx++) {
+        int64_t off = (int64_t)kx * q->dw - q->pl;
+        lo[kx] = off >= 0 ? 0 : (-off + q->sw - 1) / q->sw;
+        hi[kx] = q->iw - off <= 0 ? 0 : (q->iw - off + q->sw - 1) / q->sw;
+        if (hi[kx] > q->ow)
+            hi[kx] = q->ow;
+    }
+    for (int64_t j = 0; j < (int64_t)nrows * q->ow; j++)
+        acc[j] = init;
+    for (int r = 0; r < nrows; r++) {
+        int32_t *ar = acc + (int64_t)r * q->ow;
+        for (int ky = 0; ky < q->kh; ky++) {
+            int64_t iy = (oh0 + r) * q->sh - q->pt + (int64_t)ky * q->dh;
+            if (iy < 0 || iy >= q->ih)
+                continue;
+            for (int kx = 0; kx < q->kw; kx++) {
+                int64_t off = (int64_t)kx * q->dw - q->pl;
+                int64_t l = kx < 64 ? lo[kx] : 0, h = kx < 64 ? hi[kx] : 0;
+                if (kx >= 64) { /* wider than any real kernel: compute directly */
+                    l = off >= 0 ? 0 : (-off + q->sw - 1) / q->sw;
+                    h = q->iw - off <= 0 ? 0 : (q->iw - off + q->sw - 1) / q->sw;
+                    h = h > q->ow ? q->ow : h;
+                }
+                int64_t base = iy * q->iw + off;
+                if (q->x_signed)
+                    dw_row_s8(ar, (const int8_t *)xg + base, q->sw, w[ky * q->kw + kx], x_zp, l,
+                              h);
+                else
+                    dw_row_u8(ar, (const uint8_t *)xg + base, q->sw, w[ky * q->kw + kx], x_zp,
+                              l, h);
+            }
+        }
+    }
+}
+
 void tq_qconv_run(const tq_qconv *q, const tq_qdsp *d, const int16_t *wpack, const void *x,
                   int x_zp, const int32_t *row_init, int32_t *out_i32, void *scratch,
                   tq_qconv_epilogue epi, void *user)
@@ -292,10 +354,17 @@ void tq_qconv_run(const tq_qconv *q, const tq_qdsp *d, const int16_t *wpack, con
             int64_t p0 = oh0 * q->ow, np = (int64_t)nrows * q->ow;
             for (int64_t g = 0; g < q->group; g++) {
                 const char *xg = (const char *)x + (n * q->cin + g * q->cin_g) * plane;
-                build_columns(q, xg, x_zp, oh0, nrows, cols);
                 int32_t *acc = out_i32 ? out_i32 + (n * q->cout + g * q->cout_g) * q->pixels + p0
                                        : blk;
                 size_t ld = out_i32 ? (size_t)q->pixels : q->ldb;
+                if (q->cin_g == 1 && q->cout_g == 1) {
+                    depthwise_block(q, xg, x_zp, wpack + g * q->k2, row_init ? row_init[g] : 0,
+                                    oh0, nrows, acc);
+                    if (!out_i32 && epi)
+                        epi(user, n, g, 1, p0, np, acc, ld);
+                    continue;
+                }
+                build_columns(q, xg, x_zp, oh0, nrows, cols);
                 d->qgemm((int)q->cout_g, (int)np, q->k2, wpack + g * q->cout_g * q->k2,
                          (size_t)q->k2, cols, q->ldb, row_init ? row_init + g * q->cout_g : NULL,
                          acc, ld);
