@@ -3,10 +3,10 @@
  * field (unknown ones included) with its value and position.
  *
  * The layout follows the seed registry (Python json.dump(indent=2,
- * sort_keys=True) output): cJSON's formatted printer is used and its layout
- * adjusted afterwards -- tabs become 2-space indents / a space after ':', and
- * non-ASCII characters become \uXXXX escapes (ensure_ascii). A registry read
- * and written back unchanged is byte-identical. */
+ * sort_keys=True) output): cJSON prints every leaf value and key; this file
+ * only lays out objects and arrays one member per line with 2-space indents
+ * and turns non-ASCII characters into \uXXXX escapes (ensure_ascii). A
+ * registry read and written back unchanged is byte-identical. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,21 +132,72 @@ static int set_field(cJSON *obj, const char *key, cJSON *item)
     }
     if (!cJSON_AddItemToObject(obj, key, item))
         return -1;
-    if (!sorted || pos >= i)
+    if (!sorted)
         return 0;
-    cJSON_DetachItemViaPointer(obj, item);
-    return cJSON_InsertItemInArray(obj, pos, item) ? 0 : -1;
+    /* Rotate the members after `pos` behind the new one (cJSON 1.7.15's
+     * cJSON_InsertItemInArray refuses object members). */
+    for (int k = pos; k < i; k++) {
+        cJSON *m = cJSON_DetachItemFromArray(obj, pos);
+        if (!m || !cJSON_AddItemToArray(obj, m))
+            return -1;
+    }
+    return 0;
+}
+
+/* A leaf (string, number, bool, null) or a key, printed by cJSON, then made
+ * ASCII-only the way Python's ensure_ascii does. */
+static int put_leaf(outbuf *b, const cJSON *leaf)
+{
+    char *raw = cJSON_PrintUnformatted(leaf);
+    if (!raw)
+        return -1;
+    int rc = relayout(raw, b);
+    free(raw);
+    return rc;
+}
+
+static int put_indent(outbuf *b, int depth)
+{
+    for (int i = 0; i < depth; i++)
+        if (put(b, "  ", 2))
+            return -1;
+    return 0;
+}
+
+/* Python json.dump(indent=2) layout: one member per line, "key": value,
+ * empty containers as {} / []. */
+static int put_value(outbuf *b, const cJSON *v, int depth)
+{
+    int is_obj = cJSON_IsObject(v);
+    if (!is_obj && !cJSON_IsArray(v))
+        return put_leaf(b, v);
+    if (!v->child)
+        return put(b, is_obj ? "{}" : "[]", 2);
+    if (put(b, is_obj ? "{\n" : "[\n", 2))
+        return -1;
+    for (const cJSON *c = v->child; c; c = c->next) {
+        if (put_indent(b, depth + 1))
+            return -1;
+        if (is_obj) {
+            cJSON *key = cJSON_CreateString(c->string);
+            int rc = key ? put_leaf(b, key) : -1;
+            cJSON_Delete(key);
+            if (rc || put(b, ": ", 2))
+                return -1;
+        }
+        if (put_value(b, c, depth + 1) || put(b, c->next ? ",\n" : "\n", c->next ? 2 : 1))
+            return -1;
+    }
+    if (put_indent(b, depth))
+        return -1;
+    return put(b, is_obj ? "}" : "]", 1);
 }
 
 /* Print the document in the seed layout into a malloc'ed buffer. */
 static int print_registry(const cJSON *root, int trailing_newline, char **out, size_t *len)
 {
-    char *raw = cJSON_Print(root);
-    if (!raw)
-        return -1;
     outbuf b = {0};
-    int rc = relayout(raw, &b);
-    free(raw);
+    int rc = put_value(&b, root, 0);
     if (!rc && trailing_newline)
         rc = put(&b, "\n", 1);
     if (rc) {
