@@ -26,5 +26,6 @@ int cmd_inspect(int argc, char **argv);
 int cmd_sanitize(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
 
 #endif

@@ -10,6 +10,7 @@ static const cli_command commands[] = {
     {"sanitize", "strip value_info duplicates of initializers (results unchanged)", cmd_sanitize},
     {"run", "run a model on an npz or the deterministic synthetic set", cmd_run},
     {"bench", "latency (min/median) and throughput; int8/fp32 ratio for two models", cmd_bench},
+    {"quantize", "write the int8 model (dynamic or static QDQ) beside the fp32 one", cmd_quantize},
     {NULL, NULL, NULL},
 };
 
