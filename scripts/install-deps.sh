@@ -9,7 +9,11 @@ PKGS="build-essential meson ninja-build pkg-config
       protobuf-c-compiler libprotobuf-c-dev libonnx-dev libonnx-testdata
       libzip-dev libcjson-dev libssl-dev libyaml-dev zlib1g-dev libcmocka-dev
       python3 python3-numpy python3-onnx dataset-fashion-mnist
-      clang libclang-rt-14-dev nodejs npm"
+      clang libclang-rt-14-dev"
+# node and npm may come from another source than Debian (e.g. NodeSource, whose
+# nodejs package conflicts with Debian's npm): ask for them only when absent.
+command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
+command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
 
 missing=""
 for p in $PKGS; do
@@ -25,7 +29,11 @@ fi
 
 # onnxruntime-node: its install script downloads optional GPU files and fails
 # offline; the CPU library inside the package works without it.
-if [ ! -d tests/ort/node_modules/onnxruntime-node ]; then
-    echo "install-deps: installing onnxruntime-node (test reference) from tests/ort/package-lock.json"
+# Re-install when the lockfile changed since the last install.
+stamp=tests/ort/node_modules/.tinyq-lock.sha256
+want=$(sha256sum tests/ort/package-lock.json | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    echo "install-deps: installing the ONNX Runtime test reference from tests/ort/package-lock.json"
     (cd tests/ort && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+    echo "$want" > "$stamp"
 fi

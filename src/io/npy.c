@@ -38,16 +38,19 @@ static tq_dtype descr_to_dtype(const char *descr, int *big_endian)
 {
     *big_endian = 0;
     char order = descr[0];
-    if (order != '<' && order != '>' && order != '|' && order != '=')
-        return TQ_UNDEFINED;
+    const char *code = descr + 1;
+    if (order != '<' && order != '>' && order != '|' && order != '=') {
+        order = '\0'; /* np.dtype() takes a bare code such as 'u1' too */
+        code = descr;
+    }
     for (size_t i = 0; i < sizeof npy_types / sizeof npy_types[0]; i++) {
-        if (strcmp(descr + 1, npy_types[i].code) != 0)
+        if (strcmp(code, npy_types[i].code) != 0)
             continue;
         size_t size = tq_dtype_size(npy_types[i].dtype);
         if (size == 1)
             return npy_types[i].dtype; /* byte order is meaningless for one byte */
-        /* '|' means "not applicable", which is wrong for multi-byte types, and
-         * '=' (native) never appears on disk. */
+        /* '|' means "not applicable", which is wrong for multi-byte types;
+         * '=' and bare codes mean "native", which a file cannot rely on. */
         if (order == '>') {
             *big_endian = 1;
             return TQ_UNDEFINED;

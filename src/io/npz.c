@@ -71,7 +71,8 @@ static int read_entry(zip_t *za, zip_uint64_t index, const zip_stat_t *st,
     *len = 0;
     if (!(st->valid & ZIP_STAT_SIZE) || !(st->valid & ZIP_STAT_COMP_SIZE))
         return tq_fail(err, TQ_EFORMAT, "%s: entry '%s': size unknown", file, entry);
-    if (st->size > (zip_uint64_t)st->comp_size * DEFLATE_MAX_RATIO + 64 ||
+    if (st->comp_size > UINT64_MAX / DEFLATE_MAX_RATIO - 64 ||
+        st->size > (zip_uint64_t)st->comp_size * DEFLATE_MAX_RATIO + 64 ||
         st->size > SIZE_MAX - 1)
         return tq_fail(err, TQ_EFORMAT,
                        "%s: entry '%s': declared size %llu is impossible for %llu "
@@ -185,7 +186,15 @@ int tq_npz_parse(const void *buf, size_t len, const char *file, tq_tensor_set *o
     }
     /* ZIP_CHECKCONS makes libzip compare the central directory against the
      * local headers, catching truncated and spliced archives early. */
+    /* A failed open leaves src to us, so it can be reused for the retry. */
     zip_t *za = zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &zerr);
+    if (!za && zip_error_code_zip(&zerr) == ZIP_ER_EXISTS) {
+        /* The consistency check refuses duplicate names without saying which;
+         * open leniently so parse_archive can name the duplicated key. */
+        zip_error_fini(&zerr);
+        zip_error_init(&zerr);
+        za = zip_open_from_source(src, ZIP_RDONLY, &zerr);
+    }
     if (!za) {
         int rc = tq_fail(err, TQ_EFORMAT, "%s: not a valid .npz (zip) file: %s", file,
                          zip_error_strerror(&zerr));
@@ -287,6 +296,13 @@ int tq_npz_write(const char *path, const tq_tensor_set *set, int compress, tq_er
             if (strcmp(set->t[i].name, set->t[j].name) == 0)
                 return tq_fail(err, TQ_EINVAL, "%s: duplicate tensor name '%s'", path,
                                set->t[i].name);
+    }
+    if (set->n == 0) {
+        /* libzip deletes an archive left empty instead of writing one; an
+         * empty zip is just its end-of-central-directory record (what
+         * np.savez() with no arrays writes). */
+        static const uint8_t empty_zip[22] = {'P', 'K', 5, 6};
+        return tq_write_file_atomic(path, empty_zip, sizeof empty_zip, err);
     }
     zip_error_t zerr;
     zip_error_init(&zerr);

@@ -23,6 +23,11 @@ typedef struct tq_value {
     void *data;     /* valid in eval; in prepare only when is_const */
     size_t nbytes;
     bool is_const;
+    /* A graph input: its data is the caller's and is readable in prepare too
+     * (ONNX test models feed shapes/axes as inputs). Reading it there sets
+     * read_in_prepare, and the session re-plans when its content changes. */
+    bool is_graph_input;
+    bool read_in_prepare;
 } tq_value;
 
 typedef struct tq_op_ctx {
@@ -44,6 +49,9 @@ typedef struct tq_op_def {
     int (*prepare)(tq_op_ctx *c);
     int (*eval)(tq_op_ctx *c);
     void (*release)(void *state); /* may be NULL */
+    /* Output depends only on input shapes (Shape): folded while planning even
+     * when the input's data is computed at run time. */
+    bool shape_only;
 } tq_op_def;
 
 /* Look up an op; NULL when tinyq does not implement it. */
@@ -73,6 +81,8 @@ void tq_value_set_shape(tq_value *v, tq_dtype dt, int rank, const int64_t *dims)
 int64_t tq_value_numel(const tq_value *v);
 /* Read a const int64/int32 input as int64 values (for shapes, axes, ...). */
 int tq_op_const_ints(tq_op_ctx *c, int input, int64_t *out, int max, int *n);
+/* Read a const float32/float16/double input as float values (for scales). */
+int tq_op_const_floats(tq_op_ctx *c, int input, float *out, int max, int *n);
 /* Numpy-style broadcast of two shapes; fails with a message on mismatch. */
 int tq_broadcast_shape(tq_op_ctx *c, const tq_value *a, const tq_value *b, int *rank,
                        int64_t *dims);

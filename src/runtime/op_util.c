@@ -44,10 +44,12 @@ int64_t tq_value_numel(const tq_value *v)
 
 int tq_op_const_ints(tq_op_ctx *c, int input, int64_t *out, int max, int *n)
 {
-    const tq_value *v = input < c->n_in ? c->in[input] : NULL;
+    tq_value *v = input < c->n_in ? c->in[input] : NULL;
     if (!v)
         return tq_op_fail(c, TQ_EFORMAT, "input %d is missing", input);
-    if (!v->is_const)
+    if (v->is_graph_input)
+        v->read_in_prepare = true;
+    else if (!v->is_const)
         return tq_op_fail(c, TQ_EUNSUPPORTED,
                           "input %d ('%s') must be known before running (a constant "
                           "or computed from shapes only)",
@@ -63,6 +65,37 @@ int tq_op_const_ints(tq_op_ctx *c, int input, int64_t *out, int max, int *n)
             out[i] = ((const int32_t *)v->data)[i];
         else
             return tq_op_fail(c, TQ_EFORMAT, "input %d ('%s') must be int64 or int32, is %s",
+                              input, v->name, tq_dtype_name(v->dtype));
+    }
+    *n = (int)cnt;
+    return TQ_OK;
+}
+
+int tq_op_const_floats(tq_op_ctx *c, int input, float *out, int max, int *n)
+{
+    tq_value *v = input < c->n_in ? c->in[input] : NULL;
+    if (!v)
+        return tq_op_fail(c, TQ_EFORMAT, "input %d is missing", input);
+    if (v->is_graph_input)
+        v->read_in_prepare = true;
+    else if (!v->is_const)
+        return tq_op_fail(c, TQ_EUNSUPPORTED,
+                          "input %d ('%s') must be known before running (a constant "
+                          "or computed from constants only)",
+                          input, v->name);
+    int64_t cnt = tq_value_numel(v);
+    if (cnt < 0 || cnt > max)
+        return tq_op_fail(c, TQ_EFORMAT, "input %d ('%s') has %lld values, at most %d allowed",
+                          input, v->name, (long long)cnt, max);
+    for (int64_t i = 0; i < cnt; i++) {
+        if (v->dtype == TQ_FLOAT)
+            out[i] = ((const float *)v->data)[i];
+        else if (v->dtype == TQ_FLOAT16)
+            out[i] = tq_half_to_float(((const uint16_t *)v->data)[i]);
+        else if (v->dtype == TQ_DOUBLE)
+            out[i] = (float)((const double *)v->data)[i];
+        else
+            return tq_op_fail(c, TQ_EFORMAT, "input %d ('%s') must be a float tensor, is %s",
                               input, v->name, tq_dtype_name(v->dtype));
     }
     *n = (int)cnt;

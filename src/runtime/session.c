@@ -151,6 +151,7 @@ static int bind_graph(tq_session *s, tq_error *err)
         if (find_value(s, vi->name) >= 0)
             continue; /* an input that is also an initializer acts as a constant */
         int idx = add_value(s, vi->name, VALUE_INPUT, -1);
+        s->values[idx].v.is_graph_input = true;
         s->input_infos[s->n_graph_inputs] = vi;
         s->graph_inputs[s->n_graph_inputs++] = idx;
     }
@@ -248,6 +249,9 @@ static void release_plan(tq_session *s)
     }
     for (int i = 0; i < s->n_values; i++) {
         value_slot *vs = &s->values[i];
+        free(vs->prepared_content);
+        vs->prepared_content = NULL;
+        vs->v.read_in_prepare = false;
         if (vs->kind == VALUE_FOLDED) {
             free(vs->v.data);
             vs->kind = VALUE_ACTIVATION;
@@ -355,7 +359,7 @@ static int plan(tq_session *s, tq_error *err)
         }
         bool all_const = true;
         for (int k = 0; k < c->n_in; k++)
-            if (c->in[k] && !c->in[k]->is_const)
+            if (c->in[k] && !c->in[k]->is_const && !en->def->shape_only)
                 all_const = false;
         for (int k = 0; k < c->n_out; k++) {
             tq_value *v = c->out[k];
@@ -422,6 +426,18 @@ static int plan(tq_session *s, tq_error *err)
         exec_node *en = &s->nodes[i];
         en->ctx.scratch = en->ctx.scratch_bytes ? s->arena + en->scratch_offset : NULL;
     }
+    /* Inputs whose values shaped the plan (e.g. a Reshape target fed as an
+     * input): remember them so a run with other values re-plans. */
+    for (int i = 0; i < s->n_graph_inputs; i++) {
+        value_slot *vs = &s->values[s->graph_inputs[i]];
+        if (!vs->v.read_in_prepare)
+            continue;
+        vs->prepared_content = malloc(vs->v.nbytes ? vs->v.nbytes : 1);
+        if (!vs->prepared_content)
+            return tq_fail(err, TQ_ENOMEM, "%s: out of memory", path);
+        if (vs->v.nbytes)
+            memcpy(vs->prepared_content, vs->v.data, vs->v.nbytes);
+    }
     s->planned = true;
     return TQ_OK;
 }
@@ -451,6 +467,9 @@ int tq_session_run(tq_session *s, const tq_tensor_view *inputs, int n_inputs,
         tq_value_set_shape(v, t->dtype, t->rank, t->dims);
         v->nbytes = (size_t)tq_shape_numel(t->dims, t->rank) * tq_dtype_size(t->dtype);
         v->data = t->data;
+        const void *planned_for = s->values[s->graph_inputs[i]].prepared_content;
+        if (!reshape && planned_for && v->nbytes && memcmp(planned_for, v->data, v->nbytes) != 0)
+            reshape = true;
     }
     for (int k = 0; k < n_inputs; k++) {
         bool known = false;

@@ -29,6 +29,7 @@ typedef struct value_slot {
     int producer;    /* exec_node index, -1 for inputs/initializers */
     int last_use;    /* last exec_node index reading it; n_nodes if graph output */
     size_t offset;   /* arena offset for activations */
+    void *prepared_content; /* graph inputs read in prepare: the data planned for */
 } value_slot;
 
 struct tq_session {

@@ -27,7 +27,16 @@ void tq_error_prefix(tq_error *err, const char *fmt, ...)
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, err->msg, sizeof old);
-    snprintf(err->msg, sizeof err->msg, "%s%s", prefix, old);
+    /* Truncation is acceptable here: the message keeps its most useful start. */
+    size_t n = strlen(prefix);
+    if (n >= sizeof err->msg)
+        n = sizeof err->msg - 1;
+    memcpy(err->msg, prefix, n);
+    size_t rest = strnlen(old, sizeof old);
+    if (rest > sizeof err->msg - 1 - n)
+        rest = sizeof err->msg - 1 - n;
+    memcpy(err->msg + n, old, rest);
+    err->msg[n + rest] = '\0';
 }
 
 void tq_error_clear(tq_error *err)

@@ -235,7 +235,21 @@ int main(int argc, char **argv)
         st.in_scope++;
         int verdict = 1, sets = 0;
         char why[1024] = "";
+        /* Graph inputs/outputs whose type tinyq does not model: bfloat16
+         * (ONNX type 16), sequences and optionals. The SPEC's data types are
+         * float32, float16 and the integer types. */
+        for (int k = 0; k < m->graph.n_inputs + m->graph.n_outputs && verdict == 1; k++) {
+            const tq_value_info *v = k < m->graph.n_inputs ? &m->graph.inputs[k]
+                                                           : &m->graph.outputs[k - m->graph.n_inputs];
+            if (tq_dtype_size(v->dtype) == 0) {
+                verdict = -1;
+                snprintf(why, sizeof why, "'%s' is not a tensor of a SPEC data type "
+                         "(bfloat16, string, sequence or optional)", v->name);
+            }
+        }
         for (int d = 0; d < 64 && verdict == 1; d++) {
+            if (verdict != 1)
+                break;
             char ds[8192];
             snprintf(ds, sizeof ds, "%s/%s/test_data_set_%d", root, test, d);
             struct stat sb;
@@ -244,7 +258,7 @@ int main(int argc, char **argv)
             sets++;
             verdict = run_data_set(m, ds, why, sizeof why);
         }
-        if (sets == 0) {
+        if (sets == 0 && verdict == 1) {
             verdict = 0;
             snprintf(why, sizeof why, "no test_data_set folder");
         }

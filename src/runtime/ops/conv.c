@@ -1,4 +1,405 @@
-/* Op family 'conv' (placeholder: implemented in its own change). */
-#include "runtime/op.h"
+/* Op family 'conv': Conv (1-D/2-D, groups, depthwise), com.microsoft
+ * FusedConv (Conv + activation, the form graph fusion produces) and
+ * ConvTranspose, on fp32.
+ *
+ * Conv per image and group is Y[Cout_g][P] = W_g[Cout_g][K] * cols[K][P]
+ * with K = Cin_g*kh*kw and P output pixels: W is already row-major, so it is
+ * the sgemm A operand as stored (no packing, constant or not); the columns are
+ * packed block by block into scratch. 1x1/stride-1 convs read the input as B
+ * directly, and depthwise 3x3 has its own kernel. Bias and Relu/Clip run in
+ * the GEMM epilogue. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
-const tq_op_def *const tq_ops_conv[] = { NULL };
+#include "kernels/conv.h"
+#include "kernels/sgemm.h"
+#include "runtime/op.h"
+#include "runtime/ops/spatial.h"
+
+/* Columns per im2col block: the packed block (K x cols) stays near L2 size. */
+#define IM2COL_BLOCK_FLOATS (48 * 1024)
+
+typedef enum conv_path { PATH_GEMM, PATH_1X1, PATH_DEPTHWISE } conv_path;
+
+typedef struct conv_state {
+    const tq_sgemm_dsp *gemm;
+    const tq_conv_dsp *conv;
+    conv_path path;
+    int64_t batch, group, cin_g, cout_g;
+    tq_conv2d_geom geom;     /* per group */
+    int64_t k, pixels, block_cols;
+    bool clamp;
+    float lo, hi;
+} conv_state;
+
+static int require_float(tq_op_ctx *c, int i)
+{
+    const tq_value *v = c->in[i];
+    if (v && v->dtype != TQ_FLOAT)
+        return tq_op_fail(c, v->dtype == TQ_FLOAT16 ? TQ_EUNSUPPORTED : TQ_EFORMAT,
+                          "input '%s' is %s; only float32 is supported", v->name,
+                          tq_dtype_name(v->dtype));
+    return TQ_OK;
+}
+
+/* FusedConv's activation (absent for plain Conv). */
+static int read_activation(tq_op_ctx *c, bool *clamp, float *lo, float *hi)
+{
+    *clamp = false;
+    *lo = -INFINITY;
+    *hi = INFINITY;
+    const char *act = tq_node_attr_string(c->node, "activation", NULL);
+    if (!act || !*act)
+        return TQ_OK;
+    if (strcmp(act, "Relu") == 0) {
+        *clamp = true;
+        *lo = 0.0f;
+        return TQ_OK;
+    }
+    if (strcmp(act, "Clip") == 0) {
+        const tq_attr *p = tq_node_attr(c->node, "activation_params");
+        if (!p || p->type != TQ_ATTR_FLOATS || p->n != 2)
+            return tq_op_fail(c, TQ_EFORMAT,
+                              "activation Clip needs activation_params [min, max]");
+        *clamp = true;
+        *lo = p->floats[0];
+        *hi = p->floats[1];
+        return TQ_OK;
+    }
+    return tq_op_fail(c, TQ_EUNSUPPORTED, "fused activation '%s' is not supported", act);
+}
+
+static void conv_release(void *p)
+{
+    free(p);
+}
+
+static int conv_prepare(tq_op_ctx *c)
+{
+    int rc = tq_op_check_arity(c, 2, 3);
+    if (rc)
+        return rc;
+    for (int i = 0; i < c->n_in; i++)
+        if ((rc = require_float(c, i)))
+            return rc;
+    const tq_value *x = c->in[0], *w = c->in[1], *b = c->n_in > 2 ? c->in[2] : NULL;
+    if (x->rank < 3 || x->rank > 4)
+        return tq_op_fail(c, TQ_EUNSUPPORTED,
+                          "input '%s' has rank %d; only 1-D and 2-D convolutions (rank 3 or 4) "
+                          "are supported",
+                          x->name, x->rank);
+    if (w->rank != x->rank)
+        return tq_op_fail(c, TQ_EFORMAT, "weight '%s' has rank %d, input '%s' rank %d", w->name,
+                          w->rank, x->name, x->rank);
+    conv_state *st = calloc(1, sizeof *st);
+    if (!st)
+        return tq_op_fail(c, TQ_ENOMEM, "out of memory");
+    c->state = st;
+    st->gemm = tq_sgemm_dsp_get();
+    st->conv = tq_conv_dsp_get();
+    int nd = x->rank - 2;
+    tq_spatial sp;
+    if ((rc = tq_spatial_read(c, nd, w->dims + 2, &sp)))
+        return rc;
+    if ((rc = read_activation(c, &st->clamp, &st->lo, &st->hi)))
+        return rc;
+    int64_t group = tq_node_attr_int(c->node, "group", 1);
+    int64_t cin = x->dims[1], cout = w->dims[0];
+    if (group < 1 || cin % group != 0 || cout % group != 0)
+        return tq_op_fail(c, TQ_EFORMAT,
+                          "group %lld must divide the input channels of '%s' (%lld) and the "
+                          "output channels of '%s' (%lld)",
+                          (long long)group, x->name, (long long)cin, w->name, (long long)cout);
+    if (w->dims[1] * group != cin)
+        return tq_op_fail(c, TQ_EFORMAT,
+                          "channel mismatch: input '%s' has %lld channels but weight '%s' "
+                          "expects %lld x group %lld",
+                          x->name, (long long)cin, w->name, (long long)w->dims[1],
+                          (long long)group);
+    if (b && (b->rank != 1 || b->dims[0] != cout))
+        return tq_op_fail(c, TQ_EFORMAT, "bias '%s' must have shape [%lld]", b->name,
+                          (long long)cout);
+    int64_t out_sp[TQ_SPATIAL_MAX];
+    if ((rc = tq_spatial_forward(c, &sp, x->dims + 2, false, out_sp)))
+        return rc;
+    /* 1-D is 2-D with a unit leading dim */
+    tq_conv2d_geom *g = &st->geom;
+    int o = nd == 2 ? 0 : -1;
+    g->c = cin / group;
+    g->ih = o < 0 ? 1 : x->dims[2];
+    g->iw = x->dims[2 + nd - 1];
+    g->oh = o < 0 ? 1 : out_sp[0];
+    g->ow = out_sp[nd - 1];
+    g->kh = o < 0 ? 1 : (int)sp.kernel[0];
+    g->kw = (int)sp.kernel[nd - 1];
+    g->sh = o < 0 ? 1 : (int)sp.stride[0];
+    g->sw = (int)sp.stride[nd - 1];
+    g->dh = o < 0 ? 1 : (int)sp.dilation[0];
+    g->dw = (int)sp.dilation[nd - 1];
+    g->pt = o < 0 ? 0 : (int)sp.pad_begin[0];
+    g->pl = (int)sp.pad_begin[nd - 1];
+    st->batch = x->dims[0];
+    st->group = group;
+    st->cin_g = cin / group;
+    st->cout_g = cout / group;
+    st->k = st->cin_g * g->kh * g->kw;
+    st->pixels = g->oh * g->ow;
+
+    bool pointwise = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->pt == 0 &&
+                     g->pl == 0 && g->oh == g->ih && g->ow == g->iw;
+    if (st->cin_g == 1 && st->cout_g == 1 && nd == 2)
+        st->path = PATH_DEPTHWISE;
+    else if (pointwise)
+        st->path = PATH_1X1;
+    else
+        st->path = PATH_GEMM;
+    if (st->path == PATH_GEMM) {
+        int64_t cols = IM2COL_BLOCK_FLOATS / (st->k > 0 ? st->k : 1);
+        cols -= cols % TQ_SGEMM_NR;
+        if (cols < TQ_SGEMM_NR)
+            cols = TQ_SGEMM_NR;
+        if (cols > st->pixels)
+            cols = st->pixels;
+        st->block_cols = cols;
+        c->scratch_bytes = tq_sgemm_packed_b_floats(st->k, cols) * sizeof(float);
+    }
+    int64_t od[TQ_MAX_RANK] = { st->batch, cout };
+    for (int i = 0; i < nd; i++)
+        od[2 + i] = out_sp[i];
+    tq_value_set_shape(c->out[0], TQ_FLOAT, x->rank, od);
+    return TQ_OK;
+}
+
+static int conv_eval(tq_op_ctx *c)
+{
+    const conv_state *st = c->state;
+    const tq_conv2d_geom *g = &st->geom;
+    const float *x = c->in[0]->data, *w = c->in[1]->data;
+    const float *bias = c->n_in > 2 && c->in[2] ? c->in[2]->data : NULL;
+    float *y = c->out[0]->data;
+    int64_t in_plane = g->ih * g->iw;
+    for (int64_t n = 0; n < st->batch; n++)
+        for (int64_t gi = 0; gi < st->group; gi++) {
+            const float *xg = x + (n * st->group + gi) * st->cin_g * in_plane;
+            float *yg = y + (n * st->group + gi) * st->cout_g * st->pixels;
+            const float *wg = w + gi * st->cout_g * st->k;
+            const float *bg = bias ? bias + gi * st->cout_g : NULL;
+            if (st->path == PATH_DEPTHWISE) {
+                st->conv->dwconv(g, xg, wg, bg ? bg[0] : 0.0f, yg, st->clamp, st->lo, st->hi);
+                continue;
+            }
+            tq_sgemm_post post = { .alpha = 1.0f, .bias = bg, .clamp = st->clamp,
+                                   .lo = st->lo, .hi = st->hi };
+            if (st->path == PATH_1X1) {
+                tq_sgemm(st->gemm, st->cout_g, st->pixels, st->k, wg, (ptrdiff_t)st->k, xg,
+                         (ptrdiff_t)st->pixels, false, yg, (ptrdiff_t)st->pixels, &post);
+                continue;
+            }
+            for (int64_t p0 = 0; p0 < st->pixels; p0 += st->block_cols) {
+                int64_t cols = st->pixels - p0 < st->block_cols ? st->pixels - p0
+                                                                : st->block_cols;
+                tq_im2col_pack(g, xg, p0, cols, c->scratch);
+                tq_sgemm(st->gemm, st->cout_g, cols, st->k, wg, (ptrdiff_t)st->k, c->scratch,
+                         0, true, yg + p0, (ptrdiff_t)st->pixels, &post);
+            }
+        }
+    return TQ_OK;
+}
+
+static const tq_op_def op_conv = { "", "Conv", conv_prepare, conv_eval, conv_release };
+static const tq_op_def op_fused_conv = { "com.microsoft", "FusedConv", conv_prepare, conv_eval,
+                                         conv_release };
+
+/* ------------------------------------------------------- ConvTranspose */
+
+/* Per image and group: cols[Cout_g*kh*kw][H*W] = W_g^T * X_g (one GEMM with
+ * X as raw B), then col2im scatters the columns into the bias-filled output. */
+typedef struct convt_state {
+    const tq_sgemm_dsp *gemm;
+    int64_t batch, group, cin_g, cout_g;
+    int64_t ih, iw, oh, ow;
+    int64_t kh, kw, sh, sw, dh, dw, pt, pl;
+    int64_t rows;           /* cout_g * kh * kw */
+    float *wt;              /* transposed constant weights, [group][rows][cin_g]; owned */
+    size_t scratch_wt;      /* float offset when weights are transposed at eval */
+} convt_state;
+
+static void convt_release(void *p)
+{
+    convt_state *st = p;
+    if (st)
+        free(st->wt);
+    free(st);
+}
+
+static void transpose_weights(const convt_state *st, const float *w, float *wt)
+{
+    for (int64_t gi = 0; gi < st->group; gi++) {
+        const float *src = w + gi * st->cin_g * st->rows;
+        float *dst = wt + gi * st->rows * st->cin_g;
+        for (int64_t ci = 0; ci < st->cin_g; ci++)
+            for (int64_t r = 0; r < st->rows; r++)
+                dst[r * st->cin_g + ci] = src[ci * st->rows + r];
+    }
+}
+
+static int convt_prepare(tq_op_ctx *c)
+{
+    int rc = tq_op_check_arity(c, 2, 3);
+    if (rc)
+        return rc;
+    for (int i = 0; i < c->n_in; i++)
+        if ((rc = require_float(c, i)))
+            return rc;
+    const tq_value *x = c->in[0], *w = c->in[1], *b = c->n_in > 2 ? c->in[2] : NULL;
+    if (x->rank < 3 || x->rank > 4)
+        return tq_op_fail(c, TQ_EUNSUPPORTED,
+                          "input '%s' has rank %d; only 1-D and 2-D transposed convolutions "
+                          "are supported",
+                          x->name, x->rank);
+    if (w->rank != x->rank)
+        return tq_op_fail(c, TQ_EFORMAT, "weight '%s' has rank %d, input '%s' rank %d", w->name,
+                          w->rank, x->name, x->rank);
+    convt_state *st = calloc(1, sizeof *st);
+    if (!st)
+        return tq_op_fail(c, TQ_ENOMEM, "out of memory");
+    c->state = st;
+    st->gemm = tq_sgemm_dsp_get();
+    int nd = x->rank - 2;
+    tq_spatial sp;
+    if ((rc = tq_spatial_read(c, nd, w->dims + 2, &sp)))
+        return rc;
+    int64_t group = tq_node_attr_int(c->node, "group", 1);
+    int64_t cin = x->dims[1];
+    if (group < 1 || cin % group != 0 || w->dims[0] != cin)
+        return tq_op_fail(c, TQ_EFORMAT,
+                          "channel mismatch: input '%s' has %lld channels, weight '%s' has "
+                          "%lld (group %lld)",
+                          x->name, (long long)cin, w->name, (long long)w->dims[0],
+                          (long long)group);
+    int64_t cout = w->dims[1] * group;
+    if (b && (b->rank != 1 || b->dims[0] != cout))
+        return tq_op_fail(c, TQ_EFORMAT, "bias '%s' must have shape [%lld]", b->name,
+                          (long long)cout);
+    int64_t outpad[TQ_SPATIAL_MAX] = { 0 }, oshape[TQ_SPATIAL_MAX];
+    const tq_attr *op = tq_node_attr(c->node, "output_padding");
+    const tq_attr *os = tq_node_attr(c->node, "output_shape");
+    if (op && (op->type != TQ_ATTR_INTS || op->n != nd))
+        return tq_op_fail(c, TQ_EFORMAT, "attribute 'output_padding' must list %d integers", nd);
+    if (os && (os->type != TQ_ATTR_INTS || (os->n != nd && os->n != nd + 2)))
+        return tq_op_fail(c, TQ_EFORMAT, "attribute 'output_shape' must list %d integers", nd);
+    int64_t out_sp[TQ_SPATIAL_MAX];
+    for (int i = 0; i < nd; i++) {
+        if (op)
+            outpad[i] = op->ints[i];
+        int64_t in = x->dims[2 + i], s = sp.stride[i];
+        int64_t dk = (sp.kernel[i] - 1) * sp.dilation[i] + 1;
+        if (outpad[i] < 0 || outpad[i] >= (s > sp.dilation[i] ? s : sp.dilation[i]))
+            return tq_op_fail(c, TQ_EFORMAT, "output_padding[%d] = %lld is out of range", i,
+                              (long long)outpad[i]);
+        if (os || sp.auto_pad == TQ_PAD_SAME_UPPER || sp.auto_pad == TQ_PAD_SAME_LOWER) {
+            oshape[i] = os ? os->ints[os->n - nd + i] : in * s;
+            int64_t total = s * (in - 1) + outpad[i] + dk - oshape[i];
+            if (total < 0)
+                total = 0; /* output_shape larger: the extra tail stays at bias */
+            /* ONNX: SAME_UPPER puts the larger half at the end, otherwise
+             * (SAME_LOWER, or output_shape alone) at the start */
+            int64_t half = total / 2;
+            sp.pad_begin[i] = sp.auto_pad == TQ_PAD_SAME_UPPER ? half : total - half;
+            sp.pad_end[i] = total - sp.pad_begin[i];
+            out_sp[i] = oshape[i];
+        } else {
+            if (sp.auto_pad == TQ_PAD_VALID)
+                sp.pad_begin[i] = sp.pad_end[i] = 0;
+            out_sp[i] = s * (in - 1) + outpad[i] + dk - sp.pad_begin[i] - sp.pad_end[i];
+        }
+        if (out_sp[i] <= 0)
+            return tq_op_fail(c, TQ_EFORMAT, "spatial dim %d: output size %lld is not positive",
+                              i, (long long)out_sp[i]);
+    }
+    int o = nd == 2 ? 0 : -1;
+    st->batch = x->dims[0];
+    st->group = group;
+    st->cin_g = cin / group;
+    st->cout_g = w->dims[1];
+    st->ih = o < 0 ? 1 : x->dims[2];
+    st->iw = x->dims[1 + nd];
+    st->oh = o < 0 ? 1 : out_sp[0];
+    st->ow = out_sp[nd - 1];
+    st->kh = o < 0 ? 1 : sp.kernel[0];
+    st->kw = sp.kernel[nd - 1];
+    st->sh = o < 0 ? 1 : sp.stride[0];
+    st->sw = sp.stride[nd - 1];
+    st->dh = o < 0 ? 1 : sp.dilation[0];
+    st->dw = sp.dilation[nd - 1];
+    st->pt = o < 0 ? 0 : sp.pad_begin[0];
+    st->pl = sp.pad_begin[nd - 1];
+    st->rows = st->cout_g * st->kh * st->kw;
+    size_t wt_floats = (size_t)(group * st->rows * st->cin_g);
+    size_t scratch = (size_t)(st->rows * st->ih * st->iw);
+    if (w->is_const) {
+        st->wt = malloc((wt_floats + 1) * sizeof(float));
+        if (!st->wt)
+            return tq_op_fail(c, TQ_ENOMEM, "out of memory");
+        transpose_weights(st, w->data, st->wt);
+    } else {
+        st->scratch_wt = scratch;
+        scratch += wt_floats;
+    }
+    c->scratch_bytes = scratch * sizeof(float);
+    int64_t od[TQ_MAX_RANK] = { st->batch, cout };
+    for (int i = 0; i < nd; i++)
+        od[2 + i] = out_sp[i];
+    tq_value_set_shape(c->out[0], TQ_FLOAT, x->rank, od);
+    return TQ_OK;
+}
+
+static int convt_eval(tq_op_ctx *c)
+{
+    const convt_state *st = c->state;
+    const float *x = c->in[0]->data;
+    const float *bias = c->n_in > 2 && c->in[2] ? c->in[2]->data : NULL;
+    float *y = c->out[0]->data, *cols = c->scratch;
+    const float *wt = st->wt;
+    if (!wt) {
+        float *t = cols + st->scratch_wt;
+        transpose_weights(st, c->in[1]->data, t);
+        wt = t;
+    }
+    int64_t in_pix = st->ih * st->iw, out_pix = st->oh * st->ow;
+    for (int64_t n = 0; n < st->batch; n++)
+        for (int64_t gi = 0; gi < st->group; gi++) {
+            const float *xg = x + (n * st->group + gi) * st->cin_g * in_pix;
+            float *yg = y + (n * st->group + gi) * st->cout_g * out_pix;
+            tq_sgemm(st->gemm, st->rows, in_pix, st->cin_g, wt + gi * st->rows * st->cin_g,
+                     (ptrdiff_t)st->cin_g, xg, (ptrdiff_t)in_pix, false, cols,
+                     (ptrdiff_t)in_pix, NULL);
+            for (int64_t m = 0; m < st->cout_g; m++) {
+                float *plane = yg + m * out_pix;
+                float bv = bias ? bias[gi * st->cout_g + m] : 0.0f;
+                for (int64_t i = 0; i < out_pix; i++)
+                    plane[i] = bv;
+                for (int64_t ky = 0; ky < st->kh; ky++)
+                    for (int64_t kx = 0; kx < st->kw; kx++) {
+                        const float *col = cols + ((m * st->kh + ky) * st->kw + kx) * in_pix;
+                        for (int64_t iy = 0; iy < st->ih; iy++) {
+                            int64_t oy = iy * st->sh - st->pt + ky * st->dh;
+                            if (oy < 0 || oy >= st->oh)
+                                continue;
+                            for (int64_t ix = 0; ix < st->iw; ix++) {
+                                int64_t ox = ix * st->sw - st->pl + kx * st->dw;
+                                if (ox >= 0 && ox < st->ow)
+                                    plane[oy * st->ow + ox] += col[iy * st->iw + ix];
+                            }
+                        }
+                    }
+            }
+        }
+    return TQ_OK;
+}
+
+static const tq_op_def op_conv_transpose = { "", "ConvTranspose", convt_prepare, convt_eval,
+                                             convt_release };
+
+const tq_op_def *const tq_ops_conv[] = { &op_conv, &op_fused_conv, &op_conv_transpose, NULL };

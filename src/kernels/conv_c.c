@@ -1,0 +1,119 @@
+/* C parts of the conv building blocks (conv.h): im2col packing, the depthwise
+ * reference and the kernel table. */
+#include <string.h>
+
+#include "kernels/conv.h"
+#include "kernels/cpu.h"
+#include "kernels/sgemm.h"
+
+void tq_conv_dsp_init(tq_conv_dsp *dsp, unsigned cpu_flags)
+{
+    dsp->dwconv = tq_dwconv_c;
+#if defined(TQ_HAVE_AVX2)
+    if (cpu_flags & TQ_CPU_FLAG_AVX2)
+        dsp->dwconv = tq_dwconv_avx2;
+#else
+    (void)cpu_flags;
+#endif
+}
+
+const tq_conv_dsp *tq_conv_dsp_get(void)
+{
+    static tq_conv_dsp dsp;
+    static volatile int ready;
+    if (!ready) {
+        tq_conv_dsp_init(&dsp, tq_cpu_flags());
+        ready = 1;
+    }
+    return &dsp;
+}
+
+/* Copy one run of output pixels (same output row, columns ox0..ox0+len) for
+ * tap (ci, ky, kx) into dst; the run is where the per-element work is only a
+ * strided copy, so the bounds logic is paid once per run, not per element. */
+static void pack_run(const tq_conv2d_geom *g, const float *plane, int64_t oy, int64_t ox0,
+                     int len, int ky, int kx, float *dst)
+{
+    int64_t iy = oy * g->sh - g->pt + (int64_t)ky * g->dh;
+    if (iy < 0 || iy >= g->ih) {
+        memset(dst, 0, (size_t)len * sizeof(float));
+        return;
+    }
+    const float *row = plane + iy * g->iw;
+    int64_t ix = ox0 * g->sw - g->pl + (int64_t)kx * g->dw;
+    int j = 0;
+    for (; j < len && ix < 0; j++, ix += g->sw)
+        dst[j] = 0.0f;
+    if (g->sw == 1) {
+        int64_t avail = g->iw - ix;
+        int n = avail < 0 ? 0 : (avail < len - j ? (int)avail : len - j);
+        if (n > 0)
+            memcpy(dst + j, row + ix, (size_t)n * sizeof(float));
+        j += n;
+    } else {
+        for (; j < len && ix < g->iw; j++, ix += g->sw)
+            dst[j] = row[ix];
+    }
+    for (; j < len; j++)
+        dst[j] = 0.0f;
+}
+
+void tq_im2col_pack(const tq_conv2d_geom *g, const float *in, int64_t col0, int64_t ncols,
+                    float *packed)
+{
+    int64_t kk_total = g->c * g->kh * g->kw;
+    for (int64_t p0 = 0; p0 < ncols; p0 += TQ_SGEMM_NR) {
+        int nr = (int)(ncols - p0 < TQ_SGEMM_NR ? ncols - p0 : TQ_SGEMM_NR);
+        /* split the panel's pixels into runs within one output row */
+        int64_t run_oy[TQ_SGEMM_NR], run_ox[TQ_SGEMM_NR];
+        int run_len[TQ_SGEMM_NR], run_off[TQ_SGEMM_NR], nruns = 0;
+        for (int j = 0; j < nr;) {
+            int64_t pix = col0 + p0 + j;
+            int64_t oy = pix / g->ow, ox = pix % g->ow;
+            int len = (int)(g->ow - ox < nr - j ? g->ow - ox : nr - j);
+            run_oy[nruns] = oy;
+            run_ox[nruns] = ox;
+            run_len[nruns] = len;
+            run_off[nruns] = j;
+            nruns++;
+            j += len;
+        }
+        float *dst = packed;
+        for (int64_t ci = 0; ci < g->c; ci++) {
+            const float *plane = in + ci * g->ih * g->iw;
+            for (int ky = 0; ky < g->kh; ky++)
+                for (int kx = 0; kx < g->kw; kx++) {
+                    for (int r = 0; r < nruns; r++)
+                        pack_run(g, plane, run_oy[r], run_ox[r], run_len[r], ky, kx,
+                                 dst + run_off[r]);
+                    for (int j = nr; j < TQ_SGEMM_NR; j++)
+                        dst[j] = 0.0f;
+                    dst += TQ_SGEMM_NR;
+                }
+        }
+        packed += kk_total * TQ_SGEMM_NR;
+    }
+}
+
+void tq_dwconv_c(const tq_conv2d_geom *g, const float *in, const float *w, float bias,
+                 float *out, bool clamp, float lo, float hi)
+{
+    for (int64_t oy = 0; oy < g->oh; oy++)
+        for (int64_t ox = 0; ox < g->ow; ox++) {
+            float acc = 0.0f;
+            for (int ky = 0; ky < g->kh; ky++) {
+                int64_t iy = oy * g->sh - g->pt + (int64_t)ky * g->dh;
+                if (iy < 0 || iy >= g->ih)
+                    continue;
+                for (int kx = 0; kx < g->kw; kx++) {
+                    int64_t ix = ox * g->sw - g->pl + (int64_t)kx * g->dw;
+                    if (ix >= 0 && ix < g->iw)
+                        acc += w[ky * g->kw + kx] * in[iy * g->iw + ix];
+                }
+            }
+            float v = acc + bias;
+            if (clamp)
+                v = v < lo ? lo : (v > hi ? hi : v);
+            out[oy * g->ow + ox] = v;
+        }
+}

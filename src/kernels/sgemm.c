@@ -1,0 +1,95 @@
+/* The blocked fp32 GEMM driver, B packing and the kernel table (sgemm.h). */
+#include <string.h>
+
+#include "kernels/cpu.h"
+#include "kernels/sgemm.h"
+
+void tq_sgemm_dsp_init(tq_sgemm_dsp *dsp, unsigned cpu_flags)
+{
+    dsp->tile = tq_sgemm_tile_c;
+#if defined(TQ_HAVE_AVX2)
+    if (cpu_flags & TQ_CPU_FLAG_AVX2)
+        dsp->tile = tq_sgemm_tile_avx2;
+#else
+    (void)cpu_flags;
+#endif
+}
+
+const tq_sgemm_dsp *tq_sgemm_dsp_get(void)
+{
+    /* Benign race: concurrent first calls write the same pointers. */
+    static tq_sgemm_dsp dsp;
+    static volatile int ready;
+    if (!ready) {
+        tq_sgemm_dsp_init(&dsp, tq_cpu_flags());
+        ready = 1;
+    }
+    return &dsp;
+}
+
+size_t tq_sgemm_packed_b_floats(int64_t k, int64_t n)
+{
+    int64_t panels = (n + TQ_SGEMM_NR - 1) / TQ_SGEMM_NR;
+    return (size_t)(panels * TQ_SGEMM_NR * k);
+}
+
+void tq_sgemm_pack_b(const float *b, ptrdiff_t stride_k, ptrdiff_t stride_n, int64_t k,
+                     int64_t n, float *packed)
+{
+    for (int64_t j0 = 0; j0 < n; j0 += TQ_SGEMM_NR) {
+        int64_t nr = n - j0 < TQ_SGEMM_NR ? n - j0 : TQ_SGEMM_NR;
+        for (int64_t kk = 0; kk < k; kk++) {
+            const float *src = b + kk * stride_k + j0 * stride_n;
+            float *dst = packed + kk * TQ_SGEMM_NR;
+            if (stride_n == 1) {
+                memcpy(dst, src, (size_t)nr * sizeof(float));
+            } else {
+                for (int64_t j = 0; j < nr; j++)
+                    dst[j] = src[j * stride_n];
+            }
+            for (int64_t j = nr; j < TQ_SGEMM_NR; j++)
+                dst[j] = 0.0f;
+        }
+        packed += k * TQ_SGEMM_NR;
+    }
+}
+
+void tq_sgemm(const tq_sgemm_dsp *dsp, int64_t m, int64_t n, int64_t k, const float *a,
+              ptrdiff_t lda, const float *b, ptrdiff_t ldb, bool b_packed, float *c,
+              ptrdiff_t ldc, const tq_sgemm_post *post)
+{
+    static const tq_sgemm_post plain = { .alpha = 1.0f };
+    if (!post)
+        post = &plain;
+    /* K blocks outermost so each packed micro-panel (KC x NR) is reused from
+     * L1 by every row tile; C is revisited once per K block (rare: K > KC). */
+    int64_t k0 = 0;
+    do {
+        int64_t kc = k - k0 < TQ_SGEMM_KC ? k - k0 : TQ_SGEMM_KC;
+        bool first = k0 == 0, last = k0 + kc >= k;
+        bool load_c = first ? post->accumulate : true;
+        for (int64_t j0 = 0; j0 < n; j0 += TQ_SGEMM_NR) {
+            int nr = (int)(n - j0 < TQ_SGEMM_NR ? n - j0 : TQ_SGEMM_NR);
+            const float *bt;
+            ptrdiff_t ldbt;
+            if (b_packed) {
+                bt = b + j0 * k + k0 * TQ_SGEMM_NR;
+                ldbt = TQ_SGEMM_NR;
+            } else {
+                bt = b + k0 * ldb + j0;
+                ldbt = ldb;
+            }
+            const float *bias_col = last && post->bias && post->bias_per_col ? post->bias + j0
+                                                                             : NULL;
+            for (int64_t i0 = 0; i0 < m; i0 += TQ_SGEMM_MR) {
+                int mr = (int)(m - i0 < TQ_SGEMM_MR ? m - i0 : TQ_SGEMM_MR);
+                const float *bias_row =
+                    last && post->bias && !post->bias_per_col ? post->bias + i0 : NULL;
+                dsp->tile(mr, nr, kc, a + i0 * lda + k0, lda, bt, ldbt, c + i0 * ldc + j0, ldc,
+                          post->alpha, load_c, bias_row, bias_col, last && post->clamp,
+                          post->lo, post->hi);
+            }
+        }
+        k0 += kc;
+    } while (k0 < k);
+}

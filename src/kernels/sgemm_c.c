@@ -1,0 +1,35 @@
+/* Portable C reference of the sgemm register tile (sgemm.h). Sums in k order
+ * with one float accumulator per output, like the SIMD kernels, so they
+ * differ only by FMA rounding. */
+#include "kernels/sgemm.h"
+
+void tq_sgemm_tile_c(int mr, int nr, int64_t k, const float *a, ptrdiff_t lda,
+                     const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, float alpha,
+                     bool load_c, const float *bias_row, const float *bias_col, bool clamp,
+                     float lo, float hi)
+{
+    float acc[TQ_SGEMM_MR][TQ_SGEMM_NR] = { { 0 } };
+    for (int64_t kk = 0; kk < k; kk++) {
+        const float *brow = b + kk * ldb;
+        for (int i = 0; i < mr; i++) {
+            float av = a[i * lda + kk];
+            for (int j = 0; j < nr; j++)
+                acc[i][j] += av * brow[j];
+        }
+    }
+    for (int i = 0; i < mr; i++) {
+        float *crow = c + i * ldc;
+        for (int j = 0; j < nr; j++) {
+            float v = alpha * acc[i][j];
+            if (load_c)
+                v += crow[j];
+            if (bias_row)
+                v += bias_row[i];
+            if (bias_col)
+                v += bias_col[j];
+            if (clamp)
+                v = v < lo ? lo : (v > hi ? hi : v);
+            crow[j] = v;
+        }
+    }
+}

@@ -1,0 +1,129 @@
+#!/usr/bin/env node
+// ort_run.js — the ONNX Runtime reference: run MODEL on the tensors in IN.npz and write
+// every output to OUT.npz (keys = output names), numpy-compatible.  Tests compare
+// tinyq's results with these.
+//
+// usage: node tests/ort/ort_run.js MODEL IN.npz OUT.npz [--threads N] [--per-sample]
+//   IN.npz keys are model input names; keys that are not inputs (labels, targets) are
+//   ignored.  --per-sample runs each batch row alone (batch 1) and concatenates the
+//   outputs along axis 0, the way the accuracy gate runs samples.
+// Exit codes: 0 ok, 2 usage or input error, 1 ONNX Runtime failure.
+'use strict';
+
+const ort = require('onnxruntime-node');
+const { NpyError, DTYPES, elementCount, readNpz, writeNpz } = require('./npy');
+
+const USAGE = 'usage: node ort_run.js MODEL IN.npz OUT.npz [--threads N] [--per-sample]';
+
+class UsageError extends Error {}
+
+function parseArgs(argv) {
+  const opts = { threads: 1, perSample: false, positional: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--per-sample') opts.perSample = true;
+    else if (a === '--threads') {
+      opts.threads = Number(argv[++i]);
+      if (!Number.isInteger(opts.threads) || opts.threads < 1) throw new UsageError('--threads needs a positive integer');
+    } else if (a === '-h' || a === '--help') {
+      console.log(USAGE);
+      process.exit(0);
+    } else if (a.startsWith('--')) throw new UsageError(`unknown option ${a}`);
+    else opts.positional.push(a);
+  }
+  if (opts.positional.length !== 3) throw new UsageError(USAGE);
+  return opts;
+}
+
+function sessionOptions(threads) {
+  return { graphOptimizationLevel: 'all', intraOpNumThreads: threads, interOpNumThreads: 1,
+           executionMode: 'sequential' };
+}
+
+function toTensor(arr) {
+  return new ort.Tensor(arr.ortType, arr.data, arr.shape);
+}
+
+function fromTensor(t) {
+  const dtype = Object.values(DTYPES).find((d) => d.ort === t.type);
+  if (!dtype) throw new Error(`output type '${t.type}' cannot be written to .npy`);
+  // Copy: ORT may reuse the output buffer; bool comes back as Uint8Array already.
+  return { ortType: t.type, shape: t.dims.slice(), data: new dtype.Array(t.data) };
+}
+
+// Rows [row, row+1) of arr along axis 0, keeping the axis (shape [1, ...]).
+function sliceRow(arr, row) {
+  const rowLen = elementCount(arr.shape.slice(1));
+  return { ortType: arr.ortType, shape: [1, ...arr.shape.slice(1)],
+           data: arr.data.slice(row * rowLen, (row + 1) * rowLen) };
+}
+
+function concatAxis0(parts, name) {
+  const tail = JSON.stringify(parts[0].shape.slice(1));
+  let rows = 0;
+  for (const p of parts) {
+    if (p.shape.length === 0) throw new Error(`output '${name}' is a scalar: cannot concatenate per-sample results`);
+    if (JSON.stringify(p.shape.slice(1)) !== tail) throw new Error(`output '${name}' changes shape between samples`);
+    rows += p.shape[0];
+  }
+  const data = new parts[0].data.constructor(parts.reduce((n, p) => n + p.data.length, 0));
+  let at = 0;
+  for (const p of parts) { data.set(p.data, at); at += p.data.length; }
+  return { ortType: parts[0].ortType, shape: [rows, ...parts[0].shape.slice(1)], data };
+}
+
+function pickInputs(session, arrays, inFile) {
+  const feeds = {};
+  for (const meta of session.inputMetadata) {
+    const arr = arrays.get(meta.name);
+    if (!arr) throw new NpyError(`${inFile}: no array for model input '${meta.name}' (has: ${[...arrays.keys()].join(', ') || 'nothing'})`);
+    if (meta.isTensor && meta.type !== arr.ortType) {
+      throw new NpyError(`${inFile}: input '${meta.name}' is ${arr.ortType}, the model wants ${meta.type}`);
+    }
+    feeds[meta.name] = arr;
+  }
+  return feeds;
+}
+
+async function runWhole(session, feeds) {
+  const tensors = Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, toTensor(v)]));
+  const results = await session.run(tensors);
+  return new Map(session.outputNames.map((n) => [n, fromTensor(results[n])]));
+}
+
+async function runPerSample(session, feeds, inFile) {
+  const names = Object.keys(feeds);
+  const batch = feeds[names[0]].shape[0];
+  for (const n of names) {
+    if (feeds[n].shape.length === 0) throw new NpyError(`${inFile}: input '${n}' is a scalar; --per-sample needs a batch axis`);
+    if (feeds[n].shape[0] !== batch) throw new NpyError(`${inFile}: inputs disagree on batch size (${names[0]}: ${batch}, ${n}: ${feeds[n].shape[0]})`);
+  }
+  if (batch === 0) throw new NpyError(`${inFile}: batch size is 0`);
+  const perOutput = new Map(session.outputNames.map((n) => [n, []]));
+  for (let row = 0; row < batch; row++) {
+    const one = Object.fromEntries(names.map((n) => [n, sliceRow(feeds[n], row)]));
+    for (const [n, arr] of await runWhole(session, one)) perOutput.get(n).push(arr);
+  }
+  return new Map([...perOutput].map(([n, parts]) => [n, concatAxis0(parts, n)]));
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const [modelPath, inFile, outFile] = opts.positional;
+  const arrays = readNpz(inFile);
+  let session;
+  try {
+    session = await ort.InferenceSession.create(modelPath, sessionOptions(opts.threads));
+  } catch (e) {
+    throw new NpyError(`${modelPath}: ONNX Runtime cannot load it: ${e.message}`);
+  }
+  const feeds = pickInputs(session, arrays, inFile);
+  const outputs = opts.perSample ? await runPerSample(session, feeds, inFile) : await runWhole(session, feeds);
+  writeNpz(outFile, outputs);
+  await session.release();
+}
+
+main().catch((e) => {
+  console.error(`ort_run: ${e.message}`);
+  process.exit(e instanceof UsageError || e instanceof NpyError ? 2 : 1);
+});
