@@ -194,31 +194,22 @@ typedef struct calib_input {
     int64_t sample_elems;
 } calib_input;
 
-static int check_inputs(const tq_model *m, const tq_tensor_set *set, const char *path,
+static int check_inputs(const tq_tensor_set *set, const char *path,
                         calib_input *ci, int n_in, int64_t *n_samples, tq_error *err)
 {
-    /* Every key must name a model input: a stray key is usually a typo. */
-    for (int k = 0; k < set->n; k++) {
-        bool known = false;
-        for (int i = 0; i < n_in && !known; i++)
-            known = strcmp(set->t[k].name, ci[i].view.name) == 0;
-        if (!known) {
-            char names[512] = "";
-            for (int i = 0; i < n_in; i++) {
-                strncat(names, i ? ", " : "", sizeof(names) - strlen(names) - 1);
-                strncat(names, ci[i].view.name, sizeof(names) - strlen(names) - 1);
-            }
-            return tq_fail(err, TQ_EFORMAT,
-                           "%s: entry '%s' is not an input of %s (inputs: %s)", path,
-                           set->t[k].name, m->path ? m->path : "the model", names);
-        }
-    }
     *n_samples = -1;
     for (int i = 0; i < n_in; i++) {
         const tq_tensor *t = tq_tensor_set_find(set, ci[i].view.name);
-        if (!t)
-            return tq_fail(err, TQ_EFORMAT, "%s: no entry for model input '%s'", path,
-                           ci[i].view.name);
+        if (!t) {
+            /* Name the keys that are there: usually a renamed input. Keys that
+             * are not inputs (targets, labels) are ignored, as ORT's tools do. */
+            char keys[512] = "";
+            for (int k = 0; k < set->n; k++)
+                snprintf(keys + strlen(keys), sizeof(keys) - strlen(keys), "%s'%s'", k ? ", " : "",
+                         set->t[k].name);
+            return tq_fail(err, TQ_EFORMAT, "%s: no entry for model input '%s' (keys: %s)", path,
+                           ci[i].view.name, set->n ? keys : "none");
+        }
         const tq_tensor_view *v = &ci[i].view;
         bool shape_ok = t->rank == v->rank;
         for (int d = 1; shape_ok && d < v->rank; d++)
@@ -316,7 +307,7 @@ int tq_calibrate(const tq_model *m, const char *npz_path, const tq_quant_setting
     }
     int64_t n_samples = 0;
     if (!rc)
-        rc = check_inputs(m, &set, npz_path, ci, n_in, &n_samples, err);
+        rc = check_inputs(&set, npz_path, ci, n_in, &n_samples, err);
     /* A fixed batch dimension dictates the run size. */
     int64_t batch = s->calib_batch > 0 ? s->calib_batch : 16;
     for (int i = 0; !rc && i < n_in; i++)

@@ -44,11 +44,13 @@ static const dq_entry *quantized_activation(dyn_ctx *c, const char *x)
         goto nomem;
     c->dq = p;
     dq_entry *e = &p[c->n_dq];
+    char *tag = tq_rw_tag(&c->rw);
     e->x = strdup(x);
-    e->xq = tq_rw_name(&c->rw, x, "_quantized");
-    e->xs = tq_rw_name(&c->rw, x, "_scale");
-    e->xzp = tq_rw_name(&c->rw, x, "_zero_point");
-    char *node = tq_rw_name(&c->rw, x, "_QuantizeLinear");
+    e->xq = tag ? tq_rw_name(&c->rw, tag, "_xq") : NULL;
+    e->xs = tag ? tq_rw_name(&c->rw, tag, "_xs") : NULL;
+    e->xzp = tag ? tq_rw_name(&c->rw, tag, "_xzp") : NULL;
+    char *node = tag ? tq_rw_name(&c->rw, tag, "_dql") : NULL;
+    free(tag);
     c->n_dq++;
     if (!e->x || !e->xq || !e->xs || !e->xzp || !node) {
         free(node);
@@ -90,12 +92,12 @@ static int add_quantized_weight(dyn_ctx *c, const tq_tensor *w, const char *wnam
     memcpy(dims, w->dims, sizeof(dims));
     if (!rc) {
         /* w may point into the initializer array, which grows below. */
-        out->q = tq_rw_initializer(&c->rw, wname, "_quantized", TQ_INT8, rank, dims, q);
-        out->scale = out->q ? tq_rw_initializer(&c->rw, wname, "_scale", TQ_FLOAT,
+        out->q = tq_rw_initializer(&c->rw, wname, "_q", TQ_INT8, rank, dims, q);
+        out->scale = out->q ? tq_rw_initializer(&c->rw, wname, "_s", TQ_FLOAT,
                                                 axis >= 0 ? scale_rank : 0, scale_dims, scales)
                             : NULL;
         int64_t zdim = channels;
-        out->zp = out->scale ? tq_rw_initializer(&c->rw, wname, "_zero_point", TQ_INT8,
+        out->zp = out->scale ? tq_rw_initializer(&c->rw, wname, "_zp", TQ_INT8,
                                                  axis >= 0 && zp_vector ? 1 : 0, &zdim, zeros)
                              : NULL;
         if (!out->zp)
@@ -114,16 +116,20 @@ static int emit_chain(dyn_ctx *c, tq_node *orig, const char *int_op, const dq_en
     tq_rewriter *rw = &c->rw;
     const char *base = base_of(orig);
     const char *y = orig->outputs[0];
-    char *scales_node = tq_rw_name(rw, base, "_quant_scales_mul");
-    char *scales = scales_node ? tq_rw_name(rw, scales_node, ":0") : NULL;
-    char *yi = tq_rw_name(rw, y, "_output_quantized");
-    char *yc = yi ? tq_rw_name(rw, yi, "_cast_output") : NULL;
-    char *int_node = tq_rw_name(rw, base, "_quant");
-    char *cast_node = yi ? tq_rw_name(rw, yi, "_cast") : NULL;
-    char *mul_node = tq_rw_name(rw, base, "_quant_output_scale_mul");
-    char *ymul = bias ? tq_rw_name(rw, y, "_scaled") : strdup(y);
+    char *tag = tq_rw_tag(rw);
+    if (!tag)
+        return tq_fail(rw->err, TQ_ENOMEM, "out of memory quantising node '%s'", base);
+    char *scales_node = tq_rw_name(rw, tag, "_smul");
+    char *scales = tq_rw_name(rw, tag, "_ws");
+    char *yi = tq_rw_name(rw, tag, "_i32");
+    char *yc = tq_rw_name(rw, tag, "_f32");
+    /* The integer node keeps the original node's name: users find it. */
+    char *int_node = orig->name && orig->name[0] ? strdup(orig->name) : tq_rw_name(rw, tag, "_int");
+    char *cast_node = tq_rw_name(rw, tag, "_cast");
+    char *mul_node = tq_rw_name(rw, tag, "_mul");
+    char *ymul = bias ? tq_rw_name(rw, tag, "_scaled") : strdup(y);
     int rc = TQ_OK;
-    if (!scales || !yc || !int_node || !cast_node || !mul_node || !ymul) {
+    if (!scales_node || !scales || !yi || !yc || !int_node || !cast_node || !mul_node || !ymul) {
         rc = tq_fail(rw->err, TQ_ENOMEM, "out of memory quantising node '%s'", base);
         goto done;
     }
@@ -136,11 +142,13 @@ static int emit_chain(dyn_ctx *c, tq_node *orig, const char *int_op, const dq_en
         rc = TQ_ENOMEM;
         goto done;
     }
-    /* ConvInteger takes Conv's geometry attributes unchanged. */
-    n->attrs = orig->attrs;
-    n->n_attrs = orig->n_attrs;
-    orig->attrs = NULL;
-    orig->n_attrs = 0;
+    if (strcmp(int_op, "ConvInteger") == 0) {
+        /* ConvInteger takes Conv's geometry attributes unchanged. */
+        n->attrs = orig->attrs;
+        n->n_attrs = orig->n_attrs;
+        orig->attrs = NULL;
+        orig->n_attrs = 0;
+    }
     tq_node *cast = tq_rw_emit(rw, "Cast", cast_node, 1, (const char *const *)&yi, 1,
                                (const char *const *)&yc);
     tq_attr *to = cast ? tq_node_add_attr(cast, "to", TQ_ATTR_INT) : NULL;
@@ -156,17 +164,17 @@ static int emit_chain(dyn_ctx *c, tq_node *orig, const char *int_op, const dq_en
             /* Conv bias [M] must broadcast over [N, M, spatial...]. */
             int64_t shape[TQ_MAX_RANK] = {1, -1, 1, 1, 1, 1, 1, 1};
             int64_t rank = out_rank;
-            const char *shape_name = tq_rw_initializer(rw, base, "_bias_reshape_shape", TQ_INT64, 1,
+            const char *shape_name = tq_rw_initializer(rw, tag, "_bshape", TQ_INT64, 1,
                                                        &rank, shape);
-            reshaped = tq_rw_name(rw, base, "_bias_reshape_output");
-            reshape_node = tq_rw_name(rw, base, "_bias_reshape");
+            reshaped = tq_rw_name(rw, tag, "_b");
+            reshape_node = tq_rw_name(rw, tag, "_reshape");
             const char *rin[2] = {bias, shape_name};
             if (!shape_name || !reshaped || !reshape_node ||
                 !tq_rw_emit(rw, "Reshape", reshape_node, 2, rin, 1, (const char *const *)&reshaped))
                 rc = tq_fail(rw->err, TQ_ENOMEM, "out of memory quantising node '%s'", base);
             bias_in = reshaped;
         }
-        char *add_node = rc ? NULL : tq_rw_name(rw, base, "_bias_add");
+        char *add_node = rc ? NULL : tq_rw_name(rw, tag, "_add");
         const char *ain[2] = {ymul, bias_in};
         if (!rc && (!add_node || !tq_rw_emit(rw, "Add", add_node, 2, ain, 1, &y)))
             rc = tq_fail(rw->err, TQ_ENOMEM, "out of memory quantising node '%s'", base);
@@ -175,6 +183,7 @@ static int emit_chain(dyn_ctx *c, tq_node *orig, const char *int_op, const dq_en
         free(reshape_node);
     }
 done:
+    free(tag);
     free(scales_node);
     free(scales);
     free(yi);

@@ -36,6 +36,7 @@ typedef struct qdq_ctx {
     int *fused_relu;   /* per original node: index of a folded Relu, or -1 */
     bool *selected;
     bool *dropped;
+    int *x_act;        /* per original node: act index of its activation input */
 } qdq_ctx;
 
 static bool is_op(const tq_node *n, const char *op)
@@ -118,6 +119,9 @@ static int plan(qdq_ctx *c, const tq_graph *g, tq_quant_summary *sum)
             continue;
         const tq_node *n = &g->nodes[i];
         int rc = add_act(c, n->inputs[0], n->inputs[0]);
+        for (int a = 0; a < c->n_acts; a++)
+            if (strcmp(c->acts[a].name, n->inputs[0]) == 0)
+                c->x_act[i] = a;
         const char *y = n->outputs[0];
         int r = sole_reader(g, y);
         const tq_node *rd = r >= 0 ? &g->nodes[r] : NULL;
@@ -145,15 +149,19 @@ static int emit_qdq(qdq_ctx *c, const act *a, const char *src, const char *dst)
         zp_bytes[0] = (uint8_t)a->p.zero_point;
     else
         zp_bytes[0] = (uint8_t)(int8_t)a->p.zero_point;
-    const char *scale = tq_rw_initializer(rw, a->name, "_scale", TQ_FLOAT, 0, NULL, &a->p.scale);
+    char *tag = tq_rw_tag(rw);
+    if (!tag)
+        return tq_fail(rw->err, TQ_ENOMEM, "out of memory quantising '%s'", a->name);
+    const char *scale = tq_rw_initializer(rw, tag, "_s", TQ_FLOAT, 0, NULL, &a->p.scale);
     char *scale_c = scale ? strdup(scale) : NULL;
-    const char *zp = scale_c ? tq_rw_initializer(rw, a->name, "_zero_point", c->at, 0, NULL,
+    const char *zp = scale_c ? tq_rw_initializer(rw, tag, "_zp", c->at, 0, NULL,
                                                  zp_bytes)
                              : NULL;
     char *zp_c = zp ? strdup(zp) : NULL;
-    char *q = tq_rw_name(rw, a->name, "_quantized");
-    char *qn = tq_rw_name(rw, a->name, "_QuantizeLinear");
-    char *dqn = tq_rw_name(rw, a->name, "_DequantizeLinear");
+    char *q = tq_rw_name(rw, tag, "_q");
+    char *qn = tq_rw_name(rw, tag, "_Q");
+    char *dqn = tq_rw_name(rw, tag, "_DQ");
+    free(tag);
     int rc = TQ_OK;
     if (!zp_c || !q || !qn || !dqn) {
         rc = tq_fail(rw->err, TQ_ENOMEM, "out of memory quantising '%s'", a->name);
@@ -180,16 +188,16 @@ static int emit_const_dq(qdq_ctx *c, const char *base, tq_dtype qt, int rank, co
     tq_rewriter *rw = &c->rw;
     void *zeros = calloc((size_t)(n_scales > 0 ? n_scales : 1), tq_dtype_size(qt));
     int srank = axis >= 0 ? 1 : 0;
-    const char *qn = zeros ? tq_rw_initializer(rw, base, "_quantized", qt, rank, dims, q) : NULL;
+    const char *qn = zeros ? tq_rw_initializer(rw, base, "_q", qt, rank, dims, q) : NULL;
     char *qn_c = qn ? strdup(qn) : NULL;
-    const char *sn = qn_c ? tq_rw_initializer(rw, base, "_scale", TQ_FLOAT, srank, &n_scales, scales)
+    const char *sn = qn_c ? tq_rw_initializer(rw, base, "_s", TQ_FLOAT, srank, &n_scales, scales)
                           : NULL;
     char *sn_c = sn ? strdup(sn) : NULL;
-    const char *zn = sn_c ? tq_rw_initializer(rw, base, "_zero_point", qt, srank, &n_scales, zeros)
+    const char *zn = sn_c ? tq_rw_initializer(rw, base, "_zp", qt, srank, &n_scales, zeros)
                           : NULL;
     char *zn_c = zn ? strdup(zn) : NULL;
-    char *node = tq_rw_name(rw, base, "_DequantizeLinear");
-    *out = tq_rw_name(rw, base, "_DequantizeLinear_Output");
+    char *node = tq_rw_name(rw, base, "_DQ");
+    *out = tq_rw_name(rw, base, "_dq");
     int rc = TQ_OK;
     tq_node *n = NULL;
     if (zn_c && node && *out) {
@@ -217,7 +225,7 @@ static int replace_input(tq_node *n, int k, char *name)
 }
 
 /* Weight and bias of a selected node -> constants behind DequantizeLinear. */
-static int quantize_params(qdq_ctx *c, tq_node *n)
+static int quantize_params(qdq_ctx *c, tq_node *n, const act *xa)
 {
     tq_rewriter *rw = &c->rw;
     const tq_tensor *wt = tq_quant_float_init(rw->g, n, 1);
@@ -243,7 +251,6 @@ static int quantize_params(qdq_ctx *c, tq_node *n)
     free(wname);
     /* Bias: 1-D, one value per output channel. */
     const tq_tensor *bt = rc ? NULL : tq_quant_float_init(rw->g, n, 2);
-    const act *xa = find_act(c, n->inputs[0]);
     int64_t out_ch = is_op(n, "ConvTranspose") ? wt->dims[1] * tq_node_attr_int(n, "group", 1)
                      : is_op(n, "Gemm") ? (tq_node_attr_int(n, "transB", 0) ? wt->dims[0]
                                                                              : wt->dims[1])
@@ -296,10 +303,13 @@ static int rewrite(qdq_ctx *c)
                 produced = true;
         if (produced)
             continue;
-        char *dst = tq_rw_name(rw, ac->name, "_DequantizeLinear_Output");
-        rc = dst ? emit_qdq(c, ac, ac->name, dst) : tq_fail(rw->err, TQ_ENOMEM, "out of memory");
+        char *dst = tq_rw_name(rw, ac->name, "_dq");
+        /* Readers switch to the dequantised value before the pair exists, so
+         * the pair's own QuantizeLinear keeps reading the graph input. */
+        rc = dst ? tq_rw_rename_inputs(rw, -1, ac->name, dst)
+                 : tq_fail(rw->err, TQ_ENOMEM, "out of memory");
         if (!rc)
-            rc = tq_rw_rename_inputs(rw, -1, ac->name, dst);
+            rc = emit_qdq(c, ac, ac->name, dst);
         free(dst);
     }
     for (int i = 0; i < rw->n_old && !rc; i++) {
@@ -317,7 +327,7 @@ static int rewrite(qdq_ctx *c)
             n->outputs[0] = z;
         }
         if (c->selected[i])
-            rc = quantize_params(c, n);
+            rc = quantize_params(c, n, &c->acts[c->x_act[i]]);
         /* Outputs that are quantised: the node writes "<name>_prequant". */
         char *renamed[8] = {0};
         const act *acts[8] = {0};
@@ -325,7 +335,7 @@ static int rewrite(qdq_ctx *c)
             const act *a = n->outputs[k][0] ? find_act(c, n->outputs[k]) : NULL;
             if (!a)
                 continue;
-            renamed[k] = tq_rw_name(rw, a->name, "_prequant");
+            renamed[k] = tq_rw_name(rw, a->name, "_f");
             acts[k] = a;
             if (!renamed[k])
                 rc = tq_fail(rw->err, TQ_ENOMEM, "out of memory");
@@ -358,8 +368,9 @@ int tq_quantize_static(tq_model *m, const tq_quant_settings *s, const char *npz_
     c.fused_relu = malloc((size_t)nn * sizeof(int));
     c.selected = calloc((size_t)nn, sizeof(bool));
     c.dropped = calloc((size_t)nn, sizeof(bool));
+    c.x_act = calloc((size_t)nn, sizeof(int));
     const char **names = NULL;
-    int rc = c.fused_relu && c.selected && c.dropped ? TQ_OK
+    int rc = c.fused_relu && c.selected && c.dropped && c.x_act ? TQ_OK
                                                      : tq_fail(err, TQ_ENOMEM, "out of memory");
     if (!rc)
         rc = plan(&c, g, sum);
@@ -397,5 +408,6 @@ int tq_quantize_static(tq_model *m, const tq_quant_settings *s, const char *npz_
     free(c.fused_relu);
     free(c.selected);
     free(c.dropped);
+    free(c.x_act);
     return rc;
 }

@@ -15,6 +15,7 @@ void tq_rw_begin(tq_rewriter *rw, tq_model *m, tq_error *err)
     rw->g->nodes = NULL;
     rw->g->n_nodes = 0;
     rw->err = err;
+    rw->n_tags = 0;
 }
 
 static tq_node *append_slot(tq_rewriter *rw)
@@ -94,6 +95,13 @@ char *tq_rw_name(const tq_rewriter *rw, const char *base, const char *suffix)
     for (int k = 1; name_taken(rw, s); k++)
         snprintf(s, len, "%s%s_%d", base, suffix, k);
     return s;
+}
+
+char *tq_rw_tag(tq_rewriter *rw)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "tq%d", rw->n_tags++);
+    return strdup(buf);
 }
 
 tq_node *tq_rw_emit(tq_rewriter *rw, const char *op_type, const char *name, int n_in,

@@ -14,6 +14,7 @@ typedef struct tq_rewriter {
     tq_node *old;   /* the original nodes, moved out one by one */
     int n_old;
     tq_error *err;
+    int n_tags;
 } tq_rewriter;
 
 /* Take the node list out of m->graph (the graph then starts empty). */
@@ -26,6 +27,10 @@ void tq_rw_end(tq_rewriter *rw);
 /* A value/node/initializer name that is not used anywhere yet:
  * base + suffix, then base + suffix + "_1", ... (malloc'ed). */
 char *tq_rw_name(const tq_rewriter *rw, const char *base, const char *suffix);
+
+/* A short fresh prefix ("tq0", "tq1", ...) for the values of one rewrite:
+ * tiny models are mostly names, so generated names stay short (malloc'ed). */
+char *tq_rw_tag(tq_rewriter *rw);
 
 /* Append a node; inputs/outputs are copied ("" = omitted). NULL on ENOMEM
  * (err set). */
