@@ -159,8 +159,10 @@ static int emit_qdq(qdq_ctx *c, const act *a, const char *src, const char *dst)
                              : NULL;
     char *zp_c = zp ? strdup(zp) : NULL;
     char *q = tq_rw_name(rw, tag, "_q");
-    char *qn = tq_rw_name(rw, tag, "_Q");
-    char *dqn = tq_rw_name(rw, tag, "_DQ");
+    /* Generated Q/DQ nodes stay unnamed: in a model of a few thousand
+     * parameters their names would cost more than the weights saved. */
+    char *qn = strdup("");
+    char *dqn = strdup("");
     free(tag);
     int rc = TQ_OK;
     if (!zp_c || !q || !qn || !dqn) {
@@ -193,16 +195,18 @@ static int emit_const_dq(qdq_ctx *c, const char *base, tq_dtype qt, int rank, co
     const char *sn = qn_c ? tq_rw_initializer(rw, base, "_s", TQ_FLOAT, srank, &n_scales, scales)
                           : NULL;
     char *sn_c = sn ? strdup(sn) : NULL;
-    const char *zn = sn_c ? tq_rw_initializer(rw, base, "_zp", qt, srank, &n_scales, zeros)
-                          : NULL;
+    /* int32 (bias) zero points are 0 by definition: leave the input out. */
+    const char *zn = !sn_c ? NULL : qt == TQ_INT32 ? ""
+                                  : tq_rw_initializer(rw, base, "_zp", qt, srank, &n_scales, zeros);
     char *zn_c = zn ? strdup(zn) : NULL;
-    char *node = tq_rw_name(rw, base, "_DQ");
+    char *node = strdup("");
     *out = tq_rw_name(rw, base, "_dq");
     int rc = TQ_OK;
     tq_node *n = NULL;
     if (zn_c && node && *out) {
         const char *in[3] = {qn_c, sn_c, zn_c};
-        n = tq_rw_emit(rw, "DequantizeLinear", node, 3, in, 1, (const char *const *)out);
+        n = tq_rw_emit(rw, "DequantizeLinear", node, zn_c[0] ? 3 : 2, in, 1,
+                       (const char *const *)out);
     }
     tq_attr *ax = n && axis >= 0 ? tq_node_add_attr(n, "axis", TQ_ATTR_INT) : NULL;
     if (!n || (axis >= 0 && !ax))
@@ -232,7 +236,12 @@ static int quantize_params(qdq_ctx *c, tq_node *n, const act *xa)
     int axis = c->s->per_channel ? tq_quant_weight_axis(n) : -1;
     if (axis >= 0 && is_op(n, "ConvTranspose") && tq_node_attr_int(n, "group", 1) != 1)
         axis = -1; /* grouped ConvTranspose: dims[1] is per group, not per output channel */
+    /* wt points into the initializer array, which grows below: read it now. */
     tq_tensor w = *wt;
+    int64_t out_ch = is_op(n, "ConvTranspose") ? wt->dims[1] * tq_node_attr_int(n, "group", 1)
+                     : is_op(n, "Gemm") ? (tq_node_attr_int(n, "transB", 0) ? wt->dims[0]
+                                                                             : wt->dims[1])
+                     : wt->dims[0];
     int64_t numel = tq_tensor_numel(wt);
     int64_t nch = axis >= 0 ? wt->dims[axis] : 1;
     int8_t *q = malloc((size_t)(numel > 0 ? numel : 1));
@@ -251,10 +260,6 @@ static int quantize_params(qdq_ctx *c, tq_node *n, const act *xa)
     free(wname);
     /* Bias: 1-D, one value per output channel. */
     const tq_tensor *bt = rc ? NULL : tq_quant_float_init(rw->g, n, 2);
-    int64_t out_ch = is_op(n, "ConvTranspose") ? wt->dims[1] * tq_node_attr_int(n, "group", 1)
-                     : is_op(n, "Gemm") ? (tq_node_attr_int(n, "transB", 0) ? wt->dims[0]
-                                                                             : wt->dims[1])
-                     : wt->dims[0];
     if (bt && xa && bt->rank == 1 && bt->dims[0] == out_ch && !is_op(n, "MatMul")) {
         int64_t nb = bt->dims[0];
         float *bs = malloc((size_t)nb * sizeof(float));
