@@ -24,6 +24,26 @@ typedef struct tq_conv2d_geom {
 void tq_im2col_pack(const tq_conv2d_geom *g, const float *in, int64_t col0, int64_t ncols,
                     float *packed);
 
+/* Indirect conv: the zero-padded input is split into stride phases
+ * (plane (ci, py, px) holds padded pixels (y*sh + py, x*sw + px)), so every
+ * tap (ci, ky, kx) of every output (oy, ox) is phase[oy + dy][ox + dx]: a
+ * GEMM row at a fixed offset. Output pixel (oy, ox) is GEMM column
+ * oy*qw + ox; columns with ox >= ow are junk the caller drops (or none when
+ * qw == ow). For stride 1 this is just the padded input. */
+typedef struct tq_conv_phase {
+    int64_t qh, qw;   /* phase plane size */
+    int64_t plane;    /* qh * qw */
+    int64_t cols;     /* GEMM columns: (oh - 1) * qw + ow */
+} tq_conv_phase;
+
+void tq_conv_phase_init(const tq_conv2d_geom *g, tq_conv_phase *ph);
+/* Floats of the phase planes of one group: c * sh * sw * plane. */
+size_t tq_conv_phase_floats(const tq_conv2d_geom *g, const tq_conv_phase *ph);
+/* The K = c*kh*kw row offsets, in weight order (ci, ky, kx). */
+void tq_conv_phase_offsets(const tq_conv2d_geom *g, const tq_conv_phase *ph, ptrdiff_t *offs);
+void tq_conv_phase_pack(const tq_conv2d_geom *g, const tq_conv_phase *ph, const float *in,
+                        float *planes);
+
 /* One channel of a depthwise conv: out[oh][ow] = clamp(bias + sum w * in). */
 typedef void (*tq_dwconv_fn)(const tq_conv2d_geom *g, const float *in, const float *w,
                              float bias, float *out, bool clamp, float lo, float hi);

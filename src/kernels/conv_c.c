@@ -95,6 +95,83 @@ void tq_im2col_pack(const tq_conv2d_geom *g, const float *in, int64_t col0, int6
     }
 }
 
+void tq_conv_phase_init(const tq_conv2d_geom *g, tq_conv_phase *ph)
+{
+    ph->qh = g->oh + (int64_t)(g->kh - 1) * g->dh / g->sh;
+    ph->qw = g->ow + (int64_t)(g->kw - 1) * g->dw / g->sw;
+    ph->plane = ph->qh * ph->qw;
+    ph->cols = (g->oh - 1) * ph->qw + g->ow;
+}
+
+size_t tq_conv_phase_floats(const tq_conv2d_geom *g, const tq_conv_phase *ph)
+{
+    return (size_t)(g->c * g->sh * g->sw * ph->plane);
+}
+
+void tq_conv_phase_offsets(const tq_conv2d_geom *g, const tq_conv_phase *ph, ptrdiff_t *offs)
+{
+    for (int64_t ci = 0; ci < g->c; ci++)
+        for (int ky = 0; ky < g->kh; ky++)
+            for (int kx = 0; kx < g->kw; kx++) {
+                int64_t ry = (int64_t)ky * g->dh, rx = (int64_t)kx * g->dw;
+                int64_t phase = (ci * g->sh + ry % g->sh) * g->sw + rx % g->sw;
+                *offs++ = (ptrdiff_t)(phase * ph->plane + (ry / g->sh) * ph->qw + rx / g->sw);
+            }
+}
+
+/* Does any tap k*d land on phase p (mod the stride)? */
+static bool phase_used(int k, int d, int stride, int p)
+{
+    for (int t = 0; t < k; t++)
+        if ((int64_t)t * d % stride == p)
+            return true;
+    return false;
+}
+
+void tq_conv_phase_pack(const tq_conv2d_geom *g, const tq_conv_phase *ph, const float *in,
+                        float *planes)
+{
+    const int64_t qw = ph->qw;
+    for (int64_t ci = 0; ci < g->c; ci++)
+        for (int py = 0; py < g->sh; py++)
+            for (int px = 0; px < g->sw; px++) {
+                if (!phase_used(g->kh, g->dh, g->sh, py) || !phase_used(g->kw, g->dw, g->sw, px))
+                    continue; /* e.g. a strided 1x1 conv reads only phase (0, 0) */
+                const float *src = in + ci * g->ih * g->iw;
+                float *dst = planes + ((ci * g->sh + py) * g->sw + px) * ph->plane;
+                /* valid x range: 0 <= x*sw + px - pl < iw */
+                int64_t x0 = g->pl - px > 0 ? (g->pl - px + g->sw - 1) / g->sw : 0;
+                int64_t x1 = g->iw + g->pl - px > 0 ? (g->iw + g->pl - px + g->sw - 1) / g->sw : 0;
+                if (x1 > qw)
+                    x1 = qw;
+                if (x0 > x1)
+                    x0 = x1;
+                /* rows are short (tens of floats): plain loops beat
+                 * three library calls per row */
+                for (int64_t y = 0; y < ph->qh; y++, dst += qw) {
+                    int64_t iy = y * g->sh + py - g->pt;
+                    if (iy < 0 || iy >= g->ih || x0 == x1) {
+                        for (int64_t x = 0; x < qw; x++)
+                            dst[x] = 0.0f;
+                        continue;
+                    }
+                    const float *row = src + iy * g->iw + x0 * g->sw + px - g->pl;
+                    for (int64_t x = 0; x < x0; x++)
+                        dst[x] = 0.0f;
+                    if (g->sw == 1) {
+                        float *d = dst + x0;
+                        for (int64_t x = 0; x < x1 - x0; x++)
+                            d[x] = row[x];
+                    } else {
+                        for (int64_t x = x0; x < x1; x++)
+                            dst[x] = row[(x - x0) * g->sw];
+                    }
+                    for (int64_t x = x1; x < qw; x++)
+                        dst[x] = 0.0f;
+                }
+            }
+}
+
 void tq_dwconv_c(const tq_conv2d_geom *g, const float *in, const float *w, float bias,
                  float *out, bool clamp, float lo, float hi)
 {

@@ -54,15 +54,18 @@ void tq_sgemm_pack_b(const float *b, ptrdiff_t stride_k, ptrdiff_t stride_n, int
     }
 }
 
-void tq_sgemm(const tq_sgemm_dsp *dsp, int64_t m, int64_t n, int64_t k, const float *a,
-              ptrdiff_t lda, const float *b, ptrdiff_t ldb, bool b_packed, float *c,
-              ptrdiff_t ldc, const tq_sgemm_post *post)
+/* Shared blocked loop: B row kk of column j0 is at b + boff(kk) + j0 with
+ * boff = kk*ldb (raw), offs[kk] (indirect) or the packed panel layout. */
+static void sgemm_blocked(const tq_sgemm_dsp *dsp, int64_t m, int64_t n, int64_t k,
+                          const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb,
+                          bool b_packed, const ptrdiff_t *offs, float *c, ptrdiff_t ldc,
+                          const tq_sgemm_post *post)
 {
     static const tq_sgemm_post plain = { .alpha = 1.0f };
     if (!post)
         post = &plain;
-    /* K blocks outermost so each packed micro-panel (KC x NR) is reused from
-     * L1 by every row tile; C is revisited once per K block (rare: K > KC). */
+    /* K blocks outermost so each B micro-panel (KC x NR) is reused from L1
+     * by every row tile; C is revisited once per K block (rare: K > KC). */
     int64_t k0 = 0;
     do {
         int64_t kc = k - k0 < TQ_SGEMM_KC ? k - k0 : TQ_SGEMM_KC;
@@ -71,13 +74,16 @@ void tq_sgemm(const tq_sgemm_dsp *dsp, int64_t m, int64_t n, int64_t k, const fl
         for (int64_t j0 = 0; j0 < n; j0 += TQ_SGEMM_NR) {
             int nr = (int)(n - j0 < TQ_SGEMM_NR ? n - j0 : TQ_SGEMM_NR);
             const float *bt;
-            ptrdiff_t ldbt;
+            ptrdiff_t ldbt = ldb;
+            const ptrdiff_t *ot = NULL;
             if (b_packed) {
                 bt = b + j0 * k + k0 * TQ_SGEMM_NR;
                 ldbt = TQ_SGEMM_NR;
+            } else if (offs) {
+                bt = b + j0;
+                ot = offs + k0;
             } else {
                 bt = b + k0 * ldb + j0;
-                ldbt = ldb;
             }
             const float *bias_col = last && post->bias && post->bias_per_col ? post->bias + j0
                                                                              : NULL;
@@ -85,11 +91,26 @@ void tq_sgemm(const tq_sgemm_dsp *dsp, int64_t m, int64_t n, int64_t k, const fl
                 int mr = (int)(m - i0 < TQ_SGEMM_MR ? m - i0 : TQ_SGEMM_MR);
                 const float *bias_row =
                     last && post->bias && !post->bias_per_col ? post->bias + i0 : NULL;
-                dsp->tile(mr, nr, kc, a + i0 * lda + k0, lda, bt, ldbt, c + i0 * ldc + j0, ldc,
-                          post->alpha, load_c, bias_row, bias_col, last && post->clamp,
-                          post->lo, post->hi);
+                tq_sgemm_epi epi = { post->alpha, load_c, bias_row, bias_col,
+                                     last && post->clamp, post->lo, post->hi };
+                dsp->tile(mr, nr, kc, a + i0 * lda + k0, lda, bt, ldbt, ot, c + i0 * ldc + j0,
+                          ldc, &epi);
             }
         }
         k0 += kc;
     } while (k0 < k);
+}
+
+void tq_sgemm(const tq_sgemm_dsp *dsp, int64_t m, int64_t n, int64_t k, const float *a,
+              ptrdiff_t lda, const float *b, ptrdiff_t ldb, bool b_packed, float *c,
+              ptrdiff_t ldc, const tq_sgemm_post *post)
+{
+    sgemm_blocked(dsp, m, n, k, a, lda, b, ldb, b_packed, NULL, c, ldc, post);
+}
+
+void tq_sgemm_indirect(const tq_sgemm_dsp *dsp, int64_t m, int64_t n, int64_t k,
+                       const float *a, ptrdiff_t lda, const float *b, const ptrdiff_t *offs,
+                       float *c, ptrdiff_t ldc, const tq_sgemm_post *post)
+{
+    sgemm_blocked(dsp, m, n, k, a, lda, b, 0, false, offs, c, ldc, post);
 }

@@ -33,16 +33,25 @@ typedef struct tq_sgemm_post {
     float lo, hi;
 } tq_sgemm_post;
 
+/* Epilogue of one tile. Passed by pointer so the float parameters sit in
+ * memory during the k loop instead of pinning a vector register. */
+typedef struct tq_sgemm_epi {
+    float alpha;
+    bool load_c;              /* start from C (else from 0) */
+    const float *bias_row;    /* mr values or NULL (pre-offset to the tile) */
+    const float *bias_col;    /* nr values or NULL */
+    bool clamp;
+    float lo, hi;
+} tq_sgemm_epi;
+
 /* One register tile: rows [0, mr) x columns [0, nr), mr <= MR, nr <= NR.
- * b points at row 0 of the tile's columns; b + i*ldb is row i. Loads past
- * nr are masked, so raw B rows need only nr valid floats.
- * load_c: start from C (else from 0). The post's bias and clamp are applied
- * only when `last` (the final K block); bias pointers are pre-offset to the
- * tile. */
+ * b points at row 0 of the tile's columns; row i is at b + i*ldb, or at
+ * b + offs[i] when offs is non-NULL (indirect rows). Loads past nr are
+ * masked, so B rows need only nr valid floats. The driver passes bias and
+ * clamp only with the final K block. */
 typedef void (*tq_sgemm_tile_fn)(int mr, int nr, int64_t k, const float *a, ptrdiff_t lda,
-                                 const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc,
-                                 float alpha, bool load_c, const float *bias_row,
-                                 const float *bias_col, bool clamp, float lo, float hi);
+                                 const float *b, ptrdiff_t ldb, const ptrdiff_t *offs,
+                                 float *c, ptrdiff_t ldc, const tq_sgemm_epi *epi);
 
 typedef struct tq_sgemm_dsp {
     tq_sgemm_tile_fn tile;
@@ -54,14 +63,12 @@ void tq_sgemm_dsp_init(tq_sgemm_dsp *dsp, unsigned cpu_flags);
 const tq_sgemm_dsp *tq_sgemm_dsp_get(void);
 
 void tq_sgemm_tile_c(int mr, int nr, int64_t k, const float *a, ptrdiff_t lda,
-                     const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, float alpha,
-                     bool load_c, const float *bias_row, const float *bias_col, bool clamp,
-                     float lo, float hi);
+                     const float *b, ptrdiff_t ldb, const ptrdiff_t *offs, float *c,
+                     ptrdiff_t ldc, const tq_sgemm_epi *epi);
 #if defined(TQ_HAVE_AVX2)
 void tq_sgemm_tile_avx2(int mr, int nr, int64_t k, const float *a, ptrdiff_t lda,
-                        const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, float alpha,
-                        bool load_c, const float *bias_row, const float *bias_col, bool clamp,
-                        float lo, float hi);
+                        const float *b, ptrdiff_t ldb, const ptrdiff_t *offs, float *c,
+                        ptrdiff_t ldc, const tq_sgemm_epi *epi);
 #endif
 
 /* Floats needed to pack a k x n B. */
@@ -76,5 +83,12 @@ void tq_sgemm_pack_b(const float *b, ptrdiff_t stride_k, ptrdiff_t stride_n, int
 void tq_sgemm(const tq_sgemm_dsp *dsp, int64_t m, int64_t n, int64_t k, const float *a,
               ptrdiff_t lda, const float *b, ptrdiff_t ldb, bool b_packed, float *c,
               ptrdiff_t ldc, const tq_sgemm_post *post);
+
+/* Indirect B: element (kk, j) is b[offs[kk] + j]. A convolution reads its
+ * input through this with one offset per (channel, ky, kx) tap, so no
+ * im2col copy is made (see conv.h, tq_conv_phase_*). */
+void tq_sgemm_indirect(const tq_sgemm_dsp *dsp, int64_t m, int64_t n, int64_t k,
+                       const float *a, ptrdiff_t lda, const float *b, const ptrdiff_t *offs,
+                       float *c, ptrdiff_t ldc, const tq_sgemm_post *post);
 
 #endif

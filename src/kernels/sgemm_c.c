@@ -4,13 +4,15 @@
 #include "kernels/sgemm.h"
 
 void tq_sgemm_tile_c(int mr, int nr, int64_t k, const float *a, ptrdiff_t lda,
-                     const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, float alpha,
-                     bool load_c, const float *bias_row, const float *bias_col, bool clamp,
-                     float lo, float hi)
+                     const float *b, ptrdiff_t ldb, const ptrdiff_t *offs, float *c,
+                     ptrdiff_t ldc, const tq_sgemm_epi *epi)
 {
+    const float alpha = epi->alpha, lo = epi->lo, hi = epi->hi;
+    const float *bias_row = epi->bias_row, *bias_col = epi->bias_col;
+    const bool load_c = epi->load_c, clamp = epi->clamp;
     float acc[TQ_SGEMM_MR][TQ_SGEMM_NR] = { { 0 } };
     for (int64_t kk = 0; kk < k; kk++) {
-        const float *brow = b + kk * ldb;
+        const float *brow = offs ? b + offs[kk] : b + kk * ldb;
         for (int i = 0; i < mr; i++) {
             float av = a[i * lda + kk];
             for (int j = 0; j < nr; j++)

@@ -140,16 +140,16 @@ int tq_external_read(tq_external_ctx *ctx, const char *what, const char *tensor,
     /* ONNX reads to the end of the file when no length is given. */
     if (!has_length)
         length = offset <= f->size ? f->size - offset : 0;
-    if (offset > f->size || length > f->size - offset) { /* overflow-safe end > size */
-        int wraps = offset > UINT64_MAX - length;
+    if (offset > UINT64_MAX - length)
+        return tq_fail(err, TQ_EFORMAT,
+                       "%s: %s '%s': external data '%s': offset %llu + length %llu overflows",
+                       model, what, tensor, location, (unsigned long long)offset,
+                       (unsigned long long)length);
+    if (offset + length > f->size)
         return tq_fail(err, TQ_EFORMAT,
                        "%s: %s '%s': external data '%s' is %llu bytes, tensor needs bytes "
-                       "%llu..%llu%s", model, what, tensor, location,
-                       (unsigned long long)f->size, (unsigned long long)offset,
-                       wraps ? (unsigned long long)UINT64_MAX
-                             : (unsigned long long)(offset + length),
-                       wraps ? " (offset + length overflows)" : "");
-    }
+                       "%llu..%llu", model, what, tensor, location, (unsigned long long)f->size,
+                       (unsigned long long)offset, (unsigned long long)(offset + length));
     if (length != need)
         return tq_fail(err, TQ_EFORMAT,
                        "%s: %s '%s': external data length %llu does not match the tensor "

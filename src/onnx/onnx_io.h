@@ -11,4 +11,7 @@
  * *buf is malloc'ed; the caller frees it. */
 int tq_onnx_serialize(const tq_model *m, uint8_t **buf, size_t *len, tq_error *err);
 
+/* ir_version written by the saver for this model (see onnx_save.c). */
+int64_t tq_onnx_saved_ir_version(const tq_model *m);
+
 #endif

@@ -321,10 +321,12 @@ TQ_API int tq_model_load_buffer(tq_model **out, const void *buf, size_t len, con
         name = "<memory>";
     if (!buf && len)
         return tq_fail(err, TQ_EINVAL, "%s: buffer is NULL", name);
-    if (tq_onnx_check_nesting(&onnx__model_proto__descriptor, buf, len, TQ_ONNX_MAX_NESTING))
-        return tq_fail(err, TQ_EFORMAT, "%s: not a valid ONNX model (protobuf parse failed or "
-                       "messages nest deeper than %d levels)", name, TQ_ONNX_MAX_NESTING);
-    Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, len, buf);
+    int nest = tq_onnx_check_nesting(&onnx__model_proto__descriptor, buf, len,
+                                     TQ_ONNX_MAX_NESTING);
+    if (nest == -2)
+        return tq_fail(err, TQ_EFORMAT, "%s: not a valid ONNX model (messages nest deeper "
+                       "than %d levels)", name, TQ_ONNX_MAX_NESTING);
+    Onnx__ModelProto *mp = nest ? NULL : onnx__model_proto__unpack(NULL, len, buf);
     if (!mp)
         return tq_fail(err, TQ_EFORMAT, "%s: not a valid ONNX model (protobuf parse failed)",
                        name);

@@ -25,7 +25,7 @@ int tq_onnx_check_nesting(const ProtobufCMessageDescriptor *desc, const uint8_t 
                           size_t len, int max_depth)
 {
     if (max_depth < 0)
-        return -1;
+        return -2;
     const uint8_t *p = buf, *end = buf + len;
     while (p < end) {
         uint64_t tag, v;
@@ -53,9 +53,11 @@ int tq_onnx_check_nesting(const ProtobufCMessageDescriptor *desc, const uint8_t 
                 tag >> 3 <= UINT32_MAX
                     ? protobuf_c_message_descriptor_get_field(desc, (unsigned)(tag >> 3))
                     : NULL;
-            if (f && f->type == PROTOBUF_C_TYPE_MESSAGE &&
-                tq_onnx_check_nesting(f->descriptor, p, (size_t)v, max_depth - 1))
-                return -1;
+            if (f && f->type == PROTOBUF_C_TYPE_MESSAGE) {
+                int rc = tq_onnx_check_nesting(f->descriptor, p, (size_t)v, max_depth - 1);
+                if (rc)
+                    return rc;
+            }
             p += v;
             break;
         }

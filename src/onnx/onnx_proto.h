@@ -22,7 +22,8 @@ int tq_onnx_decode_tensor(const Onnx__TensorProto *tp, const char *where, const 
 #define TQ_ONNX_MAX_NESTING 64
 
 /* Check that a serialized message of type `desc` nests at most max_depth
- * levels deep. Returns 0 when fine, -1 when too deep or malformed. */
+ * levels deep. Returns 0 when fine, -2 when too deep, -1 when the framing is
+ * malformed (protobuf-c would reject it too). */
 int tq_onnx_check_nesting(const ProtobufCMessageDescriptor *desc, const uint8_t *buf,
                           size_t len, int max_depth);
 

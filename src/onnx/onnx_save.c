@@ -222,6 +222,19 @@ static Onnx__GraphProto *save_graph(save_ctx *c, const tq_graph *g)
     return gp;
 }
 
+/* The file is encoded with the onnx.proto we were built against, so it is a
+ * file of that IR version: fields newer IR versions added are not kept. We
+ * say so in ir_version whenever the opsets allow it (IR 8 covers ai.onnx up
+ * to opset 18), which also keeps older ONNX tools able to read it. A model
+ * built from scratch (ir_version 0) gets the same. */
+int64_t tq_onnx_saved_ir_version(const tq_model *m)
+{
+    int64_t ir = m->ir_version;
+    if (ir <= 0 || (ir > ONNX__VERSION__IR_VERSION && tq_model_opset(m) <= 18))
+        ir = ONNX__VERSION__IR_VERSION;
+    return ir;
+}
+
 static Onnx__ModelProto *save_model(save_ctx *c, const tq_model *m)
 {
     Onnx__ModelProto *mp = arena_alloc(c, 1, sizeof *mp);
@@ -229,9 +242,7 @@ static Onnx__ModelProto *save_model(save_ctx *c, const tq_model *m)
         return NULL;
     onnx__model_proto__init(mp);
     mp->has_ir_version = 1;
-    /* A model built from scratch has no IR version yet: write the one our
-     * onnx.proto describes. */
-    mp->ir_version = m->ir_version > 0 ? m->ir_version : ONNX__VERSION__IR_VERSION;
+    mp->ir_version = tq_onnx_saved_ir_version(m);
     mp->producer_name = str(m->producer_name);
     mp->producer_version = str(m->producer_version);
     mp->domain = str(m->domain);

@@ -3,6 +3,8 @@
 onnxruntime-node, the reference) on the same file and the same inputs.
 
 usage: ort_parity.py MODEL [MODEL...] [--input IN.npz] [--per-sample] [--rtol R]
+       ort_parity.py --onnx-test DIR   (an ONNX conformance test folder: its
+                                        model.onnx on test_data_set_0's inputs)
 
 Without --input the inputs are the SPEC §4 synthetic set drawn here by numpy
 itself (default_rng(0), 16 samples, rng.random(shape, float32) per input in
@@ -57,6 +59,21 @@ def synthetic_inputs(model_path):
     return {name: np.concatenate(v, axis=0) for name, v in samples.items()}
 
 
+def onnx_test_inputs(test_dir, out_path):
+    import onnx
+    from onnx import numpy_helper
+    m = onnx.load(os.path.join(test_dir, "model.onnx"))
+    inits = {t.name for t in m.graph.initializer}
+    names = [i.name for i in m.graph.input if i.name not in inits]
+    arrays = {}
+    for k, name in enumerate(names):
+        t = onnx.TensorProto()
+        with open(os.path.join(test_dir, "test_data_set_0", f"input_{k}.pb"), "rb") as f:
+            t.ParseFromString(f.read())
+        arrays[name] = numpy_helper.to_array(t)
+    np.savez(out_path, **arrays)
+
+
 def run(cmd):
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
@@ -86,10 +103,13 @@ def compare(name, ref, got, rtol):
 
 def main():
     args = sys.argv[1:]
-    models, inp, per_sample, rtol = [], None, False, 1e-5
+    models, inp, per_sample, rtol, onnx_test = [], None, False, 1e-5, None
     i = 0
     while i < len(args):
-        if args[i] == "--input":
+        if args[i] == "--onnx-test":
+            onnx_test = args[i + 1]; i += 2
+            models.append(os.path.join(onnx_test, "model.onnx"))
+        elif args[i] == "--input":
             inp = args[i + 1]; i += 2
         elif args[i] == "--per-sample":
             per_sample = True; i += 1
@@ -109,6 +129,9 @@ def main():
         return 77
     failures = 0
     with tempfile.TemporaryDirectory() as work:
+        if onnx_test:
+            inp = os.path.join(work, "onnx_test_inputs.npz")
+            onnx_test_inputs(onnx_test, inp)
         for model in models:
             base = os.path.join(work, os.path.basename(model))
             in_path, synthetic = inp, inp is None

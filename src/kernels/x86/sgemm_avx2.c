@@ -15,93 +15,139 @@ ALWAYS_INLINE __m256i lane_mask(int valid)
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(valid), idx);
 }
 
-ALWAYS_INLINE void tile_impl(const int MR, const int NV, const bool FULL, int nr, int64_t k,
-                             const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb,
-                             float *c, ptrdiff_t ldc, float alpha, bool load_c,
-                             const float *bias_row, const float *bias_col, bool clamp, float lo,
-                             float hi)
+/* Accumulators are named scalars, not an array: GCC keeps an array in
+ * memory and stores all twelve every k step, halving the FMA rate. */
+#define ACC_DECL(i)                                                                          \
+    __m256 c##i##0 = _mm256_setzero_ps(), c##i##1 = _mm256_setzero_ps(),                     \
+           c##i##2 = _mm256_setzero_ps()
+#define ACC_STEP(i)                                                                          \
+    if (MR > i) {                                                                            \
+        __m256 av = _mm256_broadcast_ss(a + i * lda + kk);                                   \
+        c##i##0 = _mm256_fmadd_ps(av, b0, c##i##0);                                          \
+        if (NV > 1)                                                                          \
+            c##i##1 = _mm256_fmadd_ps(av, b1, c##i##1);                                      \
+        if (NV > 2)                                                                          \
+            c##i##2 = _mm256_fmadd_ps(av, b2, c##i##2);                                      \
+    }
+
+/* Epilogue in the same order as the C reference: alpha, +C, +bias, clamp. */
+ALWAYS_INLINE void store_vec(const bool FULL, __m256 r, float *dst, __m256i mask, __m256 valpha,
+                             bool load_c, const float *bias_row, int i, const float *bias_col,
+                             __m256 bcol, bool clamp, __m256 vlo, __m256 vhi)
 {
-    __m256 acc[4][3];
-    __m256i mask[3];
-    for (int v = 0; v < NV; v++)
-        mask[v] = lane_mask(nr - 8 * v);
-    for (int i = 0; i < MR; i++)
-        for (int v = 0; v < NV; v++)
-            acc[i][v] = _mm256_setzero_ps();
-
-    for (int64_t kk = 0; kk < k; kk++) {
-        const float *br = b + kk * ldb;
-        __m256 bv[3];
-        for (int v = 0; v < NV; v++)
-            bv[v] = FULL ? _mm256_loadu_ps(br + 8 * v) : _mm256_maskload_ps(br + 8 * v, mask[v]);
-        for (int i = 0; i < MR; i++) {
-            __m256 av = _mm256_broadcast_ss(a + i * lda + kk);
-            for (int v = 0; v < NV; v++)
-                acc[i][v] = _mm256_fmadd_ps(av, bv[v], acc[i][v]);
-        }
-    }
-
-    /* Epilogue in the same order as the C reference: alpha, +C, +bias, clamp. */
-    const __m256 valpha = _mm256_set1_ps(alpha);
-    const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
-    __m256 bcol[3];
+    r = _mm256_mul_ps(valpha, r);
+    if (load_c)
+        r = _mm256_add_ps(r, FULL ? _mm256_loadu_ps(dst) : _mm256_maskload_ps(dst, mask));
+    if (bias_row)
+        r = _mm256_add_ps(r, _mm256_set1_ps(bias_row[i]));
     if (bias_col)
-        for (int v = 0; v < NV; v++)
-            bcol[v] = FULL ? _mm256_loadu_ps(bias_col + 8 * v)
-                           : _mm256_maskload_ps(bias_col + 8 * v, mask[v]);
-    for (int i = 0; i < MR; i++) {
-        float *cr = c + i * ldc;
-        for (int v = 0; v < NV; v++) {
-            __m256 r = _mm256_mul_ps(valpha, acc[i][v]);
-            if (load_c)
-                r = _mm256_add_ps(r, FULL ? _mm256_loadu_ps(cr + 8 * v)
-                                          : _mm256_maskload_ps(cr + 8 * v, mask[v]));
-            if (bias_row)
-                r = _mm256_add_ps(r, _mm256_set1_ps(bias_row[i]));
-            if (bias_col)
-                r = _mm256_add_ps(r, bcol[v]);
-            if (clamp) /* operand order keeps NaN, like the C reference */
-                r = _mm256_min_ps(vhi, _mm256_max_ps(vlo, r));
-            if (FULL)
-                _mm256_storeu_ps(cr + 8 * v, r);
-            else
-                _mm256_maskstore_ps(cr + 8 * v, mask[v], r);
-        }
+        r = _mm256_add_ps(r, bcol);
+    if (clamp) /* operand order keeps NaN, like the C reference */
+        r = _mm256_min_ps(vhi, _mm256_max_ps(vlo, r));
+    if (FULL)
+        _mm256_storeu_ps(dst, r);
+    else
+        _mm256_maskstore_ps(dst, mask, r);
+}
+
+#define ACC_STORE(i)                                                                         \
+    if (MR > i) {                                                                            \
+        float *cr = c + i * ldc;                                                             \
+        store_vec(FULL, c##i##0, cr, m0, valpha, load_c, bias_row, i, bias_col, bc0, clamp,  \
+                  vlo, vhi);                                                                 \
+        if (NV > 1)                                                                          \
+            store_vec(FULL, c##i##1, cr + 8, m1, valpha, load_c, bias_row, i, bias_col, bc1, \
+                      clamp, vlo, vhi);                                                      \
+        if (NV > 2)                                                                          \
+            store_vec(FULL, c##i##2, cr + 16, m2, valpha, load_c, bias_row, i, bias_col, bc2, \
+                      clamp, vlo, vhi);                                                      \
     }
+
+/* B row kk of the tile is at b + boff(kk): kk*ldb (strided or packed), or
+ * offs[kk] (indirect: rows anywhere, e.g. shifted input rows of a conv). */
+ALWAYS_INLINE void tile_impl(const bool INDIRECT, const int MR, const int NV, const bool FULL,
+                             int nr, int64_t k,
+                             const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb,
+                             const ptrdiff_t *offs, float *c, ptrdiff_t ldc,
+                             const tq_sgemm_epi *epi)
+{
+    const __m256i m0 = lane_mask(nr), m1 = lane_mask(nr - 8), m2 = lane_mask(nr - 16);
+    ACC_DECL(0);
+    ACC_DECL(1);
+    ACC_DECL(2);
+    ACC_DECL(3);
+    for (int64_t kk = 0; kk < k; kk++) {
+        const float *br = INDIRECT ? b + offs[kk] : b + kk * ldb;
+        __m256 b0, b1 = _mm256_setzero_ps(), b2 = _mm256_setzero_ps();
+        b0 = FULL ? _mm256_loadu_ps(br) : _mm256_maskload_ps(br, m0);
+        if (NV > 1)
+            b1 = FULL ? _mm256_loadu_ps(br + 8) : _mm256_maskload_ps(br + 8, m1);
+        if (NV > 2)
+            b2 = FULL ? _mm256_loadu_ps(br + 16) : _mm256_maskload_ps(br + 16, m2);
+        ACC_STEP(0)
+        ACC_STEP(1)
+        ACC_STEP(2)
+        ACC_STEP(3)
+    }
+    const float *bias_row = epi->bias_row, *bias_col = epi->bias_col;
+    const bool load_c = epi->load_c, clamp = epi->clamp;
+    const __m256 valpha = _mm256_set1_ps(epi->alpha);
+    const __m256 vlo = _mm256_set1_ps(epi->lo), vhi = _mm256_set1_ps(epi->hi);
+    __m256 bc0 = _mm256_setzero_ps(), bc1 = bc0, bc2 = bc0;
+    if (bias_col) {
+        bc0 = FULL ? _mm256_loadu_ps(bias_col) : _mm256_maskload_ps(bias_col, m0);
+        if (NV > 1)
+            bc1 = FULL ? _mm256_loadu_ps(bias_col + 8) : _mm256_maskload_ps(bias_col + 8, m1);
+        if (NV > 2)
+            bc2 = FULL ? _mm256_loadu_ps(bias_col + 16) : _mm256_maskload_ps(bias_col + 16, m2);
+    }
+    ACC_STORE(0)
+    ACC_STORE(1)
+    ACC_STORE(2)
+    ACC_STORE(3)
 }
 
 #define TILE_ARGS                                                                           \
-    int nr, int64_t k, const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float *c, \
-        ptrdiff_t ldc, float alpha, bool load_c, const float *bias_row, const float *bias_col,  \
-        bool clamp, float lo, float hi
-#define TILE_PASS nr, k, a, lda, b, ldb, c, ldc, alpha, load_c, bias_row, bias_col, clamp, lo, hi
+    int nr, int64_t k, const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb,       \
+        const ptrdiff_t *offs, float *c, ptrdiff_t ldc, const tq_sgemm_epi *epi
+#define TILE_PASS nr, k, a, lda, b, ldb, offs, c, ldc, epi
+#define TILE_PASS_IMPL TILE_PASS
 
-#define DEFINE_TILE(MR, NV, FULL)                                                            \
-    static void tile_##MR##x##NV##_##FULL(TILE_ARGS)                                         \
+/* Everything the loop tests is a compile-time constant in each variant: a
+ * runtime "indirect?" test in the loop costs the registers that keep all
+ * twelve accumulators out of memory. */
+#define DEFINE_TILE(IND, MR, NV, FULL)                                                       \
+    static void tile_##IND##_##MR##x##NV##_##FULL(TILE_ARGS)                                 \
     {                                                                                        \
-        tile_impl(MR, NV, FULL, TILE_PASS);                                                  \
+        tile_impl(IND, MR, NV, FULL, TILE_PASS_IMPL);                                        \
     }
-#define DEFINE_TILES(MR)                                                                     \
-    DEFINE_TILE(MR, 1, 0) DEFINE_TILE(MR, 1, 1) DEFINE_TILE(MR, 2, 0) DEFINE_TILE(MR, 2, 1)  \
-    DEFINE_TILE(MR, 3, 0) DEFINE_TILE(MR, 3, 1)
-DEFINE_TILES(1)
-DEFINE_TILES(2)
-DEFINE_TILES(3)
-DEFINE_TILES(4)
+#define DEFINE_TILES(IND, MR)                                                                \
+    DEFINE_TILE(IND, MR, 1, 0) DEFINE_TILE(IND, MR, 1, 1) DEFINE_TILE(IND, MR, 2, 0)         \
+    DEFINE_TILE(IND, MR, 2, 1) DEFINE_TILE(IND, MR, 3, 0) DEFINE_TILE(IND, MR, 3, 1)
+DEFINE_TILES(0, 1)
+DEFINE_TILES(0, 2)
+DEFINE_TILES(0, 3)
+DEFINE_TILES(0, 4)
+DEFINE_TILES(1, 1)
+DEFINE_TILES(1, 2)
+DEFINE_TILES(1, 3)
+DEFINE_TILES(1, 4)
 
 typedef void (*tile_variant)(TILE_ARGS);
-#define ROW(MR)                                                                              \
-    { { tile_##MR##x1_0, tile_##MR##x1_1 },                                                  \
-      { tile_##MR##x2_0, tile_##MR##x2_1 },                                                  \
-      { tile_##MR##x3_0, tile_##MR##x3_1 } }
-static const tile_variant variants[4][3][2] = { ROW(1), ROW(2), ROW(3), ROW(4) };
+#define ROW(IND, MR)                                                                         \
+    { { tile_##IND##_##MR##x1_0, tile_##IND##_##MR##x1_1 },                                  \
+      { tile_##IND##_##MR##x2_0, tile_##IND##_##MR##x2_1 },                                  \
+      { tile_##IND##_##MR##x3_0, tile_##IND##_##MR##x3_1 } }
+static const tile_variant variants[2][4][3][2] = {
+    { ROW(0, 1), ROW(0, 2), ROW(0, 3), ROW(0, 4) },
+    { ROW(1, 1), ROW(1, 2), ROW(1, 3), ROW(1, 4) },
+};
 
 void tq_sgemm_tile_avx2(int mr, int nr, int64_t k, const float *a, ptrdiff_t lda,
-                        const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, float alpha,
-                        bool load_c, const float *bias_row, const float *bias_col, bool clamp,
-                        float lo, float hi)
+                        const float *b, ptrdiff_t ldb, const ptrdiff_t *offs, float *c,
+                        ptrdiff_t ldc, const tq_sgemm_epi *epi)
 {
     int nv = (nr + 7) / 8;
     int full = nr == nv * 8;
-    variants[mr - 1][nv - 1][full](TILE_PASS);
+    variants[offs != NULL][mr - 1][nv - 1][full](TILE_PASS);
 }

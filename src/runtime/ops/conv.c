@@ -4,9 +4,12 @@
  *
  * Conv per image and group is Y[Cout_g][P] = W_g[Cout_g][K] * cols[K][P]
  * with K = Cin_g*kh*kw and P output pixels: W is already row-major, so it is
- * the sgemm A operand as stored (no packing, constant or not); the columns are
- * packed block by block into scratch. 1x1/stride-1 convs read the input as B
- * directly, and depthwise 3x3 has its own kernel. Bias and Relu/Clip run in
+ * the sgemm A operand as stored (no packing, constant or not). The columns
+ * are never materialised: the padded input is split into stride phases and
+ * the GEMM reads each tap's row through an offset (tq_sgemm_indirect), which
+ * costs one copy of the input instead of a kh*kw times larger im2col.
+ * 1x1/stride-1 convs read the input as B directly, and depthwise 3x3 has its
+ * own kernel. Bias and Relu/Clip run in
  * the GEMM epilogue. */
 #include <math.h>
 #include <stdlib.h>
@@ -17,10 +20,7 @@
 #include "runtime/op.h"
 #include "runtime/ops/spatial.h"
 
-/* Columns per im2col block: the packed block (K x cols) stays near L2 size. */
-#define IM2COL_BLOCK_FLOATS (48 * 1024)
-
-typedef enum conv_path { PATH_GEMM, PATH_1X1, PATH_DEPTHWISE } conv_path;
+typedef enum conv_path { PATH_INDIRECT, PATH_1X1, PATH_DEPTHWISE } conv_path;
 
 typedef struct conv_state {
     const tq_sgemm_dsp *gemm;
@@ -28,7 +28,10 @@ typedef struct conv_state {
     conv_path path;
     int64_t batch, group, cin_g, cout_g;
     tq_conv2d_geom geom;     /* per group */
-    int64_t k, pixels, block_cols;
+    tq_conv_phase phase;
+    ptrdiff_t *offs;         /* PATH_INDIRECT: K row offsets into the phase planes; owned */
+    size_t scratch_out;      /* float offset of the junk-column output, 0 if unused */
+    int64_t k, pixels;
     bool clamp;
     float lo, hi;
 } conv_state;
@@ -72,7 +75,10 @@ static int read_activation(tq_op_ctx *c, bool *clamp, float *lo, float *hi)
 
 static void conv_release(void *p)
 {
-    free(p);
+    conv_state *st = p;
+    if (st)
+        free(st->offs);
+    free(st);
 }
 
 static int conv_prepare(tq_op_ctx *c)
@@ -153,16 +159,19 @@ static int conv_prepare(tq_op_ctx *c)
     else if (pointwise)
         st->path = PATH_1X1;
     else
-        st->path = PATH_GEMM;
-    if (st->path == PATH_GEMM) {
-        int64_t cols = IM2COL_BLOCK_FLOATS / (st->k > 0 ? st->k : 1);
-        cols -= cols % TQ_SGEMM_NR;
-        if (cols < TQ_SGEMM_NR)
-            cols = TQ_SGEMM_NR;
-        if (cols > st->pixels)
-            cols = st->pixels;
-        st->block_cols = cols;
-        c->scratch_bytes = tq_sgemm_packed_b_floats(st->k, cols) * sizeof(float);
+        st->path = PATH_INDIRECT;
+    if (st->path == PATH_INDIRECT) {
+        tq_conv_phase_init(g, &st->phase);
+        st->offs = malloc(sizeof(ptrdiff_t) * (size_t)(st->k > 0 ? st->k : 1));
+        if (!st->offs)
+            return tq_op_fail(c, TQ_ENOMEM, "out of memory");
+        tq_conv_phase_offsets(g, &st->phase, st->offs);
+        size_t scratch = tq_conv_phase_floats(g, &st->phase);
+        if (st->phase.qw != g->ow) {
+            st->scratch_out = scratch;
+            scratch += (size_t)(st->cout_g * g->oh * st->phase.qw);
+        }
+        c->scratch_bytes = scratch * sizeof(float);
     }
     int64_t od[TQ_MAX_RANK] = { st->batch, cout };
     for (int i = 0; i < nd; i++)
@@ -196,12 +205,22 @@ static int conv_eval(tq_op_ctx *c)
                          (ptrdiff_t)st->pixels, false, yg, (ptrdiff_t)st->pixels, &post);
                 continue;
             }
-            for (int64_t p0 = 0; p0 < st->pixels; p0 += st->block_cols) {
-                int64_t cols = st->pixels - p0 < st->block_cols ? st->pixels - p0
-                                                                : st->block_cols;
-                tq_im2col_pack(g, xg, p0, cols, c->scratch);
-                tq_sgemm(st->gemm, st->cout_g, cols, st->k, wg, (ptrdiff_t)st->k, c->scratch,
-                         0, true, yg + p0, (ptrdiff_t)st->pixels, &post);
+            const tq_conv_phase *ph = &st->phase;
+            float *planes = c->scratch;
+            tq_conv_phase_pack(g, ph, xg, planes);
+            if (!st->scratch_out) { /* no junk columns: straight into Y */
+                tq_sgemm_indirect(st->gemm, st->cout_g, ph->cols, st->k, wg, (ptrdiff_t)st->k,
+                                  planes, st->offs, yg, (ptrdiff_t)st->pixels, &post);
+                continue;
+            }
+            float *tmp = planes + st->scratch_out;
+            tq_sgemm_indirect(st->gemm, st->cout_g, ph->cols, st->k, wg, (ptrdiff_t)st->k,
+                              planes, st->offs, tmp, (ptrdiff_t)(g->oh * ph->qw), &post);
+            for (int64_t r = 0; r < st->cout_g * g->oh; r++) {
+                float *d = yg + r * g->ow;
+                const float *s = tmp + r * ph->qw;
+                for (int64_t x = 0; x < g->ow; x++) /* short rows: no memcpy call */
+                    d[x] = s[x];
             }
         }
     return TQ_OK;

@@ -11,7 +11,8 @@
 #include "runtime/ops/ops_common.h"
 
 enum { MODE_NEAREST, MODE_LINEAR, MODE_CUBIC };
-enum { CT_HALF_PIXEL, CT_PYTORCH_HALF_PIXEL, CT_ALIGN_CORNERS, CT_ASYMMETRIC, CT_TF_HALF_PIXEL_NN };
+enum { CT_HALF_PIXEL, CT_PYTORCH_HALF_PIXEL, CT_ALIGN_CORNERS, CT_ASYMMETRIC, CT_TF_HALF_PIXEL_NN,
+       CT_TF_CROP_AND_RESIZE };
 enum { NM_ROUND_PREFER_FLOOR, NM_ROUND_PREFER_CEIL, NM_FLOOR, NM_CEIL };
 
 typedef struct resize_plan {
@@ -19,6 +20,10 @@ typedef struct resize_plan {
     float cubic_a;
     bool exclude_outside;
     float scale[TQ_MAX_RANK]; /* used by the coordinate transform */
+    /* tf_crop_and_resize: the crop box per axis (fractions of the input) and
+     * the value of output positions whose source lies outside the input. */
+    float roi_start[TQ_MAX_RANK], roi_end[TQ_MAX_RANK];
+    float extrapolation;
 } resize_plan;
 
 static int lookup(tq_op_ctx *c, const char *attr, const char *dflt, const char *const *names,
@@ -37,7 +42,8 @@ static int read_attrs(tq_op_ctx *c, resize_plan *p)
 {
     static const char *const modes[] = { "nearest", "linear", "cubic" };
     static const char *const coords[] = { "half_pixel", "pytorch_half_pixel", "align_corners",
-                                          "asymmetric", "tf_half_pixel_for_nn" };
+                                          "asymmetric", "tf_half_pixel_for_nn",
+                                          "tf_crop_and_resize" };
     static const char *const nearests[] = { "round_prefer_floor", "round_prefer_ceil", "floor",
                                             "ceil" };
     int rc = lookup(c, "mode", "nearest", modes, 3, &p->mode);
@@ -51,16 +57,13 @@ static int read_attrs(tq_op_ctx *c, resize_plan *p)
         p->nearest = NM_FLOOR;
         return TQ_OK;
     }
-    if (strcmp(tq_node_attr_string(c->node, "coordinate_transformation_mode", ""),
-               "tf_crop_and_resize") == 0)
-        return tq_op_fail(c, TQ_EUNSUPPORTED,
-                          "coordinate_transformation_mode 'tf_crop_and_resize' is not supported");
-    if ((rc = lookup(c, "coordinate_transformation_mode", "half_pixel", coords, 5, &p->coord)))
+    if ((rc = lookup(c, "coordinate_transformation_mode", "half_pixel", coords, 6, &p->coord)))
         return rc;
     if ((rc = lookup(c, "nearest_mode", "round_prefer_floor", nearests, 4, &p->nearest)))
         return rc;
     p->cubic_a = tq_node_attr_float(c->node, "cubic_coeff_a", -0.75f);
     p->exclude_outside = tq_node_attr_int(c->node, "exclude_outside", 0) != 0;
+    p->extrapolation = tq_node_attr_float(c->node, "extrapolation_value", 0.0f);
     return TQ_OK;
 }
 
@@ -100,6 +103,22 @@ static int plan_shape(tq_op_ctx *c, resize_plan *p, int64_t *out_dims)
     for (int i = 0; i < x->rank; i++) {
         p->scale[i] = 1.0f;
         out_dims[i] = x->dims[i];
+        p->roi_start[i] = 0.0f;
+        p->roi_end[i] = 1.0f;
+    }
+    if (p->coord == CT_TF_CROP_AND_RESIZE) {
+        float roi[2 * TQ_MAX_RANK];
+        int n;
+        if (!present(c, 1))
+            return tq_op_fail(c, TQ_EFORMAT, "tf_crop_and_resize needs the roi input");
+        if ((rc = tq_op_const_floats(c, 1, roi, 2 * TQ_MAX_RANK, &n)))
+            return rc;
+        if (n != 2 * n_axes)
+            return tq_op_fail(c, TQ_EFORMAT, "roi has %d values, expected %d", n, 2 * n_axes);
+        for (int i = 0; i < n_axes; i++) {
+            p->roi_start[axes[i]] = roi[i];
+            p->roi_end[axes[i]] = roi[n_axes + i];
+        }
     }
     int scales_at = c->opset < 11 ? 1 : 2, sizes_at = 3;
     if (present(c, scales_at)) {
@@ -183,6 +202,9 @@ static int resize_prepare(tq_op_ctx *c)
                           tq_dtype_name(x->dtype));
     if (tq_dtype_size(x->dtype) == 0)
         return tq_op_fail(c, TQ_EUNSUPPORTED, "unsupported type %s", tq_dtype_name(x->dtype));
+    if (p.coord == CT_TF_CROP_AND_RESIZE && x->dtype != TQ_FLOAT && x->dtype != TQ_FLOAT16)
+        return tq_op_fail(c, TQ_EUNSUPPORTED, "tf_crop_and_resize on type %s (float only)",
+                          tq_dtype_name(x->dtype));
     if (tq_node_attr_int(c->node, "antialias", 0) && p.mode != MODE_NEAREST)
         for (int i = 0; i < x->rank; i++)
             if (p.scale[i] < 1.0f)
@@ -208,6 +230,11 @@ static double source_coord(const resize_plan *p, int axis, int64_t j, int64_t in
     case CT_ALIGN_CORNERS: return out == 1 ? 0.0 : (double)j * (double)(in - 1) / (double)(out - 1);
     case CT_ASYMMETRIC: return j / s;
     case CT_TF_HALF_PIXEL_NN: return (j + 0.5) / s;
+    case CT_TF_CROP_AND_RESIZE: {
+        double a = p->roi_start[axis], b = p->roi_end[axis];
+        return out > 1 ? a * (double)(in - 1) + (double)j * (b - a) * (double)(in - 1) / (double)(out - 1)
+                       : 0.5 * (a + b) * (double)(in - 1);
+    }
     default: return (j + 0.5) / s - 0.5;
     }
 }
@@ -336,6 +363,32 @@ static void interp_pass(const float *src, float *dst, int64_t outer, int64_t in,
     }
 }
 
+/* tf_crop_and_resize: outputs whose source coordinate falls outside the
+ * input on any axis take extrapolation_value. */
+static void extrapolate(const resize_plan *p, const tq_value *x, tq_value *y)
+{
+    int r = x->rank;
+    int64_t idx[TQ_MAX_RANK] = { 0 }, n = tq_value_numel(y);
+    for (int64_t i = 0; i < n; i++) {
+        bool outside = false;
+        for (int d = 0; d < r && !outside; d++) {
+            double s = source_coord(p, d, idx[d], x->dims[d], y->dims[d]);
+            outside = s < 0.0 || s > (double)(x->dims[d] - 1);
+        }
+        if (outside) {
+            if (y->dtype == TQ_FLOAT)
+                ((float *)y->data)[i] = p->extrapolation;
+            else
+                ((uint16_t *)y->data)[i] = tq_float_to_half(p->extrapolation);
+        }
+        for (int d = r - 1; d >= 0; d--) {
+            if (++idx[d] < y->dims[d])
+                break;
+            idx[d] = 0;
+        }
+    }
+}
+
 static int resize_eval(tq_op_ctx *c)
 {
     const resize_plan *p = c->state;
@@ -359,6 +412,8 @@ static int resize_eval(tq_op_ctx *c)
     }
     if (p->mode == MODE_NEAREST) {
         nearest_eval(c, tables);
+        if (p->coord == CT_TF_CROP_AND_RESIZE)
+            extrapolate(p, x, y);
         return TQ_OK;
     }
     int64_t cap = max_stage_numel(x, y->dims);
@@ -386,6 +441,8 @@ static int resize_eval(tq_op_ctx *c)
         else
             ((uint16_t *)y->data)[i] = tq_float_to_half(buf[cur][i]);
     }
+    if (p->coord == CT_TF_CROP_AND_RESIZE)
+        extrapolate(p, x, y);
     return TQ_OK;
 }
 
