@@ -40,12 +40,6 @@ TQ_API void tq_registry_close(tq_registry **reg);
 
 TQ_API int tq_registry_num_entries(const tq_registry *reg);
 
-typedef enum tq_quant_mode {
-    TQ_QUANT_FP32 = 0,
-    TQ_QUANT_DYNAMIC = 1,
-    TQ_QUANT_STATIC = 2,
-    TQ_QUANT_QAT = 3,
-} tq_quant_mode;
 
 TQ_API const char *tq_quant_mode_name(tq_quant_mode mode);
 

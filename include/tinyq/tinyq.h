@@ -59,6 +59,14 @@ typedef enum tq_dtype {
 } tq_dtype;
 
 TQ_API const char *tq_dtype_name(tq_dtype t);
+
+/* Quantisation modes (SPEC §2), shared by the quantiser and the registry. */
+typedef enum tq_quant_mode {
+    TQ_QUANT_FP32 = 0,
+    TQ_QUANT_DYNAMIC = 1,
+    TQ_QUANT_STATIC = 2,
+    TQ_QUANT_QAT = 3,
+} tq_quant_mode;
 TQ_API size_t tq_dtype_size(tq_dtype t);
 
 #define TQ_MAX_RANK 8

@@ -37,8 +37,8 @@ int tq_model_summarize(const tq_model *m, tq_model_summary *out)
             qdq = true;
     }
     qsort(out->ops, (size_t)out->n_ops, sizeof *out->ops, by_count);
-    out->quant = dyn ? TQ_QUANT_DYNAMIC : qop ? TQ_QUANT_QOPERATOR : qdq ? TQ_QUANT_QDQ
-                                                                       : TQ_QUANT_NONE;
+    out->quant = dyn ? TQ_QSTATE_DYNAMIC : qop ? TQ_QSTATE_QOPERATOR : qdq ? TQ_QSTATE_QDQ
+                                                                       : TQ_QSTATE_FP32;
     for (int i = 0; i < g->n_initializers; i++) {
         const tq_tensor *t = &g->initializers[i];
         int64_t n = tq_tensor_numel(t);
@@ -62,9 +62,9 @@ void tq_model_summary_free(tq_model_summary *s)
 const char *tq_quant_state_name(tq_quant_state q)
 {
     switch (q) {
-    case TQ_QUANT_DYNAMIC: return "int8 dynamic (DynamicQuantizeLinear + MatMulInteger/ConvInteger)";
-    case TQ_QUANT_QDQ: return "int8 static QDQ (QuantizeLinear/DequantizeLinear)";
-    case TQ_QUANT_QOPERATOR: return "int8 QOperator (QLinearConv/QLinearMatMul)";
+    case TQ_QSTATE_DYNAMIC: return "int8 dynamic (DynamicQuantizeLinear + MatMulInteger/ConvInteger)";
+    case TQ_QSTATE_QDQ: return "int8 static QDQ (QuantizeLinear/DequantizeLinear)";
+    case TQ_QSTATE_QOPERATOR: return "int8 QOperator (QLinearConv/QLinearMatMul)";
     default: return "fp32 (not quantised)";
     }
 }

@@ -11,10 +11,10 @@ typedef struct tq_op_count {
 } tq_op_count;
 
 typedef enum tq_quant_state {
-    TQ_QUANT_NONE = 0,   /* fp32 (or fp16) only */
-    TQ_QUANT_DYNAMIC,    /* DynamicQuantizeLinear + MatMulInteger/ConvInteger */
-    TQ_QUANT_QDQ,        /* QuantizeLinear/DequantizeLinear pairs around float ops */
-    TQ_QUANT_QOPERATOR,  /* QLinearConv / QLinearMatMul */
+    TQ_QSTATE_FP32 = 0,   /* fp32 (or fp16) only */
+    TQ_QSTATE_DYNAMIC,    /* DynamicQuantizeLinear + MatMulInteger/ConvInteger */
+    TQ_QSTATE_QDQ,        /* QuantizeLinear/DequantizeLinear pairs around float ops */
+    TQ_QSTATE_QOPERATOR,  /* QLinearConv / QLinearMatMul */
 } tq_quant_state;
 
 typedef struct tq_model_summary {

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "registry/provenance.h"
+#include "util/provenance.h"
 #include "util/fileio.h"
 
 cJSON *gate_report_new(int argc, char **argv, cJSON **results)
@@ -15,7 +15,9 @@ cJSON *gate_report_new(int argc, char **argv, cJSON **results)
     cJSON *o = cJSON_CreateObject();
     if (!o)
         return NULL;
-    cJSON_AddItemToObject(o, "run_provenance", tq_run_provenance(argc, argv));
+    char *cmd = tq_command_line(argc, argv);
+    cJSON_AddItemToObject(o, "run_provenance", tq_run_provenance(cmd));
+    free(cmd);
     *results = cJSON_AddArrayToObject(o, "results");
     return o;
 }

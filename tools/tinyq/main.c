@@ -13,6 +13,7 @@ static const cli_command commands[] = {
     {"drop", "accuracy gate for one fp32/int8 pair (PLCC drop vs budget)", cmd_drop},
     {"gate", "accuracy gate over the registry's quantised entries", cmd_gate},
     {"registry", "validate / list / resolve registry entries; score through the loader", cmd_registry},
+    {"quantize", "write the int8 model (dynamic or static QDQ) beside the fp32 one", cmd_quantize},
     {NULL, NULL, NULL},
 };
 

@@ -1,18 +1,20 @@
 /* Report provenance: enough to reproduce or audit a gate/quantize run. */
-#include "registry/provenance.h"
+#include "util/provenance.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
 #include <time.h>
 
-#include "registry/git_rev.h"
+#include "util/git_rev.h"
 #include "tinyq/tinyq.h"
 
 const char *tq_git_revision(void)
 {
     /* vcs_tag's fallback is empty when the source is not a git checkout */
-    return TQ_GIT_REVISION;
+    const char *rev = TQ_GIT_REVISION;
+    return rev[0] == '@' ? "" : rev;
 }
 
 static void add_cpu_features(cJSON *o)
@@ -43,7 +45,37 @@ static void add_cpu_features(cJSON *o)
 #endif
 }
 
-cJSON *tq_run_provenance(int argc, char **argv)
+char *tq_command_line(int argc, char **argv)
+{
+    size_t n = 1;
+    for (int i = 0; i < argc; i++)
+        n += 2 * strlen(argv[i]) + 3;
+    char *s = malloc(n), *o = s;
+    if (!s)
+        return NULL;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        int quote = !a[0] || strpbrk(a, " \t'\"\\$") != NULL;
+        if (i)
+            *o++ = ' ';
+        if (quote)
+            *o++ = '\'';
+        for (; *a; a++) {
+            if (quote && *a == '\'') {
+                memcpy(o, "'\\''", 4);
+                o += 4;
+            } else {
+                *o++ = *a;
+            }
+        }
+        if (quote)
+            *o++ = '\'';
+    }
+    *o = '\0';
+    return s;
+}
+
+cJSON *tq_run_provenance(const char *command_line)
 {
     cJSON *o = cJSON_CreateObject();
     if (!o)
@@ -55,9 +87,10 @@ cJSON *tq_run_provenance(int argc, char **argv)
         cJSON_AddStringToObject(o, "git_revision", rev);
     else
         cJSON_AddNullToObject(o, "git_revision");
-    cJSON *cmd = cJSON_AddArrayToObject(o, "command_line");
-    for (int i = 0; cmd && i < argc; i++)
-        cJSON_AddItemToArray(cmd, cJSON_CreateString(argv[i]));
+    if (command_line)
+        cJSON_AddStringToObject(o, "command_line", command_line);
+    else
+        cJSON_AddNullToObject(o, "command_line");
     char when[32];
     time_t now = time(NULL);
     struct tm tm;

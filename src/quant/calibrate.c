@@ -1,0 +1,384 @@
+/* Calibration: stream the calibration .npz through the fp32 model in
+ * mini-batches with a session observer and reduce every watched tensor to
+ * its range. Memory is bounded by the watched tensors' statistics (min/max,
+ * one 2048-bin histogram each), never by the number of samples.
+ *
+ * Pass 1 collects NaN-aware min/max (MinMax = ORT's default). Entropy and
+ * Percentile run a second pass that fills a histogram of |x| over the fixed
+ * range [0, max|x|] of pass 1, so no histogram is ever re-binned.
+ *
+ * Percentile: threshold = right edge of the bin where the CDF of |x| reaches
+ * p/100 (default 99.999); range = [max(min, -t), min(max, t)].
+ * Entropy: ONNX Runtime's defaults (128 bins, 128 quantised bins) leave its
+ * KL search one candidate, i.e. MinMax. tinyq uses the TensorRT-style search
+ * instead: 2048 bins, for each candidate threshold i in [L, 2048] the clipped
+ * reference P (outliers folded into the last kept bin) is compared with Q
+ * (those i bins merged into L levels and spread back over their non-empty
+ * bins); the i with the least KL(P||Q) gives t = i * bin_width. L = 128 for
+ * signed tensors (one int8 half-range) and 256 for non-negative ones (an
+ * asymmetric [0, t] range uses every level). Range clamped as above. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/npz.h"
+#include "quant/quant_internal.h"
+#include "runtime/session_observer.h"
+#include "util/error.h"
+
+#define HIST_BINS 2048
+
+typedef struct watch {
+    const char *name;
+    float mn, mx;
+    bool seen;
+    float absmax;        /* pass 2: histogram covers [0, absmax] */
+    uint64_t *hist;
+} watch;
+
+typedef struct calib_state {
+    watch *w;
+    int n;
+    int pass;
+} calib_state;
+
+static void observe(const tq_value *v, void *user)
+{
+    calib_state *st = user;
+    if (v->dtype != TQ_FLOAT || !v->name || !v->data)
+        return;
+    for (int i = 0; i < st->n; i++) {
+        watch *w = &st->w[i];
+        if (strcmp(w->name, v->name) != 0)
+            continue;
+        const float *x = v->data;
+        int64_t n = tq_value_numel(v);
+        if (st->pass == 1) {
+            for (int64_t k = 0; k < n; k++) {
+                float f = x[k];
+                if (f != f)
+                    continue; /* NaN-aware like ORT's np.nanmin/nanmax */
+                if (!w->seen) {
+                    w->mn = w->mx = f;
+                    w->seen = true;
+                }
+                w->mn = f < w->mn ? f : w->mn;
+                w->mx = f > w->mx ? f : w->mx;
+            }
+        } else if (w->hist && w->absmax > 0) {
+            double scale = HIST_BINS / (double)w->absmax;
+            for (int64_t k = 0; k < n; k++) {
+                float f = fabsf(x[k]);
+                if (f != f)
+                    continue;
+                double b = f * scale;
+                int bin = b >= HIST_BINS - 1 ? HIST_BINS - 1 : (int)b;
+                w->hist[bin]++;
+            }
+        }
+        return;
+    }
+}
+
+/* KL(P||Q) search; returns the number of bins to keep. */
+static int entropy_bins(const uint64_t *hist, int levels)
+{
+    double *p = malloc(HIST_BINS * sizeof(double));
+    double *q = malloc(HIST_BINS * sizeof(double));
+    if (!p || !q) {
+        free(p);
+        free(q);
+        return HIST_BINS;
+    }
+    double total_tail = 0;
+    for (int j = 0; j < HIST_BINS; j++)
+        total_tail += (double)hist[j];
+    double best = INFINITY;
+    int best_i = HIST_BINS;
+    double tail = total_tail; /* sum of hist[i:] maintained incrementally */
+    for (int j = 0; j < levels; j++)
+        tail -= (double)hist[j];
+    for (int i = levels; i <= HIST_BINS; i++) {
+        if (i > levels)
+            tail -= (double)hist[i - 1];
+        double psum = 0;
+        for (int j = 0; j < i; j++)
+            p[j] = (double)hist[j];
+        p[i - 1] += tail;
+        for (int j = 0; j < i; j++)
+            psum += p[j];
+        if (psum <= 0)
+            continue;
+        /* Q: i bins merged into `levels` groups (the last takes the rest). */
+        int merged = i / levels;
+        for (int l = 0; l < levels; l++) {
+            int a = l * merged, b = l == levels - 1 ? i : a + merged;
+            double sum = 0;
+            int nz = 0;
+            for (int j = a; j < b; j++) {
+                sum += (double)hist[j];
+                nz += hist[j] != 0;
+            }
+            for (int j = a; j < b; j++)
+                q[j] = hist[j] != 0 && nz ? sum / nz : 0.0;
+        }
+        double qsum = 0;
+        for (int j = 0; j < i; j++)
+            qsum += q[j];
+        double kl = 0;
+        for (int j = 0; j < i && qsum > 0; j++) {
+            if (p[j] <= 0)
+                continue;
+            double pj = p[j] / psum;
+            /* Outliers folded into p[i-1] may land on an empty q bin: smooth
+             * with a tiny mass rather than declaring the candidate infinite. */
+            double qj = q[j] > 0 ? q[j] / qsum : 1e-4 / i;
+            kl += pj * log(pj / qj);
+        }
+        if (kl < best) {
+            best = kl;
+            best_i = i;
+        }
+    }
+    free(p);
+    free(q);
+    return best_i;
+}
+
+static float threshold_of(const watch *w, const tq_quant_settings *s)
+{
+    double width = w->absmax / (double)HIST_BINS;
+    uint64_t total = 0;
+    for (int j = 0; j < HIST_BINS; j++)
+        total += w->hist[j];
+    if (total == 0)
+        return w->absmax;
+    if (s->method == TQ_CALIB_PERCENTILE) {
+        double target = s->percentile / 100.0 * (double)total, cum = 0;
+        for (int j = 0; j < HIST_BINS; j++) {
+            cum += (double)w->hist[j];
+            if (cum >= target)
+                return (float)((j + 1) * width);
+        }
+        return w->absmax;
+    }
+    int levels = w->mn >= 0 ? 256 : 128;
+    return (float)(entropy_bins(w->hist, levels) * width);
+}
+
+const tq_range *tq_range_find(const tq_range_table *t, const char *name)
+{
+    for (int i = 0; i < t->n; i++)
+        if (strcmp(t->r[i].name, name) == 0)
+            return &t->r[i];
+    return NULL;
+}
+
+void tq_range_table_free(tq_range_table *t)
+{
+    for (int i = 0; i < t->n; i++)
+        free(t->r[i].name);
+    free(t->r);
+    for (int i = 0; i < t->n_input_names; i++)
+        free(t->input_names[i]);
+    free(t->input_names);
+    memset(t, 0, sizeof(*t));
+}
+
+/* One calibration input, converted to float32 and checked. */
+typedef struct calib_input {
+    tq_tensor_view view;   /* name and per-sample shape from the model */
+    const float *data;
+    float *owned;          /* converted copy, when the file was not float32 */
+    int64_t sample_elems;
+} calib_input;
+
+static int check_inputs(const tq_tensor_set *set, const char *path,
+                        calib_input *ci, int n_in, int64_t *n_samples, tq_error *err)
+{
+    *n_samples = -1;
+    for (int i = 0; i < n_in; i++) {
+        const tq_tensor *t = tq_tensor_set_find(set, ci[i].view.name);
+        if (!t) {
+            /* Name the keys that are there: usually a renamed input. Keys that
+             * are not inputs (targets, labels) are ignored, as ORT's tools do. */
+            char keys[512] = "";
+            for (int k = 0; k < set->n; k++)
+                snprintf(keys + strlen(keys), sizeof(keys) - strlen(keys), "%s'%s'", k ? ", " : "",
+                         set->t[k].name);
+            return tq_fail(err, TQ_EFORMAT, "%s: no entry for model input '%s' (keys: %s)", path,
+                           ci[i].view.name, set->n ? keys : "none");
+        }
+        const tq_tensor_view *v = &ci[i].view;
+        bool shape_ok = t->rank == v->rank;
+        for (int d = 1; shape_ok && d < v->rank; d++)
+            shape_ok = v->dims[d] < 0 || v->dims[d] == t->dims[d];
+        if (!shape_ok) {
+            char want[128] = "N", got[128] = "";
+            for (int d = 1; d < v->rank; d++)
+                snprintf(want + strlen(want), sizeof(want) - strlen(want), ",%lld",
+                         (long long)v->dims[d]);
+            for (int d = 0; d < t->rank; d++)
+                snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%lld", d ? "," : "",
+                         (long long)t->dims[d]);
+            return tq_fail(err, TQ_EFORMAT,
+                           "%s: entry '%s' has shape [%s]; input '%s' needs a stack [%s]", path,
+                           t->name, got, v->name, want);
+        }
+        if (t->rank < 1 || t->dims[0] == 0)
+            return tq_fail(err, TQ_EFORMAT, "%s: entry '%s' holds zero samples", path, t->name);
+        if (*n_samples >= 0 && t->dims[0] != *n_samples)
+            return tq_fail(err, TQ_EFORMAT,
+                           "%s: entry '%s' has %lld samples but other entries have %lld", path,
+                           t->name, (long long)t->dims[0], (long long)*n_samples);
+        *n_samples = t->dims[0];
+        int64_t numel = tq_tensor_numel(t);
+        ci[i].sample_elems = numel / t->dims[0];
+        if (t->dtype == TQ_FLOAT) {
+            ci[i].data = t->data;
+        } else if (t->dtype == TQ_FLOAT16 || t->dtype == TQ_DOUBLE) {
+            ci[i].owned = malloc((size_t)(numel > 0 ? numel : 1) * sizeof(float));
+            if (!ci[i].owned)
+                return tq_fail(err, TQ_ENOMEM, "%s: out of memory", path);
+            for (int64_t k = 0; k < numel; k++)
+                ci[i].owned[k] = t->dtype == TQ_DOUBLE ? (float)((const double *)t->data)[k]
+                                                       : tq_half_to_float(((const uint16_t *)t->data)[k]);
+            ci[i].data = ci[i].owned;
+        } else {
+            return tq_fail(err, TQ_EFORMAT,
+                           "%s: entry '%s' is %s; calibration data must be floating point", path,
+                           t->name, tq_dtype_name(t->dtype));
+        }
+        for (int64_t k = 0; k < numel; k++)
+            if (!isfinite(ci[i].data[k]))
+                return tq_fail(err, TQ_EFORMAT,
+                               "%s: entry '%s': sample %lld holds %s (element %lld)", path,
+                               t->name, (long long)(k / ci[i].sample_elems),
+                               isnan(ci[i].data[k]) ? "NaN" : "Inf", (long long)k);
+    }
+    return TQ_OK;
+}
+
+static int run_pass(tq_session *sess, calib_input *ci, int n_in, int64_t n_samples, int64_t batch,
+                    tq_error *err)
+{
+    tq_tensor_view views[16];
+    for (int64_t start = 0; start < n_samples; start += batch) {
+        int64_t count = n_samples - start < batch ? n_samples - start : batch;
+        for (int i = 0; i < n_in; i++) {
+            views[i] = ci[i].view;
+            views[i].dtype = TQ_FLOAT;
+            views[i].dims[0] = count;
+            views[i].data = (void *)(ci[i].data + start * ci[i].sample_elems);
+        }
+        int rc = tq_session_run(sess, views, n_in, NULL, 0, err);
+        if (rc)
+            return rc;
+    }
+    return TQ_OK;
+}
+
+int tq_calibrate(const tq_model *m, const char *npz_path, const tq_quant_settings *s,
+                 const char *const *names, int n_names, tq_range_table *out, tq_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (!npz_path)
+        return tq_fail(err, TQ_EINVAL, "static quantisation needs a calibration set (--calibration CAL.npz)");
+    int n_in = tq_model_num_inputs(m);
+    if (n_in < 1 || n_in > 16)
+        return tq_fail(err, TQ_EUNSUPPORTED, "%s: %d model inputs (calibration handles 1 to 16)",
+                       m->path ? m->path : "model", n_in);
+    tq_tensor_set set = {0};
+    calib_input ci[16];
+    memset(ci, 0, sizeof(ci));
+    calib_state st = {0};
+    tq_session *sess = NULL;
+    int rc = tq_npz_read(npz_path, &set, err);
+    for (int i = 0; !rc && i < n_in; i++) {
+        rc = tq_model_input(m, i, &ci[i].view);
+        if (!rc && ci[i].view.dtype != TQ_FLOAT)
+            rc = tq_fail(err, TQ_EUNSUPPORTED, "%s: input '%s' is %s; calibration feeds float32 inputs",
+                         m->path ? m->path : "model", ci[i].view.name,
+                         tq_dtype_name(ci[i].view.dtype));
+        if (!rc && ci[i].view.rank < 1)
+            rc = tq_fail(err, TQ_EUNSUPPORTED, "%s: input '%s' is a scalar; calibration stacks samples on axis 0",
+                         m->path ? m->path : "model", ci[i].view.name);
+    }
+    int64_t n_samples = 0;
+    if (!rc)
+        rc = check_inputs(&set, npz_path, ci, n_in, &n_samples, err);
+    /* A fixed batch dimension dictates the run size. */
+    int64_t batch = s->calib_batch > 0 ? s->calib_batch : 16;
+    for (int i = 0; !rc && i < n_in; i++)
+        if (ci[i].view.dims[0] > 0) {
+            batch = ci[i].view.dims[0];
+            if (n_samples % batch)
+                rc = tq_fail(err, TQ_EFORMAT,
+                             "%s: %lld samples do not fill whole batches of %lld (input '%s' has a fixed batch)",
+                             npz_path, (long long)n_samples, (long long)batch, ci[i].view.name);
+        }
+    if (!rc) {
+        st.w = calloc((size_t)(n_names > 0 ? n_names : 1), sizeof(watch));
+        out->r = calloc((size_t)(n_names > 0 ? n_names : 1), sizeof(tq_range));
+        out->input_names = calloc((size_t)n_in, sizeof(char *));
+        if (!st.w || !out->r || !out->input_names)
+            rc = tq_fail(err, TQ_ENOMEM, "out of memory");
+        st.n = n_names;
+        for (int i = 0; !rc && i < n_names; i++)
+            st.w[i].name = names[i];
+        for (int i = 0; !rc && i < n_in; i++) {
+            out->input_names[i] = strdup(ci[i].view.name);
+            if (!out->input_names[i])
+                rc = tq_fail(err, TQ_ENOMEM, "out of memory");
+            out->n_input_names++;
+        }
+    }
+    if (!rc)
+        rc = tq_session_create(&sess, m, err);
+    if (!rc) {
+        tq_session_set_observer(sess, observe, &st);
+        st.pass = 1;
+        rc = run_pass(sess, ci, n_in, n_samples, batch, err);
+    }
+    if (!rc && s->method != TQ_CALIB_MINMAX) {
+        for (int i = 0; !rc && i < n_names; i++) {
+            watch *w = &st.w[i];
+            w->absmax = fmaxf(fabsf(w->mn), fabsf(w->mx));
+            w->hist = calloc(HIST_BINS, sizeof(uint64_t));
+            if (!w->hist)
+                rc = tq_fail(err, TQ_ENOMEM, "out of memory");
+        }
+        st.pass = 2;
+        if (!rc)
+            rc = run_pass(sess, ci, n_in, n_samples, batch, err);
+    }
+    for (int i = 0; !rc && i < n_names; i++) {
+        watch *w = &st.w[i];
+        tq_range *r = &out->r[out->n];
+        r->name = strdup(w->name);
+        if (!r->name) {
+            rc = tq_fail(err, TQ_ENOMEM, "out of memory");
+            break;
+        }
+        out->n++;
+        r->rmin = w->seen ? w->mn : 0.0f;
+        r->rmax = w->seen ? w->mx : 0.0f;
+        if (w->hist && w->seen) {
+            float t = threshold_of(w, s);
+            r->rmin = fmaxf(r->rmin, -t);
+            r->rmax = fminf(r->rmax, t);
+        }
+    }
+    out->n_samples = n_samples;
+    tq_session_free(&sess);
+    for (int i = 0; i < n_names && st.w; i++)
+        free(st.w[i].hist);
+    free(st.w);
+    for (int i = 0; i < n_in; i++)
+        free(ci[i].owned);
+    tq_tensor_set_free(&set);
+    if (rc)
+        tq_range_table_free(out);
+    return rc;
+}

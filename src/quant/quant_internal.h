@@ -1,0 +1,52 @@
+/* Internal seams of the quantiser: node selection, the two graph rewrites,
+ * calibration, and the JSON report. */
+#ifndef TQ_QUANT_INTERNAL_H
+#define TQ_QUANT_INTERNAL_H
+
+#include <stdbool.h>
+
+#include "graph/ir.h"
+#include "tinyq/quantize.h"
+
+/* True when the settings ask for this node to be quantised (op type listed,
+ * or the default list; name not excluded). */
+bool tq_quant_selected(const tq_quant_settings *s, const tq_node *n);
+
+/* Channel axis of a weight for per-channel quantisation. */
+int tq_quant_weight_axis(const tq_node *n);
+
+/* Fetch a float32 weight initializer input of a node, or NULL when the input
+ * is not a float32 initializer (then the node stays fp32). */
+const tq_tensor *tq_quant_float_init(const tq_graph *g, const tq_node *n, int input);
+
+/* Dynamic rewrite (ORT's QOperator dynamic graph). */
+int tq_quantize_dynamic(tq_model *m, const tq_quant_settings *s, tq_quant_summary *sum,
+                        tq_error *err);
+
+/* Calibrated range of one tensor. */
+typedef struct tq_range {
+    char *name;
+    float rmin, rmax;
+} tq_range;
+
+typedef struct tq_range_table {
+    tq_range *r;
+    int n;
+    int64_t n_samples;
+    char **input_names;  /* calibration inputs used, in model order */
+    int n_input_names;
+} tq_range_table;
+
+const tq_range *tq_range_find(const tq_range_table *t, const char *name);
+void tq_range_table_free(tq_range_table *t);
+
+/* Run the model over the calibration .npz in mini-batches with an observer
+ * and compute ranges for the named tensors. */
+int tq_calibrate(const tq_model *m, const char *npz_path, const tq_quant_settings *s,
+                 const char *const *names, int n_names, tq_range_table *out, tq_error *err);
+
+/* Static QDQ rewrite; calibrates through tq_calibrate. */
+int tq_quantize_static(tq_model *m, const tq_quant_settings *s, const char *npz_path,
+                       tq_quant_summary *sum, tq_range_table *ranges, tq_error *err);
+
+#endif
