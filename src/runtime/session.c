@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "graph/fuse.h"
 #include "runtime/session_internal.h"
 #include "util/error.h"
 
@@ -285,11 +286,12 @@ void tq_session_free(tq_session **ps)
     free(s->graph_outputs);
     free(s->input_infos);
     free(s->arena);
+    tq_model_free(&s->fused_model);
     free(s);
     *ps = NULL;
 }
 
-int tq_session_create(tq_session **out, const tq_model *m, tq_error *err)
+int tq_session_create_ex(tq_session **out, const tq_model *m, bool fuse, tq_error *err)
 {
     *out = NULL;
     if (!m)
@@ -298,7 +300,15 @@ int tq_session_create(tq_session **out, const tq_model *m, tq_error *err)
     if (!s)
         return tq_fail(err, TQ_ENOMEM, "%s: out of memory", model_name(m));
     s->model = m;
-    int rc = bind_graph(s, err);
+    /* Fused integer kernels run on a rewritten copy the session owns. */
+    int rc = fuse ? tq_fuse_for_session(m, &s->fused_model, err) : TQ_OK;
+    if (rc) {
+        tq_session_free(&s);
+        return rc;
+    }
+    if (s->fused_model)
+        s->model = s->fused_model;
+    rc = bind_graph(s, err);
     if (rc) {
         tq_session_free(&s);
         return rc;
@@ -514,6 +524,12 @@ int tq_session_run(tq_session *s, const tq_tensor_view *inputs, int n_inputs,
         o->data = v->data;
     }
     return TQ_OK;
+}
+
+int tq_session_create(tq_session **out, const tq_model *m, tq_error *err)
+{
+    const char *env = getenv("TQ_NO_FUSE");
+    return tq_session_create_ex(out, m, !(env && *env && strcmp(env, "0") != 0), err);
 }
 
 size_t tq_session_arena_bytes(const tq_session *s)

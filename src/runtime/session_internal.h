@@ -34,6 +34,7 @@ typedef struct value_slot {
 
 struct tq_session {
     const tq_model *model;
+    tq_model *fused_model; /* owned rewrite of the caller's model (graph/fuse.h), or NULL */
     value_slot *values;
     int n_values;
     exec_node *nodes; /* topological order */
@@ -50,6 +51,10 @@ struct tq_session {
     tq_value_observer observer;
     void *observer_user;
 };
+
+/* tq_session_create with graph fusion on or off (fusion never changes
+ * results; off is for tests comparing fused and unfused execution). */
+int tq_session_create_ex(tq_session **out, const tq_model *m, bool fuse, tq_error *err);
 
 /* Place activations and scratch buffers in one arena using lifetimes
  * (largest first, lowest offset that fits among overlapping lifetimes);

@@ -26,7 +26,7 @@ OPS = {"Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "Erf", "Neg", "Abs", "Exp", "L
 # Conformance tests tinyq refuses on purpose (types it does not have, or
 # modes the brief leaves out): they must fail with a message, not crash.
 EXPECT_ERROR = ("test_cast_BFLOAT16", "test_cast_FLOAT_to_BFLOAT16", "test_cast_FLOAT_to_STRING",
-                "test_cast_STRING", "test_resize_tf_crop_and_resize")
+                "test_cast_STRING")
 # The data of these two was made by the onnx 1.12 reference, which uses the
 # unfloored input_size * scale as length_resized for align_corners; the spec
 # text and ONNX Runtime use the integer output size (checked with

@@ -208,6 +208,4 @@ def generate(emit):
     exp = ref.interpolate_nd(imgi, lambda r: ref.nearest_coeffs(r), scale_factors=np.array([1, 1, 2, 2], np.float32))
     case("Resize_nearest_uint8", "Resize", 13, [imgi, None, np.array([1, 1, 2, 2], np.float32)],
          [exp.astype(np.uint8)], EXACT, mode="nearest")
-    case("Resize_crop_unsupported", "Resize", 13,
-         [img, np.array([0, 0, 0, 0, 1, 1, 1, 1], np.float32), np.array([1, 1, 2, 2], np.float32)],
-         [img], EXACT, "error", mode="linear", coordinate_transformation_mode="tf_crop_and_resize")
+    # tf_crop_and_resize is checked by its conformance test (roi + extrapolation).

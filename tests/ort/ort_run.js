@@ -47,8 +47,11 @@ function toTensor(arr) {
 function fromTensor(t) {
   const dtype = Object.values(DTYPES).find((d) => d.ort === t.type);
   if (!dtype) throw new Error(`output type '${t.type}' cannot be written to .npy`);
-  // Copy: ORT may reuse the output buffer; bool comes back as Uint8Array already.
-  return { ortType: t.type, shape: t.dims.slice(), data: new dtype.Array(t.data) };
+  // Copy the bytes (not the values): ORT may reuse its buffer, and on runtimes with a
+  // native Float16Array a value copy into Uint16Array would convert halves to integers.
+  const d = t.data;
+  const bytes = d.buffer.slice(d.byteOffset, d.byteOffset + d.byteLength);
+  return { ortType: t.type, shape: t.dims.slice(), data: new dtype.Array(bytes) };
 }
 
 // Rows [row, row+1) of arr along axis 0, keeping the axis (shape [1, ...]).

@@ -26,5 +26,8 @@ int cmd_inspect(int argc, char **argv);
 int cmd_sanitize(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_registry(int argc, char **argv);
+int cmd_gate(int argc, char **argv);
+int cmd_drop(int argc, char **argv);
 
 #endif

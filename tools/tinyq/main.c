@@ -10,6 +10,9 @@ static const cli_command commands[] = {
     {"sanitize", "strip value_info duplicates of initializers (results unchanged)", cmd_sanitize},
     {"run", "run a model on an npz or the deterministic synthetic set", cmd_run},
     {"bench", "latency (min/median) and throughput; int8/fp32 ratio for two models", cmd_bench},
+    {"drop", "accuracy gate for one fp32/int8 pair (PLCC drop vs budget)", cmd_drop},
+    {"gate", "accuracy gate over the registry's quantised entries", cmd_gate},
+    {"registry", "validate / list / resolve registry entries; score through the loader", cmd_registry},
     {NULL, NULL, NULL},
 };
 

@@ -1,4 +1,12 @@
-/* Op family 'quant' (placeholder: implemented in its own change). */
+/* Op family 'quant': the ONNX integer ops and tinyq's fused dynamic-int8 ops
+ * (domain "tinyq", produced by graph/fuse_dynamic.c). Implementations live in
+ * quant_linear.c, conv_integer.c, matmul_integer.c and fused_dynamic.c. */
 #include "runtime/op.h"
+#include "runtime/ops/qcommon.h"
 
-const tq_op_def *const tq_ops_quant[] = { NULL };
+const tq_op_def *const tq_ops_quant[] = {
+    &tq_op_quantize_linear, &tq_op_dequantize_linear, &tq_op_dynamic_quantize_linear,
+    &tq_op_conv_integer,    &tq_op_qlinear_conv,      &tq_op_matmul_integer,
+    &tq_op_qlinear_matmul,  &tq_op_fused_dyn_conv,    &tq_op_fused_dyn_matmul,
+    NULL,
+};

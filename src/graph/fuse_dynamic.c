@@ -1,0 +1,316 @@
+/* The dynamic-int8 fusion pass (see graph/fuse.h for the pattern and why the
+ * fused result is bit-identical), the dead-node sweep that follows it, and
+ * the session entry point. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph/fuse.h"
+
+static bool is_op(const tq_node *n, const char *op)
+{
+    return strcmp(n->op_type, op) == 0 && (!n->domain || !n->domain[0] ||
+                                           strcmp(n->domain, "ai.onnx") == 0);
+}
+
+static bool is_graph_output(const tq_graph *g, const char *name)
+{
+    for (int i = 0; i < g->n_outputs; i++)
+        if (strcmp(g->outputs[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+static int producer(const tq_graph *g, const char *name)
+{
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int k = 0; k < g->nodes[i].n_outputs; k++)
+            if (strcmp(g->nodes[i].outputs[k], name) == 0)
+                return i;
+    return -1;
+}
+
+/* The only node reading name (and not a graph output), else -1. */
+static int sole_consumer(const tq_graph *g, const char *name)
+{
+    if (is_graph_output(g, name))
+        return -1;
+    int found = -1;
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int k = 0; k < g->nodes[i].n_inputs; k++)
+            if (strcmp(g->nodes[i].inputs[k], name) == 0) {
+                if (found >= 0)
+                    return -1;
+                found = i;
+            }
+    return found;
+}
+
+static const tq_tensor *init_of(const tq_graph *g, const char *name)
+{
+    return name && name[0] ? tq_graph_find_initializer(g, name) : NULL;
+}
+
+static bool is_scalar_like(const tq_tensor *t)
+{
+    return t && t->rank <= 1 && tq_tensor_numel(t) == 1;
+}
+
+/* Constant bias vector of n floats for the Add operand `name`, broadcasting
+ * along the channel axis (conv: [1,C,1,1] or [C,1,1]; matmul: [N]). Accepts an
+ * initializer or Reshape(initializer, constant shape). Returns the name of an
+ * initializer holding exactly the n values in order, or NULL. */
+static const char *bias_source(const tq_graph *g, const char *name, bool conv, int64_t n)
+{
+    const tq_tensor *t = init_of(g, name);
+    int64_t dims[TQ_MAX_RANK];
+    int rank;
+    const char *src = name;
+    if (t) {
+        rank = t->rank;
+        memcpy(dims, t->dims, sizeof dims);
+    } else {
+        int p = producer(g, name);
+        if (p < 0 || !is_op(&g->nodes[p], "Reshape") || g->nodes[p].n_inputs < 2)
+            return NULL;
+        t = init_of(g, g->nodes[p].inputs[0]);
+        const tq_tensor *shape = init_of(g, g->nodes[p].inputs[1]);
+        if (!t || !shape || shape->dtype != TQ_INT64 || shape->rank != 1 ||
+            shape->dims[0] > TQ_MAX_RANK)
+            return NULL;
+        rank = (int)shape->dims[0];
+        for (int i = 0; i < rank; i++) {
+            dims[i] = ((const int64_t *)shape->data)[i];
+            if (dims[i] <= 0) /* 0 / -1 would need shape inference: skip */
+                return NULL;
+        }
+        src = g->nodes[p].inputs[0];
+    }
+    if (t->dtype != TQ_FLOAT || tq_tensor_numel(t) != n)
+        return NULL;
+    if (conv) {
+        bool ok = (rank == 4 && dims[0] == 1 && dims[1] == n && dims[2] == 1 && dims[3] == 1) ||
+                  (rank == 3 && dims[0] == n && dims[1] == 1 && dims[2] == 1);
+        return ok ? src : NULL;
+    }
+    return rank == 1 && dims[0] == n ? src : NULL;
+}
+
+typedef struct fuse_group {
+    int integer, cast, mul, add; /* node indices; add = -1 when absent */
+    const char *x, *w, *w_zp, *w_scale, *bias, *out;
+    bool conv;
+} fuse_group;
+
+/* Does node i (ConvInteger/MatMulInteger) start a fusable chain? */
+static bool match(const tq_graph *g, int i, fuse_group *fg)
+{
+    const tq_node *in = &g->nodes[i];
+    bool conv = is_op(in, "ConvInteger");
+    if (!conv && !is_op(in, "MatMulInteger"))
+        return false;
+    if (in->n_inputs < 3 || in->n_outputs != 1 || !in->inputs[2][0])
+        return false;
+    int d = producer(g, in->inputs[0]);
+    if (d < 0 || !is_op(&g->nodes[d], "DynamicQuantizeLinear") || g->nodes[d].n_outputs < 3)
+        return false;
+    const tq_node *dq = &g->nodes[d];
+    if (strcmp(dq->outputs[0], in->inputs[0]) || strcmp(dq->outputs[2], in->inputs[2]))
+        return false;
+    const tq_tensor *w = init_of(g, in->inputs[1]);
+    if (!w || (w->dtype != TQ_INT8 && w->dtype != TQ_UINT8) || w->rank != (conv ? 4 : 2))
+        return false;
+    const char *wzp = in->n_inputs > 3 && in->inputs[3][0] ? in->inputs[3] : NULL;
+    const tq_tensor *wz = wzp ? init_of(g, wzp) : NULL;
+    if (wzp && (!wz || wz->dtype != w->dtype))
+        return false;
+    int64_t nout = conv ? w->dims[0] : w->dims[1];
+
+    int c = sole_consumer(g, in->outputs[0]);
+    if (c < 0 || !is_op(&g->nodes[c], "Cast") || tq_node_attr_int(&g->nodes[c], "to", 0) != 1)
+        return false;
+    int m = sole_consumer(g, g->nodes[c].outputs[0]);
+    if (m < 0 || !is_op(&g->nodes[m], "Mul") || g->nodes[m].n_inputs != 2)
+        return false;
+    const tq_node *mul = &g->nodes[m];
+    int j = strcmp(mul->inputs[0], g->nodes[c].outputs[0]) == 0 ? 1 : 0;
+    int m0 = producer(g, mul->inputs[j]);
+    if (m0 < 0 || !is_op(&g->nodes[m0], "Mul") || g->nodes[m0].n_inputs != 2)
+        return false;
+    const tq_node *sm = &g->nodes[m0];
+    int sj = strcmp(sm->inputs[0], dq->outputs[1]) == 0 ? 1 : 0;
+    if (strcmp(sm->inputs[1 - sj], dq->outputs[1]) != 0)
+        return false;
+    const tq_tensor *ws = init_of(g, sm->inputs[sj]);
+    if (!ws || ws->dtype != TQ_FLOAT)
+        return false;
+    if (!is_scalar_like(ws) && !(!conv && ws->rank == 1 && ws->dims[0] == nout))
+        return false;
+
+    memset(fg, 0, sizeof *fg);
+    fg->integer = i;
+    fg->cast = c;
+    fg->mul = m;
+    fg->add = -1;
+    fg->conv = conv;
+    fg->x = dq->inputs[0];
+    fg->w = in->inputs[1];
+    fg->w_zp = wzp;
+    fg->w_scale = sm->inputs[sj];
+    fg->out = mul->outputs[0];
+    int a = sole_consumer(g, mul->outputs[0]);
+    if (a >= 0 && is_op(&g->nodes[a], "Add") && g->nodes[a].n_inputs == 2) {
+        const tq_node *add = &g->nodes[a];
+        int bj = strcmp(add->inputs[0], mul->outputs[0]) == 0 ? 1 : 0;
+        const char *b = bias_source(g, add->inputs[bj], conv, nout);
+        if (b) {
+            fg->add = a;
+            fg->bias = b;
+            fg->out = add->outputs[0];
+        }
+    }
+    return true;
+}
+
+static int make_fused(tq_graph *tmp, const tq_graph *g, const fuse_group *fg)
+{
+    const tq_node *in = &g->nodes[fg->integer];
+    tq_node *n = tq_graph_add_node(tmp, fg->conv ? "DynQConv" : "DynQMatMul", in->name);
+    if (!n)
+        return TQ_ENOMEM;
+    free(n->domain);
+    n->domain = strdup("tinyq");
+    if (!n->domain)
+        return TQ_ENOMEM;
+    const char *ins[5] = { fg->x, fg->w, fg->w_zp ? fg->w_zp : "", fg->w_scale,
+                           fg->bias ? fg->bias : "" };
+    for (int k = 0; k < 5; k++)
+        if (tq_node_add_input(n, ins[k]))
+            return TQ_ENOMEM;
+    if (tq_node_add_output(n, fg->out))
+        return TQ_ENOMEM;
+    for (int k = 0; k < in->n_attrs; k++) {
+        const tq_attr *s = &in->attrs[k];
+        tq_attr *a = tq_node_add_attr(n, s->name, s->type);
+        if (!a)
+            return TQ_ENOMEM;
+        a->i = s->i;
+        a->f = s->f;
+        if (s->s && !(a->s = strdup(s->s)))
+            return TQ_ENOMEM;
+        if (s->type == TQ_ATTR_INTS && s->n) {
+            a->ints = malloc(sizeof(int64_t) * (size_t)s->n);
+            if (!a->ints)
+                return TQ_ENOMEM;
+            memcpy(a->ints, s->ints, sizeof(int64_t) * (size_t)s->n);
+            a->n = s->n;
+        }
+    }
+    return TQ_OK;
+}
+
+/* Remove nodes none of whose outputs is read or is a graph output. */
+static void sweep_dead(tq_graph *g)
+{
+    bool changed = true;
+    while (changed) {
+        changed = false;
+        for (int i = g->n_nodes - 1; i >= 0; i--) {
+            const tq_node *n = &g->nodes[i];
+            bool used = false;
+            for (int k = 0; k < n->n_outputs && !used; k++) {
+                const char *o = n->outputs[k];
+                if (!o[0])
+                    continue;
+                if (is_graph_output(g, o)) {
+                    used = true;
+                    break;
+                }
+                for (int j = 0; j < g->n_nodes && !used; j++)
+                    for (int q = 0; q < g->nodes[j].n_inputs; q++)
+                        if (strcmp(g->nodes[j].inputs[q], o) == 0) {
+                            used = true;
+                            break;
+                        }
+            }
+            if (used)
+                continue;
+            tq_node_clear(&g->nodes[i]);
+            memmove(&g->nodes[i], &g->nodes[i + 1], sizeof(tq_node) * (size_t)(g->n_nodes - i - 1));
+            g->n_nodes--;
+            changed = true;
+        }
+    }
+}
+
+int tq_fuse_dynamic(tq_model *m, int *n_fused, tq_error *err)
+{
+    tq_graph *g = &m->graph;
+    const char *path = m->path ? m->path : "model";
+    *n_fused = 0;
+    bool *drop = calloc((size_t)g->n_nodes + 1, sizeof *drop);
+    if (!drop)
+        return tq_fail(err, TQ_ENOMEM, "%s: out of memory", path);
+    tq_graph tmp = {0};
+    int rc = TQ_OK;
+    for (int i = 0; i < g->n_nodes && rc == TQ_OK; i++) {
+        fuse_group fg;
+        if (!match(g, i, &fg))
+            continue;
+        rc = make_fused(&tmp, g, &fg);
+        drop[fg.integer] = drop[fg.cast] = drop[fg.mul] = true;
+        if (fg.add >= 0)
+            drop[fg.add] = true;
+        (*n_fused)++;
+    }
+    if (rc == TQ_OK && *n_fused) {
+        int total = g->n_nodes + tmp.n_nodes;
+        tq_node *nodes = calloc((size_t)total + 1, sizeof *nodes);
+        if (!nodes) {
+            rc = TQ_ENOMEM;
+        } else {
+            int k = 0;
+            for (int i = 0; i < g->n_nodes; i++) {
+                if (drop[i])
+                    tq_node_clear(&g->nodes[i]);
+                else
+                    nodes[k++] = g->nodes[i];
+            }
+            for (int i = 0; i < tmp.n_nodes; i++)
+                nodes[k++] = tmp.nodes[i];
+            free(g->nodes);
+            g->nodes = nodes;
+            g->n_nodes = k;
+            free(tmp.nodes);
+            tmp.nodes = NULL;
+            tmp.n_nodes = 0;
+            sweep_dead(g);
+        }
+    }
+    tq_graph_clear(&tmp);
+    free(drop);
+    if (rc)
+        return tq_fail(err, TQ_ENOMEM, "%s: out of memory while fusing", path);
+    return TQ_OK;
+}
+
+int tq_fuse_for_session(const tq_model *m, tq_model **out, tq_error *err)
+{
+    *out = NULL;
+    bool any = false;
+    for (int i = 0; i < m->graph.n_nodes && !any; i++)
+        any = is_op(&m->graph.nodes[i], "DynamicQuantizeLinear");
+    if (!any)
+        return TQ_OK;
+    tq_model *copy = NULL;
+    int rc = tq_model_copy_for_exec(m, &copy, err);
+    if (rc)
+        return rc;
+    int n = 0;
+    rc = tq_fuse_dynamic(copy, &n, err);
+    if (rc || n == 0) {
+        tq_model_free(&copy);
+        return rc;
+    }
+    *out = copy;
+    return TQ_OK;
+}

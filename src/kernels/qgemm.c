@@ -1,0 +1,121 @@
+/* C references of the integer kernels, the packers, and the dispatch table
+ * that picks AVX2 versions when the CPU has them. */
+#include "kernels/qgemm.h"
+
+#include "kernels/cpu.h"
+
+#include <math.h>
+#include <string.h>
+
+void tq_qgemm_s16_c(int M, int N, int K2, const int16_t *a, size_t lda, const int16_t *b,
+                    size_t ldb, const int32_t *row_init, int32_t *c, size_t ldc)
+{
+    for (int m = 0; m < M; m++) {
+        int32_t *cr = c + (size_t)m * ldc;
+        for (int n = 0; n < N; n++)
+            cr[n] = row_init ? row_init[m] : 0;
+        for (int k = 0; k < K2; k++) {
+            int32_t av = a[(size_t)m * lda + k];
+            const int16_t *br = b + (size_t)k * ldb;
+            for (int n = 0; n < N; n++)
+                cr[n] += av * br[n];
+        }
+    }
+}
+
+void tq_quantize_f32_c(const float *x, size_t n, float scale, int zp, int is_signed, void *q)
+{
+    float lo = is_signed ? -128.0f : 0.0f, hi = is_signed ? 127.0f : 255.0f;
+    for (size_t i = 0; i < n; i++) {
+        float t = rintf(x[i] / scale) + (float)zp;
+        t = t > lo ? t : lo; /* NaN -> lo, matching max_ps(t, lo) */
+        t = t < hi ? t : hi;
+        if (is_signed)
+            ((int8_t *)q)[i] = (int8_t)(int)t;
+        else
+            ((uint8_t *)q)[i] = (uint8_t)(int)t;
+    }
+}
+
+void tq_minmax_f32_c(const float *x, size_t n, float *mn, float *mx)
+{
+    float lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        lo = x[i] < lo ? x[i] : lo;
+        hi = x[i] > hi ? x[i] : hi;
+    }
+    *mn = lo;
+    *mx = hi;
+}
+
+void tq_dequant_rows_c(int32_t *c, int M, int N, size_t ld, const float *scale,
+                       const float *bias)
+{
+    for (int m = 0; m < M; m++) {
+        int32_t *cr = c + (size_t)m * ld;
+        float *yr = (float *)cr;
+        float s = scale[m], bb = bias ? bias[m] : 0.0f;
+        for (int n = 0; n < N; n++) {
+            float p = (float)cr[n] * s;
+            yr[n] = bias ? p + bb : p;
+        }
+    }
+}
+
+void tq_qpack_rows(int M, int K, const void *src, ptrdiff_t src_rs, ptrdiff_t src_cs,
+                   int is_signed, const void *zp, ptrdiff_t zp_rs, ptrdiff_t zp_cs,
+                   int16_t *dst, size_t lda)
+{
+    for (int m = 0; m < M; m++) {
+        int16_t *d = dst + (size_t)m * lda;
+        for (int k = 0; k < K; k++) {
+            ptrdiff_t si = m * src_rs + k * src_cs, zi = m * zp_rs + k * zp_cs;
+            int v, z = 0;
+            if (is_signed) {
+                v = ((const int8_t *)src)[si];
+                if (zp)
+                    z = ((const int8_t *)zp)[zi];
+            } else {
+                v = ((const uint8_t *)src)[si];
+                if (zp)
+                    z = ((const uint8_t *)zp)[zi];
+            }
+            d[k] = (int16_t)(v - z);
+        }
+        for (size_t k = (size_t)K; k < lda; k++)
+            d[k] = 0;
+    }
+}
+
+static const tq_qdsp c_table = {
+    .qgemm = tq_qgemm_s16_c,
+    .quantize = tq_quantize_f32_c,
+    .minmax = tq_minmax_f32_c,
+    .dequant_rows = tq_dequant_rows_c,
+};
+
+#if defined(TQ_HAVE_AVX2)
+static const tq_qdsp avx2_table = {
+    .qgemm = tq_qgemm_s16_avx2,
+    .quantize = tq_quantize_f32_avx2,
+    .minmax = tq_minmax_f32_avx2,
+    .dequant_rows = tq_dequant_rows_avx2,
+};
+#endif
+
+const tq_qdsp *tq_qdsp_c(void)
+{
+    return &c_table;
+}
+
+const tq_qdsp *tq_qdsp_get(void)
+{
+    unsigned f = tq_cpu_flags();
+#if defined(TQ_HAVE_AVX2)
+    if (f & TQ_CPU_FLAG_AVX2)
+        return &avx2_table;
+#endif
+    (void)f;
+    return &c_table;
+}
+

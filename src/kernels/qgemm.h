@@ -1,0 +1,96 @@
+/* Exact integer GEMM and quantise/dequantise kernels for the int8 ops.
+ *
+ * Arithmetic scheme (why it is exact on AVX2 without VNNI): every 8-bit
+ * operand is widened to int16 with its zero point already subtracted
+ * (u8 - zp and s8 - zp both lie in [-255, 255]), and the dot product runs on
+ * pairs of int16 with vpmaddwd (int16 x int16 -> int32, pairwise summed).
+ * No intermediate can saturate: |a*b + c*d| <= 2 * 255 * 255 < 2^31. The raw
+ * u8 x s8 vpmaddubsw (saturating int16 pair sums) is never used.
+ * Subtracting zero points while widening costs nothing (the widening pass
+ * exists anyway), so the GEMM needs no per-row/column offset correction; an
+ * optional per-row int32 initial value carries folded biases.
+ *
+ * Layout: A is M rows of K2 int16 (K2 even, row stride lda), B is K2 rows of
+ * int16 (row stride ldb, a multiple of 16, columns N..ldb-1 zero), C is M rows
+ * of int32 (stride ldc). Odd K is padded with a zero column in A / zero row
+ * in B by the packers below.
+ *
+ * Dispatch: one table (tq_qdsp) filled with the C references first, then
+ * overridden by AVX2 versions when tq_cpu_flags() (kernels/cpu.h) reports
+ * AVX2; tests force the C path with tq_cpu_set_mask(0) or TQ_CPU_MASK=0. */
+#ifndef TQ_KERNELS_QGEMM_H
+#define TQ_KERNELS_QGEMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TQ_QGEMM_NB 16 /* column block: B row strides are multiples of this */
+
+typedef void (*tq_qgemm_fn)(int M, int N, int K2, const int16_t *a, size_t lda,
+                            const int16_t *b, size_t ldb, const int32_t *row_init,
+                            int32_t *c, size_t ldc);
+/* q[i] = clamp(rint(x[i] / scale) + zp, qmin, qmax), evaluated in float with
+ * round-half-to-even (the ONNX QuantizeLinear formula, as ONNX Runtime computes
+ * it). is_signed selects int8 ([-128,127]) or uint8 ([0,255]) output. */
+typedef void (*tq_quantize_fn)(const float *x, size_t n, float scale, int zp, int is_signed,
+                               void *q);
+/* Min and max of x (n >= 1); NaNs are ignored unless all values are NaN. */
+typedef void (*tq_minmax_fn)(const float *x, size_t n, float *mn, float *mx);
+/* In place: y[m][j] = (float)c[m][j] * scale[m] + bias[m] (bias may be NULL),
+ * for m < M, j < N, row stride ld; c and y alias (int32 in, float out). The
+ * multiply and add are separate roundings (no FMA), exactly like the unfused
+ * Cast -> Mul -> Add chain. */
+typedef void (*tq_dequant_rows_fn)(int32_t *c, int M, int N, size_t ld, const float *scale,
+                                   const float *bias);
+
+typedef struct tq_qdsp {
+    tq_qgemm_fn qgemm;
+    tq_quantize_fn quantize;
+    tq_minmax_fn minmax;
+    tq_dequant_rows_fn dequant_rows;
+} tq_qdsp;
+
+/* The table for the CPU features currently allowed (cheap: call per eval). */
+const tq_qdsp *tq_qdsp_get(void);
+/* The C reference table (for checkasm-style tests). */
+const tq_qdsp *tq_qdsp_c(void);
+
+/* --- C references (also the fallbacks) */
+void tq_qgemm_s16_c(int M, int N, int K2, const int16_t *a, size_t lda, const int16_t *b,
+                    size_t ldb, const int32_t *row_init, int32_t *c, size_t ldc);
+void tq_quantize_f32_c(const float *x, size_t n, float scale, int zp, int is_signed, void *q);
+void tq_minmax_f32_c(const float *x, size_t n, float *mn, float *mx);
+void tq_dequant_rows_c(int32_t *c, int M, int N, size_t ld, const float *scale,
+                       const float *bias);
+
+#if defined(TQ_HAVE_AVX2)
+void tq_qgemm_s16_avx2(int M, int N, int K2, const int16_t *a, size_t lda, const int16_t *b,
+                       size_t ldb, const int32_t *row_init, int32_t *c, size_t ldc);
+void tq_quantize_f32_avx2(const float *x, size_t n, float scale, int zp, int is_signed,
+                          void *q);
+void tq_minmax_f32_avx2(const float *x, size_t n, float *mn, float *mx);
+void tq_dequant_rows_avx2(int32_t *c, int M, int N, size_t ld, const float *scale,
+                          const float *bias);
+#endif
+
+/* --- packers (plain C: linear in the data, not the hot loop) */
+
+/* K rounded up to even. */
+static inline int tq_qgemm_k2(int K)
+{
+    return (K + 1) & ~1;
+}
+/* N rounded up to the column block. */
+static inline size_t tq_qgemm_ldb(int N)
+{
+    return ((size_t)N + TQ_QGEMM_NB - 1) / TQ_QGEMM_NB * TQ_QGEMM_NB;
+}
+/* Widen a matrix of 8-bit values to int16 rows with zero points subtracted:
+ * dst[m*lda + k] = src[m*src_rs + k*src_cs] - zp[m*zp_rs + k*zp_cs] for
+ * k < K, and 0 for K <= k < lda. zp may be NULL (zero). is_signed: src and zp
+ * hold int8 (else uint8). */
+void tq_qpack_rows(int M, int K, const void *src, ptrdiff_t src_rs, ptrdiff_t src_cs,
+                   int is_signed, const void *zp, ptrdiff_t zp_rs, ptrdiff_t zp_cs,
+                   int16_t *dst, size_t lda);
+
+#endif

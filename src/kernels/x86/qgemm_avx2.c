@@ -1,0 +1,152 @@
+/* AVX2 versions of the integer kernels in kernels/qgemm.h (no VNNI).
+ *
+ * The GEMM widens nothing itself: A and B are already int16 with zero points
+ * subtracted. Per pair of K rows, B's two rows are interleaved with
+ * vpunpck{l,h}wd and multiplied against a broadcast (a[k], a[k+1]) pair with
+ * vpmaddwd, which is exact (see qgemm.h). The unpack leaves columns in the
+ * order {0-3, 8-11} / {4-7, 12-15}; vperm2i128 restores it at the store. */
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#include "kernels/qgemm.h"
+
+#define MR 4
+
+static inline void store_tile(int32_t *dst, __m256i lo, __m256i hi, int ncols)
+{
+    __m256i c0 = _mm256_permute2x128_si256(lo, hi, 0x20);
+    __m256i c1 = _mm256_permute2x128_si256(lo, hi, 0x31);
+    if (ncols == 16) {
+        _mm256_storeu_si256((__m256i *)dst, c0);
+        _mm256_storeu_si256((__m256i *)(dst + 8), c1);
+    } else {
+        int32_t tmp[16];
+        _mm256_storeu_si256((__m256i *)tmp, c0);
+        _mm256_storeu_si256((__m256i *)(tmp + 8), c1);
+        memcpy(dst, tmp, sizeof(int32_t) * (size_t)ncols);
+    }
+}
+
+static inline int32_t load_pair(const int16_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+void tq_qgemm_s16_avx2(int M, int N, int K2, const int16_t *a, size_t lda, const int16_t *b,
+                       size_t ldb, const int32_t *row_init, int32_t *c, size_t ldc)
+{
+    for (int n0 = 0; n0 < N; n0 += 16) {
+        int ncols = N - n0 < 16 ? N - n0 : 16;
+        int m = 0;
+        for (; m + MR <= M; m += MR) {
+            __m256i acc[MR][2];
+            for (int r = 0; r < MR; r++) {
+                __m256i init = _mm256_set1_epi32(row_init ? row_init[m + r] : 0);
+                acc[r][0] = init;
+                acc[r][1] = init;
+            }
+            const int16_t *a0 = a + (size_t)m * lda;
+            const int16_t *bp = b + n0;
+            for (int k = 0; k < K2; k += 2) {
+                __m256i r0 = _mm256_loadu_si256((const __m256i *)(bp + (size_t)k * ldb));
+                __m256i r1 = _mm256_loadu_si256((const __m256i *)(bp + (size_t)(k + 1) * ldb));
+                __m256i blo = _mm256_unpacklo_epi16(r0, r1);
+                __m256i bhi = _mm256_unpackhi_epi16(r0, r1);
+                for (int r = 0; r < MR; r++) {
+                    __m256i av = _mm256_set1_epi32(load_pair(a0 + (size_t)r * lda + k));
+                    acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(blo, av));
+                    acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(bhi, av));
+                }
+            }
+            for (int r = 0; r < MR; r++)
+                store_tile(c + (size_t)(m + r) * ldc + n0, acc[r][0], acc[r][1], ncols);
+        }
+        for (; m < M; m++) {
+            __m256i init = _mm256_set1_epi32(row_init ? row_init[m] : 0);
+            __m256i acc0 = init, acc1 = init;
+            const int16_t *a0 = a + (size_t)m * lda;
+            const int16_t *bp = b + n0;
+            for (int k = 0; k < K2; k += 2) {
+                __m256i r0 = _mm256_loadu_si256((const __m256i *)(bp + (size_t)k * ldb));
+                __m256i r1 = _mm256_loadu_si256((const __m256i *)(bp + (size_t)(k + 1) * ldb));
+                __m256i av = _mm256_set1_epi32(load_pair(a0 + k));
+                acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(_mm256_unpacklo_epi16(r0, r1), av));
+                acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(_mm256_unpackhi_epi16(r0, r1), av));
+            }
+            store_tile(c + (size_t)m * ldc + n0, acc0, acc1, ncols);
+        }
+    }
+}
+
+void tq_quantize_f32_avx2(const float *x, size_t n, float scale, int zp, int is_signed, void *q)
+{
+    const __m256 vs = _mm256_set1_ps(scale), vz = _mm256_set1_ps((float)zp);
+    const __m256 lo = _mm256_set1_ps(is_signed ? -128.0f : 0.0f);
+    const __m256 hi = _mm256_set1_ps(is_signed ? 127.0f : 255.0f);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 t = _mm256_div_ps(_mm256_loadu_ps(x + i), vs);
+        t = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        t = _mm256_add_ps(t, vz);
+        t = _mm256_max_ps(t, lo); /* NaN in t -> lo (second operand) */
+        t = _mm256_min_ps(t, hi);
+        __m256i v = _mm256_cvtps_epi32(t);
+        /* 8 int32 in [-128, 255] -> 8 bytes. */
+        __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+        __m128i bytes = is_signed ? _mm_packs_epi16(w, w) : _mm_packus_epi16(w, w);
+        _mm_storel_epi64((__m128i *)((uint8_t *)q + i), bytes);
+    }
+    if (i < n)
+        tq_quantize_f32_c(x + i, n - i, scale, zp, is_signed, (uint8_t *)q + i);
+}
+
+void tq_minmax_f32_avx2(const float *x, size_t n, float *mn, float *mx)
+{
+    size_t i = 0;
+    float lo = INFINITY, hi = -INFINITY;
+    if (n >= 8) {
+        __m256 vlo = _mm256_set1_ps(INFINITY), vhi = _mm256_set1_ps(-INFINITY);
+        for (; i + 8 <= n; i += 8) {
+            __m256 v = _mm256_loadu_ps(x + i);
+            /* min_ps(v, acc) returns acc when v is NaN: NaNs are skipped. */
+            vlo = _mm256_min_ps(v, vlo);
+            vhi = _mm256_max_ps(v, vhi);
+        }
+        float l[8], h[8];
+        _mm256_storeu_ps(l, vlo);
+        _mm256_storeu_ps(h, vhi);
+        for (int j = 0; j < 8; j++) {
+            lo = l[j] < lo ? l[j] : lo;
+            hi = h[j] > hi ? h[j] : hi;
+        }
+    }
+    for (; i < n; i++) {
+        lo = x[i] < lo ? x[i] : lo;
+        hi = x[i] > hi ? x[i] : hi;
+    }
+    *mn = lo;
+    *mx = hi;
+}
+
+void tq_dequant_rows_avx2(int32_t *c, int M, int N, size_t ld, const float *scale,
+                          const float *bias)
+{
+    for (int m = 0; m < M; m++) {
+        int32_t *cr = c + (size_t)m * ld;
+        float *yr = (float *)cr;
+        __m256 s = _mm256_set1_ps(scale[m]);
+        __m256 bb = _mm256_set1_ps(bias ? bias[m] : 0.0f);
+        int n = 0;
+        for (; n + 8 <= N; n += 8) {
+            __m256 p = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256((__m256i *)(cr + n))), s);
+            if (bias)
+                p = _mm256_add_ps(p, bb);
+            _mm256_storeu_ps(yr + n, p);
+        }
+        if (n < N)
+            tq_dequant_rows_c(cr + n, 1, N - n, ld, scale + m, bias ? bias + m : NULL);
+    }
+}

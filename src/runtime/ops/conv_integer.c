@@ -1,0 +1,179 @@
+/* ConvInteger (int32 out) and QLinearConv (8-bit out, per-channel weight
+ * scales and zero points, int32 bias folded into the accumulator start
+ * values), both on the exact integer engine in qcommon.c. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/ops/qcommon.h"
+
+typedef struct qconv_state {
+    tq_qconv q;
+    int32_t *bias;   /* QLinearConv: int32 bias per output channel, or NULL */
+    float *mult;     /* QLinearConv: requant multiplier per output channel */
+    int y_zp;
+    bool y_signed;
+    uint8_t *y;      /* eval-time output pointer for the epilogue */
+} qconv_state;
+
+static void qconv_state_release(void *p)
+{
+    qconv_state *st = p;
+    if (!st)
+        return;
+    tq_qconv_release(&st->q);
+    free(st->bias);
+    free(st->mult);
+    free(st);
+}
+
+static int zp_scalar(tq_op_ctx *c, int i, int *zp)
+{
+    const tq_value *v = i < c->n_in ? c->in[i] : NULL;
+    if (!v) {
+        *zp = 0;
+        return TQ_OK;
+    }
+    if (tq_value_numel(v) != 1)
+        return tq_op_fail(c, TQ_EUNSUPPORTED,
+                          "input zero point '%s' must be a scalar (per-tensor)", v->name);
+    int32_t z;
+    int rc = tq_qparam_zp(c, i, 1, &z);
+    *zp = z;
+    return rc;
+}
+
+/* ---- ConvInteger: x, w, x_zero_point, w_zero_point */
+
+static int convint_prepare(tq_op_ctx *c)
+{
+    int rc = tq_op_check_arity(c, 2, 4);
+    if (rc)
+        return rc;
+    const tq_value *xz = c->n_in > 2 ? c->in[2] : NULL;
+    if (xz && xz->dtype != c->in[0]->dtype)
+        return tq_op_fail(c, TQ_EFORMAT, "zero point '%s' must have the input's type",
+                          xz->name);
+    qconv_state *st = calloc(1, sizeof *st);
+    if (!st)
+        return tq_op_fail(c, TQ_ENOMEM, "out of memory");
+    c->state = st;
+    int64_t od[4];
+    if ((rc = tq_qconv_prepare(c, &st->q, 0, 1, 3, &c->scratch_bytes, od)))
+        return rc;
+    tq_value_set_shape(c->out[0], TQ_INT32, 4, od);
+    return TQ_OK;
+}
+
+static int convint_eval(tq_op_ctx *c)
+{
+    qconv_state *st = c->state;
+    int xzp = 0, rc = zp_scalar(c, 2, &xzp);
+    if (rc)
+        return rc;
+    const int16_t *w = st->q.wpack;
+    if (!w) {
+        int16_t *wb = tq_qconv_wbuf(&st->q, c->scratch);
+        if ((rc = tq_qconv_pack_weights(c, &st->q, 1, 3, wb)))
+            return rc;
+        w = wb;
+    }
+    tq_qconv_run(&st->q, tq_qdsp_get(), w, c->in[0]->data, xzp, NULL, c->out[0]->data,
+                 c->scratch, NULL, NULL);
+    return TQ_OK;
+}
+
+/* ---- QLinearConv: x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp, B */
+
+static int qlconv_params(tq_op_ctx *c, qconv_state *st)
+{
+    int64_t cout = st->q.cout;
+    float xs, ys;
+    int32_t yz;
+    float *ws = malloc(sizeof(float) * (size_t)cout);
+    if (!ws)
+        return tq_op_fail(c, TQ_ENOMEM, "out of memory");
+    int rc = tq_qparam_scale(c, 1, 1, &xs);
+    if (!rc)
+        rc = tq_qparam_scale(c, 4, (int)cout, ws);
+    if (!rc)
+        rc = tq_qparam_scale(c, 6, 1, &ys);
+    if (!rc)
+        rc = tq_qparam_zp(c, 7, 1, &yz);
+    if (!rc)
+        for (int64_t o = 0; o < cout; o++)
+            st->mult[o] = xs * ws[o] / ys; /* ONNX Runtime's order */
+    free(ws);
+    st->y_zp = yz;
+    if (!rc && c->n_in > 8 && c->in[8]) {
+        const tq_value *b = c->in[8];
+        if (b->dtype != TQ_INT32 || tq_value_numel(b) != cout)
+            return tq_op_fail(c, TQ_EFORMAT, "bias '%s' must be int32 with %lld values",
+                              b->name, (long long)cout);
+        memcpy(st->bias, b->data, sizeof(int32_t) * (size_t)cout);
+    }
+    return rc;
+}
+
+static int qlconv_prepare(tq_op_ctx *c)
+{
+    int rc = tq_op_check_arity(c, 8, 9);
+    if (rc)
+        return rc;
+    const tq_value *x = c->in[0], *xz = c->in[2], *yz = c->in[7];
+    if (xz && xz->dtype != x->dtype)
+        return tq_op_fail(c, TQ_EFORMAT, "zero point '%s' must have the input's type",
+                          xz->name);
+    if (!tq_is_q8(yz->dtype))
+        return tq_op_fail(c, TQ_EFORMAT, "output zero point '%s' must be int8 or uint8",
+                          yz->name);
+    qconv_state *st = calloc(1, sizeof *st);
+    if (!st)
+        return tq_op_fail(c, TQ_ENOMEM, "out of memory");
+    c->state = st;
+    int64_t od[4];
+    if ((rc = tq_qconv_prepare(c, &st->q, 0, 3, 5, &c->scratch_bytes, od)))
+        return rc;
+    st->mult = malloc(sizeof(float) * (size_t)st->q.cout);
+    st->bias = calloc((size_t)st->q.cout, sizeof(int32_t));
+    if (!st->mult || !st->bias)
+        return tq_op_fail(c, TQ_ENOMEM, "out of memory");
+    st->y_signed = yz->dtype == TQ_INT8;
+    tq_value_set_shape(c->out[0], yz->dtype, 4, od);
+    return TQ_OK;
+}
+
+static void qlconv_epilogue(void *user, int64_t n, int64_t c0, int64_t nc, int64_t p0,
+                            int64_t np, int32_t *acc, size_t ld)
+{
+    qconv_state *st = user;
+    int64_t pixels = st->q.pixels;
+    for (int64_t o = 0; o < nc; o++) {
+        uint8_t *y = st->y + ((n * st->q.cout + c0 + o) * pixels + p0);
+        tq_requant_row(acc + o * (int64_t)ld, (int)np, st->mult[c0 + o], st->y_zp, st->y_signed,
+                       y);
+    }
+}
+
+static int qlconv_eval(tq_op_ctx *c)
+{
+    qconv_state *st = c->state;
+    int xzp = 0, rc = zp_scalar(c, 2, &xzp);
+    if (rc || (rc = qlconv_params(c, st)))
+        return rc;
+    const int16_t *w = st->q.wpack;
+    if (!w) {
+        int16_t *wb = tq_qconv_wbuf(&st->q, c->scratch);
+        if ((rc = tq_qconv_pack_weights(c, &st->q, 3, 5, wb)))
+            return rc;
+        w = wb;
+    }
+    st->y = c->out[0]->data;
+    tq_qconv_run(&st->q, tq_qdsp_get(), w, c->in[0]->data, xzp, st->bias, NULL, c->scratch,
+                 qlconv_epilogue, st);
+    return TQ_OK;
+}
+
+const tq_op_def tq_op_conv_integer = { "", "ConvInteger", convint_prepare, convint_eval,
+                                       qconv_state_release };
+const tq_op_def tq_op_qlinear_conv = { "", "QLinearConv", qlconv_prepare, qlconv_eval,
+                                       qconv_state_release };

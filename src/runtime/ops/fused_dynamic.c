@@ -1,0 +1,213 @@
+/* tinyq.DynQConv and tinyq.DynQMatMul: the dynamic int8 chain
+ * DynamicQuantizeLinear -> ConvInteger/MatMulInteger -> Cast -> Mul [-> Add]
+ * as one kernel (graph/fuse_dynamic.c writes them). Inputs: x (float), w
+ * (int8/uint8, constant), w_zero_point (optional), w_scale (float: scalar, or
+ * per column for MatMul), bias (optional float per output channel/column).
+ *
+ * Equality with the unfused graph: x is quantised by the same function as
+ * DynamicQuantizeLinear (tq_dynamic_quantize), the integer result is exact,
+ * and the epilogue rounds exactly where the unfused ops do:
+ * (float)acc, * (x_scale * w_scale) [float product], + bias - separately,
+ * never fused into an FMA. So the outputs are bit-identical. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/ops/qcommon.h"
+
+#define XQ_ALIGN 64
+
+typedef struct dyn_state {
+    tq_qconv q;          /* conv */
+    int64_t M, K, N;     /* matmul: rows (all leading dims), depth, columns */
+    int k2;
+    size_t ldb;
+    int16_t *bpack;      /* matmul weights, w - w_zp */
+    float *w_scale;      /* per output channel / column */
+    float *bias;         /* per output channel / column, or NULL */
+    float *sprod;        /* eval: x_scale * w_scale per channel */
+    size_t xq_bytes;     /* quantised-input area at the start of the scratch */
+    const tq_qdsp *d;
+} dyn_state;
+
+static void dyn_release(void *p)
+{
+    dyn_state *st = p;
+    if (!st)
+        return;
+    tq_qconv_release(&st->q);
+    free(st->bpack);
+    free(st->w_scale);
+    free(st->bias);
+    free(st->sprod);
+    free(st);
+}
+
+static int read_vectors(tq_op_ctx *c, dyn_state *st, int64_t n)
+{
+    st->w_scale = malloc(sizeof(float) * (size_t)n);
+    st->sprod = malloc(sizeof(float) * (size_t)n);
+    if (!st->w_scale || !st->sprod)
+        return tq_op_fail(c, TQ_ENOMEM, "out of memory");
+    if (!c->in[3]->is_const)
+        return tq_op_fail(c, TQ_EFORMAT, "weight scale '%s' must be constant", c->in[3]->name);
+    int rc = tq_qparam_scale(c, 3, (int)n, st->w_scale);
+    if (rc)
+        return rc;
+    const tq_value *b = c->n_in > 4 ? c->in[4] : NULL;
+    if (b) {
+        if (!b->is_const || b->dtype != TQ_FLOAT || tq_value_numel(b) != n)
+            return tq_op_fail(c, TQ_EFORMAT, "bias '%s' must be a constant float vector of %lld",
+                              b->name, (long long)n);
+        st->bias = malloc(sizeof(float) * (size_t)n);
+        if (!st->bias)
+            return tq_op_fail(c, TQ_ENOMEM, "out of memory");
+        memcpy(st->bias, b->data, sizeof(float) * (size_t)n);
+    }
+    return TQ_OK;
+}
+
+static int check_common(tq_op_ctx *c)
+{
+    /* x, w, [w_zp], w_scale, [bias] */
+    if (c->n_in < 4 || c->n_in > 5 || !c->in[0] || !c->in[1] || !c->in[3] || c->n_out < 1)
+        return tq_op_fail(c, TQ_EFORMAT, "expects inputs (x, w, [w_zp], w_scale, [bias])");
+    if (c->in[0]->dtype != TQ_FLOAT)
+        return tq_op_fail(c, TQ_EFORMAT, "input '%s' must be float32", c->in[0]->name);
+    if (!c->in[1]->is_const || (c->in[2] && !c->in[2]->is_const))
+        return tq_op_fail(c, TQ_EFORMAT, "weight '%s' must be constant", c->in[1]->name);
+    return TQ_OK;
+}
+
+static size_t align_up(size_t n)
+{
+    return (n + XQ_ALIGN - 1) / XQ_ALIGN * XQ_ALIGN;
+}
+
+/* ---- DynQConv */
+
+static int dconv_prepare(tq_op_ctx *c)
+{
+    int rc = check_common(c);
+    if (rc)
+        return rc;
+    dyn_state *st = calloc(1, sizeof *st);
+    if (!st)
+        return tq_op_fail(c, TQ_ENOMEM, "out of memory");
+    c->state = st;
+    /* The engine checks the quantised input: show it a uint8 view of x. */
+    tq_value xq = *c->in[0];
+    xq.dtype = TQ_UINT8;
+    tq_value *saved = c->in[0];
+    c->in[0] = &xq;
+    int64_t od[4];
+    size_t scratch = 0;
+    rc = tq_qconv_prepare(c, &st->q, 0, 1, 2, &scratch, od);
+    c->in[0] = saved;
+    if (rc)
+        return rc;
+    if ((rc = read_vectors(c, st, st->q.cout)))
+        return rc;
+    st->xq_bytes = align_up((size_t)tq_value_numel(c->in[0]));
+    c->scratch_bytes = st->xq_bytes + scratch;
+    tq_value_set_shape(c->out[0], TQ_FLOAT, 4, od);
+    return TQ_OK;
+}
+
+static void dconv_epilogue(void *user, int64_t n, int64_t c0, int64_t nc, int64_t p0,
+                           int64_t np, int32_t *acc, size_t ld)
+{
+    const dyn_state *st = user;
+    st->d->dequant_rows(acc, (int)nc, (int)np, ld, st->sprod + c0,
+                        st->bias ? st->bias + c0 : NULL);
+}
+
+static int dconv_eval(tq_op_ctx *c)
+{
+    dyn_state *st = c->state;
+    st->d = tq_qdsp_get();
+    uint8_t *xq = c->scratch;
+    float xs;
+    int xzp;
+    tq_dynamic_quantize(st->d, c->in[0]->data, (size_t)tq_value_numel(c->in[0]), xq, &xs, &xzp);
+    for (int64_t o = 0; o < st->q.cout; o++)
+        st->sprod[o] = xs * st->w_scale[o];
+    tq_qconv_run(&st->q, st->d, st->q.wpack, xq, xzp, NULL, c->out[0]->data,
+                 (char *)c->scratch + st->xq_bytes, dconv_epilogue, st);
+    return TQ_OK;
+}
+
+/* ---- DynQMatMul */
+
+static int dmm_prepare(tq_op_ctx *c)
+{
+    int rc = check_common(c);
+    if (rc)
+        return rc;
+    const tq_value *x = c->in[0], *w = c->in[1], *wz = c->n_in > 2 ? c->in[2] : NULL;
+    if (w->rank != 2 || !tq_is_q8(w->dtype) || x->rank < 1 || x->dims[x->rank - 1] != w->dims[0])
+        return tq_op_fail(c, TQ_EFORMAT, "input '%s' and weight '%s' do not multiply", x->name,
+                          w->name);
+    if (wz && (wz->dtype != w->dtype || (tq_qparam_len(wz) != 1 && tq_qparam_len(wz) != w->dims[1])))
+        return tq_op_fail(c, TQ_EFORMAT, "weight zero point '%s' does not match '%s'", wz->name,
+                          w->name);
+    dyn_state *st = calloc(1, sizeof *st);
+    if (!st)
+        return tq_op_fail(c, TQ_ENOMEM, "out of memory");
+    c->state = st;
+    st->K = w->dims[0];
+    st->N = w->dims[1];
+    st->M = st->K ? tq_value_numel(x) / st->K : 0;
+    if (st->K > (1 << 24) || st->N > (1 << 24) || st->M > INT32_MAX)
+        return tq_op_fail(c, TQ_EUNSUPPORTED, "matrix sizes are too large");
+    st->k2 = tq_qgemm_k2((int)st->K);
+    st->ldb = tq_qgemm_ldb((int)st->N);
+    st->bpack = malloc(sizeof(int16_t) * (size_t)st->k2 * st->ldb);
+    if (!st->bpack)
+        return tq_op_fail(c, TQ_ENOMEM, "out of memory");
+    tq_qpack_rows((int)st->K, (int)st->N, w->data, (ptrdiff_t)st->N, 1, w->dtype == TQ_INT8,
+                  wz ? wz->data : NULL, 0, wz && tq_qparam_len(wz) != 1 ? 1 : 0, st->bpack,
+                  st->ldb);
+    if (st->k2 > st->K)
+        memset(st->bpack + (size_t)st->K * st->ldb, 0, sizeof(int16_t) * st->ldb);
+    if ((rc = read_vectors(c, st, st->N)))
+        return rc;
+    st->xq_bytes = align_up((size_t)tq_value_numel(x));
+    c->scratch_bytes = st->xq_bytes + sizeof(int16_t) * (size_t)st->M * (size_t)st->k2;
+    int64_t od[TQ_MAX_RANK];
+    memcpy(od, x->dims, sizeof od);
+    od[x->rank - 1] = st->N;
+    tq_value_set_shape(c->out[0], TQ_FLOAT, x->rank, od);
+    return TQ_OK;
+}
+
+static int dmm_eval(tq_op_ctx *c)
+{
+    dyn_state *st = c->state;
+    const tq_qdsp *d = tq_qdsp_get();
+    uint8_t *xq = c->scratch;
+    int16_t *apack = (int16_t *)(void *)((char *)c->scratch + st->xq_bytes);
+    float xs;
+    int xzp;
+    tq_dynamic_quantize(d, c->in[0]->data, (size_t)tq_value_numel(c->in[0]), xq, &xs, &xzp);
+    uint8_t zp8 = (uint8_t)xzp;
+    tq_qpack_rows((int)st->M, (int)st->K, xq, (ptrdiff_t)st->K, 1, 0, &zp8, 0, 0, apack,
+                  (size_t)st->k2);
+    int32_t *acc = c->out[0]->data;
+    d->qgemm((int)st->M, (int)st->N, st->k2, apack, (size_t)st->k2, st->bpack, st->ldb, NULL,
+             acc, (size_t)st->N);
+    for (int64_t n = 0; n < st->N; n++)
+        st->sprod[n] = xs * st->w_scale[n];
+    float *y = c->out[0]->data;
+    for (int64_t m = 0; m < st->M; m++)
+        for (int64_t n = 0; n < st->N; n++) {
+            int64_t i = m * st->N + n;
+            float p = (float)acc[i] * st->sprod[n];
+            y[i] = st->bias ? p + st->bias[n] : p;
+        }
+    return TQ_OK;
+}
+
+const tq_op_def tq_op_fused_dyn_conv = { "tinyq", "DynQConv", dconv_prepare, dconv_eval,
+                                         dyn_release };
+const tq_op_def tq_op_fused_dyn_matmul = { "tinyq", "DynQMatMul", dmm_prepare, dmm_eval,
+                                           dyn_release };

@@ -1,0 +1,378 @@
+/* Shared pieces of the integer ops (see qcommon.h). */
+#include "runtime/ops/qcommon.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/ops/spatial.h"
+
+/* Target bytes of one int16 column block: stays within L2 with the weights. */
+#define COL_BLOCK_BYTES (96 * 1024)
+
+bool tq_is_q8(tq_dtype t)
+{
+    return t == TQ_INT8 || t == TQ_UINT8;
+}
+
+int64_t tq_qparam_len(const tq_value *v)
+{
+    if (!v)
+        return 1;
+    if (v->rank > 1)
+        return -1;
+    return tq_value_numel(v);
+}
+
+static int check_len(tq_op_ctx *c, const tq_value *v, int expect_n)
+{
+    int64_t n = tq_qparam_len(v);
+    if (n != 1 && n != expect_n)
+        return tq_op_fail(c, TQ_EFORMAT,
+                          "'%s' must be a scalar or a 1-D tensor of %d values (has %lld values, "
+                          "rank %d)",
+                          v->name, expect_n, (long long)tq_value_numel(v), v->rank);
+    return TQ_OK;
+}
+
+int tq_qparam_zp(tq_op_ctx *c, int i, int expect_n, int32_t *out)
+{
+    const tq_value *v = i < c->n_in ? c->in[i] : NULL;
+    if (!v) {
+        for (int k = 0; k < expect_n; k++)
+            out[k] = 0;
+        return TQ_OK;
+    }
+    int rc = check_len(c, v, expect_n);
+    if (rc)
+        return rc;
+    int64_t n = tq_qparam_len(v);
+    for (int k = 0; k < expect_n; k++) {
+        int64_t j = n == 1 ? 0 : k;
+        switch (v->dtype) {
+        case TQ_UINT8: out[k] = ((const uint8_t *)v->data)[j]; break;
+        case TQ_INT8: out[k] = ((const int8_t *)v->data)[j]; break;
+        case TQ_INT32: out[k] = ((const int32_t *)v->data)[j]; break;
+        default:
+            return tq_op_fail(c, TQ_EUNSUPPORTED, "zero point '%s' has unsupported type %s",
+                              v->name, tq_dtype_name(v->dtype));
+        }
+    }
+    return TQ_OK;
+}
+
+int tq_qparam_scale(tq_op_ctx *c, int i, int expect_n, float *out)
+{
+    const tq_value *v = i < c->n_in ? c->in[i] : NULL;
+    if (!v)
+        return tq_op_fail(c, TQ_EFORMAT, "scale input %d is missing", i);
+    if (v->dtype != TQ_FLOAT)
+        return tq_op_fail(c, TQ_EUNSUPPORTED, "scale '%s' is %s; only float32 is supported",
+                          v->name, tq_dtype_name(v->dtype));
+    int rc = check_len(c, v, expect_n);
+    if (rc)
+        return rc;
+    int64_t n = tq_qparam_len(v);
+    for (int k = 0; k < expect_n; k++)
+        out[k] = ((const float *)v->data)[n == 1 ? 0 : k];
+    return TQ_OK;
+}
+
+void tq_dynamic_qparams(float mn, float mx, float *scale, int *zp)
+{
+    mn = mn < 0.0f ? mn : 0.0f;
+    mx = mx > 0.0f ? mx : 0.0f;
+    float s = mx == mn ? 1.0f : (mx - mn) / 255.0f;
+    float z = 0.0f - mn / s;
+    z = z > 0.0f ? z : 0.0f;
+    z = z < 255.0f ? z : 255.0f;
+    *scale = s;
+    *zp = (int)rintf(z);
+}
+
+void tq_requant_row(const int32_t *acc, int n, float mult, int zp, bool is_signed, void *out)
+{
+    float lo = is_signed ? -128.0f : 0.0f, hi = is_signed ? 127.0f : 255.0f;
+    for (int i = 0; i < n; i++) {
+        float t = rintf((float)acc[i] * mult) + (float)zp;
+        t = t > lo ? t : lo;
+        t = t < hi ? t : hi;
+        if (is_signed)
+            ((int8_t *)out)[i] = (int8_t)(int)t;
+        else
+            ((uint8_t *)out)[i] = (uint8_t)(int)t;
+    }
+}
+
+void tq_qconv_release(tq_qconv *q)
+{
+    free(q->wpack);
+    q->wpack = NULL;
+}
+
+static size_t wpack_bytes(const tq_qconv *q)
+{
+    return (size_t)q->cout * (size_t)q->k2 * sizeof(int16_t);
+}
+
+int tq_qconv_pack_weights(tq_op_ctx *c, tq_qconv *q, int wi, int w_zp_i, int16_t *wbuf)
+{
+    const tq_value *w = c->in[wi];
+    int32_t *zp = malloc(sizeof(int32_t) * (size_t)q->cout);
+    if (!zp)
+        return tq_op_fail(c, TQ_ENOMEM, "out of memory");
+    int rc = tq_qparam_zp(c, w_zp_i, (int)q->cout, zp);
+    if (rc) {
+        free(zp);
+        return rc;
+    }
+    for (int64_t o = 0; o < q->cout; o++) {
+        int16_t *d = wbuf + o * q->k2;
+        for (int k = 0; k < q->k; k++) {
+            int v = q->w_signed ? ((const int8_t *)w->data)[o * q->k + k]
+                                : ((const uint8_t *)w->data)[o * q->k + k];
+            d[k] = (int16_t)(v - zp[o]);
+        }
+        for (int k = q->k; k < q->k2; k++)
+            d[k] = 0;
+    }
+    free(zp);
+    return TQ_OK;
+}
+
+int tq_qconv_prepare(tq_op_ctx *c, tq_qconv *q, int xi, int wi, int w_zp_i, size_t *scratch,
+                     int64_t *out_dims)
+{
+    const tq_value *x = c->in[xi], *w = c->in[wi];
+    const tq_value *wzp = w_zp_i >= 0 && w_zp_i < c->n_in ? c->in[w_zp_i] : NULL;
+    if (!tq_is_q8(x->dtype) || !tq_is_q8(w->dtype))
+        return tq_op_fail(c, TQ_EFORMAT, "input '%s' (%s) and weight '%s' (%s) must be int8 or uint8",
+                          x->name, tq_dtype_name(x->dtype), w->name, tq_dtype_name(w->dtype));
+    if (wzp && wzp->dtype != w->dtype)
+        return tq_op_fail(c, TQ_EFORMAT, "weight zero point '%s' must have the weight's type %s",
+                          wzp->name, tq_dtype_name(w->dtype));
+    if (x->rank != 4 || w->rank != 4)
+        return tq_op_fail(c, TQ_EUNSUPPORTED,
+                          "only 2-D convolutions are supported ('%s' has rank %d, '%s' rank %d)",
+                          x->name, x->rank, w->name, w->rank);
+    tq_spatial sp;
+    int rc = tq_spatial_read(c, 2, w->dims + 2, &sp);
+    if (rc)
+        return rc;
+    int64_t group = tq_node_attr_int(c->node, "group", 1);
+    int64_t cin = x->dims[1], cout = w->dims[0];
+    if (group < 1 || cin % group != 0 || cout % group != 0 || w->dims[1] * group != cin)
+        return tq_op_fail(c, TQ_EFORMAT,
+                          "group %lld does not match input '%s' (%lld channels) and weight '%s' "
+                          "(%lld x %lld)",
+                          (long long)group, x->name, (long long)cin, w->name, (long long)cout,
+                          (long long)w->dims[1]);
+    int64_t osp[TQ_SPATIAL_MAX];
+    if ((rc = tq_spatial_forward(c, &sp, x->dims + 2, false, osp)))
+        return rc;
+    int64_t k = w->dims[1] * sp.kernel[0] * sp.kernel[1];
+    if (k > 1 << 20 || cout > 1 << 20)
+        return tq_op_fail(c, TQ_EUNSUPPORTED, "weight '%s' is too large", w->name);
+    q->batch = x->dims[0];
+    q->group = group;
+    q->cin = cin;
+    q->cout = cout;
+    q->cin_g = cin / group;
+    q->cout_g = cout / group;
+    q->ih = x->dims[2];
+    q->iw = x->dims[3];
+    q->oh = osp[0];
+    q->ow = osp[1];
+    q->kh = (int)sp.kernel[0];
+    q->kw = (int)sp.kernel[1];
+    q->sh = (int)sp.stride[0];
+    q->sw = (int)sp.stride[1];
+    q->dh = (int)sp.dilation[0];
+    q->dw = (int)sp.dilation[1];
+    q->pt = (int)sp.pad_begin[0];
+    q->pl = (int)sp.pad_begin[1];
+    q->k = (int)k;
+    q->k2 = tq_qgemm_k2(q->k);
+    q->pixels = q->oh * q->ow;
+    q->x_signed = x->dtype == TQ_INT8;
+    q->w_signed = w->dtype == TQ_INT8;
+    int64_t rows = (int64_t)(COL_BLOCK_BYTES / ((size_t)q->k2 * 2)) / (q->ow > 0 ? q->ow : 1);
+    if (rows < 1)
+        rows = 1;
+    if (rows > q->oh)
+        rows = q->oh;
+    q->rows_per_block = (int)rows;
+    q->ldb = tq_qgemm_ldb((int)(rows * q->ow));
+    size_t need = (size_t)q->k2 * q->ldb * sizeof(int16_t);
+    /* 8-bit outputs need an int32 block too. */
+    need += (size_t)q->cout_g * q->ldb * sizeof(int32_t);
+    bool w_const = w->is_const && (!wzp || wzp->is_const);
+    q->w_packed_at_prepare = w_const;
+    if (w_const) {
+        q->wpack = malloc(wpack_bytes(q));
+        if (!q->wpack)
+            return tq_op_fail(c, TQ_ENOMEM, "out of memory");
+        if ((rc = tq_qconv_pack_weights(c, q, wi, w_zp_i, q->wpack)))
+            return rc;
+    } else {
+        need += wpack_bytes(q);
+    }
+    *scratch = need;
+    out_dims[0] = q->batch;
+    out_dims[1] = cout;
+    out_dims[2] = q->oh;
+    out_dims[3] = q->ow;
+    return TQ_OK;
+}
+
+/* Columns of output rows [oh0, oh0+nrows) for one image and group: row k =
+ * (channel, ky, kx), column = output pixel; x - x_zp, 0 outside the image. */
+static void build_columns(const tq_qconv *q, const void *xg, int x_zp, int64_t oh0, int nrows,
+                          int16_t *cols)
+{
+    int64_t plane = q->ih * q->iw;
+    int64_t ncols = (int64_t)nrows * q->ow;
+    for (int64_t ci = 0; ci < q->cin_g; ci++)
+        for (int ky = 0; ky < q->kh; ky++)
+            for (int kx = 0; kx < q->kw; kx++) {
+                int64_t krow = (ci * q->kh + ky) * q->kw + kx;
+                int16_t *dst = cols + krow * (int64_t)q->ldb;
+                /* output columns whose input column is inside the image */
+                int64_t off = (int64_t)kx * q->dw - q->pl;
+                int64_t ow_lo = off >= 0 ? 0 : (-off + q->sw - 1) / q->sw;
+                int64_t ow_hi = q->iw - off <= 0 ? 0 : (q->iw - off + q->sw - 1) / q->sw;
+                if (ow_hi > q->ow)
+                    ow_hi = q->ow;
+                if (ow_lo > ow_hi)
+                    ow_lo = ow_hi;
+                for (int r = 0; r < nrows; r++) {
+                    int16_t *d = dst + (int64_t)r * q->ow;
+                    int64_t iy = (oh0 + r) * q->sh - q->pt + (int64_t)ky * q->dh;
+                    if (iy < 0 || iy >= q->ih) {
+                        memset(d, 0, sizeof(int16_t) * (size_t)q->ow);
+                        continue;
+                    }
+                    for (int64_t o = 0; o < ow_lo; o++)
+                        d[o] = 0;
+                    int64_t base = ci * plane + iy * q->iw + off;
+                    if (q->x_signed) {
+                        const int8_t *s = (const int8_t *)xg + base;
+                        for (int64_t o = ow_lo; o < ow_hi; o++)
+                            d[o] = (int16_t)(s[o * q->sw] - x_zp);
+                    } else {
+                        const uint8_t *s = (const uint8_t *)xg + base;
+                        if (q->sw == 1)
+                            for (int64_t o = ow_lo; o < ow_hi; o++)
+                                d[o] = (int16_t)(s[o] - x_zp);
+                        else
+                            for (int64_t o = ow_lo; o < ow_hi; o++)
+                                d[o] = (int16_t)(s[o * q->sw] - x_zp);
+                    }
+                    for (int64_t o = ow_hi; o < q->ow; o++)
+                        d[o] = 0;
+                }
+                for (int64_t j = ncols; j < (int64_t)q->ldb; j++)
+                    dst[j] = 0;
+            }
+    /* the even-K padding row */
+    if (q->k2 > q->k)
+        memset(cols + (int64_t)q->k * (int64_t)q->ldb, 0, sizeof(int16_t) * q->ldb);
+}
+
+/* acc[o] += w * (s[o * step] - zp) for o in [lo, hi); restrict lets the
+ * compiler vectorise (a uint8 pointer could otherwise alias acc). */
+static void dw_row_u8(int32_t *restrict acc, const uint8_t *restrict s, int64_t step,
+                      int32_t w, int32_t zp, int64_t lo, int64_t hi)
+{
+    if (step == 1)
+        for (int64_t o = lo; o < hi; o++)
+            acc[o] += w * ((int32_t)s[o] - zp);
+    else
+        for (int64_t o = lo; o < hi; o++)
+            acc[o] += w * ((int32_t)s[o * step] - zp);
+}
+
+static void dw_row_s8(int32_t *restrict acc, const int8_t *restrict s, int64_t step, int32_t w,
+                      int32_t zp, int64_t lo, int64_t hi)
+{
+    for (int64_t o = lo; o < hi; o++)
+        acc[o] += w * ((int32_t)s[o * step] - zp);
+}
+
+/* Depthwise (one input and one output channel per group): direct int32
+ * accumulation, no column matrix (it would be kh*kw times the input). */
+static void depthwise_block(const tq_qconv *q, const void *xg, int x_zp, const int16_t *w,
+                            int32_t init, int64_t oh0, int nrows, int32_t *acc)
+{
+    int64_t lo[64], hi[64];
+    int nk = q->kw < 64 ? q->kw : 64;
+    for (int kx = 0; kx < nk; kx++) {
+        int64_t off = (int64_t)kx * q->dw - q->pl;
+        lo[kx] = off >= 0 ? 0 : (-off + q->sw - 1) / q->sw;
+        hi[kx] = q->iw - off <= 0 ? 0 : (q->iw - off + q->sw - 1) / q->sw;
+        if (hi[kx] > q->ow)
+            hi[kx] = q->ow;
+    }
+    for (int64_t j = 0; j < (int64_t)nrows * q->ow; j++)
+        acc[j] = init;
+    for (int r = 0; r < nrows; r++) {
+        int32_t *ar = acc + (int64_t)r * q->ow;
+        for (int ky = 0; ky < q->kh; ky++) {
+            int64_t iy = (oh0 + r) * q->sh - q->pt + (int64_t)ky * q->dh;
+            if (iy < 0 || iy >= q->ih)
+                continue;
+            for (int kx = 0; kx < q->kw; kx++) {
+                int64_t off = (int64_t)kx * q->dw - q->pl;
+                int64_t l = kx < 64 ? lo[kx] : 0, h = kx < 64 ? hi[kx] : 0;
+                if (kx >= 64) { /* wider than any real kernel: compute directly */
+                    l = off >= 0 ? 0 : (-off + q->sw - 1) / q->sw;
+                    h = q->iw - off <= 0 ? 0 : (q->iw - off + q->sw - 1) / q->sw;
+                    h = h > q->ow ? q->ow : h;
+                }
+                int64_t base = iy * q->iw + off;
+                if (q->x_signed)
+                    dw_row_s8(ar, (const int8_t *)xg + base, q->sw, w[ky * q->kw + kx], x_zp, l,
+                              h);
+                else
+                    dw_row_u8(ar, (const uint8_t *)xg + base, q->sw, w[ky * q->kw + kx], x_zp,
+                              l, h);
+            }
+        }
+    }
+}
+
+void tq_qconv_run(const tq_qconv *q, const tq_qdsp *d, const int16_t *wpack, const void *x,
+                  int x_zp, const int32_t *row_init, int32_t *out_i32, void *scratch,
+                  tq_qconv_epilogue epi, void *user)
+{
+    int16_t *cols = scratch;
+    int32_t *blk = (int32_t *)(void *)((char *)scratch + (size_t)q->k2 * q->ldb * sizeof(int16_t));
+    int64_t plane = q->ih * q->iw;
+    for (int64_t n = 0; n < q->batch; n++)
+        for (int64_t oh0 = 0; oh0 < q->oh; oh0 += q->rows_per_block) {
+            int nrows = (int)(q->oh - oh0 < q->rows_per_block ? q->oh - oh0 : q->rows_per_block);
+            int64_t p0 = oh0 * q->ow, np = (int64_t)nrows * q->ow;
+            for (int64_t g = 0; g < q->group; g++) {
+                const char *xg = (const char *)x + (n * q->cin + g * q->cin_g) * plane;
+                int32_t *acc = out_i32 ? out_i32 + (n * q->cout + g * q->cout_g) * q->pixels + p0
+                                       : blk;
+                size_t ld = out_i32 ? (size_t)q->pixels : q->ldb;
+                if (q->cin_g == 1 && q->cout_g == 1) {
+                    depthwise_block(q, xg, x_zp, wpack + g * q->k2, row_init ? row_init[g] : 0,
+                                    oh0, nrows, acc);
+                    if (!out_i32 && epi)
+                        epi(user, n, g, 1, p0, np, acc, ld);
+                    continue;
+                }
+                build_columns(q, xg, x_zp, oh0, nrows, cols);
+                d->qgemm((int)q->cout_g, (int)np, q->k2, wpack + g * q->cout_g * q->k2,
+                         (size_t)q->k2, cols, q->ldb, row_init ? row_init + g * q->cout_g : NULL,
+                         acc, ld);
+                if (!out_i32 && epi)
+                    epi(user, n, g * q->cout_g, q->cout_g, p0, np, acc, ld);
+            }
+            if (out_i32 && epi)
+                epi(user, n, 0, q->cout, p0, np, out_i32 + n * q->cout * q->pixels + p0,
+                    (size_t)q->pixels);
+        }
+}

@@ -1,0 +1,105 @@
+/* Shared pieces of the integer ops: reading scale / zero-point inputs, the
+ * DynamicQuantizeLinear parameter rule, float requantisation, and the integer
+ * convolution engine used by ConvInteger, QLinearConv and the fused dynamic
+ * conv (runtime/ops/fused_dynamic.c).
+ *
+ * Requantisation scheme (QLinearConv, QLinearMatMul): float, as ONNX Runtime
+ * does it: q = clamp(rint((float)acc * M) + zp) with M = (a_scale * b_scale) /
+ * y_scale computed in float and rint = round half to even. (float)acc is exact
+ * for |acc| < 2^24, which covers K * 255 * 255 for K < 258; beyond that the
+ * conversion rounds to nearest-even exactly like ONNX Runtime's. */
+#ifndef TQ_RUNTIME_OPS_QCOMMON_H
+#define TQ_RUNTIME_OPS_QCOMMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kernels/qgemm.h"
+#include "runtime/op.h"
+
+/* True for int8 / uint8. */
+bool tq_is_q8(tq_dtype t);
+
+/* A zero-point or scale input: scalar (n == 1) or a vector of n values.
+ * Integer zero points are read as int32; an omitted input reads as one 0. */
+typedef struct tq_qparam {
+    int n;
+    int32_t *zp;  /* zero points (when integer) */
+    float *scale; /* scales (when float) */
+} tq_qparam;
+
+/* Read input i (may be omitted) as zero points; its data must be available
+ * (const in prepare, or call in eval). expect_n: 1 or the per-axis length
+ * (a scalar or 1-element tensor is always accepted). */
+int tq_qparam_zp(tq_op_ctx *c, int i, int expect_n, int32_t *out);
+int tq_qparam_scale(tq_op_ctx *c, int i, int expect_n, float *out);
+/* Element count of input i when it is a scalar or 1-D tensor, else -1. */
+int64_t tq_qparam_len(const tq_value *v);
+
+/* ONNX / ONNX Runtime DynamicQuantizeLinear parameters from the data range:
+ * range extended to include 0, scale = (max - min) / 255 (1 when max == min),
+ * zp = rint(clamp(-min / scale, 0, 255)). */
+void tq_dynamic_qparams(float mn, float mx, float *scale, int *zp);
+
+/* DynamicQuantizeLinear of n floats into q (uint8), returning its scale and
+ * zero point; shared by the op and the fused dynamic ops so both give the
+ * same bytes. */
+void tq_dynamic_quantize(const tq_qdsp *d, const float *x, size_t n, uint8_t *q, float *scale,
+                         int *zp);
+
+/* The op definitions of this family (listed in quant.c). */
+extern const tq_op_def tq_op_quantize_linear, tq_op_dequantize_linear,
+    tq_op_dynamic_quantize_linear, tq_op_conv_integer, tq_op_qlinear_conv,
+    tq_op_matmul_integer, tq_op_qlinear_matmul, tq_op_fused_dyn_conv, tq_op_fused_dyn_matmul;
+
+/* Requantise int32 accumulators to 8 bits (see the scheme above). */
+void tq_requant_row(const int32_t *acc, int n, float mult, int zp, bool is_signed, void *out);
+
+/* Integer 2-D convolution (ConvInteger core). Weights are widened to int16
+ * with their zero points subtracted (at prepare when constant), inputs are
+ * widened with x_zp subtracted while building columns (padding becomes 0 -
+ * the ONNX padding value is x_zp), so the int32 result is exact. */
+typedef struct tq_qconv {
+    int64_t batch, group, cin_g, cout_g, cin, cout;
+    int64_t ih, iw, oh, ow;
+    int kh, kw, sh, sw, dh, dw, pt, pl;
+    int k, k2;
+    int64_t pixels;
+    int rows_per_block;   /* output rows per column block */
+    size_t ldb;           /* column block stride (int16) */
+    bool x_signed, w_signed;
+    int16_t *wpack;       /* cout x k2, NULL until packed */
+    bool w_packed_at_prepare;
+} tq_qconv;
+
+/* Shape/attribute checks and output shape for x (in[xi]) and w (in[wi]);
+ * w_zp_i: input index of the weight zero point (or -1). Packs the weights
+ * when w (and its zp) are constant. Sets *scratch to the bytes needed. */
+int tq_qconv_prepare(tq_op_ctx *c, tq_qconv *q, int xi, int wi, int w_zp_i, size_t *scratch,
+                     int64_t *out_dims);
+/* Pack non-constant weights into wbuf (cout * k2 int16) at eval. */
+int tq_qconv_pack_weights(tq_op_ctx *c, tq_qconv *q, int wi, int w_zp_i, int16_t *wbuf);
+void tq_qconv_release(tq_qconv *q);
+
+/* Called after output channels [c0, c0+nc) of pixels [p0, p0+np) of image n
+ * are computed: acc points at (c0, p0); channel stride ld. */
+typedef void (*tq_qconv_epilogue)(void *user, int64_t n, int64_t c0, int64_t nc, int64_t p0,
+                                  int64_t np, int32_t *acc, size_t ld);
+
+/* Run the convolution of x (u8/s8 NCHW) with zero point x_zp. out_i32: where
+ * accumulators go (NCHW int32, may alias a float output of the same size);
+ * NULL = a per-block scratch area (ld = block stride) for 8-bit outputs.
+ * row_init: per-output-channel int32 start values (folded bias) or NULL. */
+void tq_qconv_run(const tq_qconv *q, const tq_qdsp *d, const int16_t *wpack, const void *x,
+                  int x_zp, const int32_t *row_init, int32_t *out_i32, void *scratch,
+                  tq_qconv_epilogue epi, void *user);
+
+
+
+/* Where tq_qconv_run expects eval-time packed weights inside the scratch. */
+static inline int16_t *tq_qconv_wbuf(const tq_qconv *q, void *scratch)
+{
+    return (int16_t *)(void *)((char *)scratch + (size_t)q->k2 * q->ldb * sizeof(int16_t) +
+                               (size_t)q->cout_g * q->ldb * sizeof(int32_t));
+}
+#endif

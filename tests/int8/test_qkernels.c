@@ -1,0 +1,211 @@
+/* checkasm-style tests of the int8 kernels (kernels/qgemm.h): the AVX2
+ * versions must equal the C references bit for bit on random data, odd sizes
+ * and extreme values, outputs pre-filled with a sentinel; and both must equal
+ * a naive int64 dot product written here from the raw 8-bit operands. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdbool.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "kernels/cpu.h"
+#include "kernels/qgemm.h"
+
+#define SENTINEL 0x5A5A5A5A
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+static uint32_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state >> 16);
+}
+
+static const tq_qdsp *simd_table(void)
+{
+    tq_cpu_set_mask(~0u);
+    return tq_qdsp_get();
+}
+
+/* mode 0: random, 1: max positive products, 2: most negative products */
+static void run_gemm_case(int M, int N, int K, bool a_signed, bool b_signed, int mode)
+{
+    int k2 = tq_qgemm_k2(K);
+    size_t ldb = tq_qgemm_ldb(N), lda = (size_t)k2 + 2, ldc = (size_t)N + 3;
+    uint8_t *a8 = malloc((size_t)M * K + 1), *b8 = malloc((size_t)K * N + 1);
+    uint8_t azp[64], bzp[64];
+    int16_t *a = calloc((size_t)M * lda + 1, 2), *b = calloc((size_t)k2 * ldb + 1, 2);
+    int32_t *c_ref = malloc(sizeof(int32_t) * (size_t)M * ldc + 4);
+    int32_t *c_simd = malloc(sizeof(int32_t) * (size_t)M * ldc + 4);
+    int32_t *init = malloc(sizeof(int32_t) * (size_t)M + 4);
+    assert_non_null(a8);
+    assert_non_null(c_simd);
+    for (int i = 0; i < M * K; i++)
+        a8[i] = mode == 0 ? (uint8_t)rnd() : (a_signed ? (uint8_t)(int8_t)-128 : 255);
+    for (int i = 0; i < K * N; i++)
+        b8[i] = mode == 0 ? (uint8_t)rnd()
+                          : (uint8_t)(b_signed ? (mode == 1 ? -128 : 127) : (mode == 1 ? 255 : 0));
+    for (int i = 0; i < 64; i++) {
+        azp[i] = mode == 0 ? (uint8_t)rnd() : 0;
+        bzp[i] = mode == 0 ? (uint8_t)rnd() : 0;
+    }
+    if (mode == 2 && !b_signed)
+        for (int i = 0; i < 64; i++)
+            bzp[i] = 255; /* b - zp = -255 */
+    for (int m = 0; m < M; m++)
+        init[m] = mode == 0 ? (int32_t)(rnd() % 2001) - 1000 : 0;
+    /* per-row zp for A (row m uses azp[m % 64]), per-column for B */
+    for (int m = 0; m < M; m++)
+        tq_qpack_rows(1, K, a8 + (size_t)m * K, K, 1, a_signed, &azp[m % 64], 0, 0,
+                      a + (size_t)m * lda, lda);
+    uint8_t bzp_cols[4096];
+    for (int n = 0; n < N; n++)
+        bzp_cols[n] = bzp[n % 64];
+    tq_qpack_rows(K, N, b8, N, 1, b_signed, bzp_cols, 0, 1, b, ldb);
+    for (size_t i = 0; i < (size_t)M * ldc; i++)
+        c_ref[i] = c_simd[i] = SENTINEL;
+    tq_qgemm_s16_c(M, N, k2, a, lda, b, ldb, init, c_ref, ldc);
+    simd_table()->qgemm(M, N, k2, a, lda, b, ldb, init, c_simd, ldc);
+    for (int m = 0; m < M; m++) {
+        for (int n = 0; n < N; n++) {
+            int64_t s = init[m];
+            for (int k = 0; k < K; k++) {
+                int av = a_signed ? (int8_t)a8[m * K + k] : a8[m * K + k];
+                int bv = b_signed ? (int8_t)b8[k * N + n] : b8[k * N + n];
+                int az = a_signed ? (int8_t)azp[m % 64] : azp[m % 64];
+                int bz = b_signed ? (int8_t)bzp_cols[n] : bzp_cols[n];
+                s += (int64_t)(av - az) * (bv - bz);
+            }
+            assert_int_equal(c_ref[(size_t)m * ldc + n], s);
+            assert_int_equal(c_simd[(size_t)m * ldc + n], s);
+        }
+        for (size_t n = (size_t)N; n < ldc; n++) {
+            assert_int_equal(c_ref[(size_t)m * ldc + n], SENTINEL);
+            assert_int_equal(c_simd[(size_t)m * ldc + n], SENTINEL);
+        }
+    }
+    free(a8);
+    free(b8);
+    free(a);
+    free(b);
+    free(c_ref);
+    free(c_simd);
+    free(init);
+}
+
+static void test_qgemm_random_odd_sizes(void **st)
+{
+    (void)st;
+    static const int sizes[][3] = { { 1, 1, 1 },  { 3, 5, 7 },   { 4, 16, 8 },  { 5, 17, 9 },
+                                    { 7, 33, 15 }, { 16, 224, 144 }, { 13, 31, 63 },
+                                    { 1, 64, 6 },  { 32, 15, 1 } };
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        for (int t = 0; t < 4; t++)
+            run_gemm_case(sizes[i][0], sizes[i][1], sizes[i][2], t & 1, t & 2, 0);
+}
+
+/* 255 x -128 and 255 x 127 pairs: the products that break a saturating
+ * vpmaddubsw (2 * 255 * 127 = 64770 > 32767), with K large enough that the
+ * int32 sum is far outside int16. */
+static void test_qgemm_extremes(void **st)
+{
+    (void)st;
+    for (int mode = 1; mode <= 2; mode++) {
+        run_gemm_case(5, 19, 1023, false, true, mode);  /* u8 x s8 */
+        run_gemm_case(5, 19, 1023, true, true, mode);   /* s8 x s8: -128 x -128 */
+        run_gemm_case(5, 19, 1023, false, false, mode); /* u8 x u8 */
+    }
+}
+
+static void test_quantize_matches_and_rounds_half_even(void **st)
+{
+    (void)st;
+    enum { N = 1003 };
+    float x[N];
+    uint8_t q_ref[N + 8], q_simd[N + 8];
+    const float scale = 0.5f;
+    for (int i = 0; i < N; i++) {
+        if (i < 400) /* exact ties: k.5 * scale */
+            x[i] = ((float)(i - 200) + 0.5f) * scale;
+        else
+            x[i] = ((float)(int32_t)rnd() / 2147483648.0f) * 200.0f;
+    }
+    x[N - 1] = NAN;
+    x[N - 2] = INFINITY;
+    x[N - 3] = -INFINITY;
+    for (int sgn = 0; sgn < 2; sgn++)
+        for (int zp = -3; zp <= 130; zp += 133) {
+            int z = sgn ? (zp < 0 ? -3 : 5) : (zp < 0 ? 0 : 130);
+            memset(q_ref, 0xA5, sizeof q_ref);
+            memset(q_simd, 0xA5, sizeof q_simd);
+            tq_quantize_f32_c(x, N, scale, z, sgn, q_ref);
+            simd_table()->quantize(x, N, scale, z, sgn, q_simd);
+            assert_memory_equal(q_ref, q_simd, sizeof q_ref);
+            for (int i = 0; i < N - 3; i++) {
+                double r = nearbyint((double)x[i] / scale) + z; /* ties to even */
+                double lo = sgn ? -128 : 0, hi = sgn ? 127 : 255;
+                r = r < lo ? lo : r > hi ? hi : r;
+                int got = sgn ? (int8_t)q_ref[i] : q_ref[i];
+                assert_int_equal(got, (int)r);
+            }
+            assert_int_equal(q_ref[N], 0xA5);
+        }
+}
+
+static void test_minmax_and_dequant(void **st)
+{
+    (void)st;
+    enum { N = 77, M = 3 };
+    float x[N];
+    for (int i = 0; i < N; i++)
+        x[i] = (float)(int32_t)rnd() / 1e6f;
+    x[10] = NAN;
+    float a, b, c, d;
+    tq_minmax_f32_c(x, N, &a, &b);
+    simd_table()->minmax(x, N, &c, &d);
+    assert_true(a == c && b == d);
+    float lo = INFINITY, hi = -INFINITY;
+    for (int i = 0; i < N; i++)
+        if (!isnan(x[i])) {
+            lo = fminf(lo, x[i]);
+            hi = fmaxf(hi, x[i]);
+        }
+    assert_true(a == lo && b == hi);
+
+    int32_t c1[M * (N + 2)], c2[M * (N + 2)];
+    for (int i = 0; i < M * (N + 2); i++)
+        c1[i] = c2[i] = (int32_t)rnd() - (1 << 30);
+    float scale[M] = { 0.001f, 3.5e-5f, 1.0f }, bias[M] = { 0.25f, -7.0f, 1e-3f };
+    int32_t orig[M * (N + 2)];
+    memcpy(orig, c1, sizeof orig);
+    tq_dequant_rows_c(c1, M, N, N + 2, scale, bias);
+    simd_table()->dequant_rows(c2, M, N, N + 2, scale, bias);
+    assert_memory_equal(c1, c2, sizeof c1);
+    for (int m = 0; m < M; m++) {
+        for (int n = 0; n < N; n++) {
+            volatile float p = (float)orig[m * (N + 2) + n] * scale[m];
+            volatile float y = p + bias[m];
+            float got;
+            memcpy(&got, &c1[m * (N + 2) + n], sizeof got);
+            assert_true(got == y);
+        }
+        assert_int_equal(c1[m * (N + 2) + N], orig[m * (N + 2) + N]);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_qgemm_random_odd_sizes),
+        cmocka_unit_test(test_qgemm_extremes),
+        cmocka_unit_test(test_quantize_matches_and_rounds_half_even),
+        cmocka_unit_test(test_minmax_and_dequant),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
