@@ -19,6 +19,9 @@ typedef struct tq_pool_geom {
 /* One channel plane. Max ignores padding. Average divides by the window
  * size clipped to the padded input (count_include_pad) or to the real input. */
 void tq_maxpool_c(const tq_pool_geom *g, const float *in, float *out);
+/* Also the row-major index within the plane of each maximum (the first one
+ * on ties), for MaxPool's Indices output; idx may be NULL. */
+void tq_maxpool_idx_c(const tq_pool_geom *g, const float *in, float *out, int64_t *idx);
 void tq_avgpool_c(const tq_pool_geom *g, const float *in, float *out, bool count_include_pad);
 
 /* out[i] = mean of in[i*n .. i*n + n) for i < planes. */

@@ -1,6 +1,7 @@
 /* C pooling kernels (pool.h). Every geometry is viewed as 3-D (missing
  * leading dims have size 1) so one loop nest serves 1-D, 2-D and 3-D. */
 #include <math.h>
+#include <stddef.h>
 
 #include "kernels/pool.h"
 
@@ -41,6 +42,11 @@ static void taps(const dims3 *d, int dim, int64_t o, int64_t *first, int64_t *t_
 
 void tq_maxpool_c(const tq_pool_geom *g, const float *in, float *out)
 {
+    tq_maxpool_idx_c(g, in, out, NULL);
+}
+
+void tq_maxpool_idx_c(const tq_pool_geom *g, const float *in, float *out, int64_t *idx)
+{
     dims3 d;
     to3(g, &d);
     for (int64_t o0 = 0; o0 < d.out[0]; o0++) {
@@ -53,17 +59,22 @@ void tq_maxpool_c(const tq_pool_geom *g, const float *in, float *out)
                 int64_t f2, a2, b2;
                 taps(&d, 2, o2, &f2, &a2, &b2);
                 float m = -INFINITY;
+                int64_t at = -1;
                 for (int64_t t0 = a0; t0 < b0; t0++)
                     for (int64_t t1 = a1; t1 < b1; t1++) {
-                        const float *row = in + ((f0 + t0 * d.d[0]) * d.in[1] +
-                                                 (f1 + t1 * d.d[1])) * d.in[2];
+                        int64_t row = ((f0 + t0 * d.d[0]) * d.in[1] + (f1 + t1 * d.d[1])) *
+                                      d.in[2];
                         for (int64_t t2 = a2; t2 < b2; t2++) {
-                            float v = row[f2 + t2 * d.d[2]];
-                            if (v > m || isnan(v))
+                            float v = in[row + f2 + t2 * d.d[2]];
+                            if (v > m || (isnan(v) && !isnan(m)) || at < 0) {
                                 m = v;
+                                at = row + f2 + t2 * d.d[2];
+                            }
                         }
                     }
                 *out++ = m;
+                if (idx)
+                    *idx++ = at;
             }
         }
     }

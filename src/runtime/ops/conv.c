@@ -232,14 +232,16 @@ static const tq_op_def op_fused_conv = { "com.microsoft", "FusedConv", conv_prep
 
 /* ------------------------------------------------------- ConvTranspose */
 
-/* Per image and group: cols[Cout_g*kh*kw][H*W] = W_g^T * X_g (one GEMM with
- * X as raw B), then col2im scatters the columns into the bias-filled output. */
+/* Per image and group: cols[Cout_g*taps][in pixels] = W_g^T * X_g (one GEMM
+ * with X as raw B), then col2im scatters the columns into the bias-filled
+ * output. 1-D, 2-D and 3-D share the 3-D loops. */
 typedef struct convt_state {
     const tq_sgemm_dsp *gemm;
     int64_t batch, group, cin_g, cout_g;
-    int64_t ih, iw, oh, ow;
-    int64_t kh, kw, sh, sw, dh, dw, pt, pl;
-    int64_t rows;           /* cout_g * kh * kw */
+    /* spatial geometry as 3-D: missing leading dims have size 1 */
+    int64_t in[3], out[3], k[3], s[3], d[3], pad[3];
+    int64_t in_pix, out_pix, taps;
+    int64_t rows;           /* cout_g * taps */
     float *wt;              /* transposed constant weights, [group][rows][cin_g]; owned */
     size_t scratch_wt;      /* float offset when weights are transposed at eval */
 } convt_state;
@@ -272,10 +274,10 @@ static int convt_prepare(tq_op_ctx *c)
         if ((rc = require_float(c, i)))
             return rc;
     const tq_value *x = c->in[0], *w = c->in[1], *b = c->n_in > 2 ? c->in[2] : NULL;
-    if (x->rank < 3 || x->rank > 4)
+    if (x->rank < 3 || x->rank > 5)
         return tq_op_fail(c, TQ_EUNSUPPORTED,
-                          "input '%s' has rank %d; only 1-D and 2-D transposed convolutions "
-                          "are supported",
+                          "input '%s' has rank %d; 1-D to 3-D transposed convolutions (rank "
+                          "3..5) are supported",
                           x->name, x->rank);
     if (w->rank != x->rank)
         return tq_op_fail(c, TQ_EFORMAT, "weight '%s' has rank %d, input '%s' rank %d", w->name,
@@ -337,26 +339,26 @@ static int convt_prepare(tq_op_ctx *c)
             return tq_op_fail(c, TQ_EFORMAT, "spatial dim %d: output size %lld is not positive",
                               i, (long long)out_sp[i]);
     }
-    int o = nd == 2 ? 0 : -1;
     st->batch = x->dims[0];
     st->group = group;
     st->cin_g = cin / group;
     st->cout_g = w->dims[1];
-    st->ih = o < 0 ? 1 : x->dims[2];
-    st->iw = x->dims[1 + nd];
-    st->oh = o < 0 ? 1 : out_sp[0];
-    st->ow = out_sp[nd - 1];
-    st->kh = o < 0 ? 1 : sp.kernel[0];
-    st->kw = sp.kernel[nd - 1];
-    st->sh = o < 0 ? 1 : sp.stride[0];
-    st->sw = sp.stride[nd - 1];
-    st->dh = o < 0 ? 1 : sp.dilation[0];
-    st->dw = sp.dilation[nd - 1];
-    st->pt = o < 0 ? 0 : sp.pad_begin[0];
-    st->pl = sp.pad_begin[nd - 1];
-    st->rows = st->cout_g * st->kh * st->kw;
+    st->in_pix = st->out_pix = st->taps = 1;
+    for (int i = 0; i < 3; i++) {
+        int j = i - (3 - nd);
+        st->in[i] = j >= 0 ? x->dims[2 + j] : 1;
+        st->out[i] = j >= 0 ? out_sp[j] : 1;
+        st->k[i] = j >= 0 ? sp.kernel[j] : 1;
+        st->s[i] = j >= 0 ? sp.stride[j] : 1;
+        st->d[i] = j >= 0 ? sp.dilation[j] : 1;
+        st->pad[i] = j >= 0 ? sp.pad_begin[j] : 0;
+        st->in_pix *= st->in[i];
+        st->out_pix *= st->out[i];
+        st->taps *= st->k[i];
+    }
+    st->rows = st->cout_g * st->taps;
     size_t wt_floats = (size_t)(group * st->rows * st->cin_g);
-    size_t scratch = (size_t)(st->rows * st->ih * st->iw);
+    size_t scratch = (size_t)(st->rows * st->in_pix);
     if (w->is_const) {
         st->wt = malloc((wt_floats + 1) * sizeof(float));
         if (!st->wt)
@@ -386,7 +388,7 @@ static int convt_eval(tq_op_ctx *c)
         transpose_weights(st, c->in[1]->data, t);
         wt = t;
     }
-    int64_t in_pix = st->ih * st->iw, out_pix = st->oh * st->ow;
+    int64_t in_pix = st->in_pix, out_pix = st->out_pix;
     for (int64_t n = 0; n < st->batch; n++)
         for (int64_t gi = 0; gi < st->group; gi++) {
             const float *xg = x + (n * st->group + gi) * st->cin_g * in_pix;
@@ -399,20 +401,28 @@ static int convt_eval(tq_op_ctx *c)
                 float bv = bias ? bias[gi * st->cout_g + m] : 0.0f;
                 for (int64_t i = 0; i < out_pix; i++)
                     plane[i] = bv;
-                for (int64_t ky = 0; ky < st->kh; ky++)
-                    for (int64_t kx = 0; kx < st->kw; kx++) {
-                        const float *col = cols + ((m * st->kh + ky) * st->kw + kx) * in_pix;
-                        for (int64_t iy = 0; iy < st->ih; iy++) {
-                            int64_t oy = iy * st->sh - st->pt + ky * st->dh;
-                            if (oy < 0 || oy >= st->oh)
+                for (int64_t t = 0; t < st->taps; t++) {
+                    int64_t k2 = t % st->k[2], k1 = t / st->k[2] % st->k[1];
+                    int64_t k0 = t / (st->k[2] * st->k[1]);
+                    const float *col = cols + (m * st->taps + t) * in_pix;
+                    for (int64_t i0 = 0; i0 < st->in[0]; i0++) {
+                        int64_t o0 = i0 * st->s[0] - st->pad[0] + k0 * st->d[0];
+                        if (o0 < 0 || o0 >= st->out[0])
+                            continue;
+                        for (int64_t i1 = 0; i1 < st->in[1]; i1++) {
+                            int64_t o1 = i1 * st->s[1] - st->pad[1] + k1 * st->d[1];
+                            if (o1 < 0 || o1 >= st->out[1])
                                 continue;
-                            for (int64_t ix = 0; ix < st->iw; ix++) {
-                                int64_t ox = ix * st->sw - st->pl + kx * st->dw;
-                                if (ox >= 0 && ox < st->ow)
-                                    plane[oy * st->ow + ox] += col[iy * st->iw + ix];
+                            float *orow = plane + (o0 * st->out[1] + o1) * st->out[2];
+                            const float *crow = col + (i0 * st->in[1] + i1) * st->in[2];
+                            for (int64_t i2 = 0; i2 < st->in[2]; i2++) {
+                                int64_t o2 = i2 * st->s[2] - st->pad[2] + k2 * st->d[2];
+                                if (o2 >= 0 && o2 < st->out[2])
+                                    orow[o2] += crow[i2];
                             }
                         }
                     }
+                }
             }
         }
     return TQ_OK;

@@ -8,7 +8,8 @@
 
 typedef struct bn_state {
     int64_t batch, channels, inner;
-    float epsilon;
+    float epsilon, momentum;
+    bool training;    /* training_mode=1: normalise with the batch statistics */
     float *st;        /* s[C] then t[C]; owned when folded in prepare, else NULL */
 } bn_state;
 
@@ -30,19 +31,49 @@ static void fold(const tq_op_ctx *c, float eps, int64_t ch, float *s, float *t)
     }
 }
 
+/* Batch statistics (population variance, in double) -> s, t, and the
+ * running-statistics outputs: input * momentum + batch * (1 - momentum). */
+static void train_fold(tq_op_ctx *c, const bn_state *st, float *s, float *t)
+{
+    const float *x = c->in[0]->data, *scale = c->in[1]->data, *bias = c->in[2]->data;
+    const float *rmean = c->in[3]->data, *rvar = c->in[4]->data;
+    float *out_mean = c->n_out > 1 && c->out[1] ? c->out[1]->data : NULL;
+    float *out_var = c->n_out > 2 && c->out[2] ? c->out[2]->data : NULL;
+    double count = (double)(st->batch * st->inner);
+    for (int64_t ch = 0; ch < st->channels; ch++) {
+        double sum = 0, sq = 0;
+        for (int64_t n = 0; n < st->batch; n++) {
+            const float *xp = x + (n * st->channels + ch) * st->inner;
+            for (int64_t i = 0; i < st->inner; i++)
+                sum += xp[i];
+        }
+        double mean = count > 0 ? sum / count : 0;
+        for (int64_t n = 0; n < st->batch; n++) {
+            const float *xp = x + (n * st->channels + ch) * st->inner;
+            for (int64_t i = 0; i < st->inner; i++)
+                sq += (xp[i] - mean) * (xp[i] - mean);
+        }
+        double var = count > 0 ? sq / count : 0;
+        s[ch] = (float)(scale[ch] / sqrt(var + st->epsilon));
+        t[ch] = (float)(bias[ch] - mean * s[ch]);
+        if (out_mean)
+            out_mean[ch] = (float)(rmean[ch] * st->momentum + mean * (1 - st->momentum));
+        if (out_var)
+            out_var[ch] = (float)(rvar[ch] * st->momentum + var * (1 - st->momentum));
+    }
+}
+
 static int bn_prepare(tq_op_ctx *c)
 {
     int rc = tq_op_check_arity(c, 5, 5);
     if (rc)
         return rc;
-    if (tq_node_attr_int(c->node, "training_mode", 0) != 0)
-        return tq_op_fail(c, TQ_EUNSUPPORTED,
-                          "training_mode=1 is not supported (inference only)");
-    if (c->n_out > 1)
+    bool training = tq_node_attr_int(c->node, "training_mode", 0) != 0;
+    if (!training && c->n_out > 1)
         for (int i = 1; i < c->n_out; i++)
             if (c->out[i])
                 return tq_op_fail(c, TQ_EUNSUPPORTED,
-                                  "the training outputs (mean/var) are not supported");
+                                  "running mean/var outputs need training_mode=1");
     const tq_value *x = c->in[0];
     if (x->rank < 2)
         return tq_op_fail(c, TQ_EFORMAT, "input '%s' has rank %d, needs at least [N, C]",
@@ -69,7 +100,13 @@ static int bn_prepare(tq_op_ctx *c)
     for (int i = 2; i < x->rank; i++)
         st->inner *= x->dims[i];
     st->epsilon = tq_node_attr_float(c->node, "epsilon", 1e-5f);
-    bool all_const = true;
+    st->momentum = tq_node_attr_float(c->node, "momentum", 0.9f);
+    st->training = training;
+    int64_t cd[1] = { ch };
+    for (int i = 1; i < c->n_out && i < 3; i++)
+        if (c->out[i])
+            tq_value_set_shape(c->out[i], TQ_FLOAT, 1, cd);
+    bool all_const = !training;
     for (int i = 1; i < 5; i++)
         all_const = all_const && c->in[i]->is_const;
     if (all_const) {
@@ -88,7 +125,10 @@ static int bn_eval(tq_op_ctx *c)
 {
     const bn_state *st = c->state;
     float *s = st->st;
-    if (!s) {
+    if (st->training) {
+        s = c->scratch;
+        train_fold(c, st, s, s + st->channels);
+    } else if (!s) {
         s = c->scratch;
         fold(c, st->epsilon, st->channels, s, s + st->channels);
     }

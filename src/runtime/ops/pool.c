@@ -11,6 +11,7 @@ typedef struct pool_state {
     tq_pool_geom geom;
     int64_t planes, in_plane, out_plane;
     bool count_include_pad;
+    bool column_major;   /* MaxPool storage_order = 1 (Indices only) */
 } pool_state;
 
 static void pool_release(void *p)
@@ -18,10 +19,10 @@ static void pool_release(void *p)
     free(p);
 }
 
-static int check_input(tq_op_ctx *c, int min_rank)
+static int check_input(tq_op_ctx *c, int min_rank, bool allow_8bit)
 {
     const tq_value *x = c->in[0];
-    if (x->dtype != TQ_FLOAT)
+    if (x->dtype != TQ_FLOAT && !(allow_8bit && (x->dtype == TQ_UINT8 || x->dtype == TQ_INT8)))
         return tq_op_fail(c, x->dtype == TQ_FLOAT16 ? TQ_EUNSUPPORTED : TQ_EFORMAT,
                           "input '%s' is %s; only float32 is supported", x->name,
                           tq_dtype_name(x->dtype));
@@ -36,13 +37,12 @@ static int check_input(tq_op_ctx *c, int min_rank)
 static int window_prepare(tq_op_ctx *c, bool is_max)
 {
     int rc = tq_op_check_arity(c, 1, 1);
-    if (rc || (rc = check_input(c, 3)))
+    if (rc || (rc = check_input(c, 3, is_max)))
         return rc;
-    if (is_max && c->n_out > 1 && c->out[1])
-        return tq_op_fail(c, TQ_EUNSUPPORTED,
-                          "the Indices output of MaxPool is not supported (only the first "
-                          "output)");
     const tq_value *x = c->in[0];
+    bool want_idx = is_max && c->n_out > 1 && c->out[1];
+    if (want_idx && x->dtype != TQ_FLOAT)
+        return tq_op_fail(c, TQ_EUNSUPPORTED, "MaxPool Indices are supported for float32 only");
     pool_state *st = calloc(1, sizeof *st);
     if (!st)
         return tq_op_fail(c, TQ_ENOMEM, "out of memory");
@@ -78,17 +78,23 @@ static int window_prepare(tq_op_ctx *c, bool is_max)
         st->out_plane *= g->out[i];
     }
     st->planes = x->dims[0] * x->dims[1];
+    st->column_major = tq_node_attr_int(c->node, "storage_order", 0) != 0;
+    if (st->column_major && nd != 2 && want_idx)
+        return tq_op_fail(c, TQ_EUNSUPPORTED, "storage_order=1 is supported for 2-D only");
+    /* 8-bit inputs are pooled as floats (exact) in scratch */
+    if (x->dtype != TQ_FLOAT)
+        c->scratch_bytes = (size_t)(st->in_plane + st->out_plane) * sizeof(float);
     int64_t od[TQ_MAX_RANK] = { x->dims[0], x->dims[1] };
     for (int i = 0; i < nd; i++)
         od[2 + i] = out_sp[i];
-    tq_value_set_shape(c->out[0], TQ_FLOAT, x->rank, od);
+    tq_value_set_shape(c->out[0], x->dtype, x->rank, od);
+    if (want_idx)
+        tq_value_set_shape(c->out[1], TQ_INT64, x->rank, od);
     return TQ_OK;
 }
 
 static int maxpool_prepare(tq_op_ctx *c)
 {
-    if (tq_node_attr_int(c->node, "storage_order", 0) != 0 && c->n_out > 1 && c->out[1])
-        return tq_op_fail(c, TQ_EUNSUPPORTED, "storage_order applies only to Indices");
     return window_prepare(c, true);
 }
 
@@ -100,10 +106,45 @@ static int avgpool_prepare(tq_op_ctx *c)
 static int maxpool_eval(tq_op_ctx *c)
 {
     const pool_state *st = c->state;
-    const float *x = c->in[0]->data;
+    const tq_value *xv = c->in[0];
+    if (xv->dtype != TQ_FLOAT) {
+        float *fin = c->scratch, *fout = fin + st->in_plane;
+        bool u8 = xv->dtype == TQ_UINT8;
+        for (int64_t p = 0; p < st->planes; p++) {
+            const uint8_t *xu = (const uint8_t *)xv->data + p * st->in_plane;
+            const int8_t *xs = (const int8_t *)xv->data + p * st->in_plane;
+            for (int64_t i = 0; i < st->in_plane; i++)
+                fin[i] = u8 ? xu[i] : xs[i];
+            tq_maxpool_c(&st->geom, fin, fout);
+            uint8_t *yu = (uint8_t *)c->out[0]->data + p * st->out_plane;
+            int8_t *ys = (int8_t *)c->out[0]->data + p * st->out_plane;
+            for (int64_t i = 0; i < st->out_plane; i++) {
+                if (u8)
+                    yu[i] = (uint8_t)fout[i];
+                else
+                    ys[i] = (int8_t)fout[i];
+            }
+        }
+        return TQ_OK;
+    }
+    const float *x = xv->data;
     float *y = c->out[0]->data;
-    for (int64_t p = 0; p < st->planes; p++)
-        tq_maxpool_c(&st->geom, x + p * st->in_plane, y + p * st->out_plane);
+    int64_t *idx = c->n_out > 1 && c->out[1] ? c->out[1]->data : NULL;
+    for (int64_t p = 0; p < st->planes; p++) {
+        int64_t *ip = idx ? idx + p * st->out_plane : NULL;
+        tq_maxpool_idx_c(&st->geom, x + p * st->in_plane, y + p * st->out_plane, ip);
+        if (!ip)
+            continue;
+        /* Indices count over the whole tensor (N, C included) */
+        for (int64_t i = 0; i < st->out_plane; i++) {
+            int64_t within = ip[i];
+            if (st->column_major) {
+                int64_t h = st->geom.in[0], w = st->geom.in[1];
+                within = (within % w) * h + within / w;
+            }
+            ip[i] = p * st->in_plane + within;
+        }
+    }
     return TQ_OK;
 }
 
@@ -122,7 +163,7 @@ static int avgpool_eval(tq_op_ctx *c)
 static int global_prepare(tq_op_ctx *c)
 {
     int rc = tq_op_check_arity(c, 1, 1);
-    if (rc || (rc = check_input(c, 2)))
+    if (rc || (rc = check_input(c, 2, false)))
         return rc;
     const tq_value *x = c->in[0];
     int64_t od[TQ_MAX_RANK] = { x->dims[0], x->dims[1] };
