@@ -202,7 +202,7 @@ def check_one(name, model, cal, mode, at, pc, work):
         if r.get(k) != v:
             fail(f"{tag}: report {k} = {r.get(k)!r}, expected {v!r}")
     prov = r.get("run_provenance", {})
-    for k in ("tool_version", "command_line", "utc_time", "hostname", "cpu_features"):
+    for k in ("tool_version", "command_line", "utc_time", "host", "cpu_features"):
         if k not in prov:
             fail(f"{tag}: run_provenance lacks {k}")
     if r["int8_bytes"] >= r["fp32_bytes"]:
