@@ -180,7 +180,7 @@ static void test_minmax_and_dequant(void **st)
 
     int32_t c1[M * (N + 2)], c2[M * (N + 2)];
     for (int i = 0; i < M * (N + 2); i++)
-        c1[i] = c2[i] = (int32_t)rnd() - (1 << 30);
+        c1[i] = c2[i] = (int32_t)((int64_t)rnd() - (1 << 30)); /* rnd() may exceed INT32_MAX */
     float scale[M] = { 0.001f, 3.5e-5f, 1.0f }, bias[M] = { 0.25f, -7.0f, 1e-3f };
     int32_t orig[M * (N + 2)];
     memcpy(orig, c1, sizeof orig);
