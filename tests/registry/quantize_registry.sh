@@ -108,6 +108,16 @@ refuse "dynamic with --calibration" "--calibration is only used by --mode static
 refuse "MODEL and --registry" "not both" "$T/codec_mlp.onnx" --registry "$R" --id codec_mlp
 refuse "--id without --registry" "--registry and --id go together" --id codec_mlp
 refuse "-o with --registry" "-o does not apply" --registry "$R" --id codec_mlp -o "$WORK/x.onnx"
+$PY - "$R" <<'PYEOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+r["models"][1]["onnx"] = "sub/../../tiny/mlp_regressor_dynamic.onnx"
+json.dump(r, open(sys.argv[1], "w"), indent=2, sort_keys=True)
+PYEOF
+refuse "model path leaving the registry's folder" \
+    "$R: entry 'mlp_regressor_dynamic': onnx: 'sub/../../tiny/mlp_regressor_dynamic.onnx' leaves the registry's folder" \
+    --registry "$R" --id mlp_regressor_dynamic
+fresh
 refuse "missing registry" "$WORK/none.json" --registry "$WORK/none.json" --id codec_mlp
 
 # A registry that cannot be rewritten: the new int8 file is taken back.

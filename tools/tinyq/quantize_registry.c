@@ -40,6 +40,22 @@ static char *calibration_field(const tq_registry *reg, const char *cal, tq_error
     return strdup(file);
 }
 
+/* The int8 file is written beside the entry's model: refuse entries whose
+ * path would put it outside the registry's folder (the validator's rule). */
+static int path_stays_inside(const char *onnx)
+{
+    if (onnx[0] == '/')
+        return 0;
+    for (const char *p = onnx; *p;) {
+        size_t n = strcspn(p, "/");
+        if (n == 2 && p[0] == '.' && p[1] == '.')
+            return 0;
+        p += n;
+        p += *p == '/';
+    }
+    return 1;
+}
+
 /* Pick the mode: --mode when given, else the entry's (fp32 entries: dynamic). */
 static int pick_mode(const quantize_registry_job *job, const tq_registry_entry *e,
                      tq_quant_settings *s, tq_error *err)
@@ -146,6 +162,9 @@ int quantize_registry_entry(const quantize_registry_job *job, tq_quant_settings 
     if (!rc && !e.onnx)
         rc = tq_fail(err, TQ_EFORMAT, "%s: entry '%s': onnx: missing or not a string",
                      job->registry, job->id);
+    else if (!rc && !path_stays_inside(e.onnx))
+        rc = tq_fail(err, TQ_EFORMAT, "%s: entry '%s': onnx: '%s' leaves the registry's folder",
+                     job->registry, job->id, e.onnx);
     if (!rc) {
         fp32 = tq_registry_entry_file(reg, &e, ".onnx");
         int8 = tq_registry_entry_file(reg, &e, ".int8.onnx");
