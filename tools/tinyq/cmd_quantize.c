@@ -15,11 +15,10 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "Usage: tinyq quantize MODEL.onnx [--mode dynamic|static] [--calibration CAL.npz]\n"
-            "       tinyq quantize --registry REG --id ID [--mode dynamic|static]\n"
-            "                      [--calibration CAL.npz]\n"
             "         [--method minmax|entropy|percentile] [--percentile P] [--per-channel]\n"
             "         [--activation-type int8|uint8] [--op-types Conv,MatMul,...]\n"
-            "         [--exclude NODE...] [--calib-batch N] [-o OUT.onnx] [--report-out R.json]\n\n"
+            "         [--exclude NODE...] [--calib-batch N] [-o OUT.onnx] [--report-out R.json]\n"
+            "       tinyq quantize --registry REG --id ID [the options above except -o]\n\n"
             "Writes an int8 model (default MODEL.int8.onnx beside the input; the input is\n"
             "never modified, the output appears atomically).\n\n"
             "  --mode dynamic    int8 symmetric weights, activations quantised at run time\n"
