@@ -218,6 +218,23 @@ def main():
         check(f"{bad}:5: missing 'vmaf_score'" in p.stderr and not os.path.exists(out_bad),
               "malformed row: exit 2 naming " + p.stderr.strip())
 
+        # Usage and input errors: exit 2 with the problem named.
+        missing = os.path.join(w, "absent.jsonl")
+        for args, want in ((["train"], "the only trainer is 'fr-regressor'"),
+                           (["train", "fr-regressor", "--smoke"], "missing -o MODEL.onnx"),
+                           (["train", "fr-regressor", "--smoke", "--hidden", "0", "-o", v1],
+                            "--hidden '0'"),
+                           (["train", "fr-regressor", "--smoke", "--corpus", corpus, "-o", v1],
+                            "exactly one of --corpus, --csv, --smoke"),
+                           (["train", "fr-regressor", "--csv", corpus, "--codec-aware", "-o", v1],
+                            "--codec-aware needs a corpus"),
+                           (["train", "fr-regressor", "--corpus", missing, "-o", out_bad],
+                            missing),
+                           (["train", "fr-regressor", "--smoke", "-o", os.path.join(w, "m.txt")],
+                            "must end in .onnx")):
+            p = tq(*args, expect=2)
+            check(want in p.stderr, f"usage error {' '.join(args[2:])[:40]!r}: {want}")
+
         # Determinism through the CLI.
         blobs = []
         for k in range(2):
