@@ -30,5 +30,6 @@ int cmd_registry(int argc, char **argv);
 int cmd_gate(int argc, char **argv);
 int cmd_drop(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 
 #endif

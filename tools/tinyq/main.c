@@ -14,6 +14,7 @@ static const cli_command commands[] = {
     {"gate", "accuracy gate over the registry's quantised entries", cmd_gate},
     {"registry", "validate / list / resolve registry entries; score through the loader", cmd_registry},
     {"quantize", "write the int8 model (dynamic or static QDQ) beside the fp32 one", cmd_quantize},
+    {"train", "train the FR regressor (MLP) from a corpus; ONNX + sidecar + LOSO report", cmd_train},
     {NULL, NULL, NULL},
 };
 
