@@ -83,4 +83,7 @@ REG="$OUT/registry.json"
 "$TOOL" quantize --registry "$REG" --id mlp_regressor_static --mode static \
     --calibration "$OUT/calib/mlp_regressor_calib.npz"
 "$TOOL" quantize --registry "$REG" --id codec_mlp --mode dynamic
+# The load-path probe: the FR-regressor trainer's smoke model (100 synthetic
+# rows, seconds to train), registered by the trainer with smoke: true.
+"$TOOL" train fr-regressor --smoke -o "$OUT/fr_regressor_smoke.onnx" --registry "$REG" >/dev/null
 "$TOOL" registry validate "$REG"
