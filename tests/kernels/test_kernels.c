@@ -27,7 +27,7 @@ static bool have_avx2(void)
 typedef struct gemm_case {
     int64_t m, n, k;
     ptrdiff_t lda, ldb, ldc;
-    float *a, *b, *c0, *bias;
+    float *a, *b, *c0, *bias, *res; /* res: residual, row stride ldr = n + 1 */
     tq_sgemm_post post;
 } gemm_case;
 
@@ -47,7 +47,13 @@ static void gemm_case_init(gemm_case *g, int64_t m, int64_t n, int64_t k)
     rnd_fill(g->b, (size_t)(k * g->ldb));
     rnd_fill(g->c0, (size_t)(m * g->ldc));
     rnd_fill(g->bias, (size_t)(m > n ? m : n));
+    g->res = malloc(sizeof(float) * (size_t)(m * (n + 1) + 1));
+    rnd_fill(g->res, (size_t)(m * (n + 1)));
     memset(&g->post, 0, sizeof g->post);
+    if (rnd_int(0, 1)) {
+        g->post.residual = g->res;
+        g->post.ldr = n + 1;
+    }
     g->post.alpha = rnd_int(0, 1) ? 1.0f : rnd_float() * 2;
     g->post.accumulate = rnd_int(0, 1);
     if (rnd_int(0, 1)) {
@@ -65,6 +71,7 @@ static void gemm_case_free(gemm_case *g)
     free(g->b);
     free(g->c0);
     free(g->bias);
+    free(g->res);
 }
 
 /* Exact-ish value of output (i, j) and the magnitude sum bounding its error. */
@@ -86,6 +93,11 @@ static double gemm_ref(const gemm_case *g, int64_t i, int64_t j, double *abs_sum
         double bv = g->post.bias_per_col ? g->bias[j] : g->bias[i];
         v += bv;
         as += fabs(bv);
+    }
+    if (g->post.residual) {
+        double rv = g->post.residual[i * g->post.ldr + j];
+        v += rv;
+        as += fabs(rv);
     }
     if (g->post.clamp)
         v = v < g->post.lo ? g->post.lo : (v > g->post.hi ? g->post.hi : v);
@@ -166,12 +178,13 @@ static void test_sgemm_tile_avx2_vs_c(void **state)
             ptrdiff_t lda = k + rnd_int(0, 5), ldb = nr + rnd_int(0, 5);
             ptrdiff_t ldc = nr + rnd_int(0, 5);
             float a[TQ_SGEMM_MR * 80], b[80 * 40], c1[TQ_SGEMM_MR * 40], c2[TQ_SGEMM_MR * 40];
-            float br[TQ_SGEMM_MR], bc[TQ_SGEMM_NR];
+            float br[TQ_SGEMM_MR], bc[TQ_SGEMM_NR], res[TQ_SGEMM_MR * 40];
             rnd_fill(a, sizeof a / sizeof a[0]);
             rnd_fill(b, sizeof b / sizeof b[0]);
             rnd_fill(c1, sizeof c1 / sizeof c1[0]);
             rnd_fill(br, TQ_SGEMM_MR);
             rnd_fill(bc, TQ_SGEMM_NR);
+            rnd_fill(res, sizeof res / sizeof res[0]);
             for (int i = 0; i < mr; i++)
                 for (int j = nr; j < ldc; j++)
                     c1[i * ldc + j] = SENTINEL;
@@ -185,7 +198,9 @@ static void test_sgemm_tile_avx2_vs_c(void **state)
             bool load_c = rnd_int(0, 1), clamp = rnd_int(0, 1);
             const float *bias_row = rnd_int(0, 1) ? br : NULL;
             const float *bias_col = rnd_int(0, 1) ? bc : NULL;
-            tq_sgemm_epi epi = { alpha, load_c, bias_row, bias_col, clamp, -0.25f, 0.5f };
+            const float *resid = rnd_int(0, 1) ? res : NULL;
+            tq_sgemm_epi epi = { alpha, load_c, bias_row, bias_col, resid, nr + 3, clamp,
+                                 -0.25f, 0.5f };
             tq_sgemm_tile_c(mr, nr, k, a, lda, b, ldb, use_offs ? offs : NULL, c1, ldc, &epi);
             tq_sgemm_tile_avx2(mr, nr, k, a, lda, b, ldb, use_offs ? offs : NULL, c2, ldc, &epi);
             for (int i = 0; i < mr; i++)
@@ -194,7 +209,7 @@ static void test_sgemm_tile_avx2_vs_c(void **state)
                     for (int64_t kk = 0; kk < k; kk++)
                         as += fabs((double)a[i * lda + kk] *
                                    b[(use_offs ? offs[kk] : kk * ldb) + j]) * fabs(alpha);
-                    as += 3; /* |c|, |bias| terms are < 1 each */
+                    as += 4; /* |c|, |bias|, |residual| terms are < 1 each */
                     double tol = 2 * sum_tolerance(k, as);
                     if (fabs((double)c1[i * ldc + j] - c2[i * ldc + j]) > tol)
                         fail_msg("tile %dx%d k=%lld at (%d,%d): C %.9g AVX2 %.9g", mr, nr,
