@@ -241,30 +241,6 @@ static int conv_prepare(tq_op_ctx *c)
     return TQ_OK;
 }
 
-/* Drop the junk columns: y[r][x] = act(tmp[r][x] (+ z[r][x])). */
-static void copy_rows(const float *tmp, int64_t qw, float *y, const float *z, int64_t rows,
-                      int64_t ow, bool clamp, float lo, float hi)
-{
-    for (int64_t r = 0; r < rows; r++) {
-        float *d = y + r * ow;
-        const float *s = tmp + r * qw;
-        if (!z && !clamp) {
-            for (int64_t x = 0; x < ow; x++) /* short rows: no memcpy call */
-                d[x] = s[x];
-            continue;
-        }
-        const float *zr = z ? z + r * ow : NULL;
-        for (int64_t x = 0; x < ow; x++) {
-            float v = s[x];
-            if (zr)
-                v += zr[x];
-            if (clamp) /* the GEMM epilogue's order: NaN stays NaN */
-                v = v < lo ? lo : (v > hi ? hi : v);
-            d[x] = v;
-        }
-    }
-}
-
 static int conv_eval(tq_op_ctx *c)
 {
     const conv_state *st = c->state;
@@ -299,7 +275,7 @@ static int conv_eval(tq_op_ctx *c)
             }
             const tq_conv_phase *ph = &st->phase;
             float *planes = c->scratch;
-            tq_conv_phase_pack(g, ph, xg, planes);
+            st->conv->phase_pack(g, ph, xg, planes);
             if (!st->scratch_out) { /* no junk columns: straight into Y */
                 tq_sgemm_indirect(st->gemm, st->cout_g, ph->cols, st->k, wg, (ptrdiff_t)st->k,
                                   planes, st->offs, yg, (ptrdiff_t)st->pixels, &post);
@@ -312,7 +288,7 @@ static int conv_eval(tq_op_ctx *c)
             post.clamp = false;
             tq_sgemm_indirect(st->gemm, st->cout_g, ph->cols, st->k, wg, (ptrdiff_t)st->k,
                               planes, st->offs, tmp, (ptrdiff_t)(g->oh * ph->qw), &post);
-            copy_rows(tmp, ph->qw, yg, zg, st->cout_g * g->oh, g->ow, clamp, st->lo, st->hi);
+            st->conv->rows(tmp, ph->qw, yg, zg, st->cout_g * g->oh, g->ow, clamp, st->lo, st->hi);
         }
     if (late_z)
         add_z_pass(st, z, y);
