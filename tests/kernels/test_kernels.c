@@ -326,6 +326,103 @@ static void check_dw(const tq_dwconv_fn fn, const char *name, const tq_conv2d_ge
     free(out);
 }
 
+/* Phase planes (conv.h) of every kernel against their definition: plane
+ * (ci, py, px) pixel (y, x) is the input at (y*sh + py - pt, x*sw + px - pl),
+ * 0 outside; nothing written past the planes. */
+static void check_phase_pack(const tq_conv_dsp *dsp, const tq_conv2d_geom *g)
+{
+    tq_conv_phase ph;
+    tq_conv_phase_init(g, &ph);
+    size_t in_n = (size_t)(g->c * g->ih * g->iw), pn = tq_conv_phase_floats(g, &ph);
+    float *in = malloc(in_n * sizeof(float));
+    float *planes = malloc((pn + 8) * sizeof(float));
+    rnd_fill(in, in_n);
+    fill_sentinel(planes, pn + 8);
+    dsp->phase_pack(g, &ph, in, planes);
+    for (int64_t ci = 0; ci < g->c; ci++)
+        for (int py = 0; py < g->sh; py++)
+            for (int px = 0; px < g->sw; px++) {
+                if (!tq_conv_phase_used(g->kh, g->dh, g->sh, py) ||
+                    !tq_conv_phase_used(g->kw, g->dw, g->sw, px))
+                    continue;
+                const float *pl = planes + ((ci * g->sh + py) * g->sw + px) * ph.plane;
+                for (int64_t y = 0; y < ph.qh; y++)
+                    for (int64_t x = 0; x < ph.qw; x++) {
+                        int64_t iy = y * g->sh + py - g->pt, ix = x * g->sw + px - g->pl;
+                        float want = iy >= 0 && iy < g->ih && ix >= 0 && ix < g->iw
+                                         ? in[(ci * g->ih + iy) * g->iw + ix]
+                                         : 0.0f;
+                        if (pl[y * ph.qw + x] != want)
+                            fail_msg("phase pack c%lld s%d,%d p%d,%d %lldx%lld: plane (%lld,%d,%d) "
+                                     "at (%lld,%lld) = %g, want %g",
+                                     (long long)g->c, g->sh, g->sw, g->pt, g->pl,
+                                     (long long)g->ih, (long long)g->iw, (long long)ci, py, px,
+                                     (long long)y, (long long)x, pl[y * ph.qw + x], want);
+                    }
+            }
+    for (size_t i = pn; i < pn + 8; i++)
+        assert_true(planes[i] == SENTINEL);
+    free(in);
+    free(planes);
+}
+
+static void test_phase_pack(void **state)
+{
+    (void)state;
+    tq_conv_dsp c_dsp, best;
+    tq_conv_dsp_init(&c_dsp, 0);
+    tq_conv_dsp_init(&best, tq_cpu_flags());
+    for (int iter = 0; iter < 120; iter++) {
+        tq_conv2d_geom g;
+        rnd_geom(&g, rnd_int(1, 3));
+        if (iter % 3 == 0) { /* the 3x3 / 1x1, stride 1 / 2 shapes of CNNs, narrow rows too */
+            g.kh = g.kw = rnd_int(0, 1) ? 3 : 1;
+            g.dh = g.dw = 1;
+            g.sh = g.sw = rnd_int(1, 2);
+            g.pt = g.pl = g.kh / 2;
+            g.ih = rnd_int(1, 30);
+            g.iw = rnd_int(1, 30);
+            g.oh = (g.ih + 2 * g.pt - g.kh) / g.sh + 1;
+            g.ow = (g.iw + 2 * g.pl - g.kw) / g.sw + 1;
+        }
+        check_phase_pack(&c_dsp, &g);
+        check_phase_pack(&best, &g);
+    }
+}
+
+/* Junk-column drop with residual and clamp against its formula. */
+static void test_conv_rows(void **state)
+{
+    (void)state;
+    tq_conv_dsp c_dsp, best;
+    tq_conv_dsp_init(&c_dsp, 0);
+    tq_conv_dsp_init(&best, tq_cpu_flags());
+    for (int iter = 0; iter < 200; iter++) {
+        const tq_conv_dsp *dsp = iter & 1 ? &best : &c_dsp;
+        int64_t ow = rnd_int(1, 33), qw = ow + rnd_int(0, 3), rows = rnd_int(1, 9);
+        float *tmp = malloc(sizeof(float) * (size_t)(rows * qw));
+        float *z = malloc(sizeof(float) * (size_t)(rows * ow));
+        float *y = malloc(sizeof(float) * (size_t)(rows * ow + 8));
+        rnd_fill(tmp, (size_t)(rows * qw));
+        rnd_fill(z, (size_t)(rows * ow));
+        fill_sentinel(y, (size_t)(rows * ow + 8));
+        bool use_z = rnd_int(0, 1), clamp = rnd_int(0, 1);
+        dsp->rows(tmp, qw, y, use_z ? z : NULL, rows, ow, clamp, -0.25f, 0.5f);
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t x = 0; x < ow; x++) {
+                float v = tmp[r * qw + x] + (use_z ? z[r * ow + x] : 0.0f);
+                if (clamp)
+                    v = v < -0.25f ? -0.25f : (v > 0.5f ? 0.5f : v);
+                assert_true(y[r * ow + x] == v);
+            }
+        for (int64_t i = rows * ow; i < rows * ow + 8; i++)
+            assert_true(y[i] == SENTINEL);
+        free(tmp);
+        free(z);
+        free(y);
+    }
+}
+
 static void test_dwconv(void **state)
 {
     (void)state;
@@ -497,6 +594,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_sgemm_vs_double),
         cmocka_unit_test(test_sgemm_tile_avx2_vs_c),
         cmocka_unit_test(test_im2col_pack),
+        cmocka_unit_test(test_phase_pack),
+        cmocka_unit_test(test_conv_rows),
         cmocka_unit_test(test_dwconv),
         cmocka_unit_test(test_pooling),
     };

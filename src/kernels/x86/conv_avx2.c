@@ -126,9 +126,28 @@ static inline __m256 load_strided(const float *p, int stride)
     return even8(_mm256_loadu_ps(p), _mm256_maskload_ps(p + 8, m7));
 }
 
-/* d[x] = s[x * stride] for x < n; stride 1 or 2 vectorised. */
-static inline void copy_floats(float *d, const float *s, int64_t n, int stride)
+static inline __m256i lanes(int64_t n)
 {
+    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), idx);
+}
+
+/* d[x] = s[x * stride] for x < n; stride 1 or 2 vectorised. room = floats
+ * writable at d: a short row (n < 8) is stored as one full vector whose
+ * lanes past n are the zeros of the masked load, i.e. the padding. */
+static inline void copy_floats(float *d, const float *s, int64_t n, int stride, int64_t room)
+{
+    if (n < 8 && room >= 8 && stride <= 2) {
+        __m256 v;
+        if (stride == 1) {
+            v = _mm256_maskload_ps(s, lanes(n));
+        } else {
+            int64_t e = 2 * n - 1; /* elements s[0..2n-2] */
+            v = even8(_mm256_maskload_ps(s, lanes(e)), _mm256_maskload_ps(s + 8, lanes(e - 8)));
+        }
+        _mm256_storeu_ps(d, v);
+        return;
+    }
     if (n < 8 || stride > 2) {
         for (int64_t x = 0; x < n; x++)
             d[x] = s[x * stride];
@@ -160,7 +179,7 @@ void tq_conv_phase_pack_avx2(const tq_conv2d_geom *g, const tq_conv_phase *ph,
                         zero_floats(dst, qw); /* padding; the copy overwrites the rest */
                     if (inside)
                         copy_floats(dst + x0, src + iy * g->iw + x0 * g->sw + px - g->pl,
-                                    x1 - x0, g->sw);
+                                    x1 - x0, g->sw, qw - x0);
                 }
             }
 }
@@ -168,11 +187,25 @@ void tq_conv_phase_pack_avx2(const tq_conv2d_geom *g, const tq_conv_phase *ph,
 void tq_conv_rows_avx2(const float *tmp, int64_t qw, float *y, const float *z, int64_t rows,
                        int64_t ow, bool clamp, float lo, float hi)
 {
+    const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
     if (ow < 8) {
-        tq_conv_rows_c(tmp, qw, y, z, rows, ow, clamp, lo, hi);
+        /* a full vector per row spills into the rows after it, which are
+         * written later; rows whose vector would pass the end go scalar */
+        const __m256i m = lanes(ow);
+        int64_t r = 0;
+        for (; r * ow + 8 <= rows * ow; r++) {
+            __m256 v = _mm256_maskload_ps(tmp + r * qw, m);
+            if (z)
+                v = _mm256_add_ps(v, _mm256_maskload_ps(z + r * ow, m));
+            if (clamp)
+                v = _mm256_min_ps(vhi, _mm256_max_ps(vlo, v));
+            _mm256_storeu_ps(y + r * ow, v);
+        }
+        if (r < rows)
+            tq_conv_rows_c(tmp + r * qw, qw, y + r * ow, z ? z + r * ow : NULL, rows - r, ow,
+                           clamp, lo, hi);
         return;
     }
-    const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
     for (int64_t r = 0; r < rows; r++) {
         float *d = y + r * ow;
         const float *s = tmp + r * qw;
