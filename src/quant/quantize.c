@@ -10,6 +10,7 @@
 #include "quant/quant_internal.h"
 #include "quant/report.h"
 #include "onnx/onnx_io.h"
+#include "graph/fold_bn.h"
 #include "util/error.h"
 #include "util/fileio.h"
 
@@ -68,6 +69,11 @@ static int quantize_model(tq_model *m, const tq_quant_settings *s, const char *c
                        s->mode == TQ_QUANT_DYNAMIC ? "dynamic" : "static", (long long)need);
     if (tq_model_sanitize(m) < 0)
         return tq_fail(err, TQ_EINTERNAL, "%s: sanitize failed", name);
+    /* BatchNormalization after a Conv becomes part of its weights, so the int8
+     * weights carry the BN scale and no float BN runs between int8 layers
+     * (ONNX Runtime's quantiser pre-processing does the same). */
+    if ((rc = tq_fold_batchnorm(m, err)) < 0)
+        return rc;
     if (s->mode == TQ_QUANT_DYNAMIC) {
         if (cal)
             return tq_fail(err, TQ_EINVAL,

@@ -1,5 +1,6 @@
 /* `tinyq quantize MODEL --mode dynamic|static ...`: a thin caller of
- * tq_quantize_file (include/tinyq/quantize.h), which does all the work. */
+ * tq_quantize_file (include/tinyq/quantize.h), which does all the work;
+ * `--registry REG --id ID` quantises a registry entry (quantize_registry.c). */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 
 #include "cli.h"
 #include "cli_util.h"
+#include "quantize_registry.h"
 #include "tinyq/quantize.h"
 
 static void usage(FILE *f)
@@ -15,7 +17,8 @@ static void usage(FILE *f)
             "Usage: tinyq quantize MODEL.onnx [--mode dynamic|static] [--calibration CAL.npz]\n"
             "         [--method minmax|entropy|percentile] [--percentile P] [--per-channel]\n"
             "         [--activation-type int8|uint8] [--op-types Conv,MatMul,...]\n"
-            "         [--exclude NODE...] [--calib-batch N] [-o OUT.onnx] [--report-out R.json]\n\n"
+            "         [--exclude NODE...] [--calib-batch N] [-o OUT.onnx] [--report-out R.json]\n"
+            "       tinyq quantize --registry REG --id ID [the options above except -o]\n\n"
             "Writes an int8 model (default MODEL.int8.onnx beside the input; the input is\n"
             "never modified, the output appears atomically).\n\n"
             "  --mode dynamic    int8 symmetric weights, activations quantised at run time\n"
@@ -30,7 +33,13 @@ static void usage(FILE *f)
             "  --exclude NODE... node names left in fp32 (put MODEL before --exclude)\n"
             "  --calib-batch N   samples per calibration run (default 16)\n"
             "  -o OUT            output file\n"
-            "  --report-out R    JSON report: sizes, settings, calibration, run_provenance\n");
+            "  --report-out R    JSON report: sizes, settings, calibration, run_provenance\n\n"
+            "With --registry REG --id ID: quantises the entry's fp32 file (after checking it\n"
+            "against the entry's sha256) to its <basename>.int8.onnx and records quant_mode,\n"
+            "int8_sha256 and, for static, quant_calibration_set in REG (rewritten atomically;\n"
+            "other fields keep their values and order). --mode defaults to the entry's\n"
+            "quant_mode (dynamic for fp32 entries); static without --calibration uses the\n"
+            "entry's quant_calibration_set. On failure REG and the int8 file are unchanged.\n");
 }
 
 /* Split "a,b,c" into argv-style pointers into a malloc'ed copy. */
@@ -73,6 +82,47 @@ static char *join_command_line(int argc, char **argv)
     return s;
 }
 
+static void print_summary(const char *in, const char *out, const tq_quant_settings *s,
+                          const tq_quant_summary *sum)
+{
+    printf("%s -> %s: mode=%s%s, %d node%s quantised, %d left fp32, %llu -> %llu bytes "
+           "(%.2fx smaller)\n",
+           in, out, s->mode == TQ_QUANT_DYNAMIC ? "dynamic" : "static",
+           s->per_channel ? " per-channel" : "", sum->n_nodes_quantized,
+           sum->n_nodes_quantized == 1 ? "" : "s", sum->n_nodes_skipped,
+           (unsigned long long)sum->fp32_bytes, (unsigned long long)sum->int8_bytes,
+           sum->int8_bytes ? (double)sum->fp32_bytes / (double)sum->int8_bytes : 0.0);
+}
+
+/* --registry REG --id ID: the entry's fp32 file -> its int8 sibling, recorded in REG. */
+static int quantize_registry(const char *registry, const char *id, int mode_given,
+                             tq_quant_settings *s, const char *cal, const char *report,
+                             const char **excl, int n_excl, const char **ops, int n_ops,
+                             int argc, char **argv)
+{
+    s->exclude_nodes = excl;
+    s->n_exclude_nodes = n_excl;
+    s->op_types = ops;
+    s->n_op_types = n_ops;
+    char *cmdline = join_command_line(argc, argv);
+    quantize_registry_job job = {.registry = registry, .id = id, .mode_given = mode_given,
+                                 .calibration = cal, .report = report, .command_line = cmdline};
+    tq_error err = {0};
+    tq_quant_summary sum;
+    char *int8 = NULL;
+    int rc = quantize_registry_entry(&job, s, &sum, &int8, &err);
+    if (rc) {
+        rc = cli_report(&err);
+    } else {
+        print_summary(id, int8, s, &sum);
+        printf("%s: entry '%s' updated (quant_mode=%s, int8_sha256)\n", registry, id,
+               s->mode == TQ_QUANT_DYNAMIC ? "dynamic" : "static");
+    }
+    free(int8);
+    free(cmdline);
+    return rc;
+}
+
 int cmd_quantize(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
@@ -82,6 +132,8 @@ int cmd_quantize(int argc, char **argv)
     tq_quant_settings s;
     tq_quant_default_settings(&s);
     const char *model = NULL, *out = NULL, *cal = NULL, *report = NULL;
+    const char *registry = NULL, *id = NULL;
+    int mode_given = 0;
     const char **excl = calloc((size_t)argc + 1, sizeof(char *));
     char *ops_store = NULL;
     const char **ops = NULL;
@@ -95,13 +147,15 @@ int cmd_quantize(int argc, char **argv)
                          strcmp(a, "--method") == 0 || strcmp(a, "--activation-type") == 0 ||
                          strcmp(a, "-o") == 0 || strcmp(a, "--report-out") == 0 ||
                          strcmp(a, "--op-types") == 0 || strcmp(a, "--percentile") == 0 ||
-                         strcmp(a, "--calib-batch") == 0;
+                         strcmp(a, "--calib-batch") == 0 || strcmp(a, "--registry") == 0 ||
+                         strcmp(a, "--id") == 0;
         if (needs_val && !val) {
             rc = cli_usage_error("quantize", "option '%s' needs a value", a);
             break;
         }
         if (strcmp(a, "--mode") == 0) {
             i++;
+            mode_given = 1;
             if (strcmp(val, "dynamic") == 0)
                 s.mode = TQ_QUANT_DYNAMIC;
             else if (strcmp(val, "static") == 0)
@@ -158,6 +212,10 @@ int cmd_quantize(int argc, char **argv)
             }
             if (!taken)
                 rc = cli_usage_error("quantize", "--exclude needs at least one node name");
+        } else if (strcmp(a, "--registry") == 0) {
+            registry = argv[++i];
+        } else if (strcmp(a, "--id") == 0) {
+            id = argv[++i];
         } else if (strcmp(a, "-o") == 0) {
             out = argv[++i];
         } else if (strcmp(a, "--report-out") == 0) {
@@ -169,6 +227,22 @@ int cmd_quantize(int argc, char **argv)
         } else {
             rc = cli_usage_error("quantize", "one model at a time ('%s' is extra)", a);
         }
+    }
+    if (rc == EXIT_OK && (registry || id)) {
+        if (!registry || !id)
+            rc = cli_usage_error("quantize", "--registry and --id go together");
+        else if (model)
+            rc = cli_usage_error("quantize", "give MODEL.onnx or --registry/--id, not both");
+        else if (out)
+            rc = cli_usage_error("quantize", "-o does not apply to --registry: the output is "
+                                             "the entry's <basename>.int8.onnx");
+        if (rc == EXIT_OK)
+            rc = quantize_registry(registry, id, mode_given, &s, cal, report, excl, n_excl, ops,
+                                   n_ops, argc, argv);
+        free(excl);
+        free(ops);
+        free(ops_store);
+        return rc;
     }
     if (rc == EXIT_OK && !model)
         rc = cli_usage_error("quantize", "missing MODEL.onnx");
@@ -189,14 +263,7 @@ int cmd_quantize(int argc, char **argv)
         if (r) {
             rc = cli_report(&err);
         } else {
-            const char *path = out ? out : def_out;
-            printf("%s -> %s: mode=%s%s, %d node%s quantised, %d left fp32, %llu -> %llu bytes "
-                   "(%.2fx smaller)\n",
-                   model, path, s.mode == TQ_QUANT_DYNAMIC ? "dynamic" : "static",
-                   s.per_channel ? " per-channel" : "", sum.n_nodes_quantized,
-                   sum.n_nodes_quantized == 1 ? "" : "s", sum.n_nodes_skipped,
-                   (unsigned long long)sum.fp32_bytes, (unsigned long long)sum.int8_bytes,
-                   sum.int8_bytes ? (double)sum.fp32_bytes / (double)sum.int8_bytes : 0.0);
+            print_summary(model, out ? out : def_out, &s, &sum);
         }
         free(cmdline);
         free(def_out);
