@@ -299,14 +299,19 @@ int tq_fuse_for_session(const tq_model *m, tq_model **out, tq_error *err)
     bool any = false;
     for (int i = 0; i < m->graph.n_nodes && !any; i++)
         any = is_op(&m->graph.nodes[i], "DynamicQuantizeLinear");
-    if (!any)
+    bool fp32 = tq_fuse_fp32_applies(m);
+    if (!any && !fp32)
         return TQ_OK;
     tq_model *copy = NULL;
     int rc = tq_model_copy_for_exec(m, &copy, err);
     if (rc)
         return rc;
-    int n = 0;
-    rc = tq_fuse_dynamic(copy, &n, err);
+    int n = 0, n_fp32 = 0;
+    if (any)
+        rc = tq_fuse_dynamic(copy, &n, err);
+    if (!rc && fp32)
+        rc = tq_fuse_fp32(copy, &n_fp32, err);
+    n += n_fp32;
     if (rc || n == 0) {
         tq_model_free(&copy);
         return rc;
