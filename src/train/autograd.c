@@ -16,7 +16,7 @@
 enum ag_op {
     OP_CONV, OP_GEMM, OP_MATMUL, OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_RELU, OP_GAP,
     OP_FLATTEN, OP_RESHAPE, OP_SQUEEZE, OP_UNSQUEEZE, OP_IDENTITY, OP_CONCAT,
-    OP_FQ_ACT, OP_FQ_W,
+    OP_BN, OP_FQ_ACT, OP_FQ_W,
 };
 
 static const struct { const char *name; enum ag_op op; } op_names[] = {
@@ -24,7 +24,7 @@ static const struct { const char *name; enum ag_op op; } op_names[] = {
     {"Sub", OP_SUB}, {"Mul", OP_MUL}, {"Div", OP_DIV}, {"Relu", OP_RELU},
     {"GlobalAveragePool", OP_GAP}, {"Flatten", OP_FLATTEN}, {"Reshape", OP_RESHAPE},
     {"Squeeze", OP_SQUEEZE}, {"Unsqueeze", OP_UNSQUEEZE}, {"Identity", OP_IDENTITY},
-    {"Concat", OP_CONCAT},
+    {"Concat", OP_CONCAT}, {"BatchNormalization", OP_BN},
 };
 
 #define AG_MAX_IN 8
@@ -57,6 +57,8 @@ typedef struct ag_node {
     float *scale, *zp;
     int64_t n_scale;
     float qmin, qmax;
+    float *bn_a, *bn_b;    /* BatchNormalization (inference) as y = a[c] x + b[c] */
+    int64_t bn_c;
 } ag_node;
 
 struct tq_ag_graph {
@@ -258,6 +260,38 @@ static int add_fq_weight(tq_ag_graph *g, int vi, int axis, tq_error *err)
     return out;
 }
 
+/* Inference BatchNormalization left in the graph (one the quantiser does not
+ * fold either): a constant per-channel affine map, not trained. */
+static int bn_prepare(tq_ag_graph *g, ag_node *n, int n_in, const int *in, tq_error *err)
+{
+    const char *nn = n->src->name && n->src->name[0] ? n->src->name : "BatchNormalization";
+    if (n_in != 5 || tq_node_attr_int(n->src, "training_mode", 0) != 0)
+        return tq_fail(err, TQ_EUNSUPPORTED, "%s: node '%s': only inference BatchNormalization "
+                       "(5 inputs) is supported", g->model_name, nn);
+    int64_t c = -1;
+    for (int k = 1; k < 5; k++) {
+        const ag_value *v = &g->v[in[k]];
+        if (!v->is_const || !v->data || (c >= 0 && numel(v) != c))
+            return tq_fail(err, TQ_EUNSUPPORTED, "%s: node '%s': scale, bias, mean and var must "
+                           "be float constants of one length", g->model_name, nn);
+        c = numel(v);
+    }
+    n->bn_a = malloc((size_t)(c ? c : 1) * sizeof(float));
+    n->bn_b = malloc((size_t)(c ? c : 1) * sizeof(float));
+    if (!n->bn_a || !n->bn_b)
+        return tq_fail(err, TQ_ENOMEM, "out of memory");
+    double eps = tq_node_attr_float(n->src, "epsilon", 1e-5f);
+    const float *gm = g->v[in[1]].data, *bt = g->v[in[2]].data, *mu = g->v[in[3]].data,
+                *var = g->v[in[4]].data;
+    for (int64_t i = 0; i < c; i++) {
+        double a = (double)gm[i] / sqrt((double)var[i] + eps);
+        n->bn_a[i] = (float)a;
+        n->bn_b[i] = (float)((double)bt[i] - (double)mu[i] * a);
+    }
+    n->bn_c = c;
+    return 0;
+}
+
 static int find_op(const char *name)
 {
     for (size_t i = 0; i < sizeof(op_names) / sizeof(op_names[0]); i++)
@@ -292,7 +326,7 @@ static int build_node(tq_ag_graph *g, const tq_model *m, const tq_node *n,
         return tq_fail(err, TQ_EUNSUPPORTED,
                        "%s: node '%s': op %s has no backward pass for QAT (supported: Conv, Gemm, "
                        "MatMul, Relu, Add, Sub, Mul, Div, GlobalAveragePool, Flatten, Reshape, "
-                       "Squeeze, Unsqueeze, Concat, Identity, Constant)",
+                       "Squeeze, Unsqueeze, Concat, Identity, Constant, BatchNormalization)",
                        g->model_name, nn, n->op_type);
     if (n->n_inputs > AG_MAX_IN || n->n_outputs < 1 || n->n_inputs < 1)
         return tq_fail(err, TQ_EUNSUPPORTED, "%s: node '%s' (%s): %d inputs / %d outputs",
@@ -300,6 +334,26 @@ static int build_node(tq_ag_graph *g, const tq_model *m, const tq_node *n,
     if (n->domain && n->domain[0] && strcmp(n->domain, "ai.onnx"))
         return tq_fail(err, TQ_EUNSUPPORTED, "%s: node '%s': domain '%s' is not supported",
                        g->model_name, nn, n->domain);
+    if (op == OP_IDENTITY && n->inputs[0][0]) {
+        /* Identity of a constant (exporters use it to share initializers):
+         * a constant too, so a BatchNormalization reading it stays foldable. */
+        int src = find_value(g, n->inputs[0]);
+        if (src >= 0 && g->v[src].is_const && !g->v[src].is_param) {
+            int vi = add_value(g, n->outputs[0]);
+            if (vi < 0)
+                return tq_fail(err, TQ_ENOMEM, "out of memory");
+            ag_value *s = &g->v[src], *v = &g->v[vi];
+            v->is_const = true;
+            set_shape(v, s->rank, s->dims);
+            if (s->data && (v->data = malloc((size_t)(s->cap ? s->cap : 1) * sizeof(float))))
+                memcpy(v->data, s->data, (size_t)s->cap * sizeof(float)), v->cap = s->cap;
+            if (s->ints && (v->ints = malloc((size_t)(s->n_ints ? s->n_ints : 1) * sizeof(int64_t))))
+                memcpy(v->ints, s->ints, (size_t)s->n_ints * sizeof(int64_t)), v->n_ints = s->n_ints;
+            if ((s->data && !v->data) || (s->ints && !v->ints))
+                return tq_fail(err, TQ_ENOMEM, "out of memory");
+            return 0;
+        }
+    }
     bool quant = is_selected_quant(qs, mg, n);
     int in[AG_MAX_IN];
     int n_in = 0;
@@ -334,6 +388,11 @@ static int build_node(tq_ag_graph *g, const tq_model *m, const tq_node *n,
         return tq_fail(err, TQ_ENOMEM, "out of memory");
     an = &g->nodes[g->n_nodes - 1];
     memcpy(an->in, in, sizeof(in));
+    if (op == OP_BN) {
+        int rc = bn_prepare(g, an, n_in, in, err);
+        if (rc)
+            return rc;
+    }
     an->n_in = n_in;
     an->out = out;
     for (int k = 0; k < n_in; k++)
@@ -471,6 +530,8 @@ void tq_ag_free(tq_ag_graph **gp)
         free(g->nodes[i].col);
         free(g->nodes[i].scale);
         free(g->nodes[i].zp);
+        free(g->nodes[i].bn_a);
+        free(g->nodes[i].bn_b);
     }
     free(g->v);
     free(g->nodes);
@@ -973,6 +1034,21 @@ static int forward_node(tq_ag_graph *g, ag_node *n, tq_error *err)
         tq_agk_concat_fwd_f(n->n_in, outer, inner, xs, y->data);
         return 0;
     }
+    case OP_BN: {
+        if (x->rank < 2 || x->dims[1] != n->bn_c)
+            return NODE_FAIL(g, n, "channel count does not match the parameters");
+        set_shape(y, x->rank, x->dims);
+        if (ensure(&y->data, &y->cap, numel(y)))
+            return tq_fail(err, TQ_ENOMEM, "out of memory");
+        int64_t inner = numel(x) / (x->dims[0] * n->bn_c);
+        for (int64_t b = 0; b < x->dims[0]; b++)
+            for (int64_t c = 0; c < n->bn_c; c++) {
+                size_t base = (size_t)((b * n->bn_c + c) * inner);
+                for (int64_t i = 0; i < inner; i++)
+                    y->data[base + i] = n->bn_a[c] * x->data[base + i] + n->bn_b[c];
+            }
+        return 0;
+    }
     case OP_FQ_ACT:
     case OP_FQ_W: {
         set_shape(y, x->rank, x->dims);
@@ -1105,6 +1181,18 @@ static void backward_node(tq_ag_graph *g, ag_node *n)
             dxs[k] = grad_of(g, n->in[k]);
         }
         tq_agk_concat_bwd_f(n->n_in, outer, inner, dy, dxs);
+        return;
+    }
+    case OP_BN: {
+        if (!dx)
+            return;
+        int64_t inner = numel(x) / (x->dims[0] * n->bn_c);
+        for (int64_t b = 0; b < x->dims[0]; b++)
+            for (int64_t c = 0; c < n->bn_c; c++) {
+                size_t base = (size_t)((b * n->bn_c + c) * inner);
+                for (int64_t i = 0; i < inner; i++)
+                    dx[base + i] += n->bn_a[c] * dy[base + i];
+            }
         return;
     }
     case OP_FQ_ACT:

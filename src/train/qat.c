@@ -461,8 +461,6 @@ int tq_qat_finetune(tq_model *m, const tq_quant_settings *s, tq_qat_settings *q,
         q->n_calibration_used = n_cal;
         tq_ag_n_fake_quant(g, &q->n_fake_quant_weights, &q->n_fake_quant_activations);
     }
-    if (rc && err && !strstr(err->msg, path) && !strstr(err->msg, "quantize"))
-        tq_error_prefix(err, "%s: qat", path);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     q->seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
     tq_optim_free(&opt);
