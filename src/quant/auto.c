@@ -95,12 +95,12 @@ static int try_mode(const char *model_path, tq_quant_settings *s, tq_auto_settin
     bool task_ok = !t->has_task || t->task_drop <= a->budget;
     t->pass = gr.pass && task_ok;
     if (t->pass)
-        snprintf(t->why, sizeof(t->why), "gate drop %.6f <= budget %.4f%s", gr.drop, a->budget,
+        snprintf(t->why, sizeof(t->why), "gate drop %.6f <= budget %g%s", gr.drop, a->budget,
                  t->has_task ? " and task-metric drop within budget" : "");
     else if (!gr.pass)
-        snprintf(t->why, sizeof(t->why), "gate drop %.6f > budget %.4f", gr.drop, a->budget);
+        snprintf(t->why, sizeof(t->why), "gate drop %.6f > budget %g", gr.drop, a->budget);
     else
-        snprintf(t->why, sizeof(t->why), "task-metric drop %.6f > budget %.4f", t->task_drop,
+        snprintf(t->why, sizeof(t->why), "task-metric drop %.6f > budget %g", t->task_drop,
                  a->budget);
     if (t->pass)
         *kept = m;
@@ -237,7 +237,7 @@ TQ_API int tq_quantize_auto_file(const char *model_path, const char *output_path
             free(text);
         }
         if (!rc)
-            rc = tq_fail(err, TQ_ECHECK, "%s: no quantisation mode stays inside the budget %.4f "
+            rc = tq_fail(err, TQ_ECHECK, "%s: no quantisation mode stays inside the budget %g "
                          "(dynamic: %.200s; static: %.200s; qat: %.200s)", model_path, a->budget,
                          a->trials[0].why, a->trials[1].why, a->trials[2].why);
     }
