@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "train/mlp.h"
+#include "train/adam.h"
 #include "util/pcg64.h"
 
 int tq_mlp_init(tq_mlp *m, int inputs, const int *hidden, int n_hidden, uint64_t seed)
@@ -178,7 +179,6 @@ int tq_mlp_fit(tq_mlp *m, const double *x, const double *y, size_t n,
     int rc = (!grad || !mom || !var || !bx || !by || !order) ? -1 : 0;
     tq_pcg64 rng;
     tq_pcg64_seed(&rng, s->seed);
-    const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
     double b1t = 1.0, b2t = 1.0, loss = 0.0;
     for (int e = 0; !rc && e < s->epochs; e++) {
         tq_pcg64_permutation(&rng, order, n);
@@ -193,14 +193,11 @@ int tq_mlp_fit(tq_mlp *m, const double *x, const double *y, size_t n,
                 rc = -1;
                 break;
             }
-            b1t *= b1;
-            b2t *= b2;
+            b1t *= TQ_ADAM_BETA1;
+            b2t *= TQ_ADAM_BETA2;
             for (size_t p = 0; p < np; p++) {
                 double g = grad[p] + s->weight_decay * m->params[p];
-                mom[p] = b1 * mom[p] + (1.0 - b1) * g;
-                var[p] = b2 * var[p] + (1.0 - b2) * g * g;
-                double mhat = mom[p] / (1.0 - b1t), vhat = var[p] / (1.0 - b2t);
-                m->params[p] -= s->lr * mhat / (sqrt(vhat) + eps);
+                m->params[p] -= tq_adam_delta(&mom[p], &var[p], g, s->lr, 1.0 - b1t, 1.0 - b2t);
             }
         }
     }

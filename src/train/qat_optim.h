@@ -1,7 +1,7 @@
 /* The optimiser QAT fine-tuning uses: Adam (Kingma & Ba, with bias
  * correction) or SGD with momentum, over a list of float parameter buffers.
- * Deterministic: plain loops, no threads.
- * (Kept local to QAT until the FR trainer's Adam lands on main; then unify.) */
+ * Deterministic: plain loops, no threads. The Adam formula is train/adam.h,
+ * shared with the FR trainer. */
 #ifndef TQ_TRAIN_QAT_OPTIM_H
 #define TQ_TRAIN_QAT_OPTIM_H
 
@@ -11,12 +11,12 @@ typedef enum tq_optim_kind { TQ_OPTIM_ADAM = 0, TQ_OPTIM_SGD = 1 } tq_optim_kind
 
 typedef struct tq_optim {
     tq_optim_kind kind;
-    double lr, beta1, beta2, eps, momentum;
+    double lr, momentum;
     int64_t step;
     int n;
     float **param, **grad;
     int64_t *numel;
-    float **m, **v;  /* Adam moments / SGD velocity (m) */
+    double **m, **v; /* Adam moments / SGD velocity (m) */
 } tq_optim;
 
 /* Register n parameter buffers (borrowed; they must outlive the optimiser). */
