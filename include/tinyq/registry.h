@@ -41,7 +41,6 @@ TQ_API void tq_registry_close(tq_registry **reg);
 TQ_API int tq_registry_num_entries(const tq_registry *reg);
 
 
-TQ_API const char *tq_quant_mode_name(tq_quant_mode mode);
 
 /* One entry as written in the registry (strings borrowed from the registry;
  * NULL when the field is absent or not a string). */

@@ -67,6 +67,9 @@ typedef enum tq_quant_mode {
     TQ_QUANT_STATIC = 2,
     TQ_QUANT_QAT = 3,
 } tq_quant_mode;
+
+/* "fp32", "dynamic", "static", "qat" (the registry's spelling). */
+TQ_API const char *tq_quant_mode_name(tq_quant_mode mode);
 TQ_API size_t tq_dtype_size(tq_dtype t);
 
 #define TQ_MAX_RANK 8

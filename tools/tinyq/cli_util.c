@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "util/provenance.h"
+
 char *cli_sibling_path(const char *model_path, const char *suffix)
 {
     size_t n = strlen(model_path);
@@ -36,4 +38,17 @@ int cli_parse_int(const char *s, long lo, long hi, long *out)
         return -1;
     *out = v;
     return 0;
+}
+
+char *cli_command_line(int argc, char **argv)
+{
+    char **all = malloc(sizeof(char *) * (size_t)(argc + 1));
+    if (!all)
+        return NULL;
+    all[0] = "tinyq";
+    for (int i = 0; i < argc; i++)
+        all[i + 1] = argv[i];
+    char *s = tq_command_line(argc + 1, all);
+    free(all);
+    return s;
 }

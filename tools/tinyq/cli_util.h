@@ -9,4 +9,8 @@ int cli_same_file(const char *a, const char *b);
 /* Strict integer parsing for option values; 0 on success. */
 int cli_parse_int(const char *s, long lo, long hi, long *out);
 
+/* "tinyq " + the command's argv, shell-quoted, for report provenance
+ * (malloc'ed; NULL on allocation failure). */
+char *cli_command_line(int argc, char **argv);
+
 #endif

@@ -171,27 +171,6 @@ static int read_config(const char *path, char ***words, int *n_words)
     return EXIT_OK;
 }
 
-static char *join_command_line(int argc, char **argv)
-{
-    size_t len = strlen("tinyq") + 1;
-    for (int i = 0; i < argc; i++)
-        len += strlen(argv[i]) * 2 + 3;
-    char *s = malloc(len);
-    if (!s)
-        return NULL;
-    strcpy(s, "tinyq");
-    for (int i = 0; i < argc; i++) {
-        strcat(s, " ");
-        bool quote = argv[i][0] == '\0' || strpbrk(argv[i], " \t\"'") != NULL;
-        if (quote)
-            strcat(s, "'");
-        strcat(s, argv[i]);
-        if (quote)
-            strcat(s, "'");
-    }
-    return s;
-}
-
 static void print_summary(const char *in, const char *out, const tq_quant_settings *s,
                           const tq_quant_summary *sum)
 {
@@ -214,7 +193,7 @@ static int quantize_registry(const char *registry, const char *id, int mode_give
     s->n_exclude_nodes = n_excl;
     s->op_types = ops;
     s->n_op_types = n_ops;
-    char *cmdline = join_command_line(argc, argv);
+    char *cmdline = cli_command_line(argc, argv);
     quantize_registry_job job = {.registry = registry, .id = id, .mode_given = mode_given,
                                  .calibration = cal, .report = report, .command_line = cmdline};
     tq_error err = {0};
@@ -226,7 +205,7 @@ static int quantize_registry(const char *registry, const char *id, int mode_give
     } else {
         print_summary(id, int8, s, &sum);
         printf("%s: entry '%s' updated (quant_mode=%s, int8_sha256)\n", registry, id,
-               s->mode == TQ_QUANT_DYNAMIC ? "dynamic" : "static");
+               tq_quant_mode_name(s->mode));
     }
     free(int8);
     free(cmdline);
@@ -422,9 +401,9 @@ static int run_quantize(int argc, char **argv, int user_argc, char **user_argv)
         qat.lr = 1e-3; /* SGD's usual 1e-2 / 10 */
     s.qat = &qat;
     if (rc == EXIT_OK && (registry || id)) {
-        if (is_auto || s.mode == TQ_QUANT_QAT)
-            rc = cli_usage_error("quantize", "--mode %s works on MODEL.onnx, not yet on "
-                                 "--registry/--id", is_auto ? "auto" : "qat");
+        if (is_auto)
+            rc = cli_usage_error("quantize", "--mode auto works on MODEL.onnx, not yet on "
+                                 "--registry/--id");
         else if (!registry || !id)
             rc = cli_usage_error("quantize", "--registry and --id go together");
         else if (model)
@@ -447,14 +426,14 @@ static int run_quantize(int argc, char **argv, int user_argc, char **user_argv)
     if (rc == EXIT_OK && !is_auto && s.mode == TQ_QUANT_QAT && !qat.train_npz)
         rc = cli_usage_error("quantize", "--mode qat needs --train DATA.npz");
     if (rc == EXIT_OK && !is_auto && s.mode == TQ_QUANT_DYNAMIC && cal)
-        rc = cli_usage_error("quantize", "--calibration is only used by --mode static");
+        rc = cli_usage_error("quantize", "--calibration is only used by --mode static or qat");
     if (rc == EXIT_OK && is_auto) {
         s.exclude_nodes = excl;
         s.n_exclude_nodes = n_excl;
         s.op_types = ops;
         s.n_op_types = n_ops;
         au.calibration = cal;
-        char *cmdline = join_command_line(user_argc, user_argv);
+        char *cmdline = cli_command_line(user_argc, user_argv);
         char *def_out = out ? NULL : tq_quant_default_output(model);
         tq_error err = {0};
         tq_quant_summary sum;
@@ -471,7 +450,7 @@ static int run_quantize(int argc, char **argv, int user_argc, char **user_argv)
         s.n_exclude_nodes = n_excl;
         s.op_types = ops;
         s.n_op_types = n_ops;
-        char *cmdline = join_command_line(user_argc, user_argv);
+        char *cmdline = cli_command_line(user_argc, user_argv);
         char *def_out = out ? NULL : tq_quant_default_output(model);
         tq_error err = {0};
         tq_quant_summary sum;

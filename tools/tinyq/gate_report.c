@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_util.h"
 #include "util/provenance.h"
 #include "util/fileio.h"
 
@@ -15,7 +16,7 @@ cJSON *gate_report_new(int argc, char **argv, cJSON **results)
     cJSON *o = cJSON_CreateObject();
     if (!o)
         return NULL;
-    char *cmd = tq_command_line(argc, argv);
+    char *cmd = cli_command_line(argc, argv);
     cJSON_AddItemToObject(o, "run_provenance", tq_run_provenance(cmd));
     free(cmd);
     *results = cJSON_AddArrayToObject(o, "results");

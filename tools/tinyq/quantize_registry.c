@@ -60,12 +60,11 @@ static int path_stays_inside(const char *onnx)
 static int pick_mode(const quantize_registry_job *job, const tq_registry_entry *e,
                      tq_quant_settings *s, tq_error *err)
 {
-    if (job->mode_given)
-        return TQ_OK;
-    if (e->quant_mode == TQ_QUANT_QAT)
-        return tq_fail(err, TQ_EINVAL, "%s: entry '%s': quant_mode qat is not available in "
-                       "this build; give --mode dynamic or --mode static", job->registry, job->id);
-    s->mode = e->quant_mode == TQ_QUANT_STATIC ? TQ_QUANT_STATIC : TQ_QUANT_DYNAMIC;
+    if (!job->mode_given)
+        s->mode = e->quant_mode == TQ_QUANT_FP32 ? TQ_QUANT_DYNAMIC : e->quant_mode;
+    if (s->mode == TQ_QUANT_QAT && (!s->qat || !s->qat->train_npz))
+        return tq_fail(err, TQ_EINVAL, "%s: entry '%s': qat mode needs --train DATA.npz",
+                       job->registry, job->id);
     return TQ_OK;
 }
 
@@ -75,11 +74,13 @@ static int pick_calibration(const quantize_registry_job *job, const tq_registry 
                             char **read_path, char **field, tq_error *err)
 {
     *read_path = *field = NULL;
-    if (s->mode != TQ_QUANT_STATIC) {
+    if (s->mode == TQ_QUANT_DYNAMIC) {
         if (job->calibration)
-            return tq_fail(err, TQ_EINVAL, "--calibration is only used by --mode static");
+            return tq_fail(err, TQ_EINVAL, "--calibration is only used by --mode static or qat");
         return TQ_OK;
     }
+    if (s->mode == TQ_QUANT_QAT && !job->calibration)
+        return TQ_OK; /* qat calibrates on samples of its training set */
     if (job->calibration) {
         *field = calibration_field(reg, job->calibration, err);
         *read_path = *field ? strdup(job->calibration) : NULL;
