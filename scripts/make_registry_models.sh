@@ -25,6 +25,7 @@ done
 cp "$FIX/mlp.onnx" "$OUT/mlp_regressor_fp32.onnx"
 cp "$FIX/mlp.onnx" "$OUT/mlp_regressor_dynamic.onnx"
 cp "$FIX/mlp.onnx" "$OUT/mlp_regressor_static.onnx"
+cp "$FIX/mlp.onnx" "$OUT/mlp_regressor_qat.onnx"
 # codec_mlp.onnx names its external data file: keep the basename.
 cp "$FIX/codec_mlp.onnx" "$FIX/codec_mlp.onnx.data" "$FIX/codec_mlp.json" "$OUT/"
 rm -f "$OUT"/*.int8.onnx
@@ -57,7 +58,7 @@ MLP_NOTES = ("tinyq fixture MLP regressor (6->32->16->1, Gemm/Relu, opset 17) tr
              "smooth synthetic function of uniform [0,1) features; made by "
              "scripts/fixtures/make_mlp.py, copied by scripts/make_registry_models.sh.")
 models = []
-for mode in ("fp32", "dynamic", "static"):
+for mode in ("fp32", "dynamic", "static", "qat"):
     base = f"mlp_regressor_{mode}"
     dump({"feature_order": CANONICAL6, "id": base, "input_names": ["features"], "kind": "fr",
           "onnx": base + ".onnx", "opset": 17, "output_names": ["score"],
@@ -83,6 +84,11 @@ REG="$OUT/registry.json"
 "$TOOL" quantize --registry "$REG" --id mlp_regressor_static --mode static \
     --calibration "$OUT/calib/mlp_regressor_calib.npz"
 "$TOOL" quantize --registry "$REG" --id codec_mlp --mode dynamic
+# Quantisation-aware training: fine-tune through fake quantisation on the
+# calibration samples (no targets: the fp32 model is the teacher), then a
+# static QDQ export calibrated on the same distribution.
+"$TOOL" quantize --registry "$REG" --id mlp_regressor_qat --mode qat \
+    --train "$OUT/calib/mlp_regressor_calib.npz" --epochs-qat 5 --seed 0 >/dev/null
 # The load-path probe: the FR-regressor trainer's smoke model (100 synthetic
 # rows, seconds to train), registered by the trainer with smoke: true.
 "$TOOL" train fr-regressor --smoke -o "$OUT/fr_regressor_smoke.onnx" --registry "$REG" >/dev/null

@@ -27,13 +27,15 @@ out=$("$TOOL" inspect "$ROOT/models/tiny/codec_mlp.int8.onnx" 2>&1)
 grep -q "^scaler .*loader applies the StandardScaler of .*codec_mlp.json" <<<"$out" &&
     echo "ok: inspect names the loader" || bad "inspect scaler line: $out"
 
-# The gate over the shipped registry: three int8 entries pass, fp32 is skipped.
+# The gate over the shipped registry: every int8 entry passes, fp32 and smoke
+# entries are skipped.
+N_GATED=$(/usr/bin/python3 -c 'import json, sys; print(sum(1 for m in json.load(open(sys.argv[1]))["models"] if m.get("quant_mode", "fp32") != "fp32" and not m.get("smoke")))' "$REG")
 out=$("$TOOL" gate --registry "$REG" --all 2>&1); rc=$?
 echo "$out"
-[ $rc = 0 ] && [ "$(grep -c '^\[PASS\] ' <<<"$out")" = 3 ] &&
+[ $rc = 0 ] && [ "$(grep -c '^\[PASS\] ' <<<"$out")" = "$N_GATED" ] &&
     grep -q '^\[SKIP\] mlp_regressor_fp32 mode=fp32' <<<"$out" &&
     ! grep -q '^\[FAIL\]\|^\[ERROR\]' <<<"$out" && echo "ok: gate passes" || bad "gate exit $rc"
-for id in mlp_regressor_dynamic:dynamic mlp_regressor_static:static codec_mlp:dynamic; do
+for id in mlp_regressor_dynamic:dynamic mlp_regressor_static:static mlp_regressor_qat:qat codec_mlp:dynamic; do
     grep -Eq "^\[PASS\] ${id%%:*} mode=${id##*:} PLCC=0\.9[0-9]{5} drop=0\.[0-9]{6} budget=0\.0100$" <<<"$out" ||
         bad "no well-formed [PASS] line for ${id%%:*}"
 done
@@ -52,7 +54,7 @@ PYEOF
 before=$(sha256sum "$WORK/tiny/registry.json")
 out=$("$TOOL" gate --registry "$WORK/tiny/registry.json" --all 2>&1); rc=$?
 [ $rc = 1 ] && grep -Eq '^\[FAIL\] mlp_regressor_static mode=static PLCC=0\.[0-9]{6} drop=0\.[0-9]{6} budget=0\.0000$' <<<"$out" &&
-    [ "$(grep -c '^\[PASS\] ' <<<"$out")" = 2 ] && echo "ok: tight budget fails (exit 1)" ||
+    [ "$(grep -c '^\[PASS\] ' <<<"$out")" = $((N_GATED - 1)) ] && echo "ok: tight budget fails (exit 1)" ||
     bad "tight budget: exit $rc, output: $out"
 [ "$before" = "$(sha256sum "$WORK/tiny/registry.json")" ] || bad "gate modified the registry"
 exit $fail
