@@ -183,7 +183,8 @@ with tempfile.TemporaryDirectory() as d:
     q = subprocess.run([TOOL, "quantize", P("m.onnx"), "--mode", "static", "--calibration", out,
                         "--report-out", P("q.json")], capture_output=True, text=True)
     rep = json.load(open(P("q.json"))) if q.returncode == 0 else {}
-    check(q.returncode == 0 and "64" in json.dumps(rep),
+    cal = rep.get("calibration", {})
+    check(q.returncode == 0 and cal.get("samples") == 64 and "x" in json.dumps(cal),
           f"built set calibrates tinyq quantize --mode static ({q.stderr.strip()})")
 
 sys.exit(1 if fails else 0)
