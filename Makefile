@@ -7,8 +7,10 @@ NINJA ?= ninja
 
 .PHONY: all deps demo test test-fast test-asan bench clean
 
+# The tool is left at $(BUILD)/tinyq (SPEC §5), a link to where Meson builds it.
 all: $(BUILD)/build.ninja
 	$(NINJA) -C $(BUILD)
+	@ln -sfn tools/tinyq/tinyq $(BUILD)/tinyq
 
 $(BUILD)/build.ninja:
 	$(MESON) setup $(BUILD)
@@ -18,7 +20,7 @@ deps:
 
 demo: deps
 	$(MAKE) all
-	scripts/demo.sh $(BUILD)/tools/tinyq/tinyq
+	scripts/demo.sh $(BUILD)/tinyq
 
 # Every test, in an optimised build and again under AddressSanitizer +
 # UndefinedBehaviorSanitizer.
@@ -38,7 +40,7 @@ test-asan:
 	    $(MESON) test -C $(ASAN_BUILD) --print-errorlogs --num-processes 2 --no-suite slow
 
 bench: deps all
-	bench/run.sh $(BUILD)/tools/tinyq/tinyq
+	bench/run.sh $(BUILD)/tinyq
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

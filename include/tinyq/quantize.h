@@ -3,7 +3,8 @@
  * Dynamic mode writes ONNX Runtime's dynamic-quantisation graph (int8
  * symmetric weights; activations through DynamicQuantizeLinear + MatMulInteger
  * / ConvInteger); static mode writes a QDQ graph calibrated on an .npz set.
- * Both produce standard ONNX that ONNX Runtime runs. */
+ * qat mode fine-tunes with fake quantisation first and then exports like
+ * static mode. All produce standard ONNX that ONNX Runtime runs. */
 #ifndef TINYQ_QUANTIZE_H
 #define TINYQ_QUANTIZE_H
 
@@ -20,6 +21,37 @@ typedef enum tq_calib_method {
     TQ_CALIB_PERCENTILE = 2, /* |x| percentile over a 2048-bin histogram */
 } tq_calib_method;
 
+/* Quantisation-aware training (mode TQ_QUANT_QAT): fake-quant fine-tuning of
+ * the fp32 weights on a training .npz, then a static QDQ export calibrated on
+ * n_calibration samples of the same set. Inputs and outputs of one run. */
+typedef enum tq_qat_optimizer { TQ_QAT_ADAM = 0, TQ_QAT_SGD = 1 } tq_qat_optimizer;
+
+#define TQ_QAT_MAX_EPOCHS 1000
+
+typedef struct tq_qat_settings {
+    const char *train_npz;       /* inputs by model input name; optional `target`
+                                    (MSE) or `label` (cross-entropy); neither:
+                                    the fp32 model's outputs are the teacher */
+    int epochs;                  /* 10 */
+    double lr;                   /* 1e-4 = Adam's usual 1e-3 / 10 (SGD: 1e-3) */
+    int batch;                   /* 32 */
+    int n_calibration;           /* 64: samples of train_npz the export calibrates on */
+    tq_qat_optimizer optimizer;  /* Adam */
+    uint64_t seed;               /* shuffling and calibration sample (0) */
+    int smoke;                   /* 1 epoch over at most 64 samples (CI) */
+    int64_t max_train;           /* use at most this many samples (0 = all) */
+    /* filled by the run */
+    char objective[32];          /* "mse-target", "xent-label" or "mse-teacher" */
+    int64_t n_train, n_steps, n_calibration_used;
+    int n_fake_quant_weights, n_fake_quant_activations;
+    int epochs_run;
+    double epoch_loss[TQ_QAT_MAX_EPOCHS]; /* mean training objective per epoch (fake quant on) */
+    double loss_before;          /* objective with fake quant before fine-tuning */
+    double seconds;
+} tq_qat_settings;
+
+TQ_API void tq_qat_default_settings(tq_qat_settings *q);
+
 typedef struct tq_quant_settings {
     tq_quant_mode mode;
     int per_channel;              /* weights: one scale per output channel */
@@ -31,7 +63,8 @@ typedef struct tq_quant_settings {
     int n_exclude_nodes;
     const char *const *op_types;  /* op types to quantise; NULL = all supported */
     int n_op_types;
-    uint8_t reserved[64];         /* zero; room for new settings */
+    tq_qat_settings *qat;         /* TQ_QUANT_QAT: training knobs and results */
+    uint8_t reserved[64 - sizeof(void *)]; /* zero; room for new settings */
 } tq_quant_settings;
 
 TQ_API void tq_quant_default_settings(tq_quant_settings *s);
@@ -59,6 +92,37 @@ TQ_API int tq_quantize_file(const char *model_path, const char *output_path,
                             const tq_quant_settings *s, const char *calibration_npz,
                             const char *report_path, const char *command_line,
                             tq_quant_summary *summary, tq_error *err);
+
+/* --mode auto: try dynamic, then static, then qat; measure each against the
+ * budget with the gate metric (SPEC §4 synthetic-set PLCC drop) and, with an
+ * evaluation set, the task metric drop (top-1 for `label`, PLCC for
+ * `target`); keep the cheapest that passes. */
+typedef struct tq_auto_trial {
+    tq_quant_mode mode;
+    int tried;                 /* 0: skipped (see why) */
+    int pass;
+    double plcc, drop;         /* gate metric */
+    int has_task;
+    double task_fp32, task_int8, task_drop; /* task metric (top-1 or PLCC) */
+    char why[256];
+} tq_auto_trial;
+
+typedef struct tq_auto_settings {
+    double budget;             /* 0.01 */
+    const char *calibration;   /* static: calibration set (NULL: the qat training set) */
+    const char *data;          /* optional evaluation set (label or target) */
+    /* filled by the run */
+    tq_quant_mode chosen;      /* TQ_QUANT_FP32 when nothing passed */
+    tq_auto_trial trials[3];   /* dynamic, static, qat */
+} tq_auto_settings;
+
+/* Writes the chosen model to output_path (NULL = default) and the report
+ * (with an "auto" section) to report_path. Returns TQ_ECHECK, writing no
+ * model, when no mode stays inside the budget (the report is still written). */
+TQ_API int tq_quantize_auto_file(const char *model_path, const char *output_path,
+                                 tq_quant_settings *s, tq_auto_settings *a,
+                                 const char *report_path, const char *command_line,
+                                 tq_quant_summary *summary, tq_error *err);
 
 /* "<dir>/<basename>.int8.onnx" for "<dir>/<basename>.onnx" (malloc'ed). */
 TQ_API char *tq_quant_default_output(const char *model_path);

@@ -87,6 +87,17 @@ TQ_API int tq_registry_record_quant(const char *path, const char *id, tq_quant_m
                                     const char *int8_sha256, const char *calibration_set,
                                     tq_error *err);
 
+/* Register a model file in the registry at `path` (created when missing),
+ * rewriting it atomically: the entry `id` gets kind, onnx (the file's path
+ * relative to the registry's folder; the model must lie inside it), opset 17,
+ * sha256 of the file, smoke and (when not NULL) notes. An existing entry
+ * with that id is updated in place and loses quant_mode / int8_sha256 /
+ * quant_calibration_set (its int8 sibling was made from other weights);
+ * every other entry and field keeps its value and position. */
+TQ_API int tq_registry_register_model(const char *path, const char *id, const char *kind,
+                                      const char *onnx_path, int smoke, const char *notes,
+                                      tq_error *err);
+
 /* ---- scoring ------------------------------------------------------------- */
 
 typedef struct tq_scorer_settings {

@@ -22,6 +22,12 @@ int tq_model_copy_for_exec(const tq_model *src, tq_model **out, tq_error *err);
 /* Fuse the dynamic int8 chains of m in place; *n_fused = groups rewritten. */
 int tq_fuse_dynamic(tq_model *m, int *n_fused, tq_error *err);
 
+/* fp32 conv fusions (fuse_fp32.c): Conv+BatchNormalization folded into the
+ * weights, Conv [+ Add] [+ Relu/Clip] into com.microsoft FusedConv.
+ * *n_fused = rewrites made. */
+bool tq_fuse_fp32_applies(const tq_model *m);
+int tq_fuse_fp32(tq_model *m, int *n_fused, tq_error *err);
+
 /* For the session: when m has something to fuse, *out = a fused copy, else
  * *out = NULL (run m as is). */
 int tq_fuse_for_session(const tq_model *m, tq_model **out, tq_error *err);

@@ -5,45 +5,7 @@
 #include <string.h>
 
 #include "graph/fuse.h"
-
-static bool is_op(const tq_node *n, const char *op)
-{
-    return strcmp(n->op_type, op) == 0 && (!n->domain || !n->domain[0] ||
-                                           strcmp(n->domain, "ai.onnx") == 0);
-}
-
-static bool is_graph_output(const tq_graph *g, const char *name)
-{
-    for (int i = 0; i < g->n_outputs; i++)
-        if (strcmp(g->outputs[i].name, name) == 0)
-            return true;
-    return false;
-}
-
-static int producer(const tq_graph *g, const char *name)
-{
-    for (int i = 0; i < g->n_nodes; i++)
-        for (int k = 0; k < g->nodes[i].n_outputs; k++)
-            if (strcmp(g->nodes[i].outputs[k], name) == 0)
-                return i;
-    return -1;
-}
-
-/* The only node reading name (and not a graph output), else -1. */
-static int sole_consumer(const tq_graph *g, const char *name)
-{
-    if (is_graph_output(g, name))
-        return -1;
-    int found = -1;
-    for (int i = 0; i < g->n_nodes; i++)
-        for (int k = 0; k < g->nodes[i].n_inputs; k++)
-            if (strcmp(g->nodes[i].inputs[k], name) == 0) {
-                if (found >= 0)
-                    return -1;
-                found = i;
-            }
-    return found;
-}
+#include "graph/graph_query.h"
 
 static const tq_tensor *init_of(const tq_graph *g, const char *name)
 {
@@ -69,8 +31,8 @@ static const char *bias_source(const tq_graph *g, const char *name, bool conv, i
         rank = t->rank;
         memcpy(dims, t->dims, sizeof dims);
     } else {
-        int p = producer(g, name);
-        if (p < 0 || !is_op(&g->nodes[p], "Reshape") || g->nodes[p].n_inputs < 2)
+        int p = tq_graph_producer(g, name);
+        if (p < 0 || !tq_node_is_onnx(&g->nodes[p], "Reshape") || g->nodes[p].n_inputs < 2)
             return NULL;
         t = init_of(g, g->nodes[p].inputs[0]);
         const tq_tensor *shape = init_of(g, g->nodes[p].inputs[1]);
@@ -105,13 +67,13 @@ typedef struct fuse_group {
 static bool match(const tq_graph *g, int i, fuse_group *fg)
 {
     const tq_node *in = &g->nodes[i];
-    bool conv = is_op(in, "ConvInteger");
-    if (!conv && !is_op(in, "MatMulInteger"))
+    bool conv = tq_node_is_onnx(in, "ConvInteger");
+    if (!conv && !tq_node_is_onnx(in, "MatMulInteger"))
         return false;
     if (in->n_inputs < 3 || in->n_outputs != 1 || !in->inputs[2][0])
         return false;
-    int d = producer(g, in->inputs[0]);
-    if (d < 0 || !is_op(&g->nodes[d], "DynamicQuantizeLinear") || g->nodes[d].n_outputs < 3)
+    int d = tq_graph_producer(g, in->inputs[0]);
+    if (d < 0 || !tq_node_is_onnx(&g->nodes[d], "DynamicQuantizeLinear") || g->nodes[d].n_outputs < 3)
         return false;
     const tq_node *dq = &g->nodes[d];
     if (strcmp(dq->outputs[0], in->inputs[0]) || strcmp(dq->outputs[2], in->inputs[2]))
@@ -125,16 +87,16 @@ static bool match(const tq_graph *g, int i, fuse_group *fg)
         return false;
     int64_t nout = conv ? w->dims[0] : w->dims[1];
 
-    int c = sole_consumer(g, in->outputs[0]);
-    if (c < 0 || !is_op(&g->nodes[c], "Cast") || tq_node_attr_int(&g->nodes[c], "to", 0) != 1)
+    int c = tq_graph_sole_consumer(g, in->outputs[0]);
+    if (c < 0 || !tq_node_is_onnx(&g->nodes[c], "Cast") || tq_node_attr_int(&g->nodes[c], "to", 0) != 1)
         return false;
-    int m = sole_consumer(g, g->nodes[c].outputs[0]);
-    if (m < 0 || !is_op(&g->nodes[m], "Mul") || g->nodes[m].n_inputs != 2)
+    int m = tq_graph_sole_consumer(g, g->nodes[c].outputs[0]);
+    if (m < 0 || !tq_node_is_onnx(&g->nodes[m], "Mul") || g->nodes[m].n_inputs != 2)
         return false;
     const tq_node *mul = &g->nodes[m];
     int j = strcmp(mul->inputs[0], g->nodes[c].outputs[0]) == 0 ? 1 : 0;
-    int m0 = producer(g, mul->inputs[j]);
-    if (m0 < 0 || !is_op(&g->nodes[m0], "Mul") || g->nodes[m0].n_inputs != 2)
+    int m0 = tq_graph_producer(g, mul->inputs[j]);
+    if (m0 < 0 || !tq_node_is_onnx(&g->nodes[m0], "Mul") || g->nodes[m0].n_inputs != 2)
         return false;
     const tq_node *sm = &g->nodes[m0];
     int sj = strcmp(sm->inputs[0], dq->outputs[1]) == 0 ? 1 : 0;
@@ -157,8 +119,8 @@ static bool match(const tq_graph *g, int i, fuse_group *fg)
     fg->w_zp = wzp;
     fg->w_scale = sm->inputs[sj];
     fg->out = mul->outputs[0];
-    int a = sole_consumer(g, mul->outputs[0]);
-    if (a >= 0 && is_op(&g->nodes[a], "Add") && g->nodes[a].n_inputs == 2) {
+    int a = tq_graph_sole_consumer(g, mul->outputs[0]);
+    if (a >= 0 && tq_node_is_onnx(&g->nodes[a], "Add") && g->nodes[a].n_inputs == 2) {
         const tq_node *add = &g->nodes[a];
         int bj = strcmp(add->inputs[0], mul->outputs[0]) == 0 ? 1 : 0;
         const char *b = bias_source(g, add->inputs[bj], conv, nout);
@@ -221,7 +183,7 @@ static void sweep_dead(tq_graph *g)
                 const char *o = n->outputs[k];
                 if (!o[0])
                     continue;
-                if (is_graph_output(g, o)) {
+                if (tq_graph_is_output(g, o)) {
                     used = true;
                     break;
                 }
@@ -298,15 +260,20 @@ int tq_fuse_for_session(const tq_model *m, tq_model **out, tq_error *err)
     *out = NULL;
     bool any = false;
     for (int i = 0; i < m->graph.n_nodes && !any; i++)
-        any = is_op(&m->graph.nodes[i], "DynamicQuantizeLinear");
-    if (!any)
+        any = tq_node_is_onnx(&m->graph.nodes[i], "DynamicQuantizeLinear");
+    bool fp32 = tq_fuse_fp32_applies(m);
+    if (!any && !fp32)
         return TQ_OK;
     tq_model *copy = NULL;
     int rc = tq_model_copy_for_exec(m, &copy, err);
     if (rc)
         return rc;
-    int n = 0;
-    rc = tq_fuse_dynamic(copy, &n, err);
+    int n = 0, n_fp32 = 0;
+    if (any)
+        rc = tq_fuse_dynamic(copy, &n, err);
+    if (!rc && fp32)
+        rc = tq_fuse_fp32(copy, &n_fp32, err);
+    n += n_fp32;
     if (rc || n == 0) {
         tq_model_free(&copy);
         return rc;

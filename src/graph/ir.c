@@ -262,6 +262,12 @@ tq_tensor *tq_graph_add_initializer(tq_graph *g, const char *name, tq_dtype dtyp
 {
     if (rank < 0 || rank > TQ_MAX_RANK)
         return NULL;
+    /* dims may point into g->initializers (copying another tensor's shape),
+     * which the append below can move: keep a copy. */
+    int64_t shape[TQ_MAX_RANK];
+    for (int i = 0; i < rank; i++)
+        shape[i] = dims[i];
+    dims = shape;
     int64_t numel = tq_shape_numel(dims, rank);
     size_t esz = tq_dtype_size(dtype);
     if (numel < 0 || esz == 0)

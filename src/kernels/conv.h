@@ -41,15 +41,36 @@ void tq_conv_phase_init(const tq_conv2d_geom *g, tq_conv_phase *ph);
 size_t tq_conv_phase_floats(const tq_conv2d_geom *g, const tq_conv_phase *ph);
 /* The K = c*kh*kw row offsets, in weight order (ci, ky, kx). */
 void tq_conv_phase_offsets(const tq_conv2d_geom *g, const tq_conv_phase *ph, ptrdiff_t *offs);
+/* Fill the phase planes from one group's input (dispatching to the best
+ * kernel; tq_conv_dsp.phase_pack). */
 void tq_conv_phase_pack(const tq_conv2d_geom *g, const tq_conv_phase *ph, const float *in,
                         float *planes);
+/* The x range [x0, x1) of phase column px whose pixels are inside the image
+ * (the rest of a plane row is zero padding). */
+void tq_conv_phase_cols(const tq_conv2d_geom *g, const tq_conv_phase *ph, int px, int64_t *x0,
+                        int64_t *x1);
+/* Does any tap k*d land on phase p (mod the stride)? Unused phases are not
+ * filled (a strided 1x1 conv reads only phase (0, 0)). */
+bool tq_conv_phase_used(int k, int d, int stride, int p);
 
 /* One channel of a depthwise conv: out[oh][ow] = clamp(bias + sum w * in). */
 typedef void (*tq_dwconv_fn)(const tq_conv2d_geom *g, const float *in, const float *w,
                              float bias, float *out, bool clamp, float lo, float hi);
 
+/* Copy the phase planes of one group (tq_conv_phase_pack's contract). */
+typedef void (*tq_phase_pack_fn)(const tq_conv2d_geom *g, const tq_conv_phase *ph,
+                                 const float *in, float *planes);
+
+/* Drop the junk columns of an indirect conv's GEMM output (row stride qw)
+ * into Y (row stride ow): y[r][x] = clamp(tmp[r][x] + z[r][x]), z optional
+ * (a fused residual, laid out like y), clamp only when asked. */
+typedef void (*tq_conv_rows_fn)(const float *tmp, int64_t qw, float *y, const float *z,
+                                int64_t rows, int64_t ow, bool clamp, float lo, float hi);
+
 typedef struct tq_conv_dsp {
     tq_dwconv_fn dwconv;
+    tq_phase_pack_fn phase_pack;
+    tq_conv_rows_fn rows;
 } tq_conv_dsp;
 
 void tq_conv_dsp_init(tq_conv_dsp *dsp, unsigned cpu_flags);
@@ -57,7 +78,15 @@ const tq_conv_dsp *tq_conv_dsp_get(void);
 
 void tq_dwconv_c(const tq_conv2d_geom *g, const float *in, const float *w, float bias,
                  float *out, bool clamp, float lo, float hi);
+void tq_conv_phase_pack_c(const tq_conv2d_geom *g, const tq_conv_phase *ph, const float *in,
+                          float *planes);
+void tq_conv_rows_c(const float *tmp, int64_t qw, float *y, const float *z, int64_t rows,
+                    int64_t ow, bool clamp, float lo, float hi);
 #if defined(TQ_HAVE_AVX2)
+void tq_conv_phase_pack_avx2(const tq_conv2d_geom *g, const tq_conv_phase *ph,
+                             const float *in, float *planes);
+void tq_conv_rows_avx2(const float *tmp, int64_t qw, float *y, const float *z, int64_t rows,
+                       int64_t ow, bool clamp, float lo, float hi);
 /* 3x3, dilation 1, stride 1 or 2 in the interior; defers to C otherwise. */
 void tq_dwconv_avx2(const tq_conv2d_geom *g, const float *in, const float *w, float bias,
                     float *out, bool clamp, float lo, float hi);

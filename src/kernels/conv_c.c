@@ -9,9 +9,14 @@
 void tq_conv_dsp_init(tq_conv_dsp *dsp, unsigned cpu_flags)
 {
     dsp->dwconv = tq_dwconv_c;
+    dsp->phase_pack = tq_conv_phase_pack_c;
+    dsp->rows = tq_conv_rows_c;
 #if defined(TQ_HAVE_AVX2)
-    if (cpu_flags & TQ_CPU_FLAG_AVX2)
+    if (cpu_flags & TQ_CPU_FLAG_AVX2) {
         dsp->dwconv = tq_dwconv_avx2;
+        dsp->phase_pack = tq_conv_phase_pack_avx2;
+        dsp->rows = tq_conv_rows_avx2;
+    }
 #else
     (void)cpu_flags;
 #endif
@@ -119,8 +124,7 @@ void tq_conv_phase_offsets(const tq_conv2d_geom *g, const tq_conv_phase *ph, ptr
             }
 }
 
-/* Does any tap k*d land on phase p (mod the stride)? */
-static bool phase_used(int k, int d, int stride, int p)
+bool tq_conv_phase_used(int k, int d, int stride, int p)
 {
     for (int t = 0; t < k; t++)
         if ((int64_t)t * d % stride == p)
@@ -128,26 +132,40 @@ static bool phase_used(int k, int d, int stride, int p)
     return false;
 }
 
+void tq_conv_phase_cols(const tq_conv2d_geom *g, const tq_conv_phase *ph, int px, int64_t *x0,
+                        int64_t *x1)
+{
+    /* valid x range: 0 <= x*sw + px - pl < iw */
+    int64_t a = g->pl - px > 0 ? (g->pl - px + g->sw - 1) / g->sw : 0;
+    int64_t b = g->iw + g->pl - px > 0 ? (g->iw + g->pl - px + g->sw - 1) / g->sw : 0;
+    if (b > ph->qw)
+        b = ph->qw;
+    if (a > b)
+        a = b;
+    *x0 = a;
+    *x1 = b;
+}
+
 void tq_conv_phase_pack(const tq_conv2d_geom *g, const tq_conv_phase *ph, const float *in,
                         float *planes)
+{
+    tq_conv_dsp_get()->phase_pack(g, ph, in, planes);
+}
+
+void tq_conv_phase_pack_c(const tq_conv2d_geom *g, const tq_conv_phase *ph, const float *in,
+                          float *planes)
 {
     const int64_t qw = ph->qw;
     for (int64_t ci = 0; ci < g->c; ci++)
         for (int py = 0; py < g->sh; py++)
             for (int px = 0; px < g->sw; px++) {
-                if (!phase_used(g->kh, g->dh, g->sh, py) || !phase_used(g->kw, g->dw, g->sw, px))
-                    continue; /* e.g. a strided 1x1 conv reads only phase (0, 0) */
+                if (!tq_conv_phase_used(g->kh, g->dh, g->sh, py) ||
+                    !tq_conv_phase_used(g->kw, g->dw, g->sw, px))
+                    continue;
                 const float *src = in + ci * g->ih * g->iw;
                 float *dst = planes + ((ci * g->sh + py) * g->sw + px) * ph->plane;
-                /* valid x range: 0 <= x*sw + px - pl < iw */
-                int64_t x0 = g->pl - px > 0 ? (g->pl - px + g->sw - 1) / g->sw : 0;
-                int64_t x1 = g->iw + g->pl - px > 0 ? (g->iw + g->pl - px + g->sw - 1) / g->sw : 0;
-                if (x1 > qw)
-                    x1 = qw;
-                if (x0 > x1)
-                    x0 = x1;
-                /* rows are short (tens of floats): plain loops beat
-                 * three library calls per row */
+                int64_t x0, x1;
+                tq_conv_phase_cols(g, ph, px, &x0, &x1);
                 for (int64_t y = 0; y < ph->qh; y++, dst += qw) {
                     int64_t iy = y * g->sh + py - g->pt;
                     if (iy < 0 || iy >= g->ih || x0 == x1) {
@@ -158,18 +176,30 @@ void tq_conv_phase_pack(const tq_conv2d_geom *g, const tq_conv_phase *ph, const 
                     const float *row = src + iy * g->iw + x0 * g->sw + px - g->pl;
                     for (int64_t x = 0; x < x0; x++)
                         dst[x] = 0.0f;
-                    if (g->sw == 1) {
-                        float *d = dst + x0;
-                        for (int64_t x = 0; x < x1 - x0; x++)
-                            d[x] = row[x];
-                    } else {
-                        for (int64_t x = x0; x < x1; x++)
-                            dst[x] = row[(x - x0) * g->sw];
-                    }
+                    for (int64_t x = x0; x < x1; x++)
+                        dst[x] = row[(x - x0) * g->sw];
                     for (int64_t x = x1; x < qw; x++)
                         dst[x] = 0.0f;
                 }
             }
+}
+
+void tq_conv_rows_c(const float *tmp, int64_t qw, float *y, const float *z, int64_t rows,
+                    int64_t ow, bool clamp, float lo, float hi)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        float *d = y + r * ow;
+        const float *s = tmp + r * qw;
+        const float *zr = z ? z + r * ow : NULL;
+        for (int64_t x = 0; x < ow; x++) {
+            float v = s[x];
+            if (zr)
+                v += zr[x];
+            if (clamp) /* the GEMM epilogue's order: NaN stays NaN */
+                v = v < lo ? lo : (v > hi ? hi : v);
+            d[x] = v;
+        }
+    }
 }
 
 void tq_dwconv_c(const tq_conv2d_geom *g, const float *in, const float *w, float bias,

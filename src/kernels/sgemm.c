@@ -91,7 +91,9 @@ static void sgemm_blocked(const tq_sgemm_dsp *dsp, int64_t m, int64_t n, int64_t
                 int mr = (int)(m - i0 < TQ_SGEMM_MR ? m - i0 : TQ_SGEMM_MR);
                 const float *bias_row =
                     last && post->bias && !post->bias_per_col ? post->bias + i0 : NULL;
-                tq_sgemm_epi epi = { post->alpha, load_c, bias_row, bias_col,
+                const float *res =
+                    last && post->residual ? post->residual + i0 * post->ldr + j0 : NULL;
+                tq_sgemm_epi epi = { post->alpha, load_c, bias_row, bias_col, res, post->ldr,
                                      last && post->clamp, post->lo, post->hi };
                 dsp->tile(mr, nr, kc, a + i0 * lda + k0, lda, bt, ldbt, ot, c + i0 * ldc + j0,
                           ldc, &epi);

@@ -1,6 +1,6 @@
 /* fp32 matrix multiply: C[m][n] = alpha * A[m][k] * B[k][n] (+ C) (+ bias),
  * optionally clamped, in one pass over C (the "epilogue" fuses Conv/Gemm bias
- * and Relu/Clip so the output is written once).
+ * and Relu/Clip, and a residual Add, so the output is written once).
  *
  * A is row-major with a row stride lda (weights for Conv, activations for
  * Gemm). B is either raw row-major with a row stride ldb, or packed once (for
@@ -29,6 +29,10 @@ typedef struct tq_sgemm_post {
     bool accumulate;      /* add the value already in C (Gemm beta*C, pre-filled) */
     const float *bias;    /* NULL, or bias[row] (per_col false) / bias[col] */
     bool bias_per_col;
+    /* NULL, or a matrix added after the bias and before the clamp (a residual
+     * Add fused into Conv): element (i, j) at residual[i*ldr + j]. */
+    const float *residual;
+    ptrdiff_t ldr;
     bool clamp;           /* clamp to [lo, hi]: Relu = [0, inf), Clip */
     float lo, hi;
 } tq_sgemm_post;
@@ -40,6 +44,8 @@ typedef struct tq_sgemm_epi {
     bool load_c;              /* start from C (else from 0) */
     const float *bias_row;    /* mr values or NULL (pre-offset to the tile) */
     const float *bias_col;    /* nr values or NULL */
+    const float *residual;    /* NULL or the tile's (0, 0) element, row stride ldr */
+    ptrdiff_t ldr;
     bool clamp;
     float lo, hi;
 } tq_sgemm_epi;

@@ -29,6 +29,8 @@ void tq_sgemm_tile_c(int mr, int nr, int64_t k, const float *a, ptrdiff_t lda,
                 v += bias_row[i];
             if (bias_col)
                 v += bias_col[j];
+            if (epi->residual)
+                v += epi->residual[i * epi->ldr + j];
             if (clamp)
                 v = v < lo ? lo : (v > hi ? hi : v);
             crow[j] = v;

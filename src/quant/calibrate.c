@@ -24,6 +24,7 @@
 
 #include "io/npz.h"
 #include "quant/quant_internal.h"
+#include "runtime/session_internal.h"
 #include "runtime/session_observer.h"
 #include "util/error.h"
 
@@ -334,8 +335,9 @@ int tq_calibrate(const tq_model *m, const char *npz_path, const tq_quant_setting
             out->n_input_names++;
         }
     }
+    /* unfused: fp32 fusion (graph/fuse.h) folds away values we watch */
     if (!rc)
-        rc = tq_session_create(&sess, m, err);
+        rc = tq_session_create_ex(&sess, m, false, err);
     if (!rc) {
         tq_session_set_observer(sess, observe, &st);
         st.pass = 1;

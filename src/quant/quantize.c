@@ -9,7 +9,10 @@
 
 #include "quant/quant_internal.h"
 #include "quant/report.h"
+#include "quant/auto.h"
 #include "onnx/onnx_io.h"
+#include "graph/fold_bn.h"
+#include "train/qat.h"
 #include "util/error.h"
 #include "util/fileio.h"
 
@@ -29,8 +32,11 @@ static int validate(const tq_quant_settings *s, tq_error *err)
 {
     if (!s)
         return tq_fail(err, TQ_EINVAL, "quantize: no settings");
-    if (s->mode != TQ_QUANT_DYNAMIC && s->mode != TQ_QUANT_STATIC)
-        return tq_fail(err, TQ_EINVAL, "quantize: unknown mode %d (dynamic or static)", (int)s->mode);
+    if (s->mode != TQ_QUANT_DYNAMIC && s->mode != TQ_QUANT_STATIC && s->mode != TQ_QUANT_QAT)
+        return tq_fail(err, TQ_EINVAL, "quantize: unknown mode %d (dynamic, static or qat)",
+                       (int)s->mode);
+    if (s->mode == TQ_QUANT_QAT && (!s->qat || !s->qat->train_npz))
+        return tq_fail(err, TQ_EINVAL, "quantize: --mode qat needs a training set (--train DATA.npz)");
     if (s->activation_type != TQ_INT8 && s->activation_type != TQ_UINT8)
         return tq_fail(err, TQ_EINVAL, "quantize: activation type %s (int8 or uint8)",
                        tq_dtype_name(s->activation_type));
@@ -51,6 +57,23 @@ static int validate(const tq_quant_settings *s, tq_error *err)
     return TQ_OK;
 }
 
+/* QAT: fine-tune the (BN-folded) fp32 weights through fake quantisation,
+ * then the static QDQ export of the fine-tuned model, calibrated on samples
+ * of the training set (or on --calibration when one is given). */
+static int quantize_qat(tq_model *m, const tq_quant_settings *s, const char *cal,
+                        tq_quant_summary *sum, tq_range_table *ranges, tq_error *err)
+{
+    char *dir = NULL, *path = NULL;
+    int rc = tq_qat_finetune(m, s, s->qat, &dir, &path, err);
+    if (rc)
+        return rc;
+    tq_quant_settings st = *s;
+    st.mode = TQ_QUANT_STATIC;
+    rc = tq_quantize_static(m, &st, cal ? cal : path, sum, ranges, err);
+    tq_qat_remove_calibration(dir, path);
+    return rc;
+}
+
 static int quantize_model(tq_model *m, const tq_quant_settings *s, const char *cal,
                           tq_quant_summary *sum, tq_range_table *ranges, tq_error *err)
 {
@@ -61,19 +84,29 @@ static int quantize_model(tq_model *m, const tq_quant_settings *s, const char *c
     int64_t opset = tq_model_opset(m);
     /* DynamicQuantizeLinear needs opset 11; QuantizeLinear's axis needs 13. */
     int64_t need = s->mode == TQ_QUANT_DYNAMIC ? 11 : s->per_channel ? 13 : 10;
+    const char *mode_name = s->mode == TQ_QUANT_DYNAMIC ? "dynamic"
+                            : s->mode == TQ_QUANT_QAT   ? "qat"
+                                                        : "static";
     if (opset < need)
         return tq_fail(err, TQ_EUNSUPPORTED,
                        "%s: opset %lld is too old for %s%s quantisation (needs opset >= %lld)", name,
                        (long long)opset, s->per_channel ? "per-channel " : "",
-                       s->mode == TQ_QUANT_DYNAMIC ? "dynamic" : "static", (long long)need);
+                       mode_name, (long long)need);
     if (tq_model_sanitize(m) < 0)
         return tq_fail(err, TQ_EINTERNAL, "%s: sanitize failed", name);
+    /* BatchNormalization after a Conv becomes part of its weights, so the int8
+     * weights carry the BN scale and no float BN runs between int8 layers
+     * (ONNX Runtime's quantiser pre-processing does the same). */
+    if ((rc = tq_fold_batchnorm(m, err)) < 0)
+        return rc;
     if (s->mode == TQ_QUANT_DYNAMIC) {
         if (cal)
             return tq_fail(err, TQ_EINVAL,
                            "quantize: --calibration is for static mode (dynamic mode needs no data)");
         return tq_quantize_dynamic(m, s, sum, err);
     }
+    if (s->mode == TQ_QUANT_QAT)
+        return quantize_qat(m, s, cal, sum, ranges, err);
     return tq_quantize_static(m, s, cal, sum, ranges, err);
 }
 
@@ -115,47 +148,39 @@ static bool same_file(const char *a, const char *b)
     return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
-TQ_API int tq_quantize_file(const char *model_path, const char *output_path,
-                            const tq_quant_settings *s, const char *calibration_npz,
-                            const char *report_path, const char *command_line,
-                            tq_quant_summary *summary, tq_error *err)
+/* Never overwrite an input: the fp32 model, the calibration or training set. */
+int tq_quant_check_outputs(const char *model_path, const char *out, const tq_quant_settings *s,
+                           const char *calibration_npz, const char *report_path, tq_error *err)
 {
-    tq_quant_summary local = {0};
-    tq_quant_summary *sum = summary ? summary : &local;
-    memset(sum, 0, sizeof(*sum));
-    if (!model_path)
-        return tq_fail(err, TQ_EINVAL, "quantize: no model path");
-    char *def_out = output_path ? NULL : tq_quant_default_output(model_path);
-    const char *out = output_path ? output_path : def_out;
-    if (!out)
-        return tq_fail(err, TQ_ENOMEM, "out of memory");
-    int rc = TQ_OK;
-    /* Never overwrite an input: the fp32 model, its data, the calibration set. */
+    const char *train = s && s->qat ? s->qat->train_npz : NULL;
     if (same_file(model_path, out) || (calibration_npz && same_file(calibration_npz, out)) ||
-        (report_path && (same_file(report_path, model_path) || same_file(report_path, out))))
-        rc = tq_fail(err, TQ_EINVAL, "quantize: output '%s' would overwrite an input",
-                     report_path && same_file(report_path, model_path) ? report_path : out);
-    tq_model *m = NULL;
-    tq_range_table ranges = {0};
-    if (!rc)
-        rc = tq_model_load(&m, model_path, err);
-    if (!rc) {
-        sum->fp32_bytes = (uint64_t)m->file_bytes + (uint64_t)m->external_bytes;
-        rc = quantize_model(m, s, calibration_npz, sum, &ranges, err);
-    }
-    /* Serialise first (the report needs the int8 size), stage both files as
-     * temporaries, and only then rename them into place. */
+        (train && same_file(train, out)) ||
+        (report_path && (same_file(report_path, model_path) || same_file(report_path, out) ||
+                         (train && same_file(report_path, train)))))
+        return tq_fail(err, TQ_EINVAL, "quantize: output '%s' would overwrite an input",
+                       report_path && same_file(report_path, model_path) ? report_path : out);
+    return TQ_OK;
+}
+
+/* Serialise a quantised model and its report, stage both as temporaries and
+ * only then rename them into place. */
+int tq_quant_write_result(tq_model *m, const char *model_path, const char *out,
+                          const tq_quant_settings *s, const char *calibration_npz,
+                          const tq_range_table *ranges, tq_quant_summary *sum,
+                          const char *report_path, const char *command_line,
+                          const struct cJSON *auto_info, tq_error *err)
+{
     uint8_t *buf = NULL;
     size_t len = 0;
     char *json = NULL;
-    if (!rc)
-        rc = tq_onnx_serialize(m, &buf, &len, err);
+    int rc = tq_onnx_serialize(m, &buf, &len, err);
     if (!rc) {
         sum->int8_bytes = len;
         if (report_path) {
             tq_report_info info = {.model_path = model_path, .output_path = out, .settings = s,
-                                   .calibration_path = calibration_npz, .ranges = &ranges,
-                                   .summary = sum, .command_line = command_line};
+                                   .calibration_path = calibration_npz, .ranges = ranges,
+                                   .summary = sum, .command_line = command_line,
+                                   .auto_info = auto_info};
             json = tq_quant_report_json(&info);
             if (!json)
                 rc = tq_fail(err, TQ_ENOMEM, "%s: out of memory building the report", report_path);
@@ -178,6 +203,41 @@ TQ_API int tq_quantize_file(const char *model_path, const char *output_path,
     tq_atomic_abort(&report_file);
     free(buf);
     free(json);
+    return rc;
+}
+
+int tq_quantize_model_ranges(tq_model *m, const tq_quant_settings *s, const char *cal,
+                             tq_quant_summary *sum, tq_range_table *ranges, tq_error *err)
+{
+    return quantize_model(m, s, cal, sum, ranges, err);
+}
+
+TQ_API int tq_quantize_file(const char *model_path, const char *output_path,
+                            const tq_quant_settings *s, const char *calibration_npz,
+                            const char *report_path, const char *command_line,
+                            tq_quant_summary *summary, tq_error *err)
+{
+    tq_quant_summary local = {0};
+    tq_quant_summary *sum = summary ? summary : &local;
+    memset(sum, 0, sizeof(*sum));
+    if (!model_path)
+        return tq_fail(err, TQ_EINVAL, "quantize: no model path");
+    char *def_out = output_path ? NULL : tq_quant_default_output(model_path);
+    const char *out = output_path ? output_path : def_out;
+    if (!out)
+        return tq_fail(err, TQ_ENOMEM, "out of memory");
+    int rc = tq_quant_check_outputs(model_path, out, s, calibration_npz, report_path, err);
+    tq_model *m = NULL;
+    tq_range_table ranges = {0};
+    if (!rc)
+        rc = tq_model_load(&m, model_path, err);
+    if (!rc) {
+        sum->fp32_bytes = (uint64_t)m->file_bytes + (uint64_t)m->external_bytes;
+        rc = quantize_model(m, s, calibration_npz, sum, &ranges, err);
+    }
+    if (!rc)
+        rc = tq_quant_write_result(m, model_path, out, s, calibration_npz, &ranges, sum,
+                                   report_path, command_line, NULL, err);
     tq_range_table_free(&ranges);
     tq_model_free(&m);
     free(def_out);

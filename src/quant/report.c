@@ -9,6 +9,32 @@ static const char *method_name(tq_calib_method m)
     return m == TQ_CALIB_ENTROPY ? "entropy" : m == TQ_CALIB_PERCENTILE ? "percentile" : "minmax";
 }
 
+/* What QAT fine-tuning did: objective, data, optimiser and the loss curve. */
+static void add_qat(cJSON *r, const tq_qat_settings *q)
+{
+    cJSON *o = cJSON_AddObjectToObject(r, "qat");
+    if (!o)
+        return;
+    cJSON_AddStringToObject(o, "train", q->train_npz ? q->train_npz : "");
+    cJSON_AddStringToObject(o, "objective", q->objective);
+    cJSON_AddStringToObject(o, "optimizer", q->optimizer == TQ_QAT_SGD ? "sgd" : "adam");
+    cJSON_AddNumberToObject(o, "lr", q->lr);
+    cJSON_AddNumberToObject(o, "epochs", q->epochs_run);
+    cJSON_AddNumberToObject(o, "batch", q->batch);
+    cJSON_AddNumberToObject(o, "seed", (double)q->seed);
+    cJSON_AddBoolToObject(o, "smoke", q->smoke != 0);
+    cJSON_AddNumberToObject(o, "train_samples", (double)q->n_train);
+    cJSON_AddNumberToObject(o, "steps", (double)q->n_steps);
+    cJSON_AddNumberToObject(o, "calibration_samples", (double)q->n_calibration_used);
+    cJSON_AddNumberToObject(o, "fake_quant_weights", q->n_fake_quant_weights);
+    cJSON_AddNumberToObject(o, "fake_quant_activations", q->n_fake_quant_activations);
+    cJSON_AddNumberToObject(o, "loss_before", q->loss_before);
+    cJSON *l = cJSON_AddArrayToObject(o, "epoch_loss");
+    for (int e = 0; l && e < q->epochs_run; e++)
+        cJSON_AddItemToArray(l, cJSON_CreateNumber(q->epoch_loss[e]));
+    cJSON_AddNumberToObject(o, "seconds", q->seconds);
+}
+
 char *tq_quant_report_json(const tq_report_info *in)
 {
     const tq_quant_settings *s = in->settings;
@@ -19,7 +45,7 @@ char *tq_quant_report_json(const tq_report_info *in)
     cJSON_AddStringToObject(r, "command", "quantize");
     cJSON_AddStringToObject(r, "model", in->model_path);
     cJSON_AddStringToObject(r, "output", in->output_path);
-    cJSON_AddStringToObject(r, "mode", dyn ? "dynamic" : "static");
+    cJSON_AddStringToObject(r, "mode", dyn ? "dynamic" : s->mode == TQ_QUANT_QAT ? "qat" : "static");
     cJSON_AddStringToObject(r, "format", dyn ? "qoperator-dynamic" : "qdq");
     cJSON_AddStringToObject(r, "weight_type", "int8");
     cJSON_AddBoolToObject(r, "weight_symmetric", 1);
@@ -43,7 +69,10 @@ char *tq_quant_report_json(const tq_report_info *in)
     } else {
         cJSON *c = cJSON_AddObjectToObject(r, "calibration");
         if (c) {
-            cJSON_AddStringToObject(c, "path", in->calibration_path ? in->calibration_path : "");
+            /* qat calibrates on a sample of its training set (a temporary file) */
+            cJSON_AddStringToObject(c, "path", s->mode == TQ_QUANT_QAT && s->qat && s->qat->train_npz
+                                                   ? s->qat->train_npz
+                                                   : in->calibration_path ? in->calibration_path : "");
             cJSON_AddStringToObject(c, "method", method_name(s->method));
             if (s->method == TQ_CALIB_PERCENTILE)
                 cJSON_AddNumberToObject(c, "percentile", s->percentile);
@@ -60,6 +89,10 @@ char *tq_quant_report_json(const tq_report_info *in)
             }
         }
     }
+    if (s->mode == TQ_QUANT_QAT && s->qat)
+        add_qat(r, s->qat);
+    if (in->auto_info)
+        cJSON_AddItemToObject(r, "auto", cJSON_Duplicate(in->auto_info, 1));
     cJSON *prov = tq_run_provenance(in->command_line);
     if (prov)
         cJSON_AddItemToObject(r, "run_provenance", prov);

@@ -10,6 +10,7 @@ typedef struct tq_report_info {
     const tq_quant_settings *settings;
     const tq_range_table *ranges;
     const tq_quant_summary *summary;
+    const struct cJSON *auto_info; /* --mode auto: what was tried (copied), or NULL */
 } tq_report_info;
 
 /* Malloc'ed JSON text, or NULL on allocation failure. */

@@ -71,4 +71,9 @@ int tq_scaler_decide(const tq_model *m, const char *input, const tq_sidecar *sc,
 
 const char *tq_scaler_site_name(tq_scaler_site s);
 
+/* Print a JSON document in the registry's layout (2-space indent, one member
+ * per line, ASCII with \u escapes, trailing newline) into a malloc'ed
+ * buffer; used for sidecars the trainer writes. Returns 0 or -1. */
+int tq_json_format(const cJSON *root, char **out, size_t *len);
+
 #endif

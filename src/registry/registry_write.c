@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "io/sha256.h"
 #include "registry/registry_internal.h"
 #include "util/error.h"
 #include "util/fileio.h"
@@ -259,5 +261,119 @@ TQ_API int tq_registry_record_quant(const char *path, const char *id, tq_quant_m
         rc = tq_write_file_atomic(path, out, len, err);
     free(out);
     tq_registry_close(&r);
+    return rc;
+}
+
+/* ---- new entries (the trainer) and other JSON files in the same layout */
+
+int tq_json_format(const cJSON *root, char **out, size_t *len)
+{
+    return print_registry(root, 1, out, len);
+}
+
+/* `onnx_path` relative to the registry's folder; fails unless the model sits
+ * inside that folder (the registry's paths are relative to it, SPEC §3). */
+static int relative_to_registry(const char *reg_path, const char *onnx_path, char **out,
+                                tq_error *err)
+{
+    char *dir = tq_path_dirname(reg_path);
+    char *rdir = dir ? realpath(dir, NULL) : NULL;
+    char *rfile = realpath(onnx_path, NULL);
+    int rc = TQ_OK;
+    size_t n = rdir ? strlen(rdir) : 0;
+    if (!dir)
+        rc = tq_fail(err, TQ_ENOMEM, "out of memory");
+    else if (!rdir)
+        rc = tq_fail(err, TQ_EIO, "%s: its folder cannot be resolved", reg_path);
+    else if (!rfile)
+        rc = tq_fail(err, TQ_EIO, "%s: cannot be resolved", onnx_path);
+    else if (strncmp(rfile, rdir, n) != 0 || (rfile[n] != '/' && strcmp(rdir, "/") != 0))
+        rc = tq_fail(err, TQ_EINVAL, "%s: the model is outside the registry's folder %s "
+                     "(registry paths are relative to it)", onnx_path, rdir);
+    else if (!(*out = strdup(rfile + n + (rfile[n] == '/'))))
+        rc = tq_fail(err, TQ_ENOMEM, "out of memory");
+    free(dir);
+    free(rdir);
+    free(rfile);
+    return rc;
+}
+
+TQ_API int tq_registry_register_model(const char *path, const char *id, const char *kind,
+                                      const char *onnx_path, int smoke, const char *notes,
+                                      tq_error *err)
+{
+    if (!path || !id || !id[0] || !kind || !onnx_path)
+        return tq_fail(err, TQ_EINVAL, "tq_registry_register_model: bad arguments");
+    char sha[TQ_SHA256_HEX_LEN + 1];
+    char *rel = NULL;
+    int rc = relative_to_registry(path, onnx_path, &rel, err);
+    if (!rc)
+        rc = tq_sha256_file(onnx_path, sha, err);
+    if (rc) {
+        free(rel);
+        return rc;
+    }
+    /* A missing registry is created; an existing one keeps every byte of the
+     * other entries. */
+    uint8_t *text = NULL;
+    size_t n = 0;
+    cJSON *root = NULL;
+    int trailing_newline = 1;
+    tq_registry *r = NULL;
+    if (access(path, F_OK) == 0) {
+        rc = tq_read_file(path, &text, &n, err);
+        trailing_newline = n > 0 && text[n - 1] == '\n';
+        free(text);
+        if (!rc)
+            rc = tq_registry_open(&r, path, err);
+        if (!rc)
+            root = r->root;
+    } else {
+        root = cJSON_CreateObject();
+        if (!root || !cJSON_AddItemToObject(root, "models", cJSON_CreateArray()) ||
+            !cJSON_AddNumberToObject(root, "schema_version", 1))
+            rc = tq_fail(err, TQ_ENOMEM, "out of memory");
+    }
+    cJSON *models = rc ? NULL : cJSON_GetObjectItemCaseSensitive(root, "models");
+    if (!rc && !cJSON_IsArray(models))
+        rc = tq_fail(err, TQ_EFORMAT, "%s: 'models' is not an array", path);
+    cJSON *e = NULL;
+    for (cJSON *c = models ? models->child : NULL; !rc && c; c = c->next) {
+        const cJSON *cid = cJSON_GetObjectItemCaseSensitive(c, "id");
+        if (cJSON_IsString(cid) && !strcmp(cid->valuestring, id))
+            e = c;
+    }
+    int bad = 0;
+    if (!rc && !e) {
+        e = cJSON_CreateObject();
+        bad = !e || !cJSON_AddItemToArray(models, e);
+        if (!bad)
+            bad = set_field(e, "id", cJSON_CreateString(id));
+    } else if (!rc) {
+        /* New weights: an int8 sibling made from the old ones no longer
+         * matches, so the entry goes back to fp32. */
+        cJSON_DeleteItemFromObjectCaseSensitive(e, "quant_mode");
+        cJSON_DeleteItemFromObjectCaseSensitive(e, "int8_sha256");
+        cJSON_DeleteItemFromObjectCaseSensitive(e, "quant_calibration_set");
+    }
+    if (!rc && !bad)
+        bad = set_field(e, "kind", cJSON_CreateString(kind)) ||
+              set_field(e, "onnx", cJSON_CreateString(rel)) ||
+              set_field(e, "opset", cJSON_CreateNumber(17)) ||
+              set_field(e, "sha256", cJSON_CreateString(sha)) ||
+              set_field(e, "smoke", cJSON_CreateBool(smoke != 0)) ||
+              (notes && set_field(e, "notes", cJSON_CreateString(notes)));
+    char *out = NULL;
+    size_t len = 0;
+    if (!rc && (bad || print_registry(root, trailing_newline, &out, &len)))
+        rc = tq_fail(err, TQ_ENOMEM, "%s: out of memory adding entry '%s'", path, id);
+    if (!rc)
+        rc = tq_write_file_atomic(path, out, len, err);
+    free(out);
+    free(rel);
+    if (r)
+        tq_registry_close(&r);
+    else
+        cJSON_Delete(root);
     return rc;
 }

@@ -52,8 +52,11 @@ struct tq_session {
     void *observer_user;
 };
 
-/* tq_session_create with graph fusion on or off (fusion never changes
- * results; off is for tests comparing fused and unfused execution). */
+/* tq_session_create with graph fusion on or off. Integer fusion never
+ * changes results; fp32 fusion (Conv+BN folding, FusedConv) only rounds
+ * differently, and folds intermediate values away: observers that watch
+ * every tensor (calibration) and tests comparing fused with unfused
+ * execution turn it off. */
 int tq_session_create_ex(tq_session **out, const tq_model *m, bool fuse, tq_error *err);
 
 /* Place activations and scratch buffers in one arena using lifetimes

@@ -27,7 +27,7 @@ static bool have_avx2(void)
 typedef struct gemm_case {
     int64_t m, n, k;
     ptrdiff_t lda, ldb, ldc;
-    float *a, *b, *c0, *bias;
+    float *a, *b, *c0, *bias, *res; /* res: residual, row stride ldr = n + 1 */
     tq_sgemm_post post;
 } gemm_case;
 
@@ -47,7 +47,13 @@ static void gemm_case_init(gemm_case *g, int64_t m, int64_t n, int64_t k)
     rnd_fill(g->b, (size_t)(k * g->ldb));
     rnd_fill(g->c0, (size_t)(m * g->ldc));
     rnd_fill(g->bias, (size_t)(m > n ? m : n));
+    g->res = malloc(sizeof(float) * (size_t)(m * (n + 1) + 1));
+    rnd_fill(g->res, (size_t)(m * (n + 1)));
     memset(&g->post, 0, sizeof g->post);
+    if (rnd_int(0, 1)) {
+        g->post.residual = g->res;
+        g->post.ldr = n + 1;
+    }
     g->post.alpha = rnd_int(0, 1) ? 1.0f : rnd_float() * 2;
     g->post.accumulate = rnd_int(0, 1);
     if (rnd_int(0, 1)) {
@@ -65,6 +71,7 @@ static void gemm_case_free(gemm_case *g)
     free(g->b);
     free(g->c0);
     free(g->bias);
+    free(g->res);
 }
 
 /* Exact-ish value of output (i, j) and the magnitude sum bounding its error. */
@@ -86,6 +93,11 @@ static double gemm_ref(const gemm_case *g, int64_t i, int64_t j, double *abs_sum
         double bv = g->post.bias_per_col ? g->bias[j] : g->bias[i];
         v += bv;
         as += fabs(bv);
+    }
+    if (g->post.residual) {
+        double rv = g->post.residual[i * g->post.ldr + j];
+        v += rv;
+        as += fabs(rv);
     }
     if (g->post.clamp)
         v = v < g->post.lo ? g->post.lo : (v > g->post.hi ? g->post.hi : v);
@@ -166,12 +178,13 @@ static void test_sgemm_tile_avx2_vs_c(void **state)
             ptrdiff_t lda = k + rnd_int(0, 5), ldb = nr + rnd_int(0, 5);
             ptrdiff_t ldc = nr + rnd_int(0, 5);
             float a[TQ_SGEMM_MR * 80], b[80 * 40], c1[TQ_SGEMM_MR * 40], c2[TQ_SGEMM_MR * 40];
-            float br[TQ_SGEMM_MR], bc[TQ_SGEMM_NR];
+            float br[TQ_SGEMM_MR], bc[TQ_SGEMM_NR], res[TQ_SGEMM_MR * 40];
             rnd_fill(a, sizeof a / sizeof a[0]);
             rnd_fill(b, sizeof b / sizeof b[0]);
             rnd_fill(c1, sizeof c1 / sizeof c1[0]);
             rnd_fill(br, TQ_SGEMM_MR);
             rnd_fill(bc, TQ_SGEMM_NR);
+            rnd_fill(res, sizeof res / sizeof res[0]);
             for (int i = 0; i < mr; i++)
                 for (int j = nr; j < ldc; j++)
                     c1[i * ldc + j] = SENTINEL;
@@ -185,7 +198,9 @@ static void test_sgemm_tile_avx2_vs_c(void **state)
             bool load_c = rnd_int(0, 1), clamp = rnd_int(0, 1);
             const float *bias_row = rnd_int(0, 1) ? br : NULL;
             const float *bias_col = rnd_int(0, 1) ? bc : NULL;
-            tq_sgemm_epi epi = { alpha, load_c, bias_row, bias_col, clamp, -0.25f, 0.5f };
+            const float *resid = rnd_int(0, 1) ? res : NULL;
+            tq_sgemm_epi epi = { alpha, load_c, bias_row, bias_col, resid, nr + 3, clamp,
+                                 -0.25f, 0.5f };
             tq_sgemm_tile_c(mr, nr, k, a, lda, b, ldb, use_offs ? offs : NULL, c1, ldc, &epi);
             tq_sgemm_tile_avx2(mr, nr, k, a, lda, b, ldb, use_offs ? offs : NULL, c2, ldc, &epi);
             for (int i = 0; i < mr; i++)
@@ -194,7 +209,7 @@ static void test_sgemm_tile_avx2_vs_c(void **state)
                     for (int64_t kk = 0; kk < k; kk++)
                         as += fabs((double)a[i * lda + kk] *
                                    b[(use_offs ? offs[kk] : kk * ldb) + j]) * fabs(alpha);
-                    as += 3; /* |c|, |bias| terms are < 1 each */
+                    as += 4; /* |c|, |bias|, |residual| terms are < 1 each */
                     double tol = 2 * sum_tolerance(k, as);
                     if (fabs((double)c1[i * ldc + j] - c2[i * ldc + j]) > tol)
                         fail_msg("tile %dx%d k=%lld at (%d,%d): C %.9g AVX2 %.9g", mr, nr,
@@ -309,6 +324,103 @@ static void check_dw(const tq_dwconv_fn fn, const char *name, const tq_conv2d_ge
         assert_true(out[i] == SENTINEL);
     free(in);
     free(out);
+}
+
+/* Phase planes (conv.h) of every kernel against their definition: plane
+ * (ci, py, px) pixel (y, x) is the input at (y*sh + py - pt, x*sw + px - pl),
+ * 0 outside; nothing written past the planes. */
+static void check_phase_pack(const tq_conv_dsp *dsp, const tq_conv2d_geom *g)
+{
+    tq_conv_phase ph;
+    tq_conv_phase_init(g, &ph);
+    size_t in_n = (size_t)(g->c * g->ih * g->iw), pn = tq_conv_phase_floats(g, &ph);
+    float *in = malloc(in_n * sizeof(float));
+    float *planes = malloc((pn + 8) * sizeof(float));
+    rnd_fill(in, in_n);
+    fill_sentinel(planes, pn + 8);
+    dsp->phase_pack(g, &ph, in, planes);
+    for (int64_t ci = 0; ci < g->c; ci++)
+        for (int py = 0; py < g->sh; py++)
+            for (int px = 0; px < g->sw; px++) {
+                if (!tq_conv_phase_used(g->kh, g->dh, g->sh, py) ||
+                    !tq_conv_phase_used(g->kw, g->dw, g->sw, px))
+                    continue;
+                const float *pl = planes + ((ci * g->sh + py) * g->sw + px) * ph.plane;
+                for (int64_t y = 0; y < ph.qh; y++)
+                    for (int64_t x = 0; x < ph.qw; x++) {
+                        int64_t iy = y * g->sh + py - g->pt, ix = x * g->sw + px - g->pl;
+                        float want = iy >= 0 && iy < g->ih && ix >= 0 && ix < g->iw
+                                         ? in[(ci * g->ih + iy) * g->iw + ix]
+                                         : 0.0f;
+                        if (pl[y * ph.qw + x] != want)
+                            fail_msg("phase pack c%lld s%d,%d p%d,%d %lldx%lld: plane (%lld,%d,%d) "
+                                     "at (%lld,%lld) = %g, want %g",
+                                     (long long)g->c, g->sh, g->sw, g->pt, g->pl,
+                                     (long long)g->ih, (long long)g->iw, (long long)ci, py, px,
+                                     (long long)y, (long long)x, pl[y * ph.qw + x], want);
+                    }
+            }
+    for (size_t i = pn; i < pn + 8; i++)
+        assert_true(planes[i] == SENTINEL);
+    free(in);
+    free(planes);
+}
+
+static void test_phase_pack(void **state)
+{
+    (void)state;
+    tq_conv_dsp c_dsp, best;
+    tq_conv_dsp_init(&c_dsp, 0);
+    tq_conv_dsp_init(&best, tq_cpu_flags());
+    for (int iter = 0; iter < 120; iter++) {
+        tq_conv2d_geom g;
+        rnd_geom(&g, rnd_int(1, 3));
+        if (iter % 3 == 0) { /* the 3x3 / 1x1, stride 1 / 2 shapes of CNNs, narrow rows too */
+            g.kh = g.kw = rnd_int(0, 1) ? 3 : 1;
+            g.dh = g.dw = 1;
+            g.sh = g.sw = rnd_int(1, 2);
+            g.pt = g.pl = g.kh / 2;
+            g.ih = rnd_int(1, 30);
+            g.iw = rnd_int(1, 30);
+            g.oh = (g.ih + 2 * g.pt - g.kh) / g.sh + 1;
+            g.ow = (g.iw + 2 * g.pl - g.kw) / g.sw + 1;
+        }
+        check_phase_pack(&c_dsp, &g);
+        check_phase_pack(&best, &g);
+    }
+}
+
+/* Junk-column drop with residual and clamp against its formula. */
+static void test_conv_rows(void **state)
+{
+    (void)state;
+    tq_conv_dsp c_dsp, best;
+    tq_conv_dsp_init(&c_dsp, 0);
+    tq_conv_dsp_init(&best, tq_cpu_flags());
+    for (int iter = 0; iter < 200; iter++) {
+        const tq_conv_dsp *dsp = iter & 1 ? &best : &c_dsp;
+        int64_t ow = rnd_int(1, 33), qw = ow + rnd_int(0, 3), rows = rnd_int(1, 9);
+        float *tmp = malloc(sizeof(float) * (size_t)(rows * qw));
+        float *z = malloc(sizeof(float) * (size_t)(rows * ow));
+        float *y = malloc(sizeof(float) * (size_t)(rows * ow + 8));
+        rnd_fill(tmp, (size_t)(rows * qw));
+        rnd_fill(z, (size_t)(rows * ow));
+        fill_sentinel(y, (size_t)(rows * ow + 8));
+        bool use_z = rnd_int(0, 1), clamp = rnd_int(0, 1);
+        dsp->rows(tmp, qw, y, use_z ? z : NULL, rows, ow, clamp, -0.25f, 0.5f);
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t x = 0; x < ow; x++) {
+                float v = tmp[r * qw + x] + (use_z ? z[r * ow + x] : 0.0f);
+                if (clamp)
+                    v = v < -0.25f ? -0.25f : (v > 0.5f ? 0.5f : v);
+                assert_true(y[r * ow + x] == v);
+            }
+        for (int64_t i = rows * ow; i < rows * ow + 8; i++)
+            assert_true(y[i] == SENTINEL);
+        free(tmp);
+        free(z);
+        free(y);
+    }
 }
 
 static void test_dwconv(void **state)
@@ -482,6 +594,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_sgemm_vs_double),
         cmocka_unit_test(test_sgemm_tile_avx2_vs_c),
         cmocka_unit_test(test_im2col_pack),
+        cmocka_unit_test(test_phase_pack),
+        cmocka_unit_test(test_conv_rows),
         cmocka_unit_test(test_dwconv),
         cmocka_unit_test(test_pooling),
     };

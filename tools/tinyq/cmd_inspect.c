@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "graph/summary.h"
+#include "scaler_note.h"
 
 static void usage(FILE *f)
 {
@@ -12,7 +13,9 @@ static void usage(FILE *f)
             "Usage: tinyq inspect MODEL.onnx [--json]\n\n"
             "Shows inputs and outputs with shapes (symbolic dims by name), opset, an op\n"
             "histogram, parameter count, file and external-data sizes, value_info entries\n"
-            "that duplicate initializers, and whether the model is quantised.\n\n"
+            "that duplicate initializers, whether the model is quantised, and who applies\n"
+            "the StandardScaler: the registry loader (from the sidecar <basename>.json beside\n"
+            "the model; X.int8.onnx reads X.json too), the graph (baked Sub/Div), or none.\n\n"
             "  --json   one JSON object on stdout instead of text\n\n"
             "Example:\n  tinyq inspect model.onnx\n");
 }
@@ -53,7 +56,7 @@ static cJSON *io_json(const tq_model *m, const tq_value_info *vs, int n, int ski
     return arr;
 }
 
-static int print_json(const tq_model *m, const tq_model_summary *s)
+static int print_json(const tq_model *m, const tq_model_summary *s, const scaler_note *sn)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "model", m->path);
@@ -74,6 +77,15 @@ static int print_json(const tq_model *m, const tq_model_summary *s)
     cJSON_AddNumberToObject(root, "value_info_duplicates", s->n_value_info_dupes);
     static const char *const quant_key[] = {"fp32", "dynamic", "static_qdq", "qoperator"};
     cJSON_AddStringToObject(root, "quantization", quant_key[s->quant]);
+    cJSON *scaler = cJSON_AddObjectToObject(root, "scaler");
+    cJSON_AddStringToObject(scaler, "applied_by", scaler_note_key(sn));
+    if (sn->have_sidecar)
+        cJSON_AddStringToObject(scaler, "sidecar", sn->sidecar);
+    else
+        cJSON_AddNullToObject(scaler, "sidecar");
+    cJSON_AddNumberToObject(scaler, "sidecar_scaler_features", sn->sidecar_scaler);
+    if (sn->problem[0])
+        cJSON_AddStringToObject(scaler, "problem", sn->problem);
     char *txt = cJSON_Print(root);
     int ok = txt != NULL;
     if (ok)
@@ -98,7 +110,7 @@ static void print_io(const char *label, const tq_model *m, const tq_value_info *
     }
 }
 
-static void print_text(const tq_model *m, const tq_model_summary *s)
+static void print_text(const tq_model *m, const tq_model_summary *s, const scaler_note *sn)
 {
     printf("%-12s %s (%zu bytes", "model", m->path, m->file_bytes);
     if (m->n_external_tensors)
@@ -125,6 +137,9 @@ static void print_text(const tq_model *m, const tq_model_summary *s)
     else
         printf("%-12s no duplicates of initializers\n", "value_info");
     printf("%-12s %s\n", "quantization", tq_quant_state_name(s->quant));
+    char note[2048];
+    scaler_note_text(sn, note, sizeof note);
+    printf("%-12s %s\n", "scaler", note);
 }
 
 int cmd_inspect(int argc, char **argv)
@@ -152,16 +167,24 @@ int cmd_inspect(int argc, char **argv)
     if (tq_model_load(&m, path, &err))
         return cli_report(&err);
     tq_model_summary s;
+    scaler_note sn;
+    if (scaler_note_make(m, path, &sn)) {
+        tq_model_free(&m);
+        fprintf(stderr, "tinyq: error: %s: out of memory\n", path);
+        return EXIT_USAGE;
+    }
     if (tq_model_summarize(m, &s)) {
+        scaler_note_free(&sn);
         tq_model_free(&m);
         fprintf(stderr, "tinyq: error: %s: out of memory\n", path);
         return EXIT_USAGE;
     }
     int rc = EXIT_OK;
     if (json)
-        rc = print_json(m, &s);
+        rc = print_json(m, &s, &sn);
     else
-        print_text(m, &s);
+        print_text(m, &s, &sn);
+    scaler_note_free(&sn);
     tq_model_summary_free(&s);
     tq_model_free(&m);
     return rc;

@@ -79,8 +79,14 @@ static int do_list(const char *path)
     tq_registry *reg = NULL;
     if (tq_registry_open(&reg, path, &err))
         return cli_report(&err);
-    int failed = 0;
-    printf("%-20s %-6s %-8s %-9s %-7s %s\n", "ID", "KIND", "MODE", "INPUT", "SCALER", "FILE");
+    int failed = 0, w = 2; /* the ID column fits the longest id */
+    for (int i = 0; i < tq_registry_num_entries(reg); i++) {
+        tq_registry_entry e;
+        tq_registry_entry_at(reg, i, &e);
+        if (e.id && (int)strlen(e.id) > w)
+            w = (int)strlen(e.id);
+    }
+    printf("%-*s %-6s %-8s %-9s %-7s %s\n", w, "ID", "KIND", "MODE", "INPUT", "SCALER", "FILE");
     for (int i = 0; i < tq_registry_num_entries(reg); i++) {
         tq_registry_entry e;
         tq_registry_entry_at(reg, i, &e);
@@ -88,7 +94,7 @@ static int do_list(const char *path)
         tq_error e2 = {0};
         const char *id = e.id ? e.id : "(no id)";
         if (!e.id || tq_scorer_open(&s, reg, e.id, NULL, &e2)) {
-            printf("%-20s %-6s %-8s %-9s %-7s error: %s\n", id, e.kind ? e.kind : "?",
+            printf("%-*s %-6s %-8s %-9s %-7s error: %s\n", w, id, e.kind ? e.kind : "?",
                    tq_quant_mode_name(e.quant_mode), "-", "-", e.id ? e2.msg : "entry has no id");
             failed = 1;
             continue;
@@ -101,7 +107,7 @@ static int do_list(const char *path)
                      in.codec_width ? "+codec" : "");
         else
             snprintf(kind, sizeof kind, "NCHW");
-        printf("%-20s %-6s %-8s %-9s %-7s %s%s\n", id, e.kind ? e.kind : "?",
+        printf("%-*s %-6s %-8s %-9s %-7s %s%s\n", w, id, e.kind ? e.kind : "?",
                tq_quant_mode_name(e.quant_mode), kind, scaler_short(in.scaler), in.path,
                e.smoke ? " (smoke)" : "");
         tq_scorer_close(&s);

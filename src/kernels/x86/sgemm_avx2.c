@@ -30,10 +30,11 @@ ALWAYS_INLINE __m256i lane_mask(int valid)
             c##i##2 = _mm256_fmadd_ps(av, b2, c##i##2);                                      \
     }
 
-/* Epilogue in the same order as the C reference: alpha, +C, +bias, clamp. */
+/* Epilogue in the same order as the C reference: alpha, +C, +bias,
+ * +residual, clamp. */
 ALWAYS_INLINE void store_vec(const bool FULL, __m256 r, float *dst, __m256i mask, __m256 valpha,
                              bool load_c, const float *bias_row, int i, const float *bias_col,
-                             __m256 bcol, bool clamp, __m256 vlo, __m256 vhi)
+                             __m256 bcol, const float *res, bool clamp, __m256 vlo, __m256 vhi)
 {
     r = _mm256_mul_ps(valpha, r);
     if (load_c)
@@ -42,6 +43,8 @@ ALWAYS_INLINE void store_vec(const bool FULL, __m256 r, float *dst, __m256i mask
         r = _mm256_add_ps(r, _mm256_set1_ps(bias_row[i]));
     if (bias_col)
         r = _mm256_add_ps(r, bcol);
+    if (res)
+        r = _mm256_add_ps(r, FULL ? _mm256_loadu_ps(res) : _mm256_maskload_ps(res, mask));
     if (clamp) /* operand order keeps NaN, like the C reference */
         r = _mm256_min_ps(vhi, _mm256_max_ps(vlo, r));
     if (FULL)
@@ -53,14 +56,15 @@ ALWAYS_INLINE void store_vec(const bool FULL, __m256 r, float *dst, __m256i mask
 #define ACC_STORE(i)                                                                         \
     if (MR > i) {                                                                            \
         float *cr = c + i * ldc;                                                             \
-        store_vec(FULL, c##i##0, cr, m0, valpha, load_c, bias_row, i, bias_col, bc0, clamp,  \
-                  vlo, vhi);                                                                 \
+        const float *rr = res ? res + i * ldr : NULL;                                        \
+        store_vec(FULL, c##i##0, cr, m0, valpha, load_c, bias_row, i, bias_col, bc0, rr,     \
+                  clamp, vlo, vhi);                                                          \
         if (NV > 1)                                                                          \
             store_vec(FULL, c##i##1, cr + 8, m1, valpha, load_c, bias_row, i, bias_col, bc1, \
-                      clamp, vlo, vhi);                                                      \
+                      rr ? rr + 8 : NULL, clamp, vlo, vhi);                                  \
         if (NV > 2)                                                                          \
             store_vec(FULL, c##i##2, cr + 16, m2, valpha, load_c, bias_row, i, bias_col, bc2, \
-                      clamp, vlo, vhi);                                                      \
+                      rr ? rr + 16 : NULL, clamp, vlo, vhi);                                 \
     }
 
 /* B row kk of the tile is at b + boff(kk): kk*ldb (strided or packed), or
@@ -89,7 +93,8 @@ ALWAYS_INLINE void tile_impl(const bool INDIRECT, const int MR, const int NV, co
         ACC_STEP(2)
         ACC_STEP(3)
     }
-    const float *bias_row = epi->bias_row, *bias_col = epi->bias_col;
+    const float *bias_row = epi->bias_row, *bias_col = epi->bias_col, *res = epi->residual;
+    const ptrdiff_t ldr = epi->ldr;
     const bool load_c = epi->load_c, clamp = epi->clamp;
     const __m256 valpha = _mm256_set1_ps(epi->alpha);
     const __m256 vlo = _mm256_set1_ps(epi->lo), vhi = _mm256_set1_ps(epi->hi);

@@ -1,6 +1,6 @@
 /* Op family 'conv': Conv (1-D/2-D, groups, depthwise), com.microsoft
- * FusedConv (Conv + activation, the form graph fusion produces) and
- * ConvTranspose, on fp32.
+ * FusedConv (Conv [+ Z] + activation, the form graph fusion produces:
+ * graph/fuse_fp32.c) and ConvTranspose, on fp32.
  *
  * Conv per image and group is Y[Cout_g][P] = W_g[Cout_g][K] * cols[K][P]
  * with K = Cin_g*kh*kw and P output pixels: W is already row-major, so it is
@@ -9,8 +9,9 @@
  * the GEMM reads each tap's row through an offset (tq_sgemm_indirect), which
  * costs one copy of the input instead of a kh*kw times larger im2col.
  * 1x1/stride-1 convs read the input as B directly, and depthwise 3x3 has its
- * own kernel. Bias and Relu/Clip run in
- * the GEMM epilogue. */
+ * own kernel. Bias, FusedConv's residual input Z (same shape as Y) and
+ * Relu/Clip run in the GEMM epilogue; a Z that only broadcasts to Y is added
+ * in a second pass. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,13 @@ typedef struct conv_state {
     int64_t k, pixels;
     bool clamp;
     float lo, hi;
+    /* FusedConv Z: added before the activation. z_full: Z has Y's shape (read
+     * in the epilogue); otherwise z_stride[d] is Z's stride broadcast over Y
+     * (0 along broadcast dims) and a second pass adds it. */
+    bool has_z, z_full;
+    int rank;
+    int64_t out_dims[4];
+    int64_t z_stride[4];
 } conv_state;
 
 static int require_float(tq_op_ctx *c, int i)
@@ -81,9 +89,60 @@ static void conv_release(void *p)
     free(st);
 }
 
+/* Z must broadcast (numpy rules) to Y without changing Y's shape. */
+static int prepare_z(tq_op_ctx *c, conv_state *st, const int64_t *od, int rank)
+{
+    const tq_value *z = c->in[3];
+    st->has_z = true;
+    st->rank = rank;
+    memcpy(st->out_dims, od, sizeof(int64_t) * (size_t)rank);
+    if (z->rank > rank)
+        return tq_op_fail(c, TQ_EFORMAT, "input Z '%s' has rank %d, more than the output's %d",
+                          z->name, z->rank, rank);
+    bool full = z->rank == rank;
+    int64_t stride = 1;
+    for (int d = rank - 1; d >= 0; d--) {
+        int zd = d - (rank - z->rank);
+        int64_t n = zd >= 0 ? z->dims[zd] : 1;
+        if (n != od[d] && n != 1)
+            return tq_op_fail(c, TQ_EFORMAT,
+                              "input Z '%s' does not broadcast to the output shape (dim %d is "
+                              "%lld, output %lld)",
+                              z->name, d, (long long)n, (long long)od[d]);
+        if (n != od[d])
+            full = false;
+        st->z_stride[d] = n == 1 ? 0 : stride;
+        stride *= n;
+    }
+    st->z_full = full;
+    return TQ_OK;
+}
+
+/* y = act(y + broadcast(z)) for the Z shapes the epilogue does not take. */
+static void add_z_pass(const conv_state *st, const float *z, float *y)
+{
+    int64_t d[4] = { 1, 1, 1, 1 }, s[4] = { 0, 0, 0, 0 };
+    for (int i = 0; i < st->rank; i++) {
+        d[4 - st->rank + i] = st->out_dims[i];
+        s[4 - st->rank + i] = st->z_stride[i];
+    }
+    for (int64_t a = 0; a < d[0]; a++)
+        for (int64_t b = 0; b < d[1]; b++)
+            for (int64_t e = 0; e < d[2]; e++) {
+                const float *zr = z + a * s[0] + b * s[1] + e * s[2];
+                for (int64_t f = 0; f < d[3]; f++) {
+                    float v = *y + zr[f * s[3]];
+                    if (st->clamp)
+                        v = v < st->lo ? st->lo : (v > st->hi ? st->hi : v);
+                    *y++ = v;
+                }
+            }
+}
+
 static int conv_prepare(tq_op_ctx *c)
 {
-    int rc = tq_op_check_arity(c, 2, 3);
+    bool fused = strcmp(c->node->op_type, "FusedConv") == 0;
+    int rc = tq_op_check_arity(c, 2, fused ? 4 : 3);
     if (rc)
         return rc;
     for (int i = 0; i < c->n_in; i++)
@@ -176,6 +235,8 @@ static int conv_prepare(tq_op_ctx *c)
     int64_t od[TQ_MAX_RANK] = { st->batch, cout };
     for (int i = 0; i < nd; i++)
         od[2 + i] = out_sp[i];
+    if (c->n_in > 3 && c->in[3] && (rc = prepare_z(c, st, od, x->rank)))
+        return rc;
     tq_value_set_shape(c->out[0], TQ_FLOAT, x->rank, od);
     return TQ_OK;
 }
@@ -186,19 +247,26 @@ static int conv_eval(tq_op_ctx *c)
     const tq_conv2d_geom *g = &st->geom;
     const float *x = c->in[0]->data, *w = c->in[1]->data;
     const float *bias = c->n_in > 2 && c->in[2] ? c->in[2]->data : NULL;
+    const float *z = st->has_z ? c->in[3]->data : NULL;
     float *y = c->out[0]->data;
     int64_t in_plane = g->ih * g->iw;
+    /* the epilogue clamps only when nothing is added after it */
+    bool late_z = z && (!st->z_full || st->path == PATH_DEPTHWISE);
+    bool clamp = st->clamp && !late_z;
     for (int64_t n = 0; n < st->batch; n++)
         for (int64_t gi = 0; gi < st->group; gi++) {
             const float *xg = x + (n * st->group + gi) * st->cin_g * in_plane;
-            float *yg = y + (n * st->group + gi) * st->cout_g * st->pixels;
+            int64_t yoff = (n * st->group + gi) * st->cout_g * st->pixels;
+            float *yg = y + yoff;
+            const float *zg = z && !late_z ? z + yoff : NULL;
             const float *wg = w + gi * st->cout_g * st->k;
             const float *bg = bias ? bias + gi * st->cout_g : NULL;
             if (st->path == PATH_DEPTHWISE) {
-                st->conv->dwconv(g, xg, wg, bg ? bg[0] : 0.0f, yg, st->clamp, st->lo, st->hi);
+                st->conv->dwconv(g, xg, wg, bg ? bg[0] : 0.0f, yg, clamp, st->lo, st->hi);
                 continue;
             }
-            tq_sgemm_post post = { .alpha = 1.0f, .bias = bg, .clamp = st->clamp,
+            tq_sgemm_post post = { .alpha = 1.0f, .bias = bg, .residual = zg,
+                                   .ldr = (ptrdiff_t)st->pixels, .clamp = clamp,
                                    .lo = st->lo, .hi = st->hi };
             if (st->path == PATH_1X1) {
                 tq_sgemm(st->gemm, st->cout_g, st->pixels, st->k, wg, (ptrdiff_t)st->k, xg,
@@ -207,22 +275,23 @@ static int conv_eval(tq_op_ctx *c)
             }
             const tq_conv_phase *ph = &st->phase;
             float *planes = c->scratch;
-            tq_conv_phase_pack(g, ph, xg, planes);
+            st->conv->phase_pack(g, ph, xg, planes);
             if (!st->scratch_out) { /* no junk columns: straight into Y */
                 tq_sgemm_indirect(st->gemm, st->cout_g, ph->cols, st->k, wg, (ptrdiff_t)st->k,
                                   planes, st->offs, yg, (ptrdiff_t)st->pixels, &post);
                 continue;
             }
+            /* junk columns: Z and the clamp move to the copy, where Z's
+             * rows line up with Y's */
             float *tmp = planes + st->scratch_out;
+            post.residual = NULL;
+            post.clamp = false;
             tq_sgemm_indirect(st->gemm, st->cout_g, ph->cols, st->k, wg, (ptrdiff_t)st->k,
                               planes, st->offs, tmp, (ptrdiff_t)(g->oh * ph->qw), &post);
-            for (int64_t r = 0; r < st->cout_g * g->oh; r++) {
-                float *d = yg + r * g->ow;
-                const float *s = tmp + r * ph->qw;
-                for (int64_t x = 0; x < g->ow; x++) /* short rows: no memcpy call */
-                    d[x] = s[x];
-            }
+            st->conv->rows(tmp, ph->qw, yg, zg, st->cout_g * g->oh, g->ow, clamp, st->lo, st->hi);
         }
+    if (late_z)
+        add_z_pass(st, z, y);
     return TQ_OK;
 }
 
