@@ -4,6 +4,7 @@
  * in double. */
 #include "registry/gate.h"
 
+#include "data/values.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,38 +134,28 @@ void tq_gate_format(char *buf, size_t cap, const char *name, const char *mode,
              name, mode, r->plcc, r->drop, r->budget);
 }
 
-/* Values of a label/target tensor as doubles (any numeric dtype). */
-static int numeric_values(const tq_tensor *t, const char *source, double **v, size_t *n,
-                          tq_error *err)
+int tq_class_counts(const double *out, size_t rows, size_t cols, const double *labels,
+                    const char *source, size_t *hits, size_t *totals, size_t *hits_all,
+                    tq_error *err)
 {
-    int64_t k = tq_tensor_numel(t);
-    *v = malloc(((size_t)(k > 0 ? k : 0) + 1) * sizeof **v);
-    if (!*v)
-        return tq_fail(err, TQ_ENOMEM, "out of memory");
-    for (int64_t i = 0; i < k; i++) {
-        const void *d = t->data;
-        double x;
-        switch (t->dtype) {
-        case TQ_FLOAT: x = ((const float *)d)[i]; break;
-        case TQ_DOUBLE: x = ((const double *)d)[i]; break;
-        case TQ_INT64: x = (double)((const int64_t *)d)[i]; break;
-        case TQ_INT32: x = ((const int32_t *)d)[i]; break;
-        case TQ_INT16: x = ((const int16_t *)d)[i]; break;
-        case TQ_INT8: x = ((const int8_t *)d)[i]; break;
-        case TQ_UINT8: x = ((const uint8_t *)d)[i]; break;
-        case TQ_UINT16: x = ((const uint16_t *)d)[i]; break;
-        case TQ_UINT32: x = ((const uint32_t *)d)[i]; break;
-        case TQ_BOOL: x = ((const uint8_t *)d)[i]; break;
-        case TQ_FLOAT16: x = tq_half_to_float(((const uint16_t *)d)[i]); break;
-        default:
-            free(*v);
-            *v = NULL;
-            return tq_fail(err, TQ_EFORMAT, "%s: entry '%s' is %s, not numeric", source,
-                           t->name, tq_dtype_name(t->dtype));
-        }
-        (*v)[i] = x;
+    *hits_all = 0;
+    for (size_t r = 0; r < rows; r++) {
+        double l = labels[r];
+        if (!(l >= 0 && l < (double)cols && l == (double)(size_t)l))
+            return tq_fail(err, TQ_EFORMAT,
+                           "%s: 'label' of sample %zu is %g, not a class index in [0, %zu)",
+                           source, r, l, cols);
+        size_t best = 0;
+        for (size_t c = 1; c < cols; c++)
+            if (out[r * cols + c] > out[r * cols + best])
+                best = c;
+        size_t want = (size_t)l;
+        *hits_all += best == want;
+        if (hits)
+            hits[want] += best == want;
+        if (totals)
+            totals[want]++;
     }
-    *n = (size_t)(k > 0 ? k : 0);
     return TQ_OK;
 }
 
@@ -180,7 +171,7 @@ int tq_task_metric(const double *out, size_t n, size_t cols, const tq_tensor_set
     *is_cls = cols > 1 && label;
     if (*is_cls) {
         size_t rows = n / cols;
-        if ((rc = numeric_values(label, source, &v, &nv, err)))
+        if ((rc = tq_tensor_as_doubles(label, source, &v, &nv, err)))
             return rc;
         if (nv != rows) {
             free(v);
@@ -188,12 +179,10 @@ int tq_task_metric(const double *out, size_t n, size_t cols, const tq_tensor_set
                            nv, rows);
         }
         size_t hits = 0;
-        for (size_t r = 0; r < rows; r++) {
-            size_t best = 0;
-            for (size_t c = 1; c < cols; c++)
-                if (out[r * cols + c] > out[r * cols + best])
-                    best = c;
-            hits += (double)best == v[r];
+        rc = tq_class_counts(out, rows, cols, v, source, NULL, NULL, &hits, err);
+        if (rc) {
+            free(v);
+            return rc;
         }
         metrics[0] = rows ? (double)hits / (double)rows : NAN;
         metrics[1] = metrics[2] = NAN;
@@ -204,7 +193,7 @@ int tq_task_metric(const double *out, size_t n, size_t cols, const tq_tensor_set
     if (!target)
         return tq_fail(err, TQ_EFORMAT, "%s: no 'target' entry (regressors) %s", source,
                        cols > 1 ? "and no 'label' entry (classifiers)" : "to score against");
-    if ((rc = numeric_values(target, source, &v, &nv, err)))
+    if ((rc = tq_tensor_as_doubles(target, source, &v, &nv, err)))
         return rc;
     if (nv != n) {
         free(v);

@@ -40,6 +40,14 @@ int tq_task_metric(const double *out, size_t n, size_t cols, const tq_tensor_set
                    const char *source, char *line, size_t cap, double metrics[3], int *is_cls,
                    tq_error *err);
 
+/* Classifier counts shared by the task metric and `tinyq eval`: the argmax
+ * of each row of out [rows, cols] against labels[rows]; per-class hits and
+ * totals (arrays of cols, zeroed by the caller; either may be NULL) and all
+ * hits. A label that is not a class index in [0, cols) fails naming source. */
+int tq_class_counts(const double *out, size_t rows, size_t cols, const double *labels,
+                    const char *source, size_t *hits, size_t *totals, size_t *hits_all,
+                    tq_error *err);
+
 #endif
 
 /* The int8 model's mode as its graph shows it: "dynamic" (DynamicQuantizeLinear),

@@ -30,6 +30,8 @@ int cmd_registry(int argc, char **argv);
 int cmd_gate(int argc, char **argv);
 int cmd_drop(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_calib(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 
 #endif

@@ -14,6 +14,8 @@ static const cli_command commands[] = {
     {"gate", "accuracy gate over the registry's quantised entries", cmd_gate},
     {"registry", "validate / list / resolve registry entries; score through the loader", cmd_registry},
     {"quantize", "write the int8 model (dynamic or static QDQ) beside the fp32 one", cmd_quantize},
+    {"eval", "task metric on a labelled set (top-1 + per-class, or PLCC/SROCC/RMSE)", cmd_eval},
+    {"calib", "calib build: a calibration set by seeded / stratified sampling", cmd_calib},
     {"train", "train the FR regressor (MLP) from a corpus; ONNX + sidecar + LOSO report", cmd_train},
     {NULL, NULL, NULL},
 };
