@@ -16,12 +16,15 @@
  * (those i bins merged into L levels and spread back over their non-empty
  * bins); the i with the least KL(P||Q) gives t = i * bin_width. L = 128 for
  * signed tensors (one int8 half-range) and 256 for non-negative ones (an
- * asymmetric [0, t] range uses every level). Range clamped as above. */
+ * asymmetric [0, t] range uses every level); the zero bin takes its
+ * neighbour's count first (TensorRT), and graph outputs keep their MinMax
+ * range. Range clamped as above. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "graph/graph_query.h"
 #include "io/npz.h"
 #include "quant/quant_internal.h"
 #include "runtime/session_internal.h"
@@ -164,8 +167,18 @@ static float threshold_of(const watch *w, const tq_quant_settings *s)
         }
         return w->absmax;
     }
+    /* The zero bin of a ReLU output holds most of the mass and would pull the
+     * KL search to a tiny threshold; like TensorRT's calibrator, give it the
+     * count of its neighbour (zero is exactly representable anyway). */
+    uint64_t *h = malloc(HIST_BINS * sizeof *h);
+    if (!h)
+        return w->absmax;
+    memcpy(h, w->hist, HIST_BINS * sizeof *h);
+    h[0] = h[1];
     int levels = w->mn >= 0 ? 256 : 128;
-    return (float)(entropy_bins(w->hist, levels) * width);
+    float t = (float)(entropy_bins(h, levels) * width);
+    free(h);
+    return t;
 }
 
 const tq_range *tq_range_find(const tq_range_table *t, const char *name)
@@ -366,7 +379,11 @@ int tq_calibrate(const tq_model *m, const char *npz_path, const tq_quant_setting
         out->n++;
         r->rmin = w->seen ? w->mn : 0.0f;
         r->rmax = w->seen ? w->mx : 0.0f;
-        if (w->hist && w->seen) {
+        /* Entropy never clips a graph output: that would saturate the
+         * model's answer itself (a score, a logit) rather than trade rare
+         * outliers of an intermediate tensor for resolution. */
+        bool keep_minmax = s->method == TQ_CALIB_ENTROPY && tq_graph_is_output(&m->graph, w->name);
+        if (w->hist && w->seen && !keep_minmax) {
             float t = threshold_of(w, s);
             r->rmin = fmaxf(r->rmin, -t);
             r->rmax = fminf(r->rmax, t);
