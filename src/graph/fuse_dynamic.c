@@ -1,6 +1,7 @@
 /* The dynamic-int8 fusion pass (see graph/fuse.h for the pattern and why the
  * fused result is bit-identical), the dead-node sweep that follows it, and
  * the session entry point. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,10 +79,21 @@ static const char *bias_source(const tq_graph *g, const char *name, bool conv, i
             shape->dims[0] > TQ_MAX_RANK)
             return NULL;
         rank = (int)shape->dims[0];
+        int infer = -1;
+        int64_t known = 1;
         for (int i = 0; i < rank; i++) {
             dims[i] = ((const int64_t *)shape->data)[i];
-            if (dims[i] <= 0) /* 0 / -1 would need shape inference: skip */
+            if (dims[i] == -1 && infer < 0) /* exporters write [1,-1,1,1] */
+                infer = i;
+            else if (dims[i] <= 0) /* 0 copies the input's dim: skip */
                 return NULL;
+            else
+                known *= dims[i];
+        }
+        if (infer >= 0) {
+            if (tq_tensor_numel(t) % known != 0)
+                return NULL;
+            dims[infer] = tq_tensor_numel(t) / known;
         }
         src = g->nodes[p].inputs[0];
     }
@@ -95,14 +107,83 @@ static const char *bias_source(const tq_graph *g, const char *name, bool conv, i
     return rank == 1 && dims[0] == n ? src : NULL;
 }
 
+/* Activation folded into the epilogue (attribute "act" of the fused op). */
+enum { ACT_NONE = 0, ACT_RELU = 1, ACT_CLIP = 2 };
+
 typedef struct fuse_group {
     int integer, cast, mul, add; /* node indices; add = -1 when absent */
-    const char *x, *w, *w_zp, *w_scale, *bias, *out;
+    int res_add, act_node;       /* residual Add, Relu/Clip; -1 when absent */
+    const char *x, *w, *w_zp, *w_scale, *bias, *res, *out;
+    int act;
+    float act_min, act_max;
     bool conv;
 } fuse_group;
 
+/* A float scalar initializer (Clip bound); empty name = absent = dflt. */
+static bool const_float(const tq_graph *g, const tq_node *n, int i, float dflt, float *v)
+{
+    if (i >= n->n_inputs || !n->inputs[i][0]) {
+        *v = dflt;
+        return true;
+    }
+    const tq_tensor *t = init_of(g, n->inputs[i]);
+    if (!t || t->dtype != TQ_FLOAT || !is_scalar_like(t))
+        return false;
+    *v = *(const float *)t->data;
+    return true;
+}
+
+/* Relu, or Clip with constant float bounds, as an epilogue activation. */
+static bool match_act(const tq_graph *g, int a, fuse_group *fg)
+{
+    const tq_node *n = &g->nodes[a];
+    if (is_op(n, "Relu") && n->n_inputs == 1) {
+        fg->act = ACT_RELU;
+        return true;
+    }
+    if (!is_op(n, "Clip") || n->n_inputs < 1)
+        return false;
+    float lo, hi;
+    if (n->n_inputs == 1) { /* opset < 11: bounds are attributes */
+        lo = tq_node_attr_float(n, "min", -3.402823466e38f);
+        hi = tq_node_attr_float(n, "max", 3.402823466e38f);
+    } else if (!const_float(g, n, 1, -INFINITY, &lo) || !const_float(g, n, 2, INFINITY, &hi)) {
+        return false;
+    }
+    fg->act = ACT_CLIP;
+    fg->act_min = lo;
+    fg->act_max = hi;
+    return true;
+}
+
+/* After the scale/bias: [residual Add (conv only)] [Relu | Clip]. The
+ * epilogue performs the same float operations in the same order, so the
+ * result stays bit-identical. */
+static void match_tail(const tq_graph *g, const bool *taken, fuse_group *fg)
+{
+    int a = sole_consumer(g, fg->out);
+    if (a >= 0 && taken[a]) /* another group's tail already (Add of two convs) */
+        return;
+    if (fg->conv && a >= 0 && is_op(&g->nodes[a], "Add") && g->nodes[a].n_inputs == 2) {
+        const tq_node *add = &g->nodes[a];
+        int oj = strcmp(add->inputs[0], fg->out) == 0 ? 1 : 0;
+        const char *other = add->inputs[oj];
+        if (strcmp(add->inputs[1 - oj], fg->out) == 0 && strcmp(other, fg->out) != 0 &&
+            other[0] && !init_of(g, other)) {
+            fg->res_add = a;
+            fg->res = other;
+            fg->out = add->outputs[0];
+            a = sole_consumer(g, fg->out);
+        }
+    }
+    if (a >= 0 && !taken[a] && match_act(g, a, fg)) {
+        fg->act_node = a;
+        fg->out = g->nodes[a].outputs[0];
+    }
+}
+
 /* Does node i (ConvInteger/MatMulInteger) start a fusable chain? */
-static bool match(const tq_graph *g, int i, fuse_group *fg)
+static bool match(const tq_graph *g, int i, const bool *taken, fuse_group *fg)
 {
     const tq_node *in = &g->nodes[i];
     bool conv = is_op(in, "ConvInteger");
@@ -151,6 +232,8 @@ static bool match(const tq_graph *g, int i, fuse_group *fg)
     fg->cast = c;
     fg->mul = m;
     fg->add = -1;
+    fg->res_add = -1;
+    fg->act_node = -1;
     fg->conv = conv;
     fg->x = dq->inputs[0];
     fg->w = in->inputs[1];
@@ -168,6 +251,7 @@ static bool match(const tq_graph *g, int i, fuse_group *fg)
             fg->out = add->outputs[0];
         }
     }
+    match_tail(g, taken, fg);
     return true;
 }
 
@@ -181,11 +265,24 @@ static int make_fused(tq_graph *tmp, const tq_graph *g, const fuse_group *fg)
     n->domain = strdup("tinyq");
     if (!n->domain)
         return TQ_ENOMEM;
-    const char *ins[5] = { fg->x, fg->w, fg->w_zp ? fg->w_zp : "", fg->w_scale,
-                           fg->bias ? fg->bias : "" };
-    for (int k = 0; k < 5; k++)
+    const char *ins[6] = { fg->x, fg->w, fg->w_zp ? fg->w_zp : "", fg->w_scale,
+                           fg->bias ? fg->bias : "", fg->res ? fg->res : "" };
+    for (int k = 0; k < (fg->res ? 6 : 5); k++)
         if (tq_node_add_input(n, ins[k]))
             return TQ_ENOMEM;
+    if (fg->act) {
+        /* one at a time: adding an attribute may move the earlier ones */
+        tq_attr *a = tq_node_add_attr(n, "act", TQ_ATTR_INT);
+        if (!a)
+            return TQ_ENOMEM;
+        a->i = fg->act;
+        if (!(a = tq_node_add_attr(n, "act_min", TQ_ATTR_FLOAT)))
+            return TQ_ENOMEM;
+        a->f = fg->act_min;
+        if (!(a = tq_node_add_attr(n, "act_max", TQ_ATTR_FLOAT)))
+            return TQ_ENOMEM;
+        a->f = fg->act_max;
+    }
     if (tq_node_add_output(n, fg->out))
         return TQ_ENOMEM;
     for (int k = 0; k < in->n_attrs; k++) {
@@ -254,12 +351,16 @@ int tq_fuse_dynamic(tq_model *m, int *n_fused, tq_error *err)
     int rc = TQ_OK;
     for (int i = 0; i < g->n_nodes && rc == TQ_OK; i++) {
         fuse_group fg;
-        if (!match(g, i, &fg))
+        if (!match(g, i, drop, &fg))
             continue;
         rc = make_fused(&tmp, g, &fg);
         drop[fg.integer] = drop[fg.cast] = drop[fg.mul] = true;
         if (fg.add >= 0)
             drop[fg.add] = true;
+        if (fg.res_add >= 0)
+            drop[fg.res_add] = true;
+        if (fg.act_node >= 0)
+            drop[fg.act_node] = true;
         (*n_fused)++;
     }
     if (rc == TQ_OK && *n_fused) {

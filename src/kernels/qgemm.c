@@ -62,6 +62,32 @@ void tq_dequant_rows_c(int32_t *c, int M, int N, size_t ld, const float *scale,
     }
 }
 
+void tq_epilogue_rows_c(int32_t *c, int M, int N, size_t ld, const float *scale,
+                        const float *bias, const float *res, size_t res_ld, const tq_qact *act)
+{
+    int kind = act ? act->kind : TQ_QACT_NONE;
+    for (int m = 0; m < M; m++) {
+        int32_t *cr = c + (size_t)m * ld;
+        float *yr = (float *)cr;
+        const float *rr = res ? res + (size_t)m * res_ld : NULL;
+        float s = scale[m], bb = bias ? bias[m] : 0.0f;
+        for (int n = 0; n < N; n++) {
+            float p = (float)cr[n] * s;
+            if (bias)
+                p = p + bb;
+            if (rr)
+                p = p + rr[n];
+            if (kind == TQ_QACT_RELU) {
+                p = p > 0.0f ? p : 0.0f;
+            } else if (kind == TQ_QACT_CLIP) {
+                p = p < act->lo ? act->lo : p;
+                p = p > act->hi ? act->hi : p;
+            }
+            yr[n] = p;
+        }
+    }
+}
+
 void tq_qpack_rows(int M, int K, const void *src, ptrdiff_t src_rs, ptrdiff_t src_cs,
                    int is_signed, const void *zp, ptrdiff_t zp_rs, ptrdiff_t zp_cs,
                    int16_t *dst, size_t lda)
@@ -92,6 +118,7 @@ static const tq_qdsp c_table = {
     .quantize = tq_quantize_f32_c,
     .minmax = tq_minmax_f32_c,
     .dequant_rows = tq_dequant_rows_c,
+    .epilogue_rows = tq_epilogue_rows_c,
 };
 
 #if defined(TQ_HAVE_AVX2)
@@ -100,6 +127,7 @@ static const tq_qdsp avx2_table = {
     .quantize = tq_quantize_f32_avx2,
     .minmax = tq_minmax_f32_avx2,
     .dequant_rows = tq_dequant_rows_avx2,
+    .epilogue_rows = tq_epilogue_rows_avx2,
 };
 #endif
 

@@ -43,11 +43,27 @@ typedef void (*tq_minmax_fn)(const float *x, size_t n, float *mn, float *mx);
 typedef void (*tq_dequant_rows_fn)(int32_t *c, int M, int N, size_t ld, const float *scale,
                                    const float *bias);
 
+/* Activation applied last by tq_epilogue_rows_fn, written exactly like the
+ * Relu (x > 0 ? x : 0) and Clip (x < lo ? lo : x, then x > hi ? hi : x) ops so
+ * fused and unfused graphs agree bit for bit (NaN and -0 included). */
+typedef enum { TQ_QACT_NONE = 0, TQ_QACT_RELU = 1, TQ_QACT_CLIP = 2 } tq_qact_kind;
+typedef struct tq_qact {
+    int kind;
+    float lo, hi;
+} tq_qact;
+/* In place, like dequant_rows, then y += res[m][j] (res may be NULL, row
+ * stride res_ld; a separate rounding like the unfused residual Add), then the
+ * activation. */
+typedef void (*tq_epilogue_rows_fn)(int32_t *c, int M, int N, size_t ld, const float *scale,
+                                    const float *bias, const float *res, size_t res_ld,
+                                    const tq_qact *act);
+
 typedef struct tq_qdsp {
     tq_qgemm_fn qgemm;
     tq_quantize_fn quantize;
     tq_minmax_fn minmax;
     tq_dequant_rows_fn dequant_rows;
+    tq_epilogue_rows_fn epilogue_rows;
 } tq_qdsp;
 
 /* The table for the CPU features currently allowed (cheap: call per eval). */
@@ -62,6 +78,8 @@ void tq_quantize_f32_c(const float *x, size_t n, float scale, int zp, int is_sig
 void tq_minmax_f32_c(const float *x, size_t n, float *mn, float *mx);
 void tq_dequant_rows_c(int32_t *c, int M, int N, size_t ld, const float *scale,
                        const float *bias);
+void tq_epilogue_rows_c(int32_t *c, int M, int N, size_t ld, const float *scale,
+                        const float *bias, const float *res, size_t res_ld, const tq_qact *act);
 
 #if defined(TQ_HAVE_AVX2)
 void tq_qgemm_s16_avx2(int M, int N, int K2, const int16_t *a, size_t lda, const int16_t *b,
@@ -71,6 +89,9 @@ void tq_quantize_f32_avx2(const float *x, size_t n, float scale, int zp, int is_
 void tq_minmax_f32_avx2(const float *x, size_t n, float *mn, float *mx);
 void tq_dequant_rows_avx2(int32_t *c, int M, int N, size_t ld, const float *scale,
                           const float *bias);
+void tq_epilogue_rows_avx2(int32_t *c, int M, int N, size_t ld, const float *scale,
+                           const float *bias, const float *res, size_t res_ld,
+                           const tq_qact *act);
 #endif
 
 /* --- packers (plain C: linear in the data, not the hot loop) */

@@ -199,6 +199,56 @@ static void test_minmax_and_dequant(void **st)
     }
 }
 
+/* The fused epilogue against the unfused op formulas (Mul, Add, Add, Relu /
+ * Clip as activation.c writes them), NaN and -0 residuals included, and the
+ * SIMD version against the C one bit for bit. The column past N keeps its
+ * sentinel. */
+static void test_epilogue_rows(void **st)
+{
+    (void)st;
+    enum { N = 45, M = 4, LD = N + 3 };
+    float scale[M] = { 0.002f, 3.5e-5f, 1.0f, 0.07f }, bias[M] = { 0.25f, -7.0f, 0.0f, -0.01f };
+    float res[M * LD];
+    for (int i = 0; i < M * LD; i++)
+        res[i] = (float)(int32_t)(rnd() % 2001u) / 100.0f - 10.0f;
+    res[3] = NAN;
+    res[5] = -0.0f;
+    res[LD + 7] = INFINITY;
+    for (int kind = 0; kind <= 2; kind++)
+        for (int with = 0; with < 4; with++) {
+            const float *b = with & 1 ? bias : NULL, *r = with & 2 ? res : NULL;
+            tq_qact act = { kind, -1.5f, 6.0f };
+            int32_t c1[M * LD], c2[M * LD], orig[M * LD];
+            for (int i = 0; i < M * LD; i++)
+                orig[i] = c1[i] = c2[i] = (int32_t)(rnd() % 20001u) - 10000;
+            orig[0] = c1[0] = c2[0] = 0;
+            for (int m = 0; m < M; m++)
+                orig[m * LD + N] = c1[m * LD + N] = c2[m * LD + N] = SENTINEL;
+            tq_epilogue_rows_c(c1, M, N, LD, scale, b, r, LD, &act);
+            simd_table()->epilogue_rows(c2, M, N, LD, scale, b, r, LD, &act);
+            assert_memory_equal(c1, c2, sizeof c1);
+            for (int m = 0; m < M; m++) {
+                for (int n = 0; n < N; n++) {
+                    volatile float y = (float)orig[m * LD + n] * scale[m];
+                    if (b)
+                        y = y + b[m];
+                    if (r)
+                        y = r[m * LD + n] + y;
+                    if (kind == 1)
+                        y = y > 0.0f ? y : 0.0f;
+                    if (kind == 2) {
+                        y = y < act.lo ? act.lo : y;
+                        y = y > act.hi ? act.hi : y;
+                    }
+                    float got, want = y;
+                    memcpy(&got, &c1[m * LD + n], sizeof got);
+                    assert_memory_equal(&got, &want, sizeof got);
+                }
+                assert_int_equal(c1[m * LD + N], SENTINEL);
+            }
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -206,6 +256,7 @@ int main(void)
         cmocka_unit_test(test_qgemm_extremes),
         cmocka_unit_test(test_quantize_matches_and_rounds_half_even),
         cmocka_unit_test(test_minmax_and_dequant),
+        cmocka_unit_test(test_epilogue_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

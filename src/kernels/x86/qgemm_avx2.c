@@ -150,3 +150,39 @@ void tq_dequant_rows_avx2(int32_t *c, int M, int N, size_t ld, const float *scal
             tq_dequant_rows_c(cr + n, 1, N - n, ld, scale + m, bias ? bias + m : NULL);
     }
 }
+
+void tq_epilogue_rows_avx2(int32_t *c, int M, int N, size_t ld, const float *scale,
+                           const float *bias, const float *res, size_t res_ld,
+                           const tq_qact *act)
+{
+    int kind = act ? act->kind : TQ_QACT_NONE;
+    /* max_ps(lo, p) = lo > p ? lo : p and min_ps(hi, p) = hi < p ? hi : p are
+     * the Clip op's comparisons; max_ps(p, 0) = p > 0 ? p : 0 is Relu's. */
+    const __m256 lo = _mm256_set1_ps(act && kind == TQ_QACT_CLIP ? act->lo : 0.0f);
+    const __m256 hi = _mm256_set1_ps(act && kind == TQ_QACT_CLIP ? act->hi : 0.0f);
+    for (int m = 0; m < M; m++) {
+        int32_t *cr = c + (size_t)m * ld;
+        float *yr = (float *)cr;
+        const float *rr = res ? res + (size_t)m * res_ld : NULL;
+        __m256 s = _mm256_set1_ps(scale[m]);
+        __m256 bb = _mm256_set1_ps(bias ? bias[m] : 0.0f);
+        int n = 0;
+        for (; n + 8 <= N; n += 8) {
+            __m256 p = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256((__m256i *)(cr + n))), s);
+            if (bias)
+                p = _mm256_add_ps(p, bb);
+            if (rr)
+                p = _mm256_add_ps(p, _mm256_loadu_ps(rr + n));
+            if (kind == TQ_QACT_RELU) {
+                p = _mm256_max_ps(p, _mm256_setzero_ps());
+            } else if (kind == TQ_QACT_CLIP) {
+                p = _mm256_max_ps(lo, p);
+                p = _mm256_min_ps(hi, p);
+            }
+            _mm256_storeu_ps(yr + n, p);
+        }
+        if (n < N)
+            tq_epilogue_rows_c(cr + n, 1, N - n, ld, scale + m, bias ? bias + m : NULL,
+                               rr ? rr + n : NULL, res_ld, act);
+    }
+}

@@ -8,7 +8,9 @@
  * DynamicQuantizeLinear (tq_dynamic_quantize), the integer result is exact,
  * and the epilogue rounds exactly where the unfused ops do:
  * (float)acc, * (x_scale * w_scale) [float product], + bias - separately,
- * never fused into an FMA. So the outputs are bit-identical. */
+ * never fused into an FMA. So the outputs are bit-identical. The optional
+ * tail (DynQConv input 5: a residual added after the bias; attribute act =
+ * 1 Relu / 2 Clip(act_min, act_max)) repeats the unfused float ops too. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +28,8 @@ typedef struct dyn_state {
     float *bias;         /* per output channel / column, or NULL */
     float *sprod;        /* eval: x_scale * w_scale per channel */
     size_t xq_bytes;     /* quantised-input area at the start of the scratch */
+    tq_qact act;         /* folded Relu / Clip */
+    const float *res;    /* eval: residual input (conv), or NULL */
     const tq_qdsp *d;
 } dyn_state;
 
@@ -68,13 +72,24 @@ static int read_vectors(tq_op_ctx *c, dyn_state *st, int64_t n)
 
 static int check_common(tq_op_ctx *c)
 {
-    /* x, w, [w_zp], w_scale, [bias] */
-    if (c->n_in < 4 || c->n_in > 5 || !c->in[0] || !c->in[1] || !c->in[3] || c->n_out < 1)
-        return tq_op_fail(c, TQ_EFORMAT, "expects inputs (x, w, [w_zp], w_scale, [bias])");
+    /* x, w, [w_zp], w_scale, [bias], [residual] */
+    if (c->n_in < 4 || c->n_in > 6 || !c->in[0] || !c->in[1] || !c->in[3] || c->n_out < 1)
+        return tq_op_fail(c, TQ_EFORMAT,
+                          "expects inputs (x, w, [w_zp], w_scale, [bias], [residual])");
     if (c->in[0]->dtype != TQ_FLOAT)
         return tq_op_fail(c, TQ_EFORMAT, "input '%s' must be float32", c->in[0]->name);
     if (!c->in[1]->is_const || (c->in[2] && !c->in[2]->is_const))
         return tq_op_fail(c, TQ_EFORMAT, "weight '%s' must be constant", c->in[1]->name);
+    return TQ_OK;
+}
+
+static int read_act(tq_op_ctx *c, dyn_state *st)
+{
+    st->act.kind = (int)tq_node_attr_int(c->node, "act", TQ_QACT_NONE);
+    st->act.lo = tq_node_attr_float(c->node, "act_min", 0.0f);
+    st->act.hi = tq_node_attr_float(c->node, "act_max", 0.0f);
+    if (st->act.kind < TQ_QACT_NONE || st->act.kind > TQ_QACT_CLIP)
+        return tq_op_fail(c, TQ_EFORMAT, "unknown activation %d", st->act.kind);
     return TQ_OK;
 }
 
@@ -105,8 +120,15 @@ static int dconv_prepare(tq_op_ctx *c)
     c->in[0] = saved;
     if (rc)
         return rc;
-    if ((rc = read_vectors(c, st, st->q.cout)))
+    if ((rc = read_vectors(c, st, st->q.cout)) || (rc = read_act(c, st)))
         return rc;
+    const tq_value *res = c->n_in > 5 ? c->in[5] : NULL;
+    if (res && (res->dtype != TQ_FLOAT || res->rank != 4 || res->dims[0] != od[0] ||
+                res->dims[1] != od[1] || res->dims[2] != od[2] || res->dims[3] != od[3]))
+        return tq_op_fail(c, TQ_EUNSUPPORTED,
+                          "residual '%s' must be float32 of the output shape [%lld,%lld,%lld,%lld]",
+                          res->name, (long long)od[0], (long long)od[1], (long long)od[2],
+                          (long long)od[3]);
     st->xq_bytes = align_up((size_t)tq_value_numel(c->in[0]));
     c->scratch_bytes = st->xq_bytes + scratch;
     tq_value_set_shape(c->out[0], TQ_FLOAT, 4, od);
@@ -117,14 +139,16 @@ static void dconv_epilogue(void *user, int64_t n, int64_t c0, int64_t nc, int64_
                            int64_t np, int32_t *acc, size_t ld)
 {
     const dyn_state *st = user;
-    st->d->dequant_rows(acc, (int)nc, (int)np, ld, st->sprod + c0,
-                        st->bias ? st->bias + c0 : NULL);
+    const float *res = st->res ? st->res + (n * st->q.cout + c0) * st->q.pixels + p0 : NULL;
+    st->d->epilogue_rows(acc, (int)nc, (int)np, ld, st->sprod + c0,
+                         st->bias ? st->bias + c0 : NULL, res, (size_t)st->q.pixels, &st->act);
 }
 
 static int dconv_eval(tq_op_ctx *c)
 {
     dyn_state *st = c->state;
     st->d = tq_qdsp_get();
+    st->res = c->n_in > 5 && c->in[5] ? c->in[5]->data : NULL;
     uint8_t *xq = c->scratch;
     float xs;
     int xzp;
@@ -169,8 +193,10 @@ static int dmm_prepare(tq_op_ctx *c)
                   st->ldb);
     if (st->k2 > st->K)
         memset(st->bpack + (size_t)st->K * st->ldb, 0, sizeof(int16_t) * st->ldb);
-    if ((rc = read_vectors(c, st, st->N)))
+    if ((rc = read_vectors(c, st, st->N)) || (rc = read_act(c, st)))
         return rc;
+    if (c->n_in > 5 && c->in[5])
+        return tq_op_fail(c, TQ_EUNSUPPORTED, "a residual input is only fused into DynQConv");
     st->xq_bytes = align_up((size_t)tq_value_numel(x));
     c->scratch_bytes = st->xq_bytes + sizeof(int16_t) * (size_t)st->M * (size_t)st->k2;
     int64_t od[TQ_MAX_RANK];
@@ -202,7 +228,14 @@ static int dmm_eval(tq_op_ctx *c)
         for (int64_t n = 0; n < st->N; n++) {
             int64_t i = m * st->N + n;
             float p = (float)acc[i] * st->sprod[n];
-            y[i] = st->bias ? p + st->bias[n] : p;
+            p = st->bias ? p + st->bias[n] : p;
+            if (st->act.kind == TQ_QACT_RELU) {
+                p = p > 0.0f ? p : 0.0f;
+            } else if (st->act.kind == TQ_QACT_CLIP) {
+                p = p < st->act.lo ? st->act.lo : p;
+                p = p > st->act.hi ? st->act.hi : p;
+            }
+            y[i] = p;
         }
     return TQ_OK;
 }
