@@ -88,6 +88,17 @@ void tq_epilogue_rows_c(int32_t *c, int M, int N, size_t ld, const float *scale,
     }
 }
 
+void tq_qdw_taps_c(int32_t *out, int n, const float *const *src, const float *w, int ntaps,
+                   int32_t init)
+{
+    for (int i = 0; i < n; i++) {
+        float acc = 0.0f;
+        for (int t = 0; t < ntaps; t++)
+            acc += w[t] * src[t][i];
+        out[i] = init + (int32_t)acc;
+    }
+}
+
 void tq_qpack_rows(int M, int K, const void *src, ptrdiff_t src_rs, ptrdiff_t src_cs,
                    int is_signed, const void *zp, ptrdiff_t zp_rs, ptrdiff_t zp_cs,
                    int16_t *dst, size_t lda)
@@ -119,6 +130,7 @@ static const tq_qdsp c_table = {
     .minmax = tq_minmax_f32_c,
     .dequant_rows = tq_dequant_rows_c,
     .epilogue_rows = tq_epilogue_rows_c,
+    .dw_taps = tq_qdw_taps_c,
 };
 
 #if defined(TQ_HAVE_AVX2)
@@ -128,6 +140,7 @@ static const tq_qdsp avx2_table = {
     .minmax = tq_minmax_f32_avx2,
     .dequant_rows = tq_dequant_rows_avx2,
     .epilogue_rows = tq_epilogue_rows_avx2,
+    .dw_taps = tq_qdw_taps_avx2,
 };
 #endif
 

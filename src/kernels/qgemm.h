@@ -58,12 +58,22 @@ typedef void (*tq_epilogue_rows_fn)(int32_t *c, int M, int N, size_t ld, const f
                                     const float *bias, const float *res, size_t res_ld,
                                     const tq_qact *act);
 
+/* Depthwise taps, exact in float: out[i] = init + sum_t w[t] * src[t][i] for
+ * i < n. Every w and src value is an integer with |v| <= 255 (8-bit minus zero
+ * point), so each product is exact in float and the sum of up to
+ * TQ_QDW_MAX_TAPS of them stays below 2^24: every partial sum is exact and
+ * the order (or FMA) cannot change it. Converting to int32 is exact too. */
+#define TQ_QDW_MAX_TAPS 256
+typedef void (*tq_qdw_taps_fn)(int32_t *out, int n, const float *const *src, const float *w,
+                               int ntaps, int32_t init);
+
 typedef struct tq_qdsp {
     tq_qgemm_fn qgemm;
     tq_quantize_fn quantize;
     tq_minmax_fn minmax;
     tq_dequant_rows_fn dequant_rows;
     tq_epilogue_rows_fn epilogue_rows;
+    tq_qdw_taps_fn dw_taps;
 } tq_qdsp;
 
 /* The table for the CPU features currently allowed (cheap: call per eval). */
@@ -80,6 +90,8 @@ void tq_dequant_rows_c(int32_t *c, int M, int N, size_t ld, const float *scale,
                        const float *bias);
 void tq_epilogue_rows_c(int32_t *c, int M, int N, size_t ld, const float *scale,
                         const float *bias, const float *res, size_t res_ld, const tq_qact *act);
+void tq_qdw_taps_c(int32_t *out, int n, const float *const *src, const float *w, int ntaps,
+                   int32_t init);
 
 #if defined(TQ_HAVE_AVX2)
 void tq_qgemm_s16_avx2(int M, int N, int K2, const int16_t *a, size_t lda, const int16_t *b,
@@ -92,6 +104,8 @@ void tq_dequant_rows_avx2(int32_t *c, int M, int N, size_t ld, const float *scal
 void tq_epilogue_rows_avx2(int32_t *c, int M, int N, size_t ld, const float *scale,
                            const float *bias, const float *res, size_t res_ld,
                            const tq_qact *act);
+void tq_qdw_taps_avx2(int32_t *out, int n, const float *const *src, const float *w, int ntaps,
+                      int32_t init);
 #endif
 
 /* --- packers (plain C: linear in the data, not the hot loop) */

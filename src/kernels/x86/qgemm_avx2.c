@@ -186,3 +186,38 @@ void tq_epilogue_rows_avx2(int32_t *c, int M, int N, size_t ld, const float *sca
                                rr ? rr + n : NULL, res_ld, act);
     }
 }
+
+void tq_qdw_taps_avx2(int32_t *out, int n, const float *const *src, const float *w, int ntaps,
+                      int32_t init)
+{
+    const __m256i vinit = _mm256_set1_epi32(init);
+    int i = 0;
+    /* 32 outputs per pass: four independent FMA chains hide the latency. */
+    for (; i + 32 <= n; i += 32) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int t = 0; t < ntaps; t++) {
+            __m256 wt = _mm256_broadcast_ss(w + t);
+            const float *s = src[t] + i;
+            a0 = _mm256_fmadd_ps(wt, _mm256_loadu_ps(s), a0);
+            a1 = _mm256_fmadd_ps(wt, _mm256_loadu_ps(s + 8), a1);
+            a2 = _mm256_fmadd_ps(wt, _mm256_loadu_ps(s + 16), a2);
+            a3 = _mm256_fmadd_ps(wt, _mm256_loadu_ps(s + 24), a3);
+        }
+        _mm256_storeu_si256((__m256i *)(out + i), _mm256_add_epi32(vinit, _mm256_cvttps_epi32(a0)));
+        _mm256_storeu_si256((__m256i *)(out + i + 8), _mm256_add_epi32(vinit, _mm256_cvttps_epi32(a1)));
+        _mm256_storeu_si256((__m256i *)(out + i + 16), _mm256_add_epi32(vinit, _mm256_cvttps_epi32(a2)));
+        _mm256_storeu_si256((__m256i *)(out + i + 24), _mm256_add_epi32(vinit, _mm256_cvttps_epi32(a3)));
+    }
+    for (; i + 8 <= n; i += 8) {
+        __m256 a0 = _mm256_setzero_ps();
+        for (int t = 0; t < ntaps; t++)
+            a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(w + t), _mm256_loadu_ps(src[t] + i), a0);
+        _mm256_storeu_si256((__m256i *)(out + i), _mm256_add_epi32(vinit, _mm256_cvttps_epi32(a0)));
+    }
+    if (i < n) {
+        const float *tail[TQ_QDW_MAX_TAPS];
+        for (int t = 0; t < ntaps; t++)
+            tail[t] = src[t] + i;
+        tq_qdw_taps_c(out + i, n - i, tail, w, ntaps, init);
+    }
+}

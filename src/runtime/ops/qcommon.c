@@ -203,7 +203,22 @@ int tq_qconv_prepare(tq_op_ctx *c, tq_qconv *q, int xi, int wi, int w_zp_i, size
         rows = q->oh;
     q->rows_per_block = (int)rows;
     q->ldb = tq_qgemm_ldb((int)(rows * q->ow));
-    size_t need = (size_t)q->k2 * q->ldb * sizeof(int16_t);
+    q->cols_bytes = (size_t)q->k2 * q->ldb * sizeof(int16_t);
+    q->dw_fast = q->cin_g == 1 && q->cout_g == 1 && q->kh * q->kw <= TQ_QDW_MAX_TAPS;
+    if (q->dw_fast) {
+        int64_t wneed = (q->ow - 1) * q->sw + (int64_t)(q->kw - 1) * q->dw + 1;
+        int64_t hneed = (q->oh - 1) * q->sh + (int64_t)(q->kh - 1) * q->dh + 1;
+        if (wneed < q->iw + q->pl)
+            wneed = q->iw + q->pl;
+        if (hneed < q->ih + q->pt)
+            hneed = q->ih + q->pt;
+        q->dw_ph_len = (wneed + q->sw - 1) / q->sw;
+        q->dw_rows = hneed;
+        size_t plane = (size_t)hneed * (size_t)q->sw * (size_t)q->dw_ph_len * sizeof(float);
+        if (plane > q->cols_bytes)
+            q->cols_bytes = plane;
+    }
+    size_t need = q->cols_bytes;
     /* 8-bit outputs need an int32 block too. */
     need += (size_t)q->cout_g * q->ldb * sizeof(int32_t);
     bool w_const = w->is_const && (!wzp || wzp->is_const);
@@ -341,12 +356,79 @@ static void depthwise_block(const tq_qconv *q, const void *xg, int x_zp, const i
     }
 }
 
+/* Channel xg (one plane) -> padded float plane, phase-split (see qcommon.h). */
+static void dw_build_plane(const tq_qconv *q, const void *xg, int x_zp, float *plane)
+{
+    int64_t row_len = q->sw * q->dw_ph_len;
+    for (int64_t pr = 0; pr < q->dw_rows; pr++) {
+        float *dst = plane + pr * row_len;
+        int64_t iy = pr - q->pt;
+        if (iy < 0 || iy >= q->ih) {
+            memset(dst, 0, sizeof(float) * (size_t)row_len);
+            continue;
+        }
+        const uint8_t *su = (const uint8_t *)xg + iy * q->iw;
+        const int8_t *ss = (const int8_t *)xg + iy * q->iw;
+        for (int p = 0; p < q->sw; p++) {
+            float *ph = dst + p * q->dw_ph_len;
+            for (int64_t i = 0; i < q->dw_ph_len; i++) {
+                int64_t ix = i * q->sw + p - q->pl;
+                int v = 0;
+                if (ix >= 0 && ix < q->iw)
+                    v = (q->x_signed ? ss[ix] : su[ix]) - x_zp;
+                ph[i] = (float)v;
+            }
+        }
+    }
+}
+
+static void dw_run(const tq_qconv *q, const tq_qdsp *d, const int16_t *wpack, const void *x,
+                   int x_zp, const int32_t *row_init, int32_t *out_i32, void *scratch,
+                   tq_qconv_epilogue epi, void *user)
+{
+    float *plane = scratch;
+    int32_t *blk = (int32_t *)(void *)((char *)scratch + q->cols_bytes);
+    int64_t plane_in = q->ih * q->iw, row_len = q->sw * q->dw_ph_len;
+    int taps = q->kh * q->kw;
+    float wf[TQ_QDW_MAX_TAPS];
+    const float *src[TQ_QDW_MAX_TAPS];
+    for (int64_t n = 0; n < q->batch; n++)
+        for (int64_t g = 0; g < q->group; g++) {
+            dw_build_plane(q, (const char *)x + (n * q->cin + g) * plane_in, x_zp, plane);
+            for (int t = 0; t < taps; t++)
+                wf[t] = (float)wpack[g * q->k2 + t];
+            int32_t init = row_init ? row_init[g] : 0;
+            for (int64_t oh0 = 0; oh0 < q->oh; oh0 += q->rows_per_block) {
+                int nrows = (int)(q->oh - oh0 < q->rows_per_block ? q->oh - oh0 : q->rows_per_block);
+                int64_t p0 = oh0 * q->ow;
+                int32_t *acc = out_i32 ? out_i32 + (n * q->cout + g) * q->pixels + p0 : blk;
+                for (int r = 0; r < nrows; r++) {
+                    int64_t pr0 = (oh0 + r) * q->sh;
+                    for (int ky = 0; ky < q->kh; ky++)
+                        for (int kx = 0; kx < q->kw; kx++) {
+                            int64_t tcol = (int64_t)kx * q->dw;
+                            src[ky * q->kw + kx] = plane + (pr0 + (int64_t)ky * q->dh) * row_len +
+                                                   (tcol % q->sw) * q->dw_ph_len + tcol / q->sw;
+                        }
+                    d->dw_taps(acc + (int64_t)r * q->ow, (int)q->ow, src, wf, taps, init);
+                }
+                if (epi)
+                    epi(user, n, g, 1, p0, (int64_t)nrows * q->ow, acc,
+                        out_i32 ? (size_t)q->pixels : q->ldb);
+            }
+        }
+}
+
 void tq_qconv_run(const tq_qconv *q, const tq_qdsp *d, const int16_t *wpack, const void *x,
                   int x_zp, const int32_t *row_init, int32_t *out_i32, void *scratch,
                   tq_qconv_epilogue epi, void *user)
 {
+    if (q->dw_fast) {
+        dw_run(q, d, wpack, x, x_zp, row_init, out_i32, scratch, epi, user);
+        return;
+    }
     int16_t *cols = scratch;
-    int32_t *blk = (int32_t *)(void *)((char *)scratch + (size_t)q->k2 * q->ldb * sizeof(int16_t));
+    int32_t *blk = (int32_t *)(void *)((char *)scratch + q->cols_bytes);
     int64_t plane = q->ih * q->iw;
     for (int64_t n = 0; n < q->batch; n++)
         for (int64_t oh0 = 0; oh0 < q->oh; oh0 += q->rows_per_block) {

@@ -70,6 +70,14 @@ typedef struct tq_qconv {
     bool x_signed, w_signed;
     int16_t *wpack;       /* cout x k2, NULL until packed */
     bool w_packed_at_prepare;
+    /* Depthwise fast path (one channel per group, at most TQ_QDW_MAX_TAPS
+     * taps): each channel is widened once into a zero-padded float plane
+     * (x - x_zp, 0 outside), its columns split into sw phases so every tap of
+     * an output row is one contiguous run; kernels/qgemm.h dw_taps sums the
+     * taps exactly. */
+    bool dw_fast;
+    int64_t dw_rows, dw_ph_len; /* padded rows; floats per phase of a row */
+    size_t cols_bytes;          /* column block, or the float plane */
 } tq_qconv;
 
 /* Shape/attribute checks and output shape for x (in[xi]) and w (in[wi]);
@@ -99,7 +107,7 @@ void tq_qconv_run(const tq_qconv *q, const tq_qdsp *d, const int16_t *wpack, con
 /* Where tq_qconv_run expects eval-time packed weights inside the scratch. */
 static inline int16_t *tq_qconv_wbuf(const tq_qconv *q, void *scratch)
 {
-    return (int16_t *)(void *)((char *)scratch + (size_t)q->k2 * q->ldb * sizeof(int16_t) +
+    return (int16_t *)(void *)((char *)scratch + q->cols_bytes +
                                (size_t)q->cout_g * q->ldb * sizeof(int32_t));
 }
 #endif

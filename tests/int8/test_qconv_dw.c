@@ -1,0 +1,257 @@
+/* The depthwise fast path of the integer convolution engine (qcommon.c
+ * dw_run + kernels/qgemm.h dw_taps) through the real ops: ConvInteger (int32
+ * output) and QLinearConv (8-bit output through a per-block scratch), on
+ * random shapes, strides, pads, dilations, signedness and zero points,
+ * against a naive int64 convolution written here from the ONNX definition
+ * (padding value = x_zero_point, i.e. 0 after subtracting it). Plus the
+ * dw_taps kernel itself: SIMD vs C vs int64, odd lengths, extreme values,
+ * sentinel past the end. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../ops/op_harness.h"
+#include "kernels/cpu.h"
+#include "kernels/qgemm.h"
+
+static uint64_t rng_state = 0xD1B54A32D192ED03ull;
+static uint32_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state >> 16);
+}
+static int rnd_in(int lo, int hi) /* inclusive */
+{
+    return lo + (int)(rnd() % (uint32_t)(hi - lo + 1));
+}
+
+static void test_dw_taps_kernel(void **st)
+{
+    (void)st;
+    tq_cpu_set_mask(~0u);
+    const tq_qdsp *simd = tq_qdsp_get();
+    enum { MAXN = 77 };
+    static float buf[TQ_QDW_MAX_TAPS][MAXN];
+    float w[TQ_QDW_MAX_TAPS];
+    const float *src[TQ_QDW_MAX_TAPS];
+    int ntaps_list[] = { 1, 2, 9, 25, 49, TQ_QDW_MAX_TAPS };
+    for (int ti = 0; ti < 6; ti++)
+        for (int n = 1; n <= MAXN; n += 4)
+            for (int mode = 0; mode < 3; mode++) {
+                int ntaps = ntaps_list[ti];
+                for (int t = 0; t < ntaps; t++) {
+                    w[t] = mode == 0 ? (float)rnd_in(-255, 255) : (mode == 1 ? 255.0f : -255.0f);
+                    for (int i = 0; i < n; i++)
+                        buf[t][i] = mode == 0 ? (float)rnd_in(-255, 255) : 255.0f;
+                    src[t] = buf[t];
+                }
+                int32_t init = rnd_in(-100000, 100000);
+                int32_t a[MAXN + 1], b[MAXN + 1];
+                a[n] = b[n] = 0x5A5A5A5A;
+                tq_qdw_taps_c(a, n, src, w, ntaps, init);
+                simd->dw_taps(b, n, src, w, ntaps, init);
+                assert_memory_equal(a, b, sizeof(int32_t) * (size_t)(n + 1));
+                assert_int_equal(a[n], 0x5A5A5A5A);
+                for (int i = 0; i < n; i++) {
+                    int64_t ref = init;
+                    for (int t = 0; t < ntaps; t++)
+                        ref += (int64_t)w[t] * (int64_t)buf[t][i];
+                    assert_true(a[i] == ref);
+                }
+            }
+}
+
+typedef struct dw_case {
+    int c, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr;
+    bool x_signed, w_signed, w_const;
+    int x_zp;
+} dw_case;
+
+static int64_t out_len(int in, int k, int s, int d, int p0, int p1)
+{
+    return (in + p0 + p1 - ((int64_t)(k - 1) * d + 1)) / s + 1;
+}
+
+static int xval(const dw_case *k, const uint8_t *x, int64_t i)
+{
+    return k->x_signed ? (int8_t)x[i] : x[i];
+}
+
+/* Naive exact convolution: acc[c][oy][ox] (int64). */
+static void reference(const dw_case *k, const uint8_t *x, const uint8_t *w, const uint8_t *wzp,
+                      int64_t oh, int64_t ow, int64_t *acc)
+{
+    for (int c = 0; c < k->c; c++)
+        for (int64_t oy = 0; oy < oh; oy++)
+            for (int64_t ox = 0; ox < ow; ox++) {
+                int64_t s = 0;
+                for (int ky = 0; ky < k->kh; ky++)
+                    for (int kx = 0; kx < k->kw; kx++) {
+                        int64_t iy = oy * k->sh - k->pt + (int64_t)ky * k->dh;
+                        int64_t ix = ox * k->sw - k->pl + (int64_t)kx * k->dw;
+                        int xv = k->x_zp; /* padding is the zero point */
+                        if (iy >= 0 && iy < k->ih && ix >= 0 && ix < k->iw)
+                            xv = xval(k, x, ((int64_t)c * k->ih + iy) * k->iw + ix);
+                        int wi = (c * k->kh + ky) * k->kw + kx;
+                        int wv = k->w_signed ? (int8_t)w[wi] : w[wi];
+                        int wz = k->w_signed ? (int8_t)wzp[c] : wzp[c];
+                        s += (int64_t)(xv - k->x_zp) * (wv - wz);
+                    }
+                acc[((int64_t)c * oh + oy) * ow + ox] = s;
+            }
+}
+
+static void add_ints(tq_node *n, const char *name, const int64_t *v, int cnt)
+{
+    tq_attr *a = tq_node_add_attr(n, name, TQ_ATTR_INTS);
+    assert_non_null(a);
+    a->ints = malloc(sizeof(int64_t) * (size_t)cnt);
+    assert_non_null(a->ints);
+    memcpy(a->ints, v, sizeof(int64_t) * (size_t)cnt);
+    a->n = cnt;
+}
+
+static void set_attrs(op_run *r, const dw_case *k)
+{
+    tq_attr *g = tq_node_add_attr(r->node, "group", TQ_ATTR_INT);
+    assert_non_null(g);
+    g->i = k->c;
+    int64_t ks[2] = { k->kh, k->kw }, st[2] = { k->sh, k->sw }, dl[2] = { k->dh, k->dw };
+    int64_t pads[4] = { k->pt, k->pl, k->pb, k->pr };
+    add_ints(r->node, "kernel_shape", ks, 2);
+    add_ints(r->node, "strides", st, 2);
+    add_ints(r->node, "dilations", dl, 2);
+    add_ints(r->node, "pads", pads, 4);
+}
+
+static void run_case(const dw_case *k, bool qlinear)
+{
+    int64_t xd[4] = { 1, k->c, k->ih, k->iw }, wd[4] = { k->c, 1, k->kh, k->kw };
+    int64_t oh = out_len(k->ih, k->kh, k->sh, k->dh, k->pt, k->pb);
+    int64_t ow = out_len(k->iw, k->kw, k->sw, k->dw, k->pl, k->pr);
+    size_t xn = (size_t)(k->c * k->ih * k->iw), wn = (size_t)(k->c * k->kh * k->kw);
+    size_t on = (size_t)((int64_t)k->c * oh * ow);
+    uint8_t *x = malloc(xn), *w = malloc(wn), wzp[64];
+    int64_t *ref = malloc(sizeof(int64_t) * on);
+    assert_true(x && w && ref);
+    for (size_t i = 0; i < xn; i++)
+        x[i] = (uint8_t)rnd();
+    for (size_t i = 0; i < wn; i++)
+        w[i] = (uint8_t)rnd();
+    for (int c = 0; c < k->c; c++)
+        wzp[c] = (uint8_t)rnd();
+    reference(k, x, w, wzp, oh, ow, ref);
+    tq_dtype xt = k->x_signed ? TQ_INT8 : TQ_UINT8, wt = k->w_signed ? TQ_INT8 : TQ_UINT8;
+    uint8_t xz = (uint8_t)k->x_zp;
+    int64_t cd[1] = { k->c };
+    op_run r;
+    assert_int_equal(run_init(&r, qlinear ? "QLinearConv" : "ConvInteger", 13, 1), TQ_OK);
+    set_attrs(&r, k);
+    float xs = 0.5f, ws[64], ys = 37.0f;
+    for (int c = 0; c < k->c; c++)
+        ws[c] = 0.25f + 0.125f * (float)(c % 5);
+    int8_t yz = -3;
+    if (qlinear) {
+        assert_int_equal(run_input(&r, "x", xt, 4, xd, x, false), TQ_OK);
+        assert_int_equal(run_input(&r, "xs", TQ_FLOAT, 0, NULL, &xs, true), TQ_OK);
+        assert_int_equal(run_input(&r, "xz", xt, 0, NULL, &xz, true), TQ_OK);
+        assert_int_equal(run_input(&r, "w", wt, 4, wd, w, k->w_const), TQ_OK);
+        assert_int_equal(run_input(&r, "ws", TQ_FLOAT, 1, cd, ws, true), TQ_OK);
+        assert_int_equal(run_input(&r, "wz", wt, 1, cd, wzp, k->w_const), TQ_OK);
+        assert_int_equal(run_input(&r, "ys", TQ_FLOAT, 0, NULL, &ys, true), TQ_OK);
+        assert_int_equal(run_input(&r, "yz", TQ_INT8, 0, NULL, &yz, true), TQ_OK);
+    } else {
+        assert_int_equal(run_input(&r, "x", xt, 4, xd, x, false), TQ_OK);
+        assert_int_equal(run_input(&r, "w", wt, 4, wd, w, k->w_const), TQ_OK);
+        assert_int_equal(run_input(&r, "xz", xt, 0, NULL, &xz, true), TQ_OK);
+        assert_int_equal(run_input(&r, "wz", wt, 1, cd, wzp, k->w_const), TQ_OK);
+    }
+    int rc = run_exec(&r);
+    if (rc)
+        fail_msg("%s", r.err.msg);
+    const tq_value *y = r.out[0];
+    assert_int_equal(tq_value_numel(y), (int64_t)on);
+    for (size_t i = 0; i < on; i++) {
+        if (!qlinear) {
+            assert_true(((const int32_t *)y->data)[i] == ref[i]);
+            continue;
+        }
+        /* ONNX Runtime's float requantisation (qcommon.h), from the exact acc */
+        int c = (int)(i / (size_t)(oh * ow));
+        float mult = xs * ws[c] / ys;
+        float t = rintf((float)ref[i] * mult) + (float)yz;
+        t = t < -128.0f ? -128.0f : (t > 127.0f ? 127.0f : t);
+        assert_int_equal(((const int8_t *)y->data)[i], (int)t);
+    }
+    run_free(&r);
+    free(x);
+    free(w);
+    free(ref);
+}
+
+static dw_case random_case(void)
+{
+    dw_case k;
+    k.c = rnd_in(1, 6);
+    k.kh = rnd_in(1, 5);
+    k.kw = rnd_in(1, 5);
+    k.sh = rnd_in(1, 3);
+    k.sw = rnd_in(1, 3);
+    k.dh = rnd_in(1, 2);
+    k.dw = rnd_in(1, 2);
+    k.pt = rnd_in(0, 2);
+    k.pl = rnd_in(0, 2);
+    k.pb = rnd_in(0, 2);
+    k.pr = rnd_in(0, 2);
+    k.ih = rnd_in((k.kh - 1) * k.dh + 1, 40);
+    k.iw = rnd_in((k.kw - 1) * k.dw + 1, 45);
+    k.x_signed = rnd() & 1;
+    k.w_signed = rnd() & 1;
+    k.w_const = rnd() & 1;
+    k.x_zp = k.x_signed ? rnd_in(-128, 127) : rnd_in(0, 255);
+    return k;
+}
+
+static void test_convinteger_depthwise(void **st)
+{
+    (void)st;
+    for (unsigned mask = 0; mask < 2; mask++) {
+        tq_cpu_set_mask(mask ? ~0u : 0u);
+        for (int i = 0; i < 60; i++) {
+            dw_case k = random_case();
+            run_case(&k, false);
+        }
+        /* the seed models' shapes: 3x3 stride 2 pad 1 on an even plane */
+        dw_case s = { 3, 56, 56, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, false, true, true, 131 };
+        run_case(&s, false);
+    }
+    tq_cpu_set_mask(~0u);
+}
+
+static void test_qlinearconv_depthwise(void **st)
+{
+    (void)st;
+    for (int i = 0; i < 40; i++) {
+        dw_case k = random_case();
+        run_case(&k, true);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dw_taps_kernel),
+        cmocka_unit_test(test_convinteger_depthwise),
+        cmocka_unit_test(test_qlinearconv_depthwise),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
