@@ -22,6 +22,16 @@ int tq_model_copy_for_exec(const tq_model *src, tq_model **out, tq_error *err);
 /* Fuse the dynamic int8 chains of m in place; *n_fused = groups rewritten. */
 int tq_fuse_dynamic(tq_model *m, int *n_fused, tq_error *err);
 
+/* Static QDQ groups (graph/fuse_qdq.c): DequantizeLinear -> Conv ->
+ * QuantizeLinear becomes QLinearConv (integer kernel, float requantisation
+ * as ONNX Runtime does it); DQ -> [BatchNormalization] [+ DQ ->
+ * [BatchNormalization]] -> [Relu|Clip] -> [QuantizeLinear] becomes
+ * tinyq.QEltwise (per-channel byte tables). *n_fused = groups rewritten. */
+int tq_fuse_qdq(tq_model *m, int *n_fused, tq_error *err);
+
+/* Remove nodes none of whose outputs is read or is a graph output. */
+void tq_graph_sweep_dead(tq_graph *g);
+
 /* For the session: when m has something to fuse, *out = a fused copy, else
  * *out = NULL (run m as is). */
 int tq_fuse_for_session(const tq_model *m, tq_model **out, tq_error *err);

@@ -305,8 +305,7 @@ static int make_fused(tq_graph *tmp, const tq_graph *g, const fuse_group *fg)
     return TQ_OK;
 }
 
-/* Remove nodes none of whose outputs is read or is a graph output. */
-static void sweep_dead(tq_graph *g)
+void tq_graph_sweep_dead(tq_graph *g)
 {
     bool changed = true;
     while (changed) {
@@ -384,7 +383,7 @@ int tq_fuse_dynamic(tq_model *m, int *n_fused, tq_error *err)
             free(tmp.nodes);
             tmp.nodes = NULL;
             tmp.n_nodes = 0;
-            sweep_dead(g);
+            tq_graph_sweep_dead(g);
         }
     }
     tq_graph_clear(&tmp);
@@ -399,15 +398,19 @@ int tq_fuse_for_session(const tq_model *m, tq_model **out, tq_error *err)
     *out = NULL;
     bool any = false;
     for (int i = 0; i < m->graph.n_nodes && !any; i++)
-        any = is_op(&m->graph.nodes[i], "DynamicQuantizeLinear");
+        any = is_op(&m->graph.nodes[i], "DynamicQuantizeLinear") ||
+              is_op(&m->graph.nodes[i], "QuantizeLinear");
     if (!any)
         return TQ_OK;
     tq_model *copy = NULL;
     int rc = tq_model_copy_for_exec(m, &copy, err);
     if (rc)
         return rc;
-    int n = 0;
+    int n = 0, nq = 0;
     rc = tq_fuse_dynamic(copy, &n, err);
+    if (!rc)
+        rc = tq_fuse_qdq(copy, &nq, err);
+    n += nq;
     if (rc || n == 0) {
         tq_model_free(&copy);
         return rc;

@@ -99,6 +99,15 @@ void tq_qdw_taps_c(int32_t *out, int n, const float *const *src, const float *w,
     }
 }
 
+void tq_qwiden_f32_c(float *dst, const void *src, int n, int step, int zp, int is_signed)
+{
+    for (int i = 0; i < n; i++) {
+        int v = is_signed ? ((const int8_t *)src)[(size_t)i * (size_t)step]
+                          : ((const uint8_t *)src)[(size_t)i * (size_t)step];
+        dst[i] = (float)(v - zp);
+    }
+}
+
 void tq_qpack_rows(int M, int K, const void *src, ptrdiff_t src_rs, ptrdiff_t src_cs,
                    int is_signed, const void *zp, ptrdiff_t zp_rs, ptrdiff_t zp_cs,
                    int16_t *dst, size_t lda)
@@ -131,6 +140,7 @@ static const tq_qdsp c_table = {
     .dequant_rows = tq_dequant_rows_c,
     .epilogue_rows = tq_epilogue_rows_c,
     .dw_taps = tq_qdw_taps_c,
+    .widen_f32 = tq_qwiden_f32_c,
 };
 
 #if defined(TQ_HAVE_AVX2)
@@ -141,6 +151,7 @@ static const tq_qdsp avx2_table = {
     .dequant_rows = tq_dequant_rows_avx2,
     .epilogue_rows = tq_epilogue_rows_avx2,
     .dw_taps = tq_qdw_taps_avx2,
+    .widen_f32 = tq_qwiden_f32_avx2,
 };
 #endif
 

@@ -67,6 +67,11 @@ typedef void (*tq_epilogue_rows_fn)(int32_t *c, int M, int N, size_t ld, const f
 typedef void (*tq_qdw_taps_fn)(int32_t *out, int n, const float *const *src, const float *w,
                                int ntaps, int32_t init);
 
+/* dst[i] = (float)(src[i * step] - zp) for i < n (src int8 when is_signed,
+ * else uint8); reads no byte past src[(n - 1) * step]. */
+typedef void (*tq_qwiden_f32_fn)(float *dst, const void *src, int n, int step, int zp,
+                                 int is_signed);
+
 typedef struct tq_qdsp {
     tq_qgemm_fn qgemm;
     tq_quantize_fn quantize;
@@ -74,6 +79,7 @@ typedef struct tq_qdsp {
     tq_dequant_rows_fn dequant_rows;
     tq_epilogue_rows_fn epilogue_rows;
     tq_qdw_taps_fn dw_taps;
+    tq_qwiden_f32_fn widen_f32;
 } tq_qdsp;
 
 /* The table for the CPU features currently allowed (cheap: call per eval). */
@@ -92,6 +98,7 @@ void tq_epilogue_rows_c(int32_t *c, int M, int N, size_t ld, const float *scale,
                         const float *bias, const float *res, size_t res_ld, const tq_qact *act);
 void tq_qdw_taps_c(int32_t *out, int n, const float *const *src, const float *w, int ntaps,
                    int32_t init);
+void tq_qwiden_f32_c(float *dst, const void *src, int n, int step, int zp, int is_signed);
 
 #if defined(TQ_HAVE_AVX2)
 void tq_qgemm_s16_avx2(int M, int N, int K2, const int16_t *a, size_t lda, const int16_t *b,
@@ -106,6 +113,7 @@ void tq_epilogue_rows_avx2(int32_t *c, int M, int N, size_t ld, const float *sca
                            const tq_qact *act);
 void tq_qdw_taps_avx2(int32_t *out, int n, const float *const *src, const float *w, int ntaps,
                       int32_t init);
+void tq_qwiden_f32_avx2(float *dst, const void *src, int n, int step, int zp, int is_signed);
 #endif
 
 /* --- packers (plain C: linear in the data, not the hot loop) */

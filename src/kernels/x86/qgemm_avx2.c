@@ -215,9 +215,38 @@ void tq_qdw_taps_avx2(int32_t *out, int n, const float *const *src, const float 
         _mm256_storeu_si256((__m256i *)(out + i), _mm256_add_epi32(vinit, _mm256_cvttps_epi32(a0)));
     }
     if (i < n) {
-        const float *tail[TQ_QDW_MAX_TAPS];
+        /* masked loads read only the n - i valid floats of each row */
+        static const int32_t ramp[16] = { -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0 };
+        __m256i mask = _mm256_loadu_si256((const __m256i *)(ramp + 8 - (n - i)));
+        __m256 a0 = _mm256_setzero_ps();
         for (int t = 0; t < ntaps; t++)
-            tail[t] = src[t] + i;
-        tq_qdw_taps_c(out + i, n - i, tail, w, ntaps, init);
+            a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(w + t), _mm256_maskload_ps(src[t] + i, mask),
+                                 a0);
+        _mm256_maskstore_epi32(out + i, mask, _mm256_add_epi32(vinit, _mm256_cvttps_epi32(a0)));
     }
+}
+
+void tq_qwiden_f32_avx2(float *dst, const void *src, int n, int step, int zp, int is_signed)
+{
+    const uint8_t *s = src;
+    const __m256i vz = _mm256_set1_epi32(zp);
+    int i = 0;
+    if (step == 1) {
+        for (; i + 8 <= n; i += 8) {
+            __m128i b = _mm_loadl_epi64((const __m128i *)(s + i));
+            __m256i v = is_signed ? _mm256_cvtepi8_epi32(b) : _mm256_cvtepu8_epi32(b);
+            _mm256_storeu_ps(dst + i, _mm256_cvtepi32_ps(_mm256_sub_epi32(v, vz)));
+        }
+    } else if (step == 2) {
+        /* 16 bytes -> the 8 even ones; reads s[2i .. 2i+15], so stop while
+         * 2i+15 <= 2(n-1), i.e. i + 9 <= n */
+        const __m128i even = _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, -1, -1, -1, -1, -1, -1, -1, -1);
+        for (; i + 9 <= n; i += 8) {
+            __m128i b = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(s + 2 * (size_t)i)), even);
+            __m256i v = is_signed ? _mm256_cvtepi8_epi32(b) : _mm256_cvtepu8_epi32(b);
+            _mm256_storeu_ps(dst + i, _mm256_cvtepi32_ps(_mm256_sub_epi32(v, vz)));
+        }
+    }
+    if (i < n)
+        tq_qwiden_f32_c(dst + i, s + (size_t)i * (size_t)step, n - i, step, zp, is_signed);
 }

@@ -357,7 +357,8 @@ static void depthwise_block(const tq_qconv *q, const void *xg, int x_zp, const i
 }
 
 /* Channel xg (one plane) -> padded float plane, phase-split (see qcommon.h). */
-static void dw_build_plane(const tq_qconv *q, const void *xg, int x_zp, float *plane)
+static void dw_build_plane(const tq_qconv *q, const tq_qdsp *d, const void *xg, int x_zp,
+                           float *plane)
 {
     int64_t row_len = q->sw * q->dw_ph_len;
     for (int64_t pr = 0; pr < q->dw_rows; pr++) {
@@ -367,17 +368,24 @@ static void dw_build_plane(const tq_qconv *q, const void *xg, int x_zp, float *p
             memset(dst, 0, sizeof(float) * (size_t)row_len);
             continue;
         }
-        const uint8_t *su = (const uint8_t *)xg + iy * q->iw;
-        const int8_t *ss = (const int8_t *)xg + iy * q->iw;
+        const uint8_t *row = (const uint8_t *)xg + iy * q->iw;
         for (int p = 0; p < q->sw; p++) {
             float *ph = dst + p * q->dw_ph_len;
-            for (int64_t i = 0; i < q->dw_ph_len; i++) {
-                int64_t ix = i * q->sw + p - q->pl;
-                int v = 0;
-                if (ix >= 0 && ix < q->iw)
-                    v = (q->x_signed ? ss[ix] : su[ix]) - x_zp;
-                ph[i] = (float)v;
-            }
+            /* phase index i holds input column i * sw + p - pl: inside the
+             * image for i in [lo, hi), zero (padding) elsewhere */
+            int64_t first = q->pl - p, lo = first > 0 ? (first + q->sw - 1) / q->sw : 0;
+            int64_t hi = (q->iw - 1 + q->pl - p) >= 0 ? (q->iw - 1 + q->pl - p) / q->sw + 1 : 0;
+            if (hi > q->dw_ph_len)
+                hi = q->dw_ph_len;
+            if (lo > hi)
+                lo = hi;
+            for (int64_t i = 0; i < lo; i++)
+                ph[i] = 0.0f;
+            if (hi > lo)
+                d->widen_f32(ph + lo, row + lo * q->sw + p - q->pl, (int)(hi - lo), q->sw, x_zp,
+                             q->x_signed);
+            for (int64_t i = hi; i < q->dw_ph_len; i++)
+                ph[i] = 0.0f;
         }
     }
 }
@@ -392,9 +400,16 @@ static void dw_run(const tq_qconv *q, const tq_qdsp *d, const int16_t *wpack, co
     int taps = q->kh * q->kw;
     float wf[TQ_QDW_MAX_TAPS];
     const float *src[TQ_QDW_MAX_TAPS];
+    int64_t tap_off[TQ_QDW_MAX_TAPS]; /* tap start relative to its output row's first padded row */
+    for (int ky = 0; ky < q->kh; ky++)
+        for (int kx = 0; kx < q->kw; kx++) {
+            int64_t tcol = (int64_t)kx * q->dw;
+            tap_off[ky * q->kw + kx] = (int64_t)ky * q->dh * row_len +
+                                       (tcol % q->sw) * q->dw_ph_len + tcol / q->sw;
+        }
     for (int64_t n = 0; n < q->batch; n++)
         for (int64_t g = 0; g < q->group; g++) {
-            dw_build_plane(q, (const char *)x + (n * q->cin + g) * plane_in, x_zp, plane);
+            dw_build_plane(q, d, (const char *)x + (n * q->cin + g) * plane_in, x_zp, plane);
             for (int t = 0; t < taps; t++)
                 wf[t] = (float)wpack[g * q->k2 + t];
             int32_t init = row_init ? row_init[g] : 0;
@@ -404,12 +419,8 @@ static void dw_run(const tq_qconv *q, const tq_qdsp *d, const int16_t *wpack, co
                 int32_t *acc = out_i32 ? out_i32 + (n * q->cout + g) * q->pixels + p0 : blk;
                 for (int r = 0; r < nrows; r++) {
                     int64_t pr0 = (oh0 + r) * q->sh;
-                    for (int ky = 0; ky < q->kh; ky++)
-                        for (int kx = 0; kx < q->kw; kx++) {
-                            int64_t tcol = (int64_t)kx * q->dw;
-                            src[ky * q->kw + kx] = plane + (pr0 + (int64_t)ky * q->dh) * row_len +
-                                                   (tcol % q->sw) * q->dw_ph_len + tcol / q->sw;
-                        }
+                    for (int t = 0; t < taps; t++)
+                        src[t] = plane + pr0 * row_len + tap_off[t];
                     d->dw_taps(acc + (int64_t)r * q->ow, (int)q->ow, src, wf, taps, init);
                 }
                 if (epi)

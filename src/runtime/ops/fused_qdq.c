@@ -1,0 +1,213 @@
+/* tinyq.QEltwise: the float islands of a static QDQ graph, run on the 8-bit
+ * values directly (graph/fuse_qdq.c writes it):
+ *
+ *   y = Q( act( BN_a(DQ(a)) [+ BN_b(DQ(b))] ) )      (or float y without Q)
+ *
+ * Inputs (empty name = absent): 0 a, 1 a_scale, 2 a_zp, 3-6 a's BN (scale,
+ * B, mean, var), 7 b, 8 b_scale, 9 b_zp, 10-13 b's BN, 14 y_scale, 15 y_zp.
+ * Attributes: a_eps, b_eps, act (1 Relu, 2 Clip(act_min, act_max)).
+ *
+ * Every float step is the unfused op's: DQ = (float)(q - zp) * scale, BN
+ * folded per channel as norm.c does (s = gamma / sqrtf(var + eps), t = B -
+ * mean * s, y = x * s + t), the Add, Relu/Clip, then QuantizeLinear's
+ * rint(v / y_scale) + zp saturated. An 8-bit input has only 256 values per
+ * channel, so each branch is a 256-entry table per channel built at prepare;
+ * with one input and a quantised output the whole group is one byte table. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/ops/qcommon.h"
+
+enum { IN_A = 0, IN_B = 7, IN_YS = 14, IN_YZ = 15, N_IN = 16 };
+
+typedef struct qelt_state {
+    int64_t channels, inner; /* element i is in channel (i / inner) % channels */
+    bool two, quant_out, a_signed, b_signed, y_signed;
+    float *ta, *tb;          /* [channels][256] float per branch (index: byte value) */
+    uint8_t *tq;             /* [channels][256] output bytes (one input, quantised) */
+    float y_scale;
+    int y_zp;
+    tq_qact act;
+} qelt_state;
+
+static void qelt_release(void *p)
+{
+    qelt_state *st = p;
+    if (!st)
+        return;
+    free(st->ta);
+    free(st->tb);
+    free(st->tq);
+    free(st);
+}
+
+static const tq_value *input(tq_op_ctx *c, int i)
+{
+    return i < c->n_in ? c->in[i] : NULL;
+}
+
+static float apply_act(const tq_qact *a, float p)
+{
+    if (a->kind == TQ_QACT_RELU)
+        return p > 0.0f ? p : 0.0f;
+    if (a->kind == TQ_QACT_CLIP) {
+        p = p < a->lo ? a->lo : p;
+        p = p > a->hi ? a->hi : p;
+    }
+    return p;
+}
+
+static uint8_t quantize_one(const qelt_state *st, float v)
+{
+    uint8_t b;
+    tq_quantize_f32_c(&v, 1, st->y_scale, st->y_zp, st->y_signed, &b);
+    return b;
+}
+
+/* The float value of every byte of branch `base` per channel. */
+static int branch_table(tq_op_ctx *c, qelt_state *st, int base, const char *eps_attr,
+                        bool *is_signed, float **out)
+{
+    const tq_value *q = input(c, base), *s = input(c, base + 1), *z = input(c, base + 2);
+    if (!q || !tq_is_q8(q->dtype) || !s || !s->is_const || (z && !z->is_const))
+        return tq_op_fail(c, TQ_EFORMAT, "input %d must be int8/uint8 with constant scale", base);
+    if (z && z->dtype != q->dtype)
+        return tq_op_fail(c, TQ_EFORMAT, "zero point '%s' must have the type of '%s'", z->name,
+                          q->name);
+    float scale;
+    int32_t zp;
+    int rc = tq_qparam_scale(c, base + 1, 1, &scale);
+    if (!rc)
+        rc = tq_qparam_zp(c, base + 2, 1, &zp);
+    if (rc)
+        return rc;
+    *is_signed = q->dtype == TQ_INT8;
+    int64_t C = st->channels;
+    const tq_value *bn[4];
+    bool has_bn = input(c, base + 3) != NULL;
+    for (int k = 0; k < 4; k++) {
+        bn[k] = input(c, base + 3 + k);
+        if (has_bn && (!bn[k] || !bn[k]->is_const || bn[k]->dtype != TQ_FLOAT ||
+                       tq_value_numel(bn[k]) != C))
+            return tq_op_fail(c, TQ_EFORMAT,
+                              "batch-norm parameter %d must be a constant float vector of %lld",
+                              base + 3 + k, (long long)C);
+    }
+    float eps = tq_node_attr_float(c->node, eps_attr, 1e-5f);
+    float *t = malloc(sizeof(float) * 256 * (size_t)C);
+    if (!t)
+        return tq_op_fail(c, TQ_ENOMEM, "out of memory");
+    *out = t;
+    for (int64_t ch = 0; ch < C; ch++) {
+        float bs = 1.0f, bt = 0.0f;
+        if (has_bn) {
+            const float *g = bn[0]->data, *b = bn[1]->data, *m = bn[2]->data, *v = bn[3]->data;
+            bs = g[ch] / sqrtf(v[ch] + eps);
+            bt = b[ch] - m[ch] * bs;
+        }
+        for (int byte = 0; byte < 256; byte++) {
+            int qv = *is_signed ? (int)(int8_t)byte : byte;
+            float x = (float)(qv - zp) * scale;
+            if (has_bn)
+                x = x * bs + bt;
+            t[ch * 256 + byte] = x;
+        }
+    }
+    return TQ_OK;
+}
+
+static int qelt_prepare(tq_op_ctx *c)
+{
+    if (c->n_in < 3 || c->n_in > N_IN || c->n_out < 1 || !c->in[IN_A])
+        return tq_op_fail(c, TQ_EFORMAT, "expects up to %d inputs starting with an 8-bit tensor",
+                          N_IN);
+    const tq_value *a = c->in[IN_A], *b = input(c, IN_B);
+    qelt_state *st = calloc(1, sizeof *st);
+    if (!st)
+        return tq_op_fail(c, TQ_ENOMEM, "out of memory");
+    c->state = st;
+    st->channels = a->rank >= 2 ? a->dims[1] : 1;
+    st->inner = 1;
+    for (int d = 2; d < a->rank; d++)
+        st->inner *= a->dims[d];
+    if (st->channels < 1)
+        st->channels = 1;
+    if (b) {
+        if (b->rank != a->rank || memcmp(b->dims, a->dims, sizeof(int64_t) * (size_t)a->rank))
+            return tq_op_fail(c, TQ_EUNSUPPORTED, "'%s' and '%s' must have the same shape",
+                              a->name, b->name);
+        st->two = true;
+    }
+    st->act.kind = (int)tq_node_attr_int(c->node, "act", TQ_QACT_NONE);
+    st->act.lo = tq_node_attr_float(c->node, "act_min", 0.0f);
+    st->act.hi = tq_node_attr_float(c->node, "act_max", 0.0f);
+    int rc = branch_table(c, st, IN_A, "a_eps", &st->a_signed, &st->ta);
+    if (!rc && st->two)
+        rc = branch_table(c, st, IN_B, "b_eps", &st->b_signed, &st->tb);
+    if (rc)
+        return rc;
+    const tq_value *ys = input(c, IN_YS), *yz = input(c, IN_YZ);
+    tq_dtype out = TQ_FLOAT;
+    if (ys) {
+        int32_t z = 0;
+        if (!ys->is_const || (yz && (!yz->is_const || !tq_is_q8(yz->dtype))))
+            return tq_op_fail(c, TQ_EFORMAT, "output scale/zero point must be constant 8-bit");
+        if ((rc = tq_qparam_scale(c, IN_YS, 1, &st->y_scale)) || (rc = tq_qparam_zp(c, IN_YZ, 1, &z)))
+            return rc;
+        st->quant_out = true;
+        st->y_zp = z;
+        st->y_signed = yz && yz->dtype == TQ_INT8;
+        out = st->y_signed ? TQ_INT8 : TQ_UINT8;
+    }
+    if (st->quant_out && !st->two) {
+        st->tq = malloc(256 * (size_t)st->channels);
+        if (!st->tq)
+            return tq_op_fail(c, TQ_ENOMEM, "out of memory");
+        for (int64_t i = 0; i < 256 * st->channels; i++)
+            st->tq[i] = quantize_one(st, apply_act(&st->act, st->ta[i]));
+    }
+    tq_value_set_shape(c->out[0], out, a->rank, a->dims);
+    return TQ_OK;
+}
+
+static int qelt_eval(tq_op_ctx *c)
+{
+    const qelt_state *st = c->state;
+    const tq_qdsp *d = tq_qdsp_get();
+    const uint8_t *a = c->in[IN_A]->data;
+    const uint8_t *b = st->two ? c->in[IN_B]->data : NULL;
+    int64_t n = tq_value_numel(c->in[IN_A]);
+    /* int8 bytes index the table by their bit pattern (the tables are built
+     * for every byte value, signed or not) */
+    for (int64_t i0 = 0, ch = 0; i0 < n; i0 += st->inner, ch = (ch + 1) % st->channels) {
+        int64_t len = st->inner < n - i0 ? st->inner : n - i0;
+        if (st->tq) {
+            const uint8_t *t = st->tq + ch * 256;
+            uint8_t *y = (uint8_t *)c->out[0]->data + i0;
+            for (int64_t i = 0; i < len; i++)
+                y[i] = t[a[i0 + i]];
+            continue;
+        }
+        const float *ta = st->ta + ch * 256, *tb = b ? st->tb + ch * 256 : NULL;
+        float *yf = st->quant_out ? NULL : (float *)c->out[0]->data + i0;
+        uint8_t *yq = st->quant_out ? (uint8_t *)c->out[0]->data + i0 : NULL;
+        float buf[256];
+        for (int64_t j0 = 0; j0 < len; j0 += 256) {
+            int m = (int)(len - j0 < 256 ? len - j0 : 256);
+            float *v = yf ? yf + j0 : buf;
+            for (int j = 0; j < m; j++) {
+                float p = ta[a[i0 + j0 + j]];
+                if (tb)
+                    p = p + tb[b[i0 + j0 + j]];
+                v[j] = apply_act(&st->act, p);
+            }
+            if (yq)
+                d->quantize(v, (size_t)m, st->y_scale, st->y_zp, st->y_signed, yq + j0);
+        }
+    }
+    return TQ_OK;
+}
+
+const tq_op_def tq_op_fused_qdq_eltwise = { "tinyq", "QEltwise", qelt_prepare, qelt_eval,
+                                            qelt_release };
