@@ -108,6 +108,45 @@ void tq_qwiden_f32_c(float *dst, const void *src, int n, int step, int zp, int i
     }
 }
 
+void tq_qwiden_s16_c(int16_t *dst, const void *src, int n, int step, int zp, int is_signed)
+{
+    for (int i = 0; i < n; i++) {
+        int v = is_signed ? ((const int8_t *)src)[(size_t)i * (size_t)step]
+                          : ((const uint8_t *)src)[(size_t)i * (size_t)step];
+        dst[i] = (int16_t)(v - zp);
+    }
+}
+
+void tq_requant_c(const int32_t *acc, int n, float mult, int zp, int is_signed, void *out)
+{
+    float lo = is_signed ? -128.0f : 0.0f, hi = is_signed ? 127.0f : 255.0f;
+    for (int i = 0; i < n; i++) {
+        float t = rintf((float)acc[i] * mult) + (float)zp;
+        t = t > lo ? t : lo;
+        t = t < hi ? t : hi;
+        if (is_signed)
+            ((int8_t *)out)[i] = (int8_t)(int)t;
+        else
+            ((uint8_t *)out)[i] = (uint8_t)(int)t;
+    }
+}
+
+void tq_qgemm_ind_c(int M, int N, int K2, const int16_t *a, size_t lda,
+                    const int16_t *const *brows, const int32_t *row_init, int32_t *c, size_t ldc)
+{
+    for (int m = 0; m < M; m++) {
+        int32_t *cr = c + (size_t)m * ldc;
+        for (int n = 0; n < N; n++)
+            cr[n] = row_init ? row_init[m] : 0;
+        for (int k = 0; k < K2; k++) {
+            int32_t av = a[(size_t)m * lda + k];
+            const int16_t *br = brows[k];
+            for (int n = 0; n < N; n++)
+                cr[n] += av * br[n];
+        }
+    }
+}
+
 void tq_qpack_rows(int M, int K, const void *src, ptrdiff_t src_rs, ptrdiff_t src_cs,
                    int is_signed, const void *zp, ptrdiff_t zp_rs, ptrdiff_t zp_cs,
                    int16_t *dst, size_t lda)
@@ -141,6 +180,9 @@ static const tq_qdsp c_table = {
     .epilogue_rows = tq_epilogue_rows_c,
     .dw_taps = tq_qdw_taps_c,
     .widen_f32 = tq_qwiden_f32_c,
+    .widen_s16 = tq_qwiden_s16_c,
+    .requant = tq_requant_c,
+    .qgemm_ind = tq_qgemm_ind_c,
 };
 
 #if defined(TQ_HAVE_AVX2)
@@ -152,6 +194,9 @@ static const tq_qdsp avx2_table = {
     .epilogue_rows = tq_epilogue_rows_avx2,
     .dw_taps = tq_qdw_taps_avx2,
     .widen_f32 = tq_qwiden_f32_avx2,
+    .widen_s16 = tq_qwiden_s16_avx2,
+    .requant = tq_requant_avx2,
+    .qgemm_ind = tq_qgemm_ind_avx2,
 };
 #endif
 

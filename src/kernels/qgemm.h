@@ -72,6 +72,23 @@ typedef void (*tq_qdw_taps_fn)(int32_t *out, int n, const float *const *src, con
 typedef void (*tq_qwiden_f32_fn)(float *dst, const void *src, int n, int step, int zp,
                                  int is_signed);
 
+/* dst[i] = src[i * step] - zp as int16 (src int8 when is_signed, else
+ * uint8); reads no byte past src[(n - 1) * step]. */
+typedef void (*tq_qwiden_s16_fn)(int16_t *dst, const void *src, int n, int step, int zp,
+                                 int is_signed);
+/* 8-bit requantisation as ONNX Runtime does it in float: out[i] =
+ * sat(rint((float)acc[i] * mult) + zp), rint = round half to even. */
+typedef void (*tq_requant_fn)(const int32_t *acc, int n, float mult, int zp, int is_signed,
+                              void *out);
+
+/* qgemm with B given by row pointers: B row k is brows[k][0..N) (an
+ * implicit-GEMM convolution points them into a padded input image). Columns
+ * N..round_up(N, 16) of every row are read (not used): callers leave that
+ * much readable memory after each row. */
+typedef void (*tq_qgemm_ind_fn)(int M, int N, int K2, const int16_t *a, size_t lda,
+                                const int16_t *const *brows, const int32_t *row_init,
+                                int32_t *c, size_t ldc);
+
 typedef struct tq_qdsp {
     tq_qgemm_fn qgemm;
     tq_quantize_fn quantize;
@@ -80,6 +97,9 @@ typedef struct tq_qdsp {
     tq_epilogue_rows_fn epilogue_rows;
     tq_qdw_taps_fn dw_taps;
     tq_qwiden_f32_fn widen_f32;
+    tq_qwiden_s16_fn widen_s16;
+    tq_requant_fn requant;
+    tq_qgemm_ind_fn qgemm_ind;
 } tq_qdsp;
 
 /* The table for the CPU features currently allowed (cheap: call per eval). */
@@ -99,6 +119,10 @@ void tq_epilogue_rows_c(int32_t *c, int M, int N, size_t ld, const float *scale,
 void tq_qdw_taps_c(int32_t *out, int n, const float *const *src, const float *w, int ntaps,
                    int32_t init);
 void tq_qwiden_f32_c(float *dst, const void *src, int n, int step, int zp, int is_signed);
+void tq_qwiden_s16_c(int16_t *dst, const void *src, int n, int step, int zp, int is_signed);
+void tq_requant_c(const int32_t *acc, int n, float mult, int zp, int is_signed, void *out);
+void tq_qgemm_ind_c(int M, int N, int K2, const int16_t *a, size_t lda,
+                    const int16_t *const *brows, const int32_t *row_init, int32_t *c, size_t ldc);
 
 #if defined(TQ_HAVE_AVX2)
 void tq_qgemm_s16_avx2(int M, int N, int K2, const int16_t *a, size_t lda, const int16_t *b,
@@ -114,6 +138,11 @@ void tq_epilogue_rows_avx2(int32_t *c, int M, int N, size_t ld, const float *sca
 void tq_qdw_taps_avx2(int32_t *out, int n, const float *const *src, const float *w, int ntaps,
                       int32_t init);
 void tq_qwiden_f32_avx2(float *dst, const void *src, int n, int step, int zp, int is_signed);
+void tq_qwiden_s16_avx2(int16_t *dst, const void *src, int n, int step, int zp, int is_signed);
+void tq_requant_avx2(const int32_t *acc, int n, float mult, int zp, int is_signed, void *out);
+void tq_qgemm_ind_avx2(int M, int N, int K2, const int16_t *a, size_t lda,
+                       const int16_t *const *brows, const int32_t *row_init, int32_t *c,
+                       size_t ldc);
 #endif
 
 /* --- packers (plain C: linear in the data, not the hot loop) */

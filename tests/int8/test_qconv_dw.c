@@ -1,5 +1,6 @@
-/* The depthwise fast path of the integer convolution engine (qcommon.c
- * dw_run + kernels/qgemm.h dw_taps) through the real ops: ConvInteger (int32
+/* The integer convolution engine's fast paths (qcommon.c: depthwise dw_run
+ * + kernels/qgemm.h dw_taps; group-1 implicit GEMM over the padded image +
+ * qgemm_ind) through the real ops: ConvInteger (int32
  * output) and QLinearConv (8-bit output through a per-block scratch), on
  * random shapes, strides, pads, dilations, signedness and zero points,
  * against a naive int64 convolution written here from the ONNX definition
@@ -71,7 +72,7 @@ static void test_dw_taps_kernel(void **st)
 }
 
 typedef struct dw_case {
-    int c, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr;
+    int c, ih, iw, cout, dense, /* dense: group 1, cout x c weights */ kh, kw, sh, sw, dh, dw, pt, pl, pb, pr;
     bool x_signed, w_signed, w_const;
     int x_zp;
 } dw_case;
@@ -90,6 +91,28 @@ static int xval(const dw_case *k, const uint8_t *x, int64_t i)
 static void reference(const dw_case *k, const uint8_t *x, const uint8_t *w, const uint8_t *wzp,
                       int64_t oh, int64_t ow, int64_t *acc)
 {
+    if (k->dense) {
+        for (int o = 0; o < k->cout; o++)
+            for (int64_t oy = 0; oy < oh; oy++)
+                for (int64_t ox = 0; ox < ow; ox++) {
+                    int64_t s = 0;
+                    for (int c = 0; c < k->c; c++)
+                        for (int ky = 0; ky < k->kh; ky++)
+                            for (int kx = 0; kx < k->kw; kx++) {
+                                int64_t iy = oy * k->sh - k->pt + (int64_t)ky * k->dh;
+                                int64_t ix = ox * k->sw - k->pl + (int64_t)kx * k->dw;
+                                int xv = k->x_zp;
+                                if (iy >= 0 && iy < k->ih && ix >= 0 && ix < k->iw)
+                                    xv = xval(k, x, ((int64_t)c * k->ih + iy) * k->iw + ix);
+                                int wi = ((o * k->c + c) * k->kh + ky) * k->kw + kx;
+                                int wv = k->w_signed ? (int8_t)w[wi] : w[wi];
+                                int wz = k->w_signed ? (int8_t)wzp[o] : wzp[o];
+                                s += (int64_t)(xv - k->x_zp) * (wv - wz);
+                            }
+                    acc[((int64_t)o * oh + oy) * ow + ox] = s;
+                }
+        return;
+    }
     for (int c = 0; c < k->c; c++)
         for (int64_t oy = 0; oy < oh; oy++)
             for (int64_t ox = 0; ox < ow; ox++) {
@@ -124,7 +147,7 @@ static void set_attrs(op_run *r, const dw_case *k)
 {
     tq_attr *g = tq_node_add_attr(r->node, "group", TQ_ATTR_INT);
     assert_non_null(g);
-    g->i = k->c;
+    g->i = k->dense ? 1 : k->c;
     int64_t ks[2] = { k->kh, k->kw }, st[2] = { k->sh, k->sw }, dl[2] = { k->dh, k->dw };
     int64_t pads[4] = { k->pt, k->pl, k->pb, k->pr };
     add_ints(r->node, "kernel_shape", ks, 2);
@@ -135,11 +158,13 @@ static void set_attrs(op_run *r, const dw_case *k)
 
 static void run_case(const dw_case *k, bool qlinear)
 {
-    int64_t xd[4] = { 1, k->c, k->ih, k->iw }, wd[4] = { k->c, 1, k->kh, k->kw };
+    int nout = k->dense ? k->cout : k->c;
+    int64_t xd[4] = { 1, k->c, k->ih, k->iw };
+    int64_t wd[4] = { nout, k->dense ? k->c : 1, k->kh, k->kw };
     int64_t oh = out_len(k->ih, k->kh, k->sh, k->dh, k->pt, k->pb);
     int64_t ow = out_len(k->iw, k->kw, k->sw, k->dw, k->pl, k->pr);
-    size_t xn = (size_t)(k->c * k->ih * k->iw), wn = (size_t)(k->c * k->kh * k->kw);
-    size_t on = (size_t)((int64_t)k->c * oh * ow);
+    size_t xn = (size_t)(k->c * k->ih * k->iw), wn = (size_t)(nout * wd[1] * k->kh * k->kw);
+    size_t on = (size_t)((int64_t)nout * oh * ow);
     uint8_t *x = malloc(xn), *w = malloc(wn), wzp[64];
     int64_t *ref = malloc(sizeof(int64_t) * on);
     assert_true(x && w && ref);
@@ -147,17 +172,17 @@ static void run_case(const dw_case *k, bool qlinear)
         x[i] = (uint8_t)rnd();
     for (size_t i = 0; i < wn; i++)
         w[i] = (uint8_t)rnd();
-    for (int c = 0; c < k->c; c++)
+    for (int c = 0; c < nout; c++)
         wzp[c] = (uint8_t)rnd();
     reference(k, x, w, wzp, oh, ow, ref);
     tq_dtype xt = k->x_signed ? TQ_INT8 : TQ_UINT8, wt = k->w_signed ? TQ_INT8 : TQ_UINT8;
     uint8_t xz = (uint8_t)k->x_zp;
-    int64_t cd[1] = { k->c };
+    int64_t cd[1] = { nout };
     op_run r;
     assert_int_equal(run_init(&r, qlinear ? "QLinearConv" : "ConvInteger", 13, 1), TQ_OK);
     set_attrs(&r, k);
     float xs = 0.5f, ws[64], ys = 37.0f;
-    for (int c = 0; c < k->c; c++)
+    for (int c = 0; c < nout; c++)
         ws[c] = 0.25f + 0.125f * (float)(c % 5);
     int8_t yz = -3;
     if (qlinear) {
@@ -202,6 +227,8 @@ static dw_case random_case(void)
 {
     dw_case k;
     k.c = rnd_in(1, 6);
+    k.dense = rnd() & 1;
+    k.cout = rnd_in(1, 9);
     k.kh = rnd_in(1, 5);
     k.kw = rnd_in(1, 5);
     k.sh = rnd_in(1, 3);
@@ -221,7 +248,7 @@ static dw_case random_case(void)
     return k;
 }
 
-static void test_convinteger_depthwise(void **st)
+static void test_convinteger_random(void **st)
 {
     (void)st;
     for (unsigned mask = 0; mask < 2; mask++) {
@@ -231,13 +258,15 @@ static void test_convinteger_depthwise(void **st)
             run_case(&k, false);
         }
         /* the seed models' shapes: 3x3 stride 2 pad 1 on an even plane */
-        dw_case s = { 3, 56, 56, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, false, true, true, 131 };
+        dw_case s = { 3, 56, 56, 0, 0, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, false, true, true, 131 };
         run_case(&s, false);
+        dw_case t = { 16, 20, 37, 16, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, false, true, true, 77 };
+        run_case(&t, false);
     }
     tq_cpu_set_mask(~0u);
 }
 
-static void test_qlinearconv_depthwise(void **st)
+static void test_qlinearconv_random(void **st)
 {
     (void)st;
     for (int i = 0; i < 40; i++) {
@@ -250,8 +279,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dw_taps_kernel),
-        cmocka_unit_test(test_convinteger_depthwise),
-        cmocka_unit_test(test_qlinearconv_depthwise),
+        cmocka_unit_test(test_convinteger_random),
+        cmocka_unit_test(test_qlinearconv_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -250,3 +250,99 @@ void tq_qwiden_f32_avx2(float *dst, const void *src, int n, int step, int zp, in
     if (i < n)
         tq_qwiden_f32_c(dst + i, s + (size_t)i * (size_t)step, n - i, step, zp, is_signed);
 }
+
+void tq_qwiden_s16_avx2(int16_t *dst, const void *src, int n, int step, int zp, int is_signed)
+{
+    const uint8_t *s = src;
+    const __m256i vz = _mm256_set1_epi16((int16_t)zp);
+    int i = 0;
+    if (step == 1) {
+        for (; i + 16 <= n; i += 16) {
+            __m128i b = _mm_loadu_si128((const __m128i *)(s + i));
+            __m256i v = is_signed ? _mm256_cvtepi8_epi16(b) : _mm256_cvtepu8_epi16(b);
+            _mm256_storeu_si256((__m256i *)(dst + i), _mm256_sub_epi16(v, vz));
+        }
+    } else if (step == 2) {
+        /* 32 bytes -> the 16 even ones; reads s[2i .. 2i+31]: i + 17 <= n */
+        const __m256i even = _mm256_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, -1, -1, -1, -1, -1, -1,
+                                              -1, -1, 0, 2, 4, 6, 8, 10, 12, 14, -1, -1, -1, -1,
+                                              -1, -1, -1, -1);
+        for (; i + 17 <= n; i += 16) {
+            __m256i b = _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i *)(s + 2 * (size_t)i)),
+                                            even);
+            b = _mm256_permute4x64_epi64(b, 0x08); /* qwords 0, 2 -> low half */
+            __m128i lo = _mm256_castsi256_si128(b);
+            __m256i v = is_signed ? _mm256_cvtepi8_epi16(lo) : _mm256_cvtepu8_epi16(lo);
+            _mm256_storeu_si256((__m256i *)(dst + i), _mm256_sub_epi16(v, vz));
+        }
+    }
+    if (i < n)
+        tq_qwiden_s16_c(dst + i, s + (size_t)i * (size_t)step, n - i, step, zp, is_signed);
+}
+
+void tq_requant_avx2(const int32_t *acc, int n, float mult, int zp, int is_signed, void *out)
+{
+    const __m256 vm = _mm256_set1_ps(mult), vz = _mm256_set1_ps((float)zp);
+    const __m256 lo = _mm256_set1_ps(is_signed ? -128.0f : 0.0f);
+    const __m256 hi = _mm256_set1_ps(is_signed ? 127.0f : 255.0f);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)(acc + i))),
+                                 vm);
+        t = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        t = _mm256_add_ps(t, vz);
+        t = _mm256_max_ps(t, lo); /* t > lo ? t : lo */
+        t = _mm256_min_ps(t, hi); /* t < hi ? t : hi */
+        __m256i v = _mm256_cvtps_epi32(t);
+        __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+        __m128i bytes = is_signed ? _mm_packs_epi16(w, w) : _mm_packus_epi16(w, w);
+        _mm_storel_epi64((__m128i *)((uint8_t *)out + i), bytes);
+    }
+    if (i < n)
+        tq_requant_c(acc + i, n - i, mult, zp, is_signed, (uint8_t *)out + i);
+}
+
+void tq_qgemm_ind_avx2(int M, int N, int K2, const int16_t *a, size_t lda,
+                       const int16_t *const *brows, const int32_t *row_init, int32_t *c,
+                       size_t ldc)
+{
+    for (int n0 = 0; n0 < N; n0 += 16) {
+        int ncols = N - n0 < 16 ? N - n0 : 16;
+        int m = 0;
+        for (; m + MR <= M; m += MR) {
+            __m256i acc[MR][2];
+            for (int r = 0; r < MR; r++) {
+                __m256i init = _mm256_set1_epi32(row_init ? row_init[m + r] : 0);
+                acc[r][0] = init;
+                acc[r][1] = init;
+            }
+            const int16_t *a0 = a + (size_t)m * lda;
+            for (int k = 0; k < K2; k += 2) {
+                __m256i r0 = _mm256_loadu_si256((const __m256i *)(brows[k] + n0));
+                __m256i r1 = _mm256_loadu_si256((const __m256i *)(brows[k + 1] + n0));
+                __m256i blo = _mm256_unpacklo_epi16(r0, r1);
+                __m256i bhi = _mm256_unpackhi_epi16(r0, r1);
+                for (int r = 0; r < MR; r++) {
+                    __m256i av = _mm256_set1_epi32(load_pair(a0 + (size_t)r * lda + k));
+                    acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(blo, av));
+                    acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(bhi, av));
+                }
+            }
+            for (int r = 0; r < MR; r++)
+                store_tile(c + (size_t)(m + r) * ldc + n0, acc[r][0], acc[r][1], ncols);
+        }
+        for (; m < M; m++) {
+            __m256i init = _mm256_set1_epi32(row_init ? row_init[m] : 0);
+            __m256i acc0 = init, acc1 = init;
+            const int16_t *a0 = a + (size_t)m * lda;
+            for (int k = 0; k < K2; k += 2) {
+                __m256i r0 = _mm256_loadu_si256((const __m256i *)(brows[k] + n0));
+                __m256i r1 = _mm256_loadu_si256((const __m256i *)(brows[k + 1] + n0));
+                __m256i av = _mm256_set1_epi32(load_pair(a0 + k));
+                acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(_mm256_unpacklo_epi16(r0, r1), av));
+                acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(_mm256_unpackhi_epi16(r0, r1), av));
+            }
+            store_tile(c + (size_t)m * ldc + n0, acc0, acc1, ncols);
+        }
+    }
+}

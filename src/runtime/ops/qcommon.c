@@ -108,6 +108,8 @@ void tq_qconv_release(tq_qconv *q)
 {
     free(q->wpack);
     q->wpack = NULL;
+    free(q->ip_koff);
+    q->ip_koff = NULL;
 }
 
 static size_t wpack_bytes(const tq_qconv *q)
@@ -218,6 +220,42 @@ int tq_qconv_prepare(tq_op_ctx *c, tq_qconv *q, int xi, int wi, int w_zp_i, size
         if (plane > q->cols_bytes)
             q->cols_bytes = plane;
     }
+    q->implicit = !q->dw_fast && q->group == 1;
+    if (q->implicit) {
+        int64_t wneed = (q->ow - 1) * q->sw + (int64_t)(q->kw - 1) * q->dw + 1;
+        int64_t hneed = (q->oh - 1) * q->sh + (int64_t)(q->kh - 1) * q->dh + 1;
+        if (wneed < q->iw + q->pl)
+            wneed = q->iw + q->pl;
+        if (hneed < q->ih + q->pt)
+            hneed = q->ih + q->pt;
+        q->ip_ph_len = (wneed + q->sw - 1) / q->sw;
+        q->ip_row_len = q->ip_ph_len * q->sw;
+        q->ip_rows = hneed;
+        q->ip_plane = hneed * q->ip_row_len;
+        bool multi = q->sh == 1 && q->sw == 1;
+        int64_t br = multi ? 512 / q->ip_row_len : 1;
+        br = br < 1 ? 1 : (br > q->oh ? q->oh : br);
+        q->ip_block_rows = (int)br;
+        int64_t ncols = multi ? (br - 1) * q->ip_row_len + q->ow : q->ow;
+        q->ldb = tq_qgemm_ldb((int)ncols);
+        /* slack: qgemm_ind reads up to 15 columns past a row's N */
+        q->ip_img_bytes = ((size_t)(q->cin * q->ip_plane) + 32) * sizeof(int16_t);
+        q->ip_img_bytes = (q->ip_img_bytes + 63) / 64 * 64;
+        q->cols_bytes = q->ip_img_bytes + sizeof(int16_t *) * (size_t)q->k2;
+        q->ip_koff = malloc(sizeof(int64_t) * (size_t)q->k2);
+        if (!q->ip_koff)
+            return tq_op_fail(c, TQ_ENOMEM, "out of memory");
+        for (int64_t ci = 0; ci < q->cin; ci++)
+            for (int ky = 0; ky < q->kh; ky++)
+                for (int kx = 0; kx < q->kw; kx++) {
+                    int64_t tcol = (int64_t)kx * q->dw;
+                    q->ip_koff[(ci * q->kh + ky) * q->kw + kx] =
+                        ci * q->ip_plane + (int64_t)ky * q->dh * q->ip_row_len +
+                        (tcol % q->sw) * q->ip_ph_len + tcol / q->sw;
+                }
+        if (q->k2 > q->k) /* the even-K row meets zero weights: any readable row */
+            q->ip_koff[q->k] = 0;
+    }
     size_t need = q->cols_bytes;
     /* 8-bit outputs need an int32 block too. */
     need += (size_t)q->cout_g * q->ldb * sizeof(int32_t);
@@ -242,8 +280,8 @@ int tq_qconv_prepare(tq_op_ctx *c, tq_qconv *q, int xi, int wi, int w_zp_i, size
 
 /* Columns of output rows [oh0, oh0+nrows) for one image and group: row k =
  * (channel, ky, kx), column = output pixel; x - x_zp, 0 outside the image. */
-static void build_columns(const tq_qconv *q, const void *xg, int x_zp, int64_t oh0, int nrows,
-                          int16_t *cols)
+static void build_columns(const tq_qconv *q, const tq_qdsp *d, const void *xg, int x_zp,
+                          int64_t oh0, int nrows, int16_t *cols)
 {
     int64_t plane = q->ih * q->iw;
     int64_t ncols = (int64_t)nrows * q->ow;
@@ -261,30 +299,20 @@ static void build_columns(const tq_qconv *q, const void *xg, int x_zp, int64_t o
                 if (ow_lo > ow_hi)
                     ow_lo = ow_hi;
                 for (int r = 0; r < nrows; r++) {
-                    int16_t *d = dst + (int64_t)r * q->ow;
+                    int16_t *dr = dst + (int64_t)r * q->ow;
                     int64_t iy = (oh0 + r) * q->sh - q->pt + (int64_t)ky * q->dh;
                     if (iy < 0 || iy >= q->ih) {
-                        memset(d, 0, sizeof(int16_t) * (size_t)q->ow);
+                        memset(dr, 0, sizeof(int16_t) * (size_t)q->ow);
                         continue;
                     }
                     for (int64_t o = 0; o < ow_lo; o++)
-                        d[o] = 0;
-                    int64_t base = ci * plane + iy * q->iw + off;
-                    if (q->x_signed) {
-                        const int8_t *s = (const int8_t *)xg + base;
-                        for (int64_t o = ow_lo; o < ow_hi; o++)
-                            d[o] = (int16_t)(s[o * q->sw] - x_zp);
-                    } else {
-                        const uint8_t *s = (const uint8_t *)xg + base;
-                        if (q->sw == 1)
-                            for (int64_t o = ow_lo; o < ow_hi; o++)
-                                d[o] = (int16_t)(s[o] - x_zp);
-                        else
-                            for (int64_t o = ow_lo; o < ow_hi; o++)
-                                d[o] = (int16_t)(s[o * q->sw] - x_zp);
-                    }
+                        dr[o] = 0;
+                    const uint8_t *s = (const uint8_t *)xg + ci * plane + iy * q->iw + off;
+                    if (ow_hi > ow_lo)
+                        d->widen_s16(dr + ow_lo, s + ow_lo * q->sw, (int)(ow_hi - ow_lo), q->sw,
+                                     x_zp, q->x_signed);
                     for (int64_t o = ow_hi; o < q->ow; o++)
-                        d[o] = 0;
+                        dr[o] = 0;
                 }
                 for (int64_t j = ncols; j < (int64_t)q->ldb; j++)
                     dst[j] = 0;
@@ -430,10 +458,86 @@ static void dw_run(const tq_qconv *q, const tq_qdsp *d, const int16_t *wpack, co
         }
 }
 
+/* Image n of x -> the zero-padded, phase-split int16 image (qcommon.h). */
+static void ip_build_image(const tq_qconv *q, const tq_qdsp *d, const void *xn, int x_zp,
+                           int16_t *img)
+{
+    int64_t plane_in = q->ih * q->iw;
+    for (int64_t ci = 0; ci < q->cin; ci++)
+        for (int64_t pr = 0; pr < q->ip_rows; pr++) {
+            int16_t *dst = img + ci * q->ip_plane + pr * q->ip_row_len;
+            int64_t iy = pr - q->pt;
+            if (iy < 0 || iy >= q->ih) {
+                memset(dst, 0, sizeof(int16_t) * (size_t)q->ip_row_len);
+                continue;
+            }
+            const uint8_t *row = (const uint8_t *)xn + ci * plane_in + iy * q->iw;
+            for (int p = 0; p < q->sw; p++) {
+                int16_t *ph = dst + p * q->ip_ph_len;
+                int64_t first = q->pl - p, lo = first > 0 ? (first + q->sw - 1) / q->sw : 0;
+                int64_t last = q->iw - 1 + q->pl - p;
+                int64_t hi = last >= 0 ? last / q->sw + 1 : 0;
+                if (hi > q->ip_ph_len)
+                    hi = q->ip_ph_len;
+                if (lo > hi)
+                    lo = hi;
+                for (int64_t i = 0; i < lo; i++)
+                    ph[i] = 0;
+                if (hi > lo)
+                    d->widen_s16(ph + lo, row + lo * q->sw + p - q->pl, (int)(hi - lo), q->sw,
+                                 x_zp, q->x_signed);
+                for (int64_t i = hi; i < q->ip_ph_len; i++)
+                    ph[i] = 0;
+            }
+        }
+    memset(img + q->cin * q->ip_plane, 0, 32 * sizeof(int16_t));
+}
+
+static void implicit_run(const tq_qconv *q, const tq_qdsp *d, const int16_t *wpack,
+                         const void *x, int x_zp, const int32_t *row_init, int32_t *out_i32,
+                         void *scratch, tq_qconv_epilogue epi, void *user)
+{
+    int16_t *img = scratch;
+    const int16_t **brows = (const int16_t **)(void *)((char *)scratch + q->ip_img_bytes);
+    int32_t *blk = (int32_t *)(void *)((char *)scratch + q->cols_bytes);
+    int64_t plane_in = q->ih * q->iw;
+    for (int64_t n = 0; n < q->batch; n++) {
+        ip_build_image(q, d, (const uint8_t *)x + n * q->cin * plane_in, x_zp, img);
+        for (int64_t oh0 = 0; oh0 < q->oh; oh0 += q->ip_block_rows) {
+            int nrows = (int)(q->oh - oh0 < q->ip_block_rows ? q->oh - oh0 : q->ip_block_rows);
+            int64_t ncols = (int64_t)(nrows - 1) * q->ip_row_len + q->ow;
+            const int16_t *base = img + oh0 * q->sh * q->ip_row_len;
+            for (int k = 0; k < q->k2; k++)
+                brows[k] = base + q->ip_koff[k];
+            d->qgemm_ind((int)q->cout, (int)ncols, q->k2, wpack, (size_t)q->k2, brows, row_init,
+                         blk, q->ldb);
+            /* output row r is columns [r * row_len, r * row_len + ow) */
+            for (int r = 0; r < nrows; r++) {
+                const int32_t *src = blk + (int64_t)r * q->ip_row_len;
+                int64_t p0 = (oh0 + r) * q->ow;
+                if (out_i32) {
+                    for (int64_t o = 0; o < q->cout; o++)
+                        memcpy(out_i32 + (n * q->cout + o) * q->pixels + p0, src + o * (int64_t)q->ldb,
+                               sizeof(int32_t) * (size_t)q->ow);
+                } else if (epi) {
+                    epi(user, n, 0, q->cout, p0, q->ow, (int32_t *)src, q->ldb);
+                }
+            }
+            if (out_i32 && epi)
+                epi(user, n, 0, q->cout, oh0 * q->ow, (int64_t)nrows * q->ow,
+                    out_i32 + n * q->cout * q->pixels + oh0 * q->ow, (size_t)q->pixels);
+        }
+    }
+}
+
 void tq_qconv_run(const tq_qconv *q, const tq_qdsp *d, const int16_t *wpack, const void *x,
                   int x_zp, const int32_t *row_init, int32_t *out_i32, void *scratch,
                   tq_qconv_epilogue epi, void *user)
 {
+    if (q->implicit) {
+        implicit_run(q, d, wpack, x, x_zp, row_init, out_i32, scratch, epi, user);
+        return;
+    }
     if (q->dw_fast) {
         dw_run(q, d, wpack, x, x_zp, row_init, out_i32, scratch, epi, user);
         return;
@@ -457,7 +561,7 @@ void tq_qconv_run(const tq_qconv *q, const tq_qdsp *d, const int16_t *wpack, con
                         epi(user, n, g, 1, p0, np, acc, ld);
                     continue;
                 }
-                build_columns(q, xg, x_zp, oh0, nrows, cols);
+                build_columns(q, d, xg, x_zp, oh0, nrows, cols);
                 d->qgemm((int)q->cout_g, (int)np, q->k2, wpack + g * q->cout_g * q->k2,
                          (size_t)q->k2, cols, q->ldb, row_init ? row_init + g * q->cout_g : NULL,
                          acc, ld);

@@ -79,6 +79,16 @@ typedef struct tq_qconv {
     bool dw_fast;
     int64_t dw_rows, dw_ph_len; /* padded rows; floats per phase of a row */
     size_t cols_bytes;          /* column block, or the float plane */
+    /* Implicit GEMM (group 1): the input is widened once into a zero-padded
+     * int16 image (x - x_zp, 0 outside; columns split into sw phases) and
+     * GEMM B rows point straight into it (kernels/qgemm.h qgemm_ind), no
+     * column matrix. With stride 1 a block of output rows is one GEMM over
+     * the padded width (the pad columns are computed and dropped). */
+    bool implicit;
+    int64_t ip_rows, ip_ph_len, ip_row_len, ip_plane; /* padded image geometry */
+    int ip_block_rows;          /* output rows per GEMM */
+    size_t ip_img_bytes;        /* image + slack; row pointers follow */
+    int64_t *ip_koff;           /* per K row: offset of its first element */
 } tq_qconv;
 
 /* Shape/attribute checks and output shape for x (in[xi]) and w (in[wi]);
