@@ -198,6 +198,19 @@ static const tq_qdsp avx2_table = {
     .requant = tq_requant_avx2,
     .qgemm_ind = tq_qgemm_ind_avx2,
 };
+/* AVX2 plus the AVX512-VNNI implicit-GEMM kernel. */
+static const tq_qdsp vnni_table = {
+    .qgemm = tq_qgemm_s16_avx2,
+    .quantize = tq_quantize_f32_avx2,
+    .minmax = tq_minmax_f32_avx2,
+    .dequant_rows = tq_dequant_rows_avx2,
+    .epilogue_rows = tq_epilogue_rows_avx2,
+    .dw_taps = tq_qdw_taps_avx2,
+    .widen_f32 = tq_qwiden_f32_avx2,
+    .widen_s16 = tq_qwiden_s16_avx2,
+    .requant = tq_requant_avx2,
+    .qgemm_ind = tq_qgemm_ind_vnni,
+};
 #endif
 
 const tq_qdsp *tq_qdsp_c(void)
@@ -209,6 +222,8 @@ const tq_qdsp *tq_qdsp_get(void)
 {
     unsigned f = tq_cpu_flags();
 #if defined(TQ_HAVE_AVX2)
+    if (f & TQ_CPU_FLAG_AVX512VNNI)
+        return &vnni_table;
     if (f & TQ_CPU_FLAG_AVX2)
         return &avx2_table;
 #endif

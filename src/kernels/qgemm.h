@@ -17,7 +17,9 @@
  *
  * Dispatch: one table (tq_qdsp) filled with the C references first, then
  * overridden by AVX2 versions when tq_cpu_flags() (kernels/cpu.h) reports
- * AVX2; tests force the C path with tq_cpu_set_mask(0) or TQ_CPU_MASK=0. */
+ * AVX2, and qgemm_ind by its AVX512-VNNI version (x86/qgemm_vnni.c) when
+ * TQ_CPU_FLAG_AVX512VNNI is set; tests force the C path with
+ * tq_cpu_set_mask(0) or TQ_CPU_MASK=0 (TQ_CPU_MASK=1: AVX2 without VNNI). */
 #ifndef TQ_KERNELS_QGEMM_H
 #define TQ_KERNELS_QGEMM_H
 
@@ -141,6 +143,9 @@ void tq_qwiden_f32_avx2(float *dst, const void *src, int n, int step, int zp, in
 void tq_qwiden_s16_avx2(int16_t *dst, const void *src, int n, int step, int zp, int is_signed);
 void tq_requant_avx2(const int32_t *acc, int n, float mult, int zp, int is_signed, void *out);
 void tq_qgemm_ind_avx2(int M, int N, int K2, const int16_t *a, size_t lda,
+                       const int16_t *const *brows, const int32_t *row_init, int32_t *c,
+                       size_t ldc);
+void tq_qgemm_ind_vnni(int M, int N, int K2, const int16_t *a, size_t lda,
                        const int16_t *const *brows, const int32_t *row_init, int32_t *c,
                        size_t ldc);
 #endif

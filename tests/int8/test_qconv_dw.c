@@ -71,6 +71,92 @@ static void test_dw_taps_kernel(void **st)
             }
 }
 
+/* The tables for C, AVX2 and (when the CPU has it) AVX2 + VNNI. */
+static const tq_qdsp *table_for(unsigned mask)
+{
+    tq_cpu_set_mask(mask);
+    const tq_qdsp *d = tq_qdsp_get();
+    tq_cpu_set_mask(~0u);
+    return d;
+}
+
+/* qgemm_ind, widen_s16 and requant: every table equals the C one bit for bit
+ * (and qgemm_ind equals an int64 product); columns past N keep a sentinel. */
+static void test_gemm_widen_requant_kernels(void **st)
+{
+    (void)st;
+    const tq_qdsp *tabs[3] = { tq_qdsp_c(), table_for(TQ_CPU_FLAG_AVX2), table_for(~0u) };
+    enum { MAXK = 37, MAXN = 70, LDC = MAXN + 5 };
+    static int16_t bmem[MAXK + 1][MAXN + 16];
+    static int16_t a[16 * (MAXK + 1)];
+    static int32_t c[3][16 * LDC];
+    for (int trial = 0; trial < 60; trial++) {
+        int M = rnd_in(1, 16), N = rnd_in(1, MAXN), K = rnd_in(1, MAXK), k2 = tq_qgemm_k2(K);
+        bool extreme = trial % 5 == 0;
+        const int16_t *brows[MAXK + 1];
+        for (int k = 0; k < k2; k++) {
+            for (int n = 0; n < N + 16; n++)
+                bmem[k][n] = (int16_t)(k < K ? (extreme ? -255 : rnd_in(-255, 255)) : 0);
+            brows[k] = bmem[k];
+        }
+        for (int i = 0; i < M * k2; i++)
+            a[i] = (int16_t)(i % k2 < K ? (extreme ? -255 : rnd_in(-255, 255)) : 0);
+        int32_t init[16];
+        for (int m = 0; m < M; m++)
+            init[m] = rnd_in(-1000, 1000);
+        for (int t = 0; t < 3; t++) {
+            for (int i = 0; i < 16 * LDC; i++)
+                c[t][i] = 0x5A5A5A5A;
+            tabs[t]->qgemm_ind(M, N, k2, a, (size_t)k2, brows, trial & 1 ? init : NULL, c[t], LDC);
+        }
+        assert_memory_equal(c[0], c[1], sizeof c[0]);
+        assert_memory_equal(c[0], c[2], sizeof c[0]);
+        for (int m = 0; m < M; m++) {
+            for (int n = 0; n < N; n++) {
+                int64_t ref = trial & 1 ? init[m] : 0;
+                for (int k = 0; k < K; k++)
+                    ref += (int64_t)a[m * k2 + k] * bmem[k][n];
+                assert_true(c[0][m * LDC + n] == ref);
+            }
+            assert_int_equal(c[0][m * LDC + N], 0x5A5A5A5A);
+        }
+    }
+    for (int n = 1; n <= 40; n++)
+        for (int step = 1; step <= 3; step++) {
+            uint8_t src[3 * 40];
+            for (int i = 0; i < 3 * 40; i++)
+                src[i] = (uint8_t)rnd();
+            int zp = rnd_in(-128, 255);
+            int16_t w[3][41];
+            int32_t acc[40];
+            uint8_t q[3][41];
+            for (int i = 0; i < n; i++)
+                acc[i] = rnd_in(-300000, 300000);
+            float mult = 1.0f / (float)rnd_in(1, 3000);
+            memset(w, 0x5A, sizeof w);
+            memset(q, 0xA5, sizeof q);
+            for (int t = 0; t < 3; t++) {
+                /* only the bytes the kernel may read: src[(n - 1) * step] last */
+                uint8_t *exact = malloc((size_t)((n - 1) * step + 1));
+                assert_non_null(exact);
+                memcpy(exact, src, (size_t)((n - 1) * step + 1));
+                tabs[t]->widen_s16(w[t], exact, n, step, zp, step == 2);
+                free(exact);
+                tabs[t]->requant(acc, n, mult, zp & 0x7f, step == 3, q[t]);
+            }
+            assert_memory_equal(w[0], w[1], sizeof w[0]);
+            assert_memory_equal(w[0], w[2], sizeof w[0]);
+            assert_memory_equal(q[0], q[1], sizeof q[0]);
+            assert_memory_equal(q[0], q[2], sizeof q[0]);
+            for (int i = 0; i < n; i++) {
+                int v = step == 2 ? (int8_t)src[i * step] : src[i * step];
+                assert_int_equal(w[0][i], v - zp);
+            }
+            assert_int_equal(w[0][n], 0x5A5A);
+            assert_int_equal(q[0][n], 0xA5);
+        }
+}
+
 typedef struct dw_case {
     int c, ih, iw, cout, dense, /* dense: group 1, cout x c weights */ kh, kw, sh, sw, dh, dw, pt, pl, pb, pr;
     bool x_signed, w_signed, w_const;
@@ -251,8 +337,9 @@ static dw_case random_case(void)
 static void test_convinteger_random(void **st)
 {
     (void)st;
-    for (unsigned mask = 0; mask < 2; mask++) {
-        tq_cpu_set_mask(mask ? ~0u : 0u);
+    const unsigned masks[3] = { 0u, TQ_CPU_FLAG_AVX2, ~0u }; /* C, AVX2, AVX2 + VNNI */
+    for (int mi = 0; mi < 3; mi++) {
+        tq_cpu_set_mask(masks[mi]);
         for (int i = 0; i < 60; i++) {
             dw_case k = random_case();
             run_case(&k, false);
@@ -279,6 +366,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dw_taps_kernel),
+        cmocka_unit_test(test_gemm_widen_requant_kernels),
         cmocka_unit_test(test_convinteger_random),
         cmocka_unit_test(test_qlinearconv_random),
     };

@@ -276,8 +276,27 @@ void tq_qwiden_s16_avx2(int16_t *dst, const void *src, int n, int step, int zp, 
             _mm256_storeu_si256((__m256i *)(dst + i), _mm256_sub_epi16(v, vz));
         }
     }
-    if (i < n)
+    if (i < n && step <= 2) {
+        /* short rows are common (28-pixel images): widen the tail from a
+         * copy padded to a full vector instead of element by element */
+        uint8_t tmp[32] = {0};
+        int m = n - i, bytes = (m - 1) * step + 1;
+        memcpy(tmp, s + (size_t)i * (size_t)step, (size_t)bytes);
+        int16_t out[16];
+        __m128i b = _mm_loadu_si128((const __m128i *)tmp);
+        if (step == 2) {
+            __m256i t = _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i *)tmp),
+                                            _mm256_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, -1, -1, -1,
+                                                             -1, -1, -1, -1, -1, 0, 2, 4, 6, 8, 10,
+                                                             12, 14, -1, -1, -1, -1, -1, -1, -1, -1));
+            b = _mm256_castsi256_si128(_mm256_permute4x64_epi64(t, 0x08));
+        }
+        __m256i v = is_signed ? _mm256_cvtepi8_epi16(b) : _mm256_cvtepu8_epi16(b);
+        _mm256_storeu_si256((__m256i *)out, _mm256_sub_epi16(v, vz));
+        memcpy(dst + i, out, sizeof(int16_t) * (size_t)m);
+    } else if (i < n) {
         tq_qwiden_s16_c(dst + i, s + (size_t)i * (size_t)step, n - i, step, zp, is_signed);
+    }
 }
 
 void tq_requant_avx2(const int32_t *acc, int n, float mult, int zp, int is_signed, void *out)
@@ -298,8 +317,13 @@ void tq_requant_avx2(const int32_t *acc, int n, float mult, int zp, int is_signe
         __m128i bytes = is_signed ? _mm_packs_epi16(w, w) : _mm_packus_epi16(w, w);
         _mm_storel_epi64((__m128i *)((uint8_t *)out + i), bytes);
     }
-    if (i < n)
-        tq_requant_c(acc + i, n - i, mult, zp, is_signed, (uint8_t *)out + i);
+    if (i < n) { /* tail through a full vector (same operations, same results) */
+        int32_t a8[8] = {0};
+        uint8_t o8[8];
+        memcpy(a8, acc + i, sizeof(int32_t) * (size_t)(n - i));
+        tq_requant_avx2(a8, 8, mult, zp, is_signed, o8);
+        memcpy((uint8_t *)out + i, o8, (size_t)(n - i));
+    }
 }
 
 void tq_qgemm_ind_avx2(int M, int N, int K2, const int16_t *a, size_t lda,
