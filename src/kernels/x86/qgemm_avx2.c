@@ -276,7 +276,13 @@ void tq_qwiden_s16_avx2(int16_t *dst, const void *src, int n, int step, int zp, 
             _mm256_storeu_si256((__m256i *)(dst + i), _mm256_sub_epi16(v, vz));
         }
     }
-    if (i < n && step <= 2) {
+    if (i < n && step == 1 && n >= 16) {
+        /* overlap the last full vector with the one before: the overlapped
+         * elements are written twice with the same values */
+        __m128i b = _mm_loadu_si128((const __m128i *)(s + n - 16));
+        __m256i v = is_signed ? _mm256_cvtepi8_epi16(b) : _mm256_cvtepu8_epi16(b);
+        _mm256_storeu_si256((__m256i *)(dst + n - 16), _mm256_sub_epi16(v, vz));
+    } else if (i < n && step <= 2) {
         /* short rows are common (28-pixel images): widen the tail from a
          * copy padded to a full vector instead of element by element */
         uint8_t tmp[32] = {0};
@@ -317,7 +323,9 @@ void tq_requant_avx2(const int32_t *acc, int n, float mult, int zp, int is_signe
         __m128i bytes = is_signed ? _mm_packs_epi16(w, w) : _mm_packus_epi16(w, w);
         _mm_storel_epi64((__m128i *)((uint8_t *)out + i), bytes);
     }
-    if (i < n) { /* tail through a full vector (same operations, same results) */
+    if (i < n && n >= 8) { /* overlapping last vector: same values written twice */
+        tq_requant_avx2(acc + n - 8, 8, mult, zp, is_signed, (uint8_t *)out + n - 8);
+    } else if (i < n) { /* tail through a full vector (same operations, same results) */
         int32_t a8[8] = {0};
         uint8_t o8[8];
         memcpy(a8, acc + i, sizeof(int32_t) * (size_t)(n - i));

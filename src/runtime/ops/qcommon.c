@@ -512,16 +512,24 @@ static void implicit_run(const tq_qconv *q, const tq_qdsp *d, const int16_t *wpa
             d->qgemm_ind((int)q->cout, (int)ncols, q->k2, wpack, (size_t)q->k2, brows, row_init,
                          blk, q->ldb);
             /* output row r is columns [r * row_len, r * row_len + ow) */
-            for (int r = 0; r < nrows; r++) {
-                const int32_t *src = blk + (int64_t)r * q->ip_row_len;
-                int64_t p0 = (oh0 + r) * q->ow;
-                if (out_i32) {
+            if (out_i32) {
+                for (int r = 0; r < nrows; r++) {
+                    const int32_t *src = blk + (int64_t)r * q->ip_row_len;
+                    int64_t p0 = (oh0 + r) * q->ow;
                     for (int64_t o = 0; o < q->cout; o++)
-                        memcpy(out_i32 + (n * q->cout + o) * q->pixels + p0, src + o * (int64_t)q->ldb,
-                               sizeof(int32_t) * (size_t)q->ow);
-                } else if (epi) {
-                    epi(user, n, 0, q->cout, p0, q->ow, (int32_t *)src, q->ldb);
+                        memcpy(out_i32 + (n * q->cout + o) * q->pixels + p0,
+                               src + o * (int64_t)q->ldb, sizeof(int32_t) * (size_t)q->ow);
                 }
+            } else if (epi) {
+                /* close the pad-column gaps in place (rows move left only),
+                 * so the epilogue sees one contiguous run per channel */
+                if (q->ip_row_len != q->ow)
+                    for (int64_t o = 0; o < q->cout; o++)
+                        for (int r = 1; r < nrows; r++)
+                            memmove(blk + o * (int64_t)q->ldb + (int64_t)r * q->ow,
+                                    blk + o * (int64_t)q->ldb + (int64_t)r * q->ip_row_len,
+                                    sizeof(int32_t) * (size_t)q->ow);
+                epi(user, n, 0, q->cout, oh0 * q->ow, (int64_t)nrows * q->ow, blk, q->ldb);
             }
             if (out_i32 && epi)
                 epi(user, n, 0, q->cout, oh0 * q->ow, (int64_t)nrows * q->ow,
