@@ -147,6 +147,21 @@ void tq_qgemm_ind_c(int M, int N, int K2, const int16_t *a, size_t lda,
     }
 }
 
+void tq_qgemm_c4_c(int M, int N, int KQ, const int8_t *w, const uint8_t *const *brows,
+                   const int32_t *row_init, int32_t *c, size_t ldc)
+{
+    for (int m = 0; m < M; m++) {
+        const int8_t *wm = w + (size_t)m * 4 * (size_t)KQ;
+        for (int n = 0; n < N; n++) {
+            int32_t acc = row_init ? row_init[m] : 0;
+            for (int q = 0; q < KQ; q++)
+                for (int j = 0; j < 4; j++)
+                    acc += (int32_t)brows[q][4 * n + j] * wm[4 * q + j];
+            c[(size_t)m * ldc + n] = acc;
+        }
+    }
+}
+
 void tq_qpack_rows(int M, int K, const void *src, ptrdiff_t src_rs, ptrdiff_t src_cs,
                    int is_signed, const void *zp, ptrdiff_t zp_rs, ptrdiff_t zp_cs,
                    int16_t *dst, size_t lda)
@@ -183,6 +198,7 @@ static const tq_qdsp c_table = {
     .widen_s16 = tq_qwiden_s16_c,
     .requant = tq_requant_c,
     .qgemm_ind = tq_qgemm_ind_c,
+    .qgemm_c4 = tq_qgemm_c4_c,
 };
 
 #if defined(TQ_HAVE_AVX2)
@@ -197,6 +213,7 @@ static const tq_qdsp avx2_table = {
     .widen_s16 = tq_qwiden_s16_avx2,
     .requant = tq_requant_avx2,
     .qgemm_ind = tq_qgemm_ind_avx2,
+    .qgemm_c4 = tq_qgemm_c4_c, /* only chosen when VNNI is present (qcommon.c) */
 };
 /* AVX2 plus the AVX512-VNNI implicit-GEMM kernel. */
 static const tq_qdsp vnni_table = {
@@ -210,6 +227,7 @@ static const tq_qdsp vnni_table = {
     .widen_s16 = tq_qwiden_s16_avx2,
     .requant = tq_requant_avx2,
     .qgemm_ind = tq_qgemm_ind_vnni,
+    .qgemm_c4 = tq_qgemm_c4_vnni,
 };
 #endif
 

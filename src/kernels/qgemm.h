@@ -91,6 +91,15 @@ typedef void (*tq_qgemm_ind_fn)(int M, int N, int K2, const int16_t *a, size_t l
                                 const int16_t *const *brows, const int32_t *row_init,
                                 int32_t *c, size_t ldc);
 
+/* Channel-quad GEMM for u8 activations x s8 weights (zero weight zero
+ * point): c[m][n] = row_init[m] + sum_q sum_j brows[q][4n + j] * w[m*4KQ +
+ * 4q + j]. B rows are pixel-major with 4 channels per pixel, the layout
+ * vpdpbusd multiplies directly (4 u8 x s8 products summed into int32 without
+ * intermediate saturation: exact). Reads up to 16 pixels (64 bytes) past
+ * each row's N. */
+typedef void (*tq_qgemm_c4_fn)(int M, int N, int KQ, const int8_t *w, const uint8_t *const *brows,
+                               const int32_t *row_init, int32_t *c, size_t ldc);
+
 typedef struct tq_qdsp {
     tq_qgemm_fn qgemm;
     tq_quantize_fn quantize;
@@ -102,6 +111,7 @@ typedef struct tq_qdsp {
     tq_qwiden_s16_fn widen_s16;
     tq_requant_fn requant;
     tq_qgemm_ind_fn qgemm_ind;
+    tq_qgemm_c4_fn qgemm_c4;
 } tq_qdsp;
 
 /* The table for the CPU features currently allowed (cheap: call per eval). */
@@ -125,6 +135,8 @@ void tq_qwiden_s16_c(int16_t *dst, const void *src, int n, int step, int zp, int
 void tq_requant_c(const int32_t *acc, int n, float mult, int zp, int is_signed, void *out);
 void tq_qgemm_ind_c(int M, int N, int K2, const int16_t *a, size_t lda,
                     const int16_t *const *brows, const int32_t *row_init, int32_t *c, size_t ldc);
+void tq_qgemm_c4_c(int M, int N, int KQ, const int8_t *w, const uint8_t *const *brows,
+                   const int32_t *row_init, int32_t *c, size_t ldc);
 
 #if defined(TQ_HAVE_AVX2)
 void tq_qgemm_s16_avx2(int M, int N, int K2, const int16_t *a, size_t lda, const int16_t *b,
@@ -145,6 +157,8 @@ void tq_requant_avx2(const int32_t *acc, int n, float mult, int zp, int is_signe
 void tq_qgemm_ind_avx2(int M, int N, int K2, const int16_t *a, size_t lda,
                        const int16_t *const *brows, const int32_t *row_init, int32_t *c,
                        size_t ldc);
+void tq_qgemm_c4_vnni(int M, int N, int KQ, const int8_t *w, const uint8_t *const *brows,
+                      const int32_t *row_init, int32_t *c, size_t ldc);
 void tq_qgemm_ind_vnni(int M, int N, int K2, const int16_t *a, size_t lda,
                        const int16_t *const *brows, const int32_t *row_init, int32_t *c,
                        size_t ldc);

@@ -121,6 +121,41 @@ static void test_gemm_widen_requant_kernels(void **st)
             assert_int_equal(c[0][m * LDC + N], 0x5A5A5A5A);
         }
     }
+    /* qgemm_c4: u8 x s8 channel quads, extremes included */
+    for (int trial = 0; trial < 40; trial++) {
+        int M = rnd_in(1, 19), N = rnd_in(1, 50), KQ = rnd_in(1, 9);
+        static uint8_t b4[9][4 * (50 + 16)];
+        static int8_t w4[19 * 4 * 9];
+        const uint8_t *rows[9];
+        for (int q = 0; q < KQ; q++) {
+            for (int i = 0; i < 4 * (N + 16); i++)
+                b4[q][i] = trial % 7 == 0 ? 255 : (uint8_t)rnd();
+            rows[q] = b4[q];
+        }
+        for (int i = 0; i < M * 4 * KQ; i++)
+            w4[i] = trial % 7 == 0 ? -128 : (int8_t)rnd();
+        int32_t init[19];
+        for (int m = 0; m < M; m++)
+            init[m] = rnd_in(-100000, 100000);
+        static int32_t cbig[3][19 * 64];
+        for (int t = 0; t < 3; t++) {
+            for (int i = 0; i < 19 * 64; i++)
+                cbig[t][i] = 0x5A5A5A5A;
+            tabs[t]->qgemm_c4(M, N, KQ, w4, rows, init, cbig[t], 64);
+        }
+        assert_memory_equal(cbig[0], cbig[1], sizeof cbig[0]);
+        assert_memory_equal(cbig[0], cbig[2], sizeof cbig[0]);
+        for (int m = 0; m < M; m++) {
+            for (int n = 0; n < N; n++) {
+                int64_t ref = init[m];
+                for (int q = 0; q < KQ; q++)
+                    for (int j = 0; j < 4; j++)
+                        ref += (int64_t)b4[q][4 * n + j] * w4[m * 4 * KQ + 4 * q + j];
+                assert_true(cbig[0][m * 64 + n] == ref);
+            }
+            assert_int_equal(cbig[0][m * 64 + N], 0x5A5A5A5A);
+        }
+    }
     for (int n = 1; n <= 40; n++)
         for (int step = 1; step <= 3; step++) {
             uint8_t src[3 * 40];
@@ -258,8 +293,9 @@ static void run_case(const dw_case *k, bool qlinear)
         x[i] = (uint8_t)rnd();
     for (size_t i = 0; i < wn; i++)
         w[i] = (uint8_t)rnd();
+    bool zero_wzp = rnd() & 1; /* symmetric weights: the channel-quad VNNI path */
     for (int c = 0; c < nout; c++)
-        wzp[c] = (uint8_t)rnd();
+        wzp[c] = zero_wzp ? 0 : (uint8_t)rnd();
     reference(k, x, w, wzp, oh, ow, ref);
     tq_dtype xt = k->x_signed ? TQ_INT8 : TQ_UINT8, wt = k->w_signed ? TQ_INT8 : TQ_UINT8;
     uint8_t xz = (uint8_t)k->x_zp;
@@ -349,6 +385,8 @@ static void test_convinteger_random(void **st)
         run_case(&s, false);
         dw_case t = { 16, 20, 37, 16, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, false, true, true, 77 };
         run_case(&t, false);
+        dw_case u = { 5, 15, 15, 9, 1, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, true, true, true, -5 };
+        run_case(&u, false);
     }
     tq_cpu_set_mask(~0u);
 }

@@ -76,3 +76,56 @@ VNNI_TARGET void tq_qgemm_ind_vnni(int M, int N, int K2, const int16_t *a, size_
             VNNI_BLOCK(1);
     }
 }
+
+/* rows [m, m + R) x pixels [n0, n0 + 16): one 32-byte load per 8 pixels and
+ * channel quad, the weight quad broadcast */
+#define C4_BLOCK(R)                                                                            \
+    do {                                                                                       \
+        __m256i acc[R][2];                                                                     \
+        for (int r = 0; r < (R); r++) {                                                        \
+            __m256i init = _mm256_set1_epi32(row_init ? row_init[m + r] : 0);                  \
+            acc[r][0] = init;                                                                  \
+            acc[r][1] = init;                                                                  \
+        }                                                                                      \
+        const int8_t *w0 = w + (size_t)m * 4 * (size_t)KQ;                                     \
+        for (int q = 0; q < KQ; q++) {                                                         \
+            const uint8_t *bp = brows[q] + 4 * (size_t)n0;                                     \
+            __m256i b0 = _mm256_loadu_si256((const __m256i *)bp);                              \
+            __m256i b1 = _mm256_loadu_si256((const __m256i *)(bp + 32));                       \
+            for (int r = 0; r < (R); r++) {                                                    \
+                int32_t quad;                                                                  \
+                memcpy(&quad, w0 + (size_t)r * 4 * (size_t)KQ + 4 * (size_t)q, 4);            \
+                __m256i wv = _mm256_set1_epi32(quad);                                          \
+                acc[r][0] = _mm256_dpbusd_epi32(acc[r][0], b0, wv);                            \
+                acc[r][1] = _mm256_dpbusd_epi32(acc[r][1], b1, wv);                            \
+            }                                                                                  \
+        }                                                                                      \
+        for (int r = 0; r < (R); r++) {                                                        \
+            int32_t *dst = c + (size_t)(m + r) * ldc + n0;                                     \
+            if (ncols == 16) {                                                                 \
+                _mm256_storeu_si256((__m256i *)dst, acc[r][0]);                                \
+                _mm256_storeu_si256((__m256i *)(dst + 8), acc[r][1]);                          \
+            } else {                                                                           \
+                int32_t tmp[16];                                                               \
+                _mm256_storeu_si256((__m256i *)tmp, acc[r][0]);                                \
+                _mm256_storeu_si256((__m256i *)(tmp + 8), acc[r][1]);                          \
+                memcpy(dst, tmp, sizeof(int32_t) * (size_t)ncols);                             \
+            }                                                                                  \
+        }                                                                                      \
+    } while (0)
+
+VNNI_TARGET void tq_qgemm_c4_vnni(int M, int N, int KQ, const int8_t *w,
+                                  const uint8_t *const *brows, const int32_t *row_init,
+                                  int32_t *c, size_t ldc)
+{
+    for (int n0 = 0; n0 < N; n0 += 16) {
+        int ncols = N - n0 < 16 ? N - n0 : 16;
+        int m = 0;
+        for (; m + MRV <= M; m += MRV)
+            C4_BLOCK(MRV);
+        for (; m + 4 <= M; m += 4)
+            C4_BLOCK(4);
+        for (; m < M; m++)
+            C4_BLOCK(1);
+    }
+}

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/cpu.h"
 #include "runtime/ops/spatial.h"
 
 /* Target bytes of one int16 column block: stays within L2 with the weights. */
@@ -110,6 +111,12 @@ void tq_qconv_release(tq_qconv *q)
     q->wpack = NULL;
     free(q->ip_koff);
     q->ip_koff = NULL;
+    free(q->c4_w);
+    free(q->c4_wsum);
+    free(q->c4_koff);
+    q->c4_w = NULL;
+    q->c4_wsum = NULL;
+    q->c4_koff = NULL;
 }
 
 static size_t wpack_bytes(const tq_qconv *q)
@@ -139,6 +146,50 @@ int tq_qconv_pack_weights(tq_op_ctx *c, tq_qconv *q, int wi, int w_zp_i, int16_t
             d[k] = 0;
     }
     free(zp);
+    return TQ_OK;
+}
+
+/* Choose and set up the channel-quad path (see qcommon.h). */
+static int c4_prepare(tq_op_ctx *c, tq_qconv *q, const tq_value *w, const tq_value *wzp)
+{
+    if (!(tq_cpu_flags() & TQ_CPU_FLAG_AVX512VNNI) || !w->is_const || !q->w_signed ||
+        (wzp && !wzp->is_const))
+        return TQ_OK;
+    if (wzp)
+        for (int64_t i = 0; i < tq_value_numel(wzp); i++)
+            if (((const int8_t *)wzp->data)[i] != 0)
+                return TQ_OK;
+    q->c4_quads = (q->cin + 3) / 4;
+    q->kq = (int)(q->c4_quads * q->kh * q->kw);
+    q->c4_w = calloc((size_t)q->cout * 4 * (size_t)q->kq, 1);
+    q->c4_wsum = calloc((size_t)q->cout, sizeof(int32_t));
+    q->c4_koff = malloc(sizeof(int64_t) * (size_t)q->kq);
+    if (!q->c4_w || !q->c4_wsum || !q->c4_koff)
+        return tq_op_fail(c, TQ_ENOMEM, "out of memory");
+    const int8_t *wd = w->data;
+    int taps = q->kh * q->kw;
+    for (int64_t o = 0; o < q->cout; o++)
+        for (int64_t ci = 0; ci < q->cin; ci++)
+            for (int t = 0; t < taps; t++) {
+                int8_t v = wd[(o * q->cin + ci) * taps + t];
+                int64_t qi = (ci / 4) * taps + t;
+                q->c4_w[o * 4 * q->kq + 4 * qi + ci % 4] = v;
+                q->c4_wsum[o] += v;
+            }
+    for (int64_t cq = 0; cq < q->c4_quads; cq++)
+        for (int ky = 0; ky < q->kh; ky++)
+            for (int kx = 0; kx < q->kw; kx++) {
+                int64_t tcol = (int64_t)kx * q->dw;
+                int64_t pix = cq * q->ip_plane + (int64_t)ky * q->dh * q->ip_row_len +
+                              (tcol % q->sw) * q->ip_ph_len + tcol / q->sw;
+                q->c4_koff[(cq * q->kh + ky) * q->kw + kx] = 4 * pix;
+            }
+    /* image (4 bytes per pixel + 16 pixels of slack), row pointers, start values */
+    size_t img = ((size_t)(q->c4_quads * q->ip_plane) + 16) * 4;
+    q->ip_img_bytes = (img + 63) / 64 * 64;
+    q->cols_bytes = q->ip_img_bytes + sizeof(uint8_t *) * (size_t)q->kq +
+                    sizeof(int32_t) * (size_t)q->cout;
+    q->c4 = true;
     return TQ_OK;
 }
 
@@ -255,6 +306,8 @@ int tq_qconv_prepare(tq_op_ctx *c, tq_qconv *q, int xi, int wi, int w_zp_i, size
                 }
         if (q->k2 > q->k) /* the even-K row meets zero weights: any readable row */
             q->ip_koff[q->k] = 0;
+        if ((rc = c4_prepare(c, q, w, wzp)))
+            return rc;
     }
     size_t need = q->cols_bytes;
     /* 8-bit outputs need an int32 block too. */
@@ -493,24 +546,72 @@ static void ip_build_image(const tq_qconv *q, const tq_qdsp *d, const void *xn, 
     memset(img + q->cin * q->ip_plane, 0, 32 * sizeof(int16_t));
 }
 
+/* Image n -> the channel-quad image: raw bytes (int8 + 128), 4 channels per
+ * pixel, padding = the (flipped) zero point, missing channels 0. */
+static void c4_build_image(const tq_qconv *q, const void *xn, int zpr, uint8_t *img)
+{
+    int64_t plane_in = q->ih * q->iw;
+    uint8_t flip = q->x_signed ? 0x80 : 0;
+    for (int64_t cq = 0; cq < q->c4_quads; cq++)
+        for (int j = 0; j < 4; j++) {
+            int64_t ci = cq * 4 + j;
+            for (int64_t pr = 0; pr < q->ip_rows; pr++) {
+                uint8_t *dst = img + 4 * (cq * q->ip_plane + pr * q->ip_row_len) + j;
+                int64_t iy = pr - q->pt;
+                if (ci >= q->cin || iy < 0 || iy >= q->ih) {
+                    uint8_t v = ci >= q->cin ? 0 : (uint8_t)zpr;
+                    for (int64_t i = 0; i < q->ip_row_len; i++)
+                        dst[4 * i] = v;
+                    continue;
+                }
+                const uint8_t *row = (const uint8_t *)xn + ci * plane_in + iy * q->iw;
+                for (int p = 0; p < q->sw; p++) {
+                    uint8_t *ph = dst + 4 * p * q->ip_ph_len;
+                    for (int64_t i = 0; i < q->ip_ph_len; i++) {
+                        int64_t ix = i * q->sw + p - q->pl;
+                        ph[4 * i] = ix >= 0 && ix < q->iw ? (uint8_t)(row[ix] ^ flip) : (uint8_t)zpr;
+                    }
+                }
+            }
+        }
+    memset(img + 4 * q->c4_quads * q->ip_plane, 0, 64);
+}
+
 static void implicit_run(const tq_qconv *q, const tq_qdsp *d, const int16_t *wpack,
                          const void *x, int x_zp, const int32_t *row_init, int32_t *out_i32,
                          void *scratch, tq_qconv_epilogue epi, void *user)
 {
     int16_t *img = scratch;
     const int16_t **brows = (const int16_t **)(void *)((char *)scratch + q->ip_img_bytes);
+    const uint8_t **brows4 = (const uint8_t **)(void *)((char *)scratch + q->ip_img_bytes);
+    int32_t *init4 = (int32_t *)(void *)((char *)scratch + q->ip_img_bytes +
+                                         sizeof(uint8_t *) * (size_t)q->kq);
     int32_t *blk = (int32_t *)(void *)((char *)scratch + q->cols_bytes);
     int64_t plane_in = q->ih * q->iw;
+    int zpr = q->x_signed ? x_zp + 128 : x_zp;
+    if (q->c4)
+        for (int64_t o = 0; o < q->cout; o++)
+            init4[o] = (row_init ? row_init[o] : 0) - zpr * q->c4_wsum[o];
     for (int64_t n = 0; n < q->batch; n++) {
-        ip_build_image(q, d, (const uint8_t *)x + n * q->cin * plane_in, x_zp, img);
+        if (q->c4)
+            c4_build_image(q, (const uint8_t *)x + n * q->cin * plane_in, zpr, (uint8_t *)img);
+        else
+            ip_build_image(q, d, (const uint8_t *)x + n * q->cin * plane_in, x_zp, img);
         for (int64_t oh0 = 0; oh0 < q->oh; oh0 += q->ip_block_rows) {
             int nrows = (int)(q->oh - oh0 < q->ip_block_rows ? q->oh - oh0 : q->ip_block_rows);
             int64_t ncols = (int64_t)(nrows - 1) * q->ip_row_len + q->ow;
-            const int16_t *base = img + oh0 * q->sh * q->ip_row_len;
-            for (int k = 0; k < q->k2; k++)
-                brows[k] = base + q->ip_koff[k];
-            d->qgemm_ind((int)q->cout, (int)ncols, q->k2, wpack, (size_t)q->k2, brows, row_init,
-                         blk, q->ldb);
+            if (q->c4) {
+                const uint8_t *base = (const uint8_t *)img + 4 * oh0 * q->sh * q->ip_row_len;
+                for (int k = 0; k < q->kq; k++)
+                    brows4[k] = base + q->c4_koff[k];
+                d->qgemm_c4((int)q->cout, (int)ncols, q->kq, q->c4_w, brows4, init4, blk, q->ldb);
+            } else {
+                const int16_t *base = img + oh0 * q->sh * q->ip_row_len;
+                for (int k = 0; k < q->k2; k++)
+                    brows[k] = base + q->ip_koff[k];
+                d->qgemm_ind((int)q->cout, (int)ncols, q->k2, wpack, (size_t)q->k2, brows,
+                             row_init, blk, q->ldb);
+            }
             /* output row r is columns [r * row_len, r * row_len + ow) */
             if (out_i32) {
                 for (int r = 0; r < nrows; r++) {

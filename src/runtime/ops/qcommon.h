@@ -89,6 +89,18 @@ typedef struct tq_qconv {
     int ip_block_rows;          /* output rows per GEMM */
     size_t ip_img_bytes;        /* image + slack; row pointers follow */
     int64_t *ip_koff;           /* per K row: offset of its first element */
+    /* Channel-quad variant (chosen at prepare when the CPU has AVX512-VNNI,
+     * weights are constant int8 with zero points 0): the padded image keeps
+     * raw bytes (int8 flipped to uint8 by +128, padding = the zero point) with
+     * 4 channels per pixel, and kernels/qgemm.h qgemm_c4 (vpdpbusd) takes 4
+     * channels per step; the zero point comes out through the start values:
+     * acc = sum x*w - x_zp * sum w. Exact like the int16 path. */
+    bool c4;
+    int kq;                     /* channel quads x kh x kw */
+    int64_t c4_quads;           /* ceil(cin / 4) */
+    int8_t *c4_w;               /* cout x 4kq */
+    int32_t *c4_wsum;           /* per output channel: sum of its weights */
+    int64_t *c4_koff;           /* per quad row: byte offset into the image */
 } tq_qconv;
 
 /* Shape/attribute checks and output shape for x (in[xi]) and w (in[wi]);
