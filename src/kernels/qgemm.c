@@ -162,6 +162,13 @@ void tq_qgemm_c4_c(int M, int N, int KQ, const int8_t *w, const uint8_t *const *
     }
 }
 
+void tq_interleave4_c(uint8_t *dst, const uint8_t *const *src, int n, uint8_t flip)
+{
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < 4; j++)
+            dst[4 * i + j] = (uint8_t)(src[j][i] ^ flip);
+}
+
 void tq_qpack_rows(int M, int K, const void *src, ptrdiff_t src_rs, ptrdiff_t src_cs,
                    int is_signed, const void *zp, ptrdiff_t zp_rs, ptrdiff_t zp_cs,
                    int16_t *dst, size_t lda)
@@ -199,6 +206,7 @@ static const tq_qdsp c_table = {
     .requant = tq_requant_c,
     .qgemm_ind = tq_qgemm_ind_c,
     .qgemm_c4 = tq_qgemm_c4_c,
+    .interleave4 = tq_interleave4_c,
 };
 
 #if defined(TQ_HAVE_AVX2)
@@ -214,6 +222,7 @@ static const tq_qdsp avx2_table = {
     .requant = tq_requant_avx2,
     .qgemm_ind = tq_qgemm_ind_avx2,
     .qgemm_c4 = tq_qgemm_c4_c, /* only chosen when VNNI is present (qcommon.c) */
+    .interleave4 = tq_interleave4_avx2,
 };
 /* AVX2 plus the AVX512-VNNI implicit-GEMM kernel. */
 static const tq_qdsp vnni_table = {
@@ -228,6 +237,7 @@ static const tq_qdsp vnni_table = {
     .requant = tq_requant_avx2,
     .qgemm_ind = tq_qgemm_ind_vnni,
     .qgemm_c4 = tq_qgemm_c4_vnni,
+    .interleave4 = tq_interleave4_avx2,
 };
 #endif
 

@@ -100,6 +100,9 @@ typedef void (*tq_qgemm_ind_fn)(int M, int N, int K2, const int16_t *a, size_t l
 typedef void (*tq_qgemm_c4_fn)(int M, int N, int KQ, const int8_t *w, const uint8_t *const *brows,
                                const int32_t *row_init, int32_t *c, size_t ldc);
 
+/* dst[4i + j] = src[j][i] ^ flip for i < n, j < 4 (channel-quad images). */
+typedef void (*tq_interleave4_fn)(uint8_t *dst, const uint8_t *const *src, int n, uint8_t flip);
+
 typedef struct tq_qdsp {
     tq_qgemm_fn qgemm;
     tq_quantize_fn quantize;
@@ -112,6 +115,7 @@ typedef struct tq_qdsp {
     tq_requant_fn requant;
     tq_qgemm_ind_fn qgemm_ind;
     tq_qgemm_c4_fn qgemm_c4;
+    tq_interleave4_fn interleave4;
 } tq_qdsp;
 
 /* The table for the CPU features currently allowed (cheap: call per eval). */
@@ -135,6 +139,7 @@ void tq_qwiden_s16_c(int16_t *dst, const void *src, int n, int step, int zp, int
 void tq_requant_c(const int32_t *acc, int n, float mult, int zp, int is_signed, void *out);
 void tq_qgemm_ind_c(int M, int N, int K2, const int16_t *a, size_t lda,
                     const int16_t *const *brows, const int32_t *row_init, int32_t *c, size_t ldc);
+void tq_interleave4_c(uint8_t *dst, const uint8_t *const *src, int n, uint8_t flip);
 void tq_qgemm_c4_c(int M, int N, int KQ, const int8_t *w, const uint8_t *const *brows,
                    const int32_t *row_init, int32_t *c, size_t ldc);
 
@@ -154,6 +159,7 @@ void tq_qdw_taps_avx2(int32_t *out, int n, const float *const *src, const float 
 void tq_qwiden_f32_avx2(float *dst, const void *src, int n, int step, int zp, int is_signed);
 void tq_qwiden_s16_avx2(int16_t *dst, const void *src, int n, int step, int zp, int is_signed);
 void tq_requant_avx2(const int32_t *acc, int n, float mult, int zp, int is_signed, void *out);
+void tq_interleave4_avx2(uint8_t *dst, const uint8_t *const *src, int n, uint8_t flip);
 void tq_qgemm_ind_avx2(int M, int N, int K2, const int16_t *a, size_t lda,
                        const int16_t *const *brows, const int32_t *row_init, int32_t *c,
                        size_t ldc);

@@ -156,6 +156,22 @@ static void test_gemm_widen_requant_kernels(void **st)
             assert_int_equal(cbig[0][m * 64 + N], 0x5A5A5A5A);
         }
     }
+    for (int n = 1; n <= 50; n += 7) { /* interleave4 */
+        uint8_t rows[4][50], out[3][4 * 50 + 1];
+        for (int j = 0; j < 4; j++)
+            for (int i = 0; i < n; i++)
+                rows[j][i] = (uint8_t)rnd();
+        const uint8_t *src[4] = { rows[0], rows[1], rows[2], rows[3] };
+        memset(out, 0xA5, sizeof out);
+        for (int t = 0; t < 3; t++)
+            tabs[t]->interleave4(out[t], src, n, n & 1 ? 0x80 : 0);
+        assert_memory_equal(out[0], out[1], sizeof out[0]);
+        assert_memory_equal(out[0], out[2], sizeof out[0]);
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < 4; j++)
+                assert_int_equal(out[0][4 * i + j], rows[j][i] ^ (n & 1 ? 0x80 : 0));
+        assert_int_equal(out[0][4 * n], 0xA5);
+    }
     for (int n = 1; n <= 40; n++)
         for (int step = 1; step <= 3; step++) {
             uint8_t src[3 * 40];

@@ -378,3 +378,26 @@ void tq_qgemm_ind_avx2(int M, int N, int K2, const int16_t *a, size_t lda,
         }
     }
 }
+
+void tq_interleave4_avx2(uint8_t *dst, const uint8_t *const *src, int n, uint8_t flip)
+{
+    const __m128i vf = _mm_set1_epi8((char)flip);
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(src[0] + i));
+        __m128i b = _mm_loadu_si128((const __m128i *)(src[1] + i));
+        __m128i c = _mm_loadu_si128((const __m128i *)(src[2] + i));
+        __m128i d = _mm_loadu_si128((const __m128i *)(src[3] + i));
+        __m128i ab0 = _mm_unpacklo_epi8(a, b), ab1 = _mm_unpackhi_epi8(a, b);
+        __m128i cd0 = _mm_unpacklo_epi8(c, d), cd1 = _mm_unpackhi_epi8(c, d);
+        uint8_t *o = dst + 4 * (size_t)i;
+        _mm_storeu_si128((__m128i *)o, _mm_xor_si128(_mm_unpacklo_epi16(ab0, cd0), vf));
+        _mm_storeu_si128((__m128i *)(o + 16), _mm_xor_si128(_mm_unpackhi_epi16(ab0, cd0), vf));
+        _mm_storeu_si128((__m128i *)(o + 32), _mm_xor_si128(_mm_unpacklo_epi16(ab1, cd1), vf));
+        _mm_storeu_si128((__m128i *)(o + 48), _mm_xor_si128(_mm_unpackhi_epi16(ab1, cd1), vf));
+    }
+    if (i < n) {
+        const uint8_t *rest[4] = { src[0] + i, src[1] + i, src[2] + i, src[3] + i };
+        tq_interleave4_c(dst + 4 * (size_t)i, rest, n - i, flip);
+    }
+}

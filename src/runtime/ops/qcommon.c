@@ -188,7 +188,7 @@ static int c4_prepare(tq_op_ctx *c, tq_qconv *q, const tq_value *w, const tq_val
     size_t img = ((size_t)(q->c4_quads * q->ip_plane) + 16) * 4;
     q->ip_img_bytes = (img + 63) / 64 * 64;
     q->cols_bytes = q->ip_img_bytes + sizeof(uint8_t *) * (size_t)q->kq +
-                    sizeof(int32_t) * (size_t)q->cout;
+                    sizeof(int32_t) * (size_t)q->cout + 4 * (size_t)q->ip_row_len;
     q->c4 = true;
     return TQ_OK;
 }
@@ -547,32 +547,44 @@ static void ip_build_image(const tq_qconv *q, const tq_qdsp *d, const void *xn, 
 }
 
 /* Image n -> the channel-quad image: raw bytes (int8 + 128), 4 channels per
- * pixel, padding = the (flipped) zero point, missing channels 0. */
-static void c4_build_image(const tq_qconv *q, const void *xn, int zpr, uint8_t *img)
+ * pixel, padding = the (flipped) zero point, missing channels 0. Each padded
+ * row is first laid out per channel in `lines` (in the signed domain, so the
+ * one xor while interleaving flips data and padding alike). */
+static void c4_build_image(const tq_qconv *q, const tq_qdsp *d, const void *xn, int zpr,
+                           uint8_t *img, uint8_t *lines)
 {
-    int64_t plane_in = q->ih * q->iw;
+    int64_t plane_in = q->ih * q->iw, rl = q->ip_row_len;
     uint8_t flip = q->x_signed ? 0x80 : 0;
+    uint8_t pad = (uint8_t)((uint8_t)zpr ^ flip);
     for (int64_t cq = 0; cq < q->c4_quads; cq++)
-        for (int j = 0; j < 4; j++) {
-            int64_t ci = cq * 4 + j;
-            for (int64_t pr = 0; pr < q->ip_rows; pr++) {
-                uint8_t *dst = img + 4 * (cq * q->ip_plane + pr * q->ip_row_len) + j;
-                int64_t iy = pr - q->pt;
+        for (int64_t pr = 0; pr < q->ip_rows; pr++) {
+            int64_t iy = pr - q->pt;
+            const uint8_t *src[4];
+            for (int j = 0; j < 4; j++) {
+                int64_t ci = cq * 4 + j;
+                uint8_t *ln = lines + j * rl;
+                src[j] = ln;
                 if (ci >= q->cin || iy < 0 || iy >= q->ih) {
-                    uint8_t v = ci >= q->cin ? 0 : (uint8_t)zpr;
-                    for (int64_t i = 0; i < q->ip_row_len; i++)
-                        dst[4 * i] = v;
+                    memset(ln, ci >= q->cin ? 0 : pad, (size_t)rl);
                     continue;
                 }
                 const uint8_t *row = (const uint8_t *)xn + ci * plane_in + iy * q->iw;
-                for (int p = 0; p < q->sw; p++) {
-                    uint8_t *ph = dst + 4 * p * q->ip_ph_len;
+                if (q->sw == 1) {
+                    int64_t lo = q->pl < rl ? q->pl : rl, hi = q->pl + q->iw < rl ? q->pl + q->iw : rl;
+                    memset(ln, pad, (size_t)lo);
+                    if (hi > lo)
+                        memcpy(ln + lo, row + (lo - q->pl), (size_t)(hi - lo));
+                    if (rl > hi)
+                        memset(ln + hi, pad, (size_t)(rl - hi));
+                    continue;
+                }
+                for (int p = 0; p < q->sw; p++)
                     for (int64_t i = 0; i < q->ip_ph_len; i++) {
                         int64_t ix = i * q->sw + p - q->pl;
-                        ph[4 * i] = ix >= 0 && ix < q->iw ? (uint8_t)(row[ix] ^ flip) : (uint8_t)zpr;
+                        ln[p * q->ip_ph_len + i] = ix >= 0 && ix < q->iw ? row[ix] : pad;
                     }
-                }
             }
+            d->interleave4(img + 4 * (cq * q->ip_plane + pr * rl), src, (int)rl, flip);
         }
     memset(img + 4 * q->c4_quads * q->ip_plane, 0, 64);
 }
@@ -594,7 +606,8 @@ static void implicit_run(const tq_qconv *q, const tq_qdsp *d, const int16_t *wpa
             init4[o] = (row_init ? row_init[o] : 0) - zpr * q->c4_wsum[o];
     for (int64_t n = 0; n < q->batch; n++) {
         if (q->c4)
-            c4_build_image(q, (const uint8_t *)x + n * q->cin * plane_in, zpr, (uint8_t *)img);
+            c4_build_image(q, d, (const uint8_t *)x + n * q->cin * plane_in, zpr, (uint8_t *)img,
+                           (uint8_t *)init4 + sizeof(int32_t) * (size_t)q->cout);
         else
             ip_build_image(q, d, (const uint8_t *)x + n * q->cin * plane_in, x_zp, img);
         for (int64_t oh0 = 0; oh0 < q->oh; oh0 += q->ip_block_rows) {
