@@ -249,6 +249,42 @@ static void test_epilogue_rows(void **st)
         }
 }
 
+/* The AVX2 quantiser multiplies by 1/scale and falls back to the division
+ * near half-integers: hammer exactly there (x = (k + 1/2) * scale moved by a
+ * few ulps either way) and on random values; it must equal the C division
+ * path byte for byte. */
+static void test_quantize_near_half(void **st)
+{
+    (void)st;
+    enum { N = 4096 };
+    static float x[N];
+    static uint8_t a[N], b[N];
+    for (int trial = 0; trial < 200; trial++) {
+        float scale = (float)(rnd() % 100000u + 1u) * 1e-6f * (float)(1 + trial % 7);
+        int zp = trial % 3 == 0 ? 0 : (int)(rnd() % 256u) - (trial & 1 ? 128 : 0);
+        int is_signed = trial & 1;
+        if (!is_signed && zp < 0)
+            zp = -zp;
+        for (int i = 0; i < N; i++) {
+            if (i % 2) {
+                x[i] = ((float)(int32_t)(rnd() % 20001u) - 10000.0f) * scale / 37.0f;
+                continue;
+            }
+            float k = (float)((int32_t)(rnd() % 601u) - 300);
+            float v = (k + 0.5f) * scale;
+            int moves = (int)(rnd() % 9u) - 4;
+            for (; moves > 0; moves--)
+                v = nextafterf(v, INFINITY);
+            for (; moves < 0; moves++)
+                v = nextafterf(v, -INFINITY);
+            x[i] = v;
+        }
+        tq_quantize_f32_c(x, N, scale, zp, is_signed, a);
+        simd_table()->quantize(x, N, scale, zp, is_signed, b);
+        assert_memory_equal(a, b, N);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -257,6 +293,7 @@ int main(void)
         cmocka_unit_test(test_quantize_matches_and_rounds_half_even),
         cmocka_unit_test(test_minmax_and_dequant),
         cmocka_unit_test(test_epilogue_rows),
+        cmocka_unit_test(test_quantize_near_half),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -86,9 +86,26 @@ void tq_quantize_f32_avx2(const float *x, size_t n, float scale, int zp, int is_
     const __m256 vs = _mm256_set1_ps(scale), vz = _mm256_set1_ps((float)zp);
     const __m256 lo = _mm256_set1_ps(is_signed ? -128.0f : 0.0f);
     const __m256 hi = _mm256_set1_ps(is_signed ? 127.0f : 255.0f);
+    /* x / scale rounded to an integer is what counts. x * (1 / scale) is
+     * within a few ulps of the quotient, so unless it lies within 8 ulps of a
+     * half-integer (where rounding could go the other way) rint of it equals
+     * rint of the division: those rare vectors take the division. */
+    const __m256 vinv = _mm256_set1_ps(1.0f / scale);
+    const __m256 half = _mm256_set1_ps(0.5f), rel = _mm256_set1_ps(0x1p-20f);
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        __m256 t = _mm256_div_ps(_mm256_loadu_ps(x + i), vs);
+        __m256 xv = _mm256_loadu_ps(x + i);
+        __m256 t = _mm256_mul_ps(xv, vinv);
+        __m256 r = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        __m256 dist = _mm256_and_ps(_mm256_sub_ps(t, r), absmask);
+        __m256 margin = _mm256_add_ps(_mm256_mul_ps(_mm256_and_ps(t, absmask), rel),
+                                      _mm256_set1_ps(0x1p-60f));
+        __m256 near = _mm256_cmp_ps(dist, _mm256_sub_ps(half, margin), _CMP_GT_OQ);
+        if (_mm256_movemask_ps(near))
+            t = _mm256_div_ps(xv, vs);
+        else
+            t = r;
         t = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
         t = _mm256_add_ps(t, vz);
         t = _mm256_max_ps(t, lo); /* NaN in t -> lo (second operand) */

@@ -613,20 +613,27 @@ static void implicit_run(const tq_qconv *q, const tq_qdsp *d, const int16_t *wpa
         for (int64_t oh0 = 0; oh0 < q->oh; oh0 += q->ip_block_rows) {
             int nrows = (int)(q->oh - oh0 < q->ip_block_rows ? q->oh - oh0 : q->ip_block_rows);
             int64_t ncols = (int64_t)(nrows - 1) * q->ip_row_len + q->ow;
+            /* no pad columns (1x1, no horizontal padding): the block is a
+             * contiguous run of output pixels, written in place */
+            bool direct = out_i32 && q->ip_row_len == q->ow;
+            int32_t *dst = direct ? out_i32 + n * q->cout * q->pixels + oh0 * q->ow : blk;
+            size_t ldc = direct ? (size_t)q->pixels : q->ldb;
             if (q->c4) {
                 const uint8_t *base = (const uint8_t *)img + 4 * oh0 * q->sh * q->ip_row_len;
                 for (int k = 0; k < q->kq; k++)
                     brows4[k] = base + q->c4_koff[k];
-                d->qgemm_c4((int)q->cout, (int)ncols, q->kq, q->c4_w, brows4, init4, blk, q->ldb);
+                d->qgemm_c4((int)q->cout, (int)ncols, q->kq, q->c4_w, brows4, init4, dst, ldc);
             } else {
                 const int16_t *base = img + oh0 * q->sh * q->ip_row_len;
                 for (int k = 0; k < q->k2; k++)
                     brows[k] = base + q->ip_koff[k];
                 d->qgemm_ind((int)q->cout, (int)ncols, q->k2, wpack, (size_t)q->k2, brows,
-                             row_init, blk, q->ldb);
+                             row_init, dst, ldc);
             }
             /* output row r is columns [r * row_len, r * row_len + ow) */
-            if (out_i32) {
+            if (direct) {
+                /* already in place */
+            } else if (out_i32) {
                 for (int r = 0; r < nrows; r++) {
                     const int32_t *src = blk + (int64_t)r * q->ip_row_len;
                     int64_t p0 = (oh0 + r) * q->ow;
