@@ -400,7 +400,12 @@ void tq_interleave4_avx2(uint8_t *dst, const uint8_t *const *src, int n, uint8_t
 {
     const __m128i vf = _mm_set1_epi8((char)flip);
     int i = 0;
-    for (; i + 16 <= n; i += 16) {
+    for (;;) {
+        if (i + 16 > n) {
+            if (i == n || n < 16)
+                break;
+            i = n - 16; /* overlap the last vector: same bytes written twice */
+        }
         __m128i a = _mm_loadu_si128((const __m128i *)(src[0] + i));
         __m128i b = _mm_loadu_si128((const __m128i *)(src[1] + i));
         __m128i c = _mm_loadu_si128((const __m128i *)(src[2] + i));
@@ -412,6 +417,7 @@ void tq_interleave4_avx2(uint8_t *dst, const uint8_t *const *src, int n, uint8_t
         _mm_storeu_si128((__m128i *)(o + 16), _mm_xor_si128(_mm_unpackhi_epi16(ab0, cd0), vf));
         _mm_storeu_si128((__m128i *)(o + 32), _mm_xor_si128(_mm_unpacklo_epi16(ab1, cd1), vf));
         _mm_storeu_si128((__m128i *)(o + 48), _mm_xor_si128(_mm_unpackhi_epi16(ab1, cd1), vf));
+        i += 16;
     }
     if (i < n) {
         const uint8_t *rest[4] = { src[0] + i, src[1] + i, src[2] + i, src[3] + i };

@@ -578,11 +578,20 @@ static void c4_build_image(const tq_qconv *q, const tq_qdsp *d, const void *xn, 
                         memset(ln + hi, pad, (size_t)(rl - hi));
                     continue;
                 }
-                for (int p = 0; p < q->sw; p++)
-                    for (int64_t i = 0; i < q->ip_ph_len; i++) {
-                        int64_t ix = i * q->sw + p - q->pl;
-                        ln[p * q->ip_ph_len + i] = ix >= 0 && ix < q->iw ? row[ix] : pad;
-                    }
+                for (int p = 0; p < q->sw; p++) {
+                    uint8_t *ph = ln + p * q->ip_ph_len;
+                    int64_t first = q->pl - p, lo = first > 0 ? (first + q->sw - 1) / q->sw : 0;
+                    int64_t last = q->iw - 1 + q->pl - p;
+                    int64_t hi = last >= 0 ? last / q->sw + 1 : 0;
+                    hi = hi > q->ip_ph_len ? q->ip_ph_len : hi;
+                    lo = lo > hi ? hi : lo;
+                    memset(ph, pad, (size_t)lo);
+                    const uint8_t *sp = row + p - q->pl;
+                    int64_t step = q->sw;
+                    for (int64_t i = lo; i < hi; i++)
+                        ph[i] = sp[i * step];
+                    memset(ph + hi, pad, (size_t)(q->ip_ph_len - hi));
+                }
             }
             d->interleave4(img + 4 * (cq * q->ip_plane + pr * rl), src, (int)rl, flip);
         }
