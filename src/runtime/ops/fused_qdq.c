@@ -196,11 +196,24 @@ static int qelt_eval(tq_op_ctx *c)
         for (int64_t j0 = 0; j0 < len; j0 += 256) {
             int m = (int)(len - j0 < 256 ? len - j0 : 256);
             float *v = yf ? yf + j0 : buf;
-            for (int j = 0; j < m; j++) {
-                float p = ta[a[i0 + j0 + j]];
-                if (tb)
-                    p = p + tb[b[i0 + j0 + j]];
-                v[j] = apply_act(&st->act, p);
+            /* three simple loops (lookups, activation, quantise) instead of
+             * one with branches: the last two vectorise */
+            const uint8_t *aj = a + i0 + j0, *bj = b ? b + i0 + j0 : NULL;
+            if (tb)
+                for (int j = 0; j < m; j++)
+                    v[j] = ta[aj[j]] + tb[bj[j]];
+            else
+                for (int j = 0; j < m; j++)
+                    v[j] = ta[aj[j]];
+            if (st->act.kind == TQ_QACT_RELU) {
+                for (int j = 0; j < m; j++)
+                    v[j] = v[j] > 0.0f ? v[j] : 0.0f;
+            } else if (st->act.kind == TQ_QACT_CLIP) {
+                float lo = st->act.lo, hi = st->act.hi;
+                for (int j = 0; j < m; j++) {
+                    float p = v[j] < lo ? lo : v[j];
+                    v[j] = p > hi ? hi : p;
+                }
             }
             if (yq)
                 d->quantize(v, (size_t)m, st->y_scale, st->y_zp, st->y_signed, yq + j0);

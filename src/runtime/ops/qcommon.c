@@ -556,7 +556,37 @@ static void c4_build_image(const tq_qconv *q, const tq_qdsp *d, const void *xn, 
     int64_t plane_in = q->ih * q->iw, rl = q->ip_row_len;
     uint8_t flip = q->x_signed ? 0x80 : 0;
     uint8_t pad = (uint8_t)((uint8_t)zpr ^ flip);
-    for (int64_t cq = 0; cq < q->c4_quads; cq++)
+    /* the pixel value of padding: 4 channel bytes (missing channels 0) */
+    uint8_t padpix[4];
+    uint32_t padword;
+    for (int64_t cq = 0; cq < q->c4_quads; cq++) {
+        for (int j = 0; j < 4; j++)
+            padpix[j] = cq * 4 + j < q->cin ? (uint8_t)zpr : 0;
+        memcpy(&padword, padpix, 4);
+        bool full = cq * 4 + 3 < q->cin;
+        for (int64_t pr = 0; pr < q->ip_rows && q->sw == 1 && full; pr++) {
+            /* stride 1, 4 real channels: interleave the input rows straight
+             * into place and write the pad pixels around them */
+            uint8_t *dst = img + 4 * (cq * q->ip_plane + pr * rl);
+            int64_t iy = pr - q->pt;
+            if (iy < 0 || iy >= q->ih) {
+                for (int64_t i = 0; i < rl; i++)
+                    memcpy(dst + 4 * i, &padword, 4);
+                continue;
+            }
+            int64_t lo = q->pl < rl ? q->pl : rl, hi = q->pl + q->iw < rl ? q->pl + q->iw : rl;
+            for (int64_t i = 0; i < lo; i++)
+                memcpy(dst + 4 * i, &padword, 4);
+            const uint8_t *src[4];
+            for (int j = 0; j < 4; j++)
+                src[j] = (const uint8_t *)xn + (cq * 4 + j) * plane_in + iy * q->iw + (lo - q->pl);
+            if (hi > lo)
+                d->interleave4(dst + 4 * lo, src, (int)(hi - lo), flip);
+            for (int64_t i = hi; i < rl; i++)
+                memcpy(dst + 4 * i, &padword, 4);
+        }
+        if (q->sw == 1 && full)
+            continue;
         for (int64_t pr = 0; pr < q->ip_rows; pr++) {
             int64_t iy = pr - q->pt;
             const uint8_t *src[4];
@@ -595,6 +625,7 @@ static void c4_build_image(const tq_qconv *q, const tq_qdsp *d, const void *xn, 
             }
             d->interleave4(img + 4 * (cq * q->ip_plane + pr * rl), src, (int)rl, flip);
         }
+    }
     memset(img + 4 * q->c4_quads * q->ip_plane, 0, 64);
 }
 
