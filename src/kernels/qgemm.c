@@ -169,6 +169,12 @@ void tq_interleave4_c(uint8_t *dst, const uint8_t *const *src, int n, uint8_t fl
             dst[4 * i + j] = (uint8_t)(src[j][i] ^ flip);
 }
 
+void tq_gather_u8_c(uint8_t *dst, const uint8_t *src, int n, int step)
+{
+    for (int i = 0; i < n; i++)
+        dst[i] = src[(size_t)i * (size_t)step];
+}
+
 void tq_qpack_rows(int M, int K, const void *src, ptrdiff_t src_rs, ptrdiff_t src_cs,
                    int is_signed, const void *zp, ptrdiff_t zp_rs, ptrdiff_t zp_cs,
                    int16_t *dst, size_t lda)
@@ -207,6 +213,7 @@ static const tq_qdsp c_table = {
     .qgemm_ind = tq_qgemm_ind_c,
     .qgemm_c4 = tq_qgemm_c4_c,
     .interleave4 = tq_interleave4_c,
+    .gather_u8 = tq_gather_u8_c,
 };
 
 #if defined(TQ_HAVE_AVX2)
@@ -223,6 +230,7 @@ static const tq_qdsp avx2_table = {
     .qgemm_ind = tq_qgemm_ind_avx2,
     .qgemm_c4 = tq_qgemm_c4_c, /* only chosen when VNNI is present (qcommon.c) */
     .interleave4 = tq_interleave4_avx2,
+    .gather_u8 = tq_gather_u8_avx2,
 };
 /* AVX2 plus the AVX512-VNNI implicit-GEMM kernel. */
 static const tq_qdsp vnni_table = {
@@ -238,6 +246,7 @@ static const tq_qdsp vnni_table = {
     .qgemm_ind = tq_qgemm_ind_vnni,
     .qgemm_c4 = tq_qgemm_c4_vnni,
     .interleave4 = tq_interleave4_avx2,
+    .gather_u8 = tq_gather_u8_avx2,
 };
 #endif
 

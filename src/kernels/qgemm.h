@@ -103,6 +103,10 @@ typedef void (*tq_qgemm_c4_fn)(int M, int N, int KQ, const int8_t *w, const uint
 /* dst[4i + j] = src[j][i] ^ flip for i < n, j < 4 (channel-quad images). */
 typedef void (*tq_interleave4_fn)(uint8_t *dst, const uint8_t *const *src, int n, uint8_t flip);
 
+/* dst[i] = src[i * step] for i < n (bytes); reads nothing past
+ * src[(n - 1) * step]. */
+typedef void (*tq_gather_u8_fn)(uint8_t *dst, const uint8_t *src, int n, int step);
+
 typedef struct tq_qdsp {
     tq_qgemm_fn qgemm;
     tq_quantize_fn quantize;
@@ -116,6 +120,7 @@ typedef struct tq_qdsp {
     tq_qgemm_ind_fn qgemm_ind;
     tq_qgemm_c4_fn qgemm_c4;
     tq_interleave4_fn interleave4;
+    tq_gather_u8_fn gather_u8;
 } tq_qdsp;
 
 /* The table for the CPU features currently allowed (cheap: call per eval). */
@@ -140,6 +145,7 @@ void tq_requant_c(const int32_t *acc, int n, float mult, int zp, int is_signed, 
 void tq_qgemm_ind_c(int M, int N, int K2, const int16_t *a, size_t lda,
                     const int16_t *const *brows, const int32_t *row_init, int32_t *c, size_t ldc);
 void tq_interleave4_c(uint8_t *dst, const uint8_t *const *src, int n, uint8_t flip);
+void tq_gather_u8_c(uint8_t *dst, const uint8_t *src, int n, int step);
 void tq_qgemm_c4_c(int M, int N, int KQ, const int8_t *w, const uint8_t *const *brows,
                    const int32_t *row_init, int32_t *c, size_t ldc);
 
@@ -160,6 +166,7 @@ void tq_qwiden_f32_avx2(float *dst, const void *src, int n, int step, int zp, in
 void tq_qwiden_s16_avx2(int16_t *dst, const void *src, int n, int step, int zp, int is_signed);
 void tq_requant_avx2(const int32_t *acc, int n, float mult, int zp, int is_signed, void *out);
 void tq_interleave4_avx2(uint8_t *dst, const uint8_t *const *src, int n, uint8_t flip);
+void tq_gather_u8_avx2(uint8_t *dst, const uint8_t *src, int n, int step);
 void tq_qgemm_ind_avx2(int M, int N, int K2, const int16_t *a, size_t lda,
                        const int16_t *const *brows, const int32_t *row_init, int32_t *c,
                        size_t ldc);

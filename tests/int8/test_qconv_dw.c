@@ -156,6 +156,22 @@ static void test_gemm_widen_requant_kernels(void **st)
             assert_int_equal(cbig[0][m * 64 + N], 0x5A5A5A5A);
         }
     }
+    for (int n = 1; n <= 60; n += 3) /* gather_u8 */
+        for (int step = 1; step <= 3; step++) {
+            uint8_t *src = malloc((size_t)((n - 1) * step + 1)), out[3][61];
+            assert_non_null(src);
+            for (int i = 0; i < (n - 1) * step + 1; i++)
+                src[i] = (uint8_t)rnd();
+            memset(out, 0xA5, sizeof out);
+            for (int t = 0; t < 3; t++)
+                tabs[t]->gather_u8(out[t], src, n, step);
+            assert_memory_equal(out[0], out[1], sizeof out[0]);
+            assert_memory_equal(out[0], out[2], sizeof out[0]);
+            for (int i = 0; i < n; i++)
+                assert_int_equal(out[0][i], src[i * step]);
+            assert_int_equal(out[0][n], 0xA5);
+            free(src);
+        }
     for (int n = 1; n <= 50; n += 7) { /* interleave4 */
         uint8_t rows[4][50], out[3][4 * 50 + 1];
         for (int j = 0; j < 4; j++)

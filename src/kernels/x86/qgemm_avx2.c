@@ -424,3 +424,24 @@ void tq_interleave4_avx2(uint8_t *dst, const uint8_t *const *src, int n, uint8_t
         tq_interleave4_c(dst + 4 * (size_t)i, rest, n - i, flip);
     }
 }
+
+void tq_gather_u8_avx2(uint8_t *dst, const uint8_t *src, int n, int step)
+{
+    int i = 0;
+    if (step == 2) {
+        /* 32 bytes -> their 16 even bytes; reads src[2i .. 2i+31]: i + 17 <= n */
+        const __m256i even = _mm256_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, -1, -1, -1, -1, -1, -1,
+                                              -1, -1, 0, 2, 4, 6, 8, 10, 12, 14, -1, -1, -1, -1,
+                                              -1, -1, -1, -1);
+        for (; i + 17 <= n; i += 16) {
+            __m256i b = _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i *)(src + 2 * (size_t)i)),
+                                            even);
+            b = _mm256_permute4x64_epi64(b, 0x08);
+            _mm_storeu_si128((__m128i *)(dst + i), _mm256_castsi256_si128(b));
+        }
+    } else if (step == 1) {
+        memcpy(dst, src, (size_t)n);
+        return;
+    }
+    tq_gather_u8_c(dst + i, src + (size_t)i * (size_t)step, n - i, step);
+}

@@ -616,10 +616,8 @@ static void c4_build_image(const tq_qconv *q, const tq_qdsp *d, const void *xn, 
                     hi = hi > q->ip_ph_len ? q->ip_ph_len : hi;
                     lo = lo > hi ? hi : lo;
                     memset(ph, pad, (size_t)lo);
-                    const uint8_t *sp = row + p - q->pl;
-                    int64_t step = q->sw;
-                    for (int64_t i = lo; i < hi; i++)
-                        ph[i] = sp[i * step];
+                    if (hi > lo)
+                        d->gather_u8(ph + lo, row + lo * q->sw + p - q->pl, (int)(hi - lo), q->sw);
                     memset(ph + hi, pad, (size_t)(q->ip_ph_len - hi));
                 }
             }
