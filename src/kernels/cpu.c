@@ -16,6 +16,9 @@ static unsigned detect(void)
     if ((flags & TQ_CPU_FLAG_AVX2) && __builtin_cpu_supports("avx512vl") &&
         __builtin_cpu_supports("avx512vnni"))
         flags |= TQ_CPU_FLAG_AVX512VNNI;
+    if ((flags & TQ_CPU_FLAG_AVX2) && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vbmi"))
+        flags |= TQ_CPU_FLAG_AVX512VBMI;
 #endif
     return flags;
 }

@@ -250,6 +250,21 @@ static const tq_qdsp vnni_table = {
 };
 #endif
 
+void tq_lut8_c(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t *table)
+{
+    for (size_t i = 0; i < n; i++)
+        dst[i] = table[src[i]];
+}
+
+tq_lut8_fn tq_lut8_get(void)
+{
+#if defined(TQ_HAVE_AVX2)
+    if (tq_cpu_flags() & TQ_CPU_FLAG_AVX512VBMI)
+        return tq_lut8_vbmi;
+#endif
+    return tq_lut8_c;
+}
+
 const tq_qdsp *tq_qdsp_c(void)
 {
     return &c_table;

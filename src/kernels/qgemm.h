@@ -177,6 +177,16 @@ void tq_qgemm_ind_vnni(int M, int N, int K2, const int16_t *a, size_t lda,
                        size_t ldc);
 #endif
 
+/* dst[i] = table[src[i]] for i < n (per-channel byte tables of the fused
+ * QDQ element-wise ops). Picked separately from tq_qdsp: AVX512-VBMI when
+ * tq_cpu_flags() has TQ_CPU_FLAG_AVX512VBMI, else C. */
+typedef void (*tq_lut8_fn)(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t *table);
+tq_lut8_fn tq_lut8_get(void);
+void tq_lut8_c(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t *table);
+#if defined(TQ_HAVE_AVX2)
+void tq_lut8_vbmi(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t *table);
+#endif
+
 /* --- packers (plain C: linear in the data, not the hot loop) */
 
 /* K rounded up to even. */

@@ -156,6 +156,24 @@ static void test_gemm_widen_requant_kernels(void **st)
             assert_int_equal(cbig[0][m * 64 + N], 0x5A5A5A5A);
         }
     }
+    for (size_t n = 1; n <= 200; n += 13) { /* lut8: every table version vs C */
+        uint8_t table[256], src[200], a8[201], b8[201];
+        for (int i = 0; i < 256; i++)
+            table[i] = (uint8_t)rnd();
+        for (size_t i = 0; i < n; i++)
+            src[i] = (uint8_t)rnd();
+        src[0] = 0;
+        src[n - 1] = 255;
+        memset(a8, 0xA5, sizeof a8);
+        memset(b8, 0xA5, sizeof b8);
+        tq_lut8_c(a8, src, n, table);
+        tq_cpu_set_mask(~0u);
+        tq_lut8_get()(b8, src, n, table);
+        assert_memory_equal(a8, b8, sizeof a8);
+        for (size_t i = 0; i < n; i++)
+            assert_int_equal(a8[i], table[src[i]]);
+        assert_int_equal(a8[n], 0xA5);
+    }
     for (int n = 1; n <= 60; n += 3) /* gather_u8 */
         for (int step = 1; step <= 3; step++) {
             uint8_t *src = malloc((size_t)((n - 1) * step + 1)), out[3][61];

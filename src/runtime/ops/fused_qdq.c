@@ -175,6 +175,7 @@ static int qelt_eval(tq_op_ctx *c)
 {
     const qelt_state *st = c->state;
     const tq_qdsp *d = tq_qdsp_get();
+    tq_lut8_fn lut = tq_lut8_get();
     const uint8_t *a = c->in[IN_A]->data;
     const uint8_t *b = st->two ? c->in[IN_B]->data : NULL;
     int64_t n = tq_value_numel(c->in[IN_A]);
@@ -183,10 +184,7 @@ static int qelt_eval(tq_op_ctx *c)
     for (int64_t i0 = 0, ch = 0; i0 < n; i0 += st->inner, ch = (ch + 1) % st->channels) {
         int64_t len = st->inner < n - i0 ? st->inner : n - i0;
         if (st->tq) {
-            const uint8_t *t = st->tq + ch * 256;
-            uint8_t *y = (uint8_t *)c->out[0]->data + i0;
-            for (int64_t i = 0; i < len; i++)
-                y[i] = t[a[i0 + i]];
+            lut((uint8_t *)c->out[0]->data + i0, a + i0, (size_t)len, st->tq + ch * 256);
             continue;
         }
         const float *ta = st->ta + ch * 256, *tb = b ? st->tb + ch * 256 : NULL;
