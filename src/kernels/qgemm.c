@@ -175,6 +175,28 @@ void tq_gather_u8_c(uint8_t *dst, const uint8_t *src, int n, int step)
         dst[i] = src[(size_t)i * (size_t)step];
 }
 
+float tq_qbranch_value(const tq_qbranch *br, uint8_t byte)
+{
+    int q = br->is_signed ? (int)(int8_t)byte : (int)byte;
+    float v = (float)(q - br->zp) * br->scale;
+    if (br->has_affine) {
+        v = v * br->mul;
+        v = v + br->add;
+    }
+    return v;
+}
+
+void tq_qadd2_c(float *out, const uint8_t *a, const tq_qbranch *ba, const uint8_t *b,
+                const tq_qbranch *bb, int n)
+{
+    for (int i = 0; i < n; i++) {
+        float v = tq_qbranch_value(ba, a[i]);
+        if (b)
+            v = v + tq_qbranch_value(bb, b[i]);
+        out[i] = v;
+    }
+}
+
 void tq_qpack_rows(int M, int K, const void *src, ptrdiff_t src_rs, ptrdiff_t src_cs,
                    int is_signed, const void *zp, ptrdiff_t zp_rs, ptrdiff_t zp_cs,
                    int16_t *dst, size_t lda)
@@ -214,6 +236,7 @@ static const tq_qdsp c_table = {
     .qgemm_c4 = tq_qgemm_c4_c,
     .interleave4 = tq_interleave4_c,
     .gather_u8 = tq_gather_u8_c,
+    .qadd2 = tq_qadd2_c,
 };
 
 #if defined(TQ_HAVE_AVX2)
@@ -231,6 +254,7 @@ static const tq_qdsp avx2_table = {
     .qgemm_c4 = tq_qgemm_c4_c, /* only chosen when VNNI is present (qcommon.c) */
     .interleave4 = tq_interleave4_avx2,
     .gather_u8 = tq_gather_u8_avx2,
+    .qadd2 = tq_qadd2_avx2,
 };
 /* AVX2 plus the AVX512-VNNI implicit-GEMM kernel. */
 static const tq_qdsp vnni_table = {
@@ -247,6 +271,7 @@ static const tq_qdsp vnni_table = {
     .qgemm_c4 = tq_qgemm_c4_vnni,
     .interleave4 = tq_interleave4_avx2,
     .gather_u8 = tq_gather_u8_avx2,
+    .qadd2 = tq_qadd2_avx2,
 };
 #endif
 

@@ -107,6 +107,17 @@ typedef void (*tq_interleave4_fn)(uint8_t *dst, const uint8_t *const *src, int n
  * src[(n - 1) * step]. */
 typedef void (*tq_gather_u8_fn)(uint8_t *dst, const uint8_t *src, int n, int step);
 
+/* One dequantised branch of a fused QDQ element-wise op: v = (float)(q - zp)
+ * * scale, then (when has_affine) v = v * mul + add, each a separate float
+ * rounding (DequantizeLinear, then a folded BatchNormalization). */
+typedef struct tq_qbranch {
+    int zp, is_signed, has_affine;
+    float scale, mul, add;
+} tq_qbranch;
+/* out[i] = branch_a(a[i]) [+ branch_b(b[i])] for i < n (b may be NULL). */
+typedef void (*tq_qadd2_fn)(float *out, const uint8_t *a, const tq_qbranch *ba,
+                            const uint8_t *b, const tq_qbranch *bb, int n);
+
 typedef struct tq_qdsp {
     tq_qgemm_fn qgemm;
     tq_quantize_fn quantize;
@@ -121,6 +132,7 @@ typedef struct tq_qdsp {
     tq_qgemm_c4_fn qgemm_c4;
     tq_interleave4_fn interleave4;
     tq_gather_u8_fn gather_u8;
+    tq_qadd2_fn qadd2;
 } tq_qdsp;
 
 /* The table for the CPU features currently allowed (cheap: call per eval). */
@@ -146,6 +158,9 @@ void tq_qgemm_ind_c(int M, int N, int K2, const int16_t *a, size_t lda,
                     const int16_t *const *brows, const int32_t *row_init, int32_t *c, size_t ldc);
 void tq_interleave4_c(uint8_t *dst, const uint8_t *const *src, int n, uint8_t flip);
 void tq_gather_u8_c(uint8_t *dst, const uint8_t *src, int n, int step);
+float tq_qbranch_value(const tq_qbranch *br, uint8_t byte);
+void tq_qadd2_c(float *out, const uint8_t *a, const tq_qbranch *ba, const uint8_t *b,
+                const tq_qbranch *bb, int n);
 void tq_qgemm_c4_c(int M, int N, int KQ, const int8_t *w, const uint8_t *const *brows,
                    const int32_t *row_init, int32_t *c, size_t ldc);
 
@@ -167,6 +182,8 @@ void tq_qwiden_s16_avx2(int16_t *dst, const void *src, int n, int step, int zp, 
 void tq_requant_avx2(const int32_t *acc, int n, float mult, int zp, int is_signed, void *out);
 void tq_interleave4_avx2(uint8_t *dst, const uint8_t *const *src, int n, uint8_t flip);
 void tq_gather_u8_avx2(uint8_t *dst, const uint8_t *src, int n, int step);
+void tq_qadd2_avx2(float *out, const uint8_t *a, const tq_qbranch *ba, const uint8_t *b,
+                   const tq_qbranch *bb, int n);
 void tq_qgemm_ind_avx2(int M, int N, int K2, const int16_t *a, size_t lda,
                        const int16_t *const *brows, const int32_t *row_init, int32_t *c,
                        size_t ldc);

@@ -156,6 +156,36 @@ static void test_gemm_widen_requant_kernels(void **st)
             assert_int_equal(cbig[0][m * 64 + N], 0x5A5A5A5A);
         }
     }
+    for (int n = 1; n <= 70; n += 3) { /* qadd2: every table version vs C, bit for bit */
+        uint8_t a8[70], b8[70];
+        for (int i = 0; i < n; i++) {
+            a8[i] = (uint8_t)rnd();
+            b8[i] = (uint8_t)rnd();
+        }
+        tq_qbranch ba = { rnd_in(-128, 255), n & 1, n % 3 != 0, 0.0173f, 0.91f, -0.37f };
+        tq_qbranch bb = { rnd_in(-128, 127), 1, 1, 0.0041f, 1.7f, 0.125f };
+        float out[3][71];
+        for (int with_b = 0; with_b < 2; with_b++) {
+            memset(out, 0x5A, sizeof out);
+            for (int t = 0; t < 3; t++)
+                tabs[t]->qadd2(out[t], a8, &ba, with_b ? b8 : NULL, &bb, n);
+            assert_memory_equal(out[0], out[1], sizeof out[0]);
+            assert_memory_equal(out[0], out[2], sizeof out[0]);
+            for (int i = 0; i < n; i++) {
+                int qa = ba.is_signed ? (int8_t)a8[i] : a8[i], qb = (int8_t)b8[i];
+                volatile float va = (float)(qa - ba.zp) * ba.scale;
+                if (ba.has_affine) {
+                    va = va * ba.mul;
+                    va = va + ba.add;
+                }
+                volatile float vb = (float)(qb - bb.zp) * bb.scale;
+                vb = vb * bb.mul;
+                vb = vb + bb.add;
+                float want = with_b ? va + vb : va;
+                assert_memory_equal(&out[0][i], &want, sizeof want);
+            }
+        }
+    }
     for (size_t n = 1; n <= 200; n += 13) { /* lut8: every table version vs C */
         uint8_t table[256], src[200], a8[201], b8[201];
         for (int i = 0; i < 256; i++)

@@ -445,3 +445,32 @@ void tq_gather_u8_avx2(uint8_t *dst, const uint8_t *src, int n, int step)
     }
     tq_gather_u8_c(dst + i, src + (size_t)i * (size_t)step, n - i, step);
 }
+
+/* 8 bytes of one branch -> 8 floats: the operations of tq_qbranch_value,
+ * each a separate rounding (no FMA). */
+static inline __m256 branch8(const uint8_t *p, const tq_qbranch *br)
+{
+    __m128i b = _mm_loadl_epi64((const __m128i *)p);
+    __m256i q = br->is_signed ? _mm256_cvtepi8_epi32(b) : _mm256_cvtepu8_epi32(b);
+    __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(q, _mm256_set1_epi32(br->zp))),
+                             _mm256_set1_ps(br->scale));
+    if (br->has_affine) {
+        v = _mm256_mul_ps(v, _mm256_set1_ps(br->mul));
+        v = _mm256_add_ps(v, _mm256_set1_ps(br->add));
+    }
+    return v;
+}
+
+void tq_qadd2_avx2(float *out, const uint8_t *a, const tq_qbranch *ba, const uint8_t *b,
+                   const tq_qbranch *bb, int n)
+{
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = branch8(a + i, ba);
+        if (b)
+            v = _mm256_add_ps(v, branch8(b + i, bb));
+        _mm256_storeu_ps(out + i, v);
+    }
+    if (i < n)
+        tq_qadd2_c(out + i, a + i, ba, b ? b + i : NULL, bb, n - i);
+}

@@ -20,7 +20,7 @@ tq_lut8_vbmi(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t *table)
         _mm512_storeu_si512(dst + i, _mm512_mask_blend_epi8(_mm512_movepi8_mask(idx), lo, hi));
     }
     if (i < n) {
-        __mmask64 m = _bzhi_u64(~0ull, (unsigned)(n - i));
+        __mmask64 m = (1ull << (n - i)) - 1; /* n - i < 64 */
         __m512i idx = _mm512_maskz_loadu_epi8(m, src + i);
         __m512i lo = _mm512_permutex2var_epi8(t0, idx, t1);
         __m512i hi = _mm512_permutex2var_epi8(t2, idx, t3);

@@ -25,6 +25,7 @@ typedef struct qelt_state {
     int64_t channels, inner; /* element i is in channel (i / inner) % channels */
     bool two, quant_out, a_signed, b_signed, y_signed;
     float *ta, *tb;          /* [channels][256] float per branch (index: byte value) */
+    tq_qbranch *ba, *bb;     /* per channel: the same values computed in place */
     uint8_t *tq;             /* [channels][256] output bytes (one input, quantised) */
     float y_scale;
     int y_zp;
@@ -38,6 +39,8 @@ static void qelt_release(void *p)
         return;
     free(st->ta);
     free(st->tb);
+    free(st->ba);
+    free(st->bb);
     free(st->tq);
     free(st);
 }
@@ -67,7 +70,7 @@ static uint8_t quantize_one(const qelt_state *st, float v)
 
 /* The float value of every byte of branch `base` per channel. */
 static int branch_table(tq_op_ctx *c, qelt_state *st, int base, const char *eps_attr,
-                        bool *is_signed, float **out)
+                        bool *is_signed, float **out, tq_qbranch **brs)
 {
     const tq_value *q = input(c, base), *s = input(c, base + 1), *z = input(c, base + 2);
     if (!q || !tq_is_q8(q->dtype) || !s || !s->is_const || (z && !z->is_const))
@@ -96,9 +99,11 @@ static int branch_table(tq_op_ctx *c, qelt_state *st, int base, const char *eps_
     }
     float eps = tq_node_attr_float(c->node, eps_attr, 1e-5f);
     float *t = malloc(sizeof(float) * 256 * (size_t)C);
-    if (!t)
-        return tq_op_fail(c, TQ_ENOMEM, "out of memory");
+    tq_qbranch *br = malloc(sizeof(tq_qbranch) * (size_t)C);
     *out = t;
+    *brs = br;
+    if (!t || !br)
+        return tq_op_fail(c, TQ_ENOMEM, "out of memory");
     for (int64_t ch = 0; ch < C; ch++) {
         float bs = 1.0f, bt = 0.0f;
         if (has_bn) {
@@ -106,13 +111,10 @@ static int branch_table(tq_op_ctx *c, qelt_state *st, int base, const char *eps_
             bs = g[ch] / sqrtf(v[ch] + eps);
             bt = b[ch] - m[ch] * bs;
         }
-        for (int byte = 0; byte < 256; byte++) {
-            int qv = *is_signed ? (int)(int8_t)byte : byte;
-            float x = (float)(qv - zp) * scale;
-            if (has_bn)
-                x = x * bs + bt;
-            t[ch * 256 + byte] = x;
-        }
+        br[ch] = (tq_qbranch){ .zp = zp, .is_signed = *is_signed, .has_affine = has_bn,
+                               .scale = scale, .mul = bs, .add = bt };
+        for (int byte = 0; byte < 256; byte++)
+            t[ch * 256 + byte] = tq_qbranch_value(&br[ch], (uint8_t)byte);
     }
     return TQ_OK;
 }
@@ -142,9 +144,9 @@ static int qelt_prepare(tq_op_ctx *c)
     st->act.kind = (int)tq_node_attr_int(c->node, "act", TQ_QACT_NONE);
     st->act.lo = tq_node_attr_float(c->node, "act_min", 0.0f);
     st->act.hi = tq_node_attr_float(c->node, "act_max", 0.0f);
-    int rc = branch_table(c, st, IN_A, "a_eps", &st->a_signed, &st->ta);
+    int rc = branch_table(c, st, IN_A, "a_eps", &st->a_signed, &st->ta, &st->ba);
     if (!rc && st->two)
-        rc = branch_table(c, st, IN_B, "b_eps", &st->b_signed, &st->tb);
+        rc = branch_table(c, st, IN_B, "b_eps", &st->b_signed, &st->tb, &st->bb);
     if (rc)
         return rc;
     const tq_value *ys = input(c, IN_YS), *yz = input(c, IN_YZ);
@@ -187,7 +189,6 @@ static int qelt_eval(tq_op_ctx *c)
             lut((uint8_t *)c->out[0]->data + i0, a + i0, (size_t)len, st->tq + ch * 256);
             continue;
         }
-        const float *ta = st->ta + ch * 256, *tb = b ? st->tb + ch * 256 : NULL;
         float *yf = st->quant_out ? NULL : (float *)c->out[0]->data + i0;
         uint8_t *yq = st->quant_out ? (uint8_t *)c->out[0]->data + i0 : NULL;
         float buf[256];
@@ -197,12 +198,8 @@ static int qelt_eval(tq_op_ctx *c)
             /* three simple loops (lookups, activation, quantise) instead of
              * one with branches: the last two vectorise */
             const uint8_t *aj = a + i0 + j0, *bj = b ? b + i0 + j0 : NULL;
-            if (tb)
-                for (int j = 0; j < m; j++)
-                    v[j] = ta[aj[j]] + tb[bj[j]];
-            else
-                for (int j = 0; j < m; j++)
-                    v[j] = ta[aj[j]];
+            /* the tables' own formula, vectorised (tq_qbranch_value) */
+            d->qadd2(v, aj, st->ba + ch, bj, b ? st->bb + ch : NULL, m);
             if (st->act.kind == TQ_QACT_RELU) {
                 for (int j = 0; j < m; j++)
                     v[j] = v[j] > 0.0f ? v[j] : 0.0f;
