@@ -10,8 +10,9 @@
 #   CNN (default fixtures/cnn.onnx; its static per-channel int8 model is made
 #   with `tinyq quantize` into a temporary directory), CALIB (default
 #   fixtures/cnn_calib.npz).
-# Medians in microseconds. The machine is shared: only ratios measured in the
-# same run mean anything.
+# Medians in microseconds; the last three columns repeat the ratios on the
+# minimum latencies (steadier than medians when other jobs share the cores).
+# The machine is shared: only ratios measured in the same run mean anything.
 set -eu
 cd "$(dirname "$0")/.."
 TOOL="${1:-build/tools/tinyq/tinyq}"
@@ -48,8 +49,8 @@ done
 med_tq() { "$TOOL" bench "$1" --batch 1 --iters "$2" --json; }
 med_ort() { node bench/ort_bench.js "$1" --batch 1 --iters "$2" --threads 1; }
 
-printf '%-18s %10s %10s %10s %10s %9s %9s %9s\n' model tq_int8 tq_fp32 ort_fp32 ort_int8 \
-    tq8/tq32 tq8/ort8 tq8/ort32
+printf '%-18s %10s %10s %10s %10s %9s %9s %9s | %9s %9s %9s\n' model tq_int8 tq_fp32 \
+    ort_fp32 ort_int8 tq8/tq32 tq8/ort8 tq8/ort32 min:tq32 min:ort8 min:ort32
 echo "$CASES" | while read -r name fp32 int8; do
     [ -n "$name" ] || continue
     it=$ITERS
@@ -61,7 +62,10 @@ echo "$CASES" | while read -r name fp32 int8; do
     "$PY" - "$name" "$a" "$b" "$c" "$d" <<'PY'
 import json, sys
 name = sys.argv[1]
-a, b, c, d = (json.loads(s)["median_us"] for s in sys.argv[2:])
-print(f"{name:<18} {a:>10.1f} {b:>10.1f} {c:>10.1f} {d:>10.1f} {a/b:>8.2f}x {a/d:>8.2f}x {a/c:>8.2f}x")
+runs = [json.loads(s) for s in sys.argv[2:]]
+a, b, c, d = (r["median_us"] for r in runs)
+ma, mb, mc, md = (r["min_us"] for r in runs)
+print(f"{name:<18} {a:>10.1f} {b:>10.1f} {c:>10.1f} {d:>10.1f} {a/b:>8.2f}x {a/d:>8.2f}x {a/c:>8.2f}x"
+      f" | {ma/mb:>8.2f}x {ma/md:>8.2f}x {ma/mc:>8.2f}x")
 PY
 done
