@@ -283,6 +283,15 @@ static void test_quantize_near_half(void **st)
         simd_table()->quantize(x, N, scale, zp, is_signed, b);
         assert_memory_equal(a, b, N);
     }
+    /* scales whose reciprocal is not a normal float take the division */
+    float odd_scales[3] = { 1e-40f, 3e38f, 1e-38f };
+    for (int k = 0; k < 3; k++) {
+        for (int i = 0; i < 64; i++)
+            x[i] = i % 4 == 0 ? 0.0f : (float)(i - 32) * odd_scales[k];
+        tq_quantize_f32_c(x, 64, odd_scales[k], 3, 1, a);
+        simd_table()->quantize(x, 64, odd_scales[k], 3, 1, b);
+        assert_memory_equal(a, b, 64);
+    }
 }
 
 int main(void)

@@ -90,7 +90,12 @@ void tq_quantize_f32_avx2(const float *x, size_t n, float scale, int zp, int is_
      * within a few ulps of the quotient, so unless it lies within 8 ulps of a
      * half-integer (where rounding could go the other way) rint of it equals
      * rint of the division: those rare vectors take the division. */
-    const __m256 vinv = _mm256_set1_ps(1.0f / scale);
+    float inv = 1.0f / scale;
+    if (!(fabsf(scale) >= 0x1p-126f && fabsf(inv) >= 0x1p-126f && fabsf(inv) < 0x1p126f)) {
+        tq_quantize_f32_c(x, n, scale, zp, is_signed, q); /* the bound assumes normal numbers */
+        return;
+    }
+    const __m256 vinv = _mm256_set1_ps(inv);
     const __m256 half = _mm256_set1_ps(0.5f), rel = _mm256_set1_ps(0x1p-20f);
     const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     size_t i = 0;
