@@ -24,7 +24,8 @@ int tq_fuse_dynamic(tq_model *m, int *n_fused, tq_error *err);
 
 /* Static QDQ groups (graph/fuse_qdq.c): DequantizeLinear -> Conv ->
  * QuantizeLinear becomes QLinearConv (integer kernel, float requantisation
- * as ONNX Runtime does it); DQ -> [BatchNormalization] [+ DQ ->
+ * as ONNX Runtime does it); DQ -> Gemm|MatMul -> Q becomes tinyq.QGemm
+ * (same integer scheme); DQ -> [BatchNormalization] [+ DQ ->
  * [BatchNormalization]] -> [Relu|Clip] -> [QuantizeLinear] becomes
  * tinyq.QEltwise (per-channel byte tables). *n_fused = groups rewritten. */
 int tq_fuse_qdq(tq_model *m, int *n_fused, tq_error *err);

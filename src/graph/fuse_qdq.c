@@ -6,6 +6,7 @@
  *     (the bias is taken only when its scale is exactly x_scale * w_scale,
  *     which is how quantisers write it; QLinearConv requantises in float
  *     as ONNX Runtime does: qcommon.h)
+ *   DQ(x) -> Gemm | MatMul(DQ(w) [, DQ(int32 bias)]) -> Q(y)  =>  tinyq.QGemm
  *   DQ(a) [-> BN] [+ DQ(b) [-> BN]] [-> Relu|Clip] [-> Q]  =>  tinyq.QEltwise
  *     (runtime/ops/fused_qdq.c: byte tables per channel)
  *
@@ -184,6 +185,79 @@ static bool match_conv(const tq_graph *g, int i, const bool *taken, conv_group *
                            nw->inputs[1], nw->inputs[2], nq->inputs[1], nq->inputs[2], bias };
     memcpy(cg->ins, ins, sizeof ins);
     cg->n_ins = bias ? 9 : 8;
+    return true;
+}
+
+/* ---- Gemm / MatMul groups -> tinyq.QGemm */
+
+/* A constant 2-D 8-bit weight behind a DequantizeLinear, quantised per
+ * tensor or per output column (axis `axis`); *n = output columns. */
+static bool weight_dq_2d(const tq_graph *g, int i, bool trans, int64_t *n,
+                         const tq_tensor **scale)
+{
+    if (i < 0 || !is_op(&g->nodes[i], "DequantizeLinear") || g->nodes[i].n_inputs != 3)
+        return false;
+    const tq_node *d = &g->nodes[i];
+    const tq_tensor *w = init_of(g, d->inputs[0]), *s = init_of(g, d->inputs[1]),
+                    *z = init_of(g, d->inputs[2]);
+    if (!w || !s || !z || !is_q8(w->dtype) || w->rank != 2 || s->dtype != TQ_FLOAT ||
+        z->dtype != w->dtype || s->rank > 1 || z->rank > 1)
+        return false;
+    *n = trans ? w->dims[0] : w->dims[1];
+    int64_t ns = tq_tensor_numel(s);
+    if (ns != tq_tensor_numel(z) || (ns != 1 && ns != *n))
+        return false;
+    if (ns != 1 && tq_node_attr_int(d, "axis", 1) != (trans ? 0 : 1))
+        return false;
+    *scale = s;
+    return true;
+}
+
+typedef struct gemm_group {
+    int node, q;
+    bool trans;
+    const char *ins[9];
+    int n_ins;
+} gemm_group;
+
+static bool match_gemm(const tq_graph *g, int i, const bool *taken, gemm_group *gg)
+{
+    const tq_node *nd = &g->nodes[i];
+    bool gemm = is_op(nd, "Gemm");
+    if ((!gemm && !is_op(nd, "MatMul")) || nd->n_inputs < 2 || nd->n_outputs != 1 || taken[i])
+        return false;
+    bool trans = false;
+    if (gemm) {
+        if (tq_node_attr_int(nd, "transA", 0) != 0 || tq_node_attr_float(nd, "alpha", 1.0f) != 1.0f ||
+            tq_node_attr_float(nd, "beta", 1.0f) != 1.0f)
+            return false;
+        trans = tq_node_attr_int(nd, "transB", 0) != 0;
+    }
+    int dx = producer(g, nd->inputs[0]), dw = producer(g, nd->inputs[1]);
+    int64_t n;
+    const tq_tensor *ws;
+    if (!act_qdq(g, dx, "DequantizeLinear") || !weight_dq_2d(g, dw, trans, &n, &ws))
+        return false;
+    const tq_node *nx = &g->nodes[dx], *nw = &g->nodes[dw];
+    const char *bias = NULL;
+    if (gemm && nd->n_inputs > 2 && nd->inputs[2][0]) {
+        int db = producer(g, nd->inputs[2]);
+        float xs = *(const float *)init_of(g, nx->inputs[1])->data;
+        if (!bias_dq(g, db, n, xs, ws) || init_of(g, g->nodes[db].inputs[0])->rank != 1)
+            return false;
+        bias = g->nodes[db].inputs[0];
+    }
+    int q = sole_consumer(g, nd->outputs[0]);
+    if (!act_qdq(g, q, "QuantizeLinear") || taken[q])
+        return false;
+    const tq_node *nq = &g->nodes[q];
+    gg->node = i;
+    gg->q = q;
+    gg->trans = trans;
+    const char *ins[9] = { nx->inputs[0], nx->inputs[1], nx->inputs[2], nw->inputs[0],
+                           nw->inputs[1], nw->inputs[2], nq->inputs[1], nq->inputs[2], bias };
+    memcpy(gg->ins, ins, sizeof ins);
+    gg->n_ins = bias ? 9 : 8;
     return true;
 }
 
@@ -385,6 +459,27 @@ static int emit_conv(tq_graph *tmp, const tq_graph *g, const conv_group *cg)
     return copy_attrs(n, cv);
 }
 
+static int emit_gemm(tq_graph *tmp, const tq_graph *g, const gemm_group *gg)
+{
+    const tq_node *src = &g->nodes[gg->node];
+    tq_node *n = tq_graph_add_node(tmp, "QGemm", src->name);
+    if (!n)
+        return TQ_ENOMEM;
+    free(n->domain);
+    if (!(n->domain = strdup("tinyq")))
+        return TQ_ENOMEM;
+    for (int k = 0; k < gg->n_ins; k++)
+        if (tq_node_add_input(n, gg->ins[k]))
+            return TQ_ENOMEM;
+    if (tq_node_add_output(n, g->nodes[gg->q].outputs[0]))
+        return TQ_ENOMEM;
+    tq_attr *a = tq_node_add_attr(n, "transB", TQ_ATTR_INT);
+    if (!a)
+        return TQ_ENOMEM;
+    a->i = gg->trans;
+    return TQ_OK;
+}
+
 static int emit_elt(tq_graph *tmp, const tq_graph *g, const elt_group *eg)
 {
     int anchor = eg->q >= 0 ? eg->q : eg->add;
@@ -439,6 +534,14 @@ int tq_fuse_qdq(tq_model *m, int *n_fused, tq_error *err)
             continue;
         rc = emit_conv(&tmp, g, &cg);
         drop[cg.conv] = drop[cg.q] = true;
+        (*n_fused)++;
+    }
+    for (int i = 0; i < g->n_nodes && rc == TQ_OK; i++) {
+        gemm_group gg;
+        if (!match_gemm(g, i, drop, &gg))
+            continue;
+        rc = emit_gemm(&tmp, g, &gg);
+        drop[gg.node] = drop[gg.q] = true;
         (*n_fused)++;
     }
     for (int pass = 0; pass < 2; pass++)

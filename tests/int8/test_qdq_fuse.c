@@ -1,6 +1,7 @@
 /* The static-QDQ fusion (graph/fuse_qdq.c) on the quantiser's own output for
  * fixtures/cnn.onnx (skipped when the fixture is absent): every Conv and
- * BatchNormalization must be gone (9 QLinearConv, 7 tinyq.QEltwise), and the
+ * BatchNormalization and the Gemm must be gone (9 QLinearConv, 7
+ * tinyq.QEltwise, 1 tinyq.QGemm), and the
  * fused integer graph must agree with the same file run op by op in float
  * (DequantizeLinear -> float Conv -> QuantizeLinear) to within one output
  * quantisation step for every logit. Agreement with ONNX Runtime on the same
@@ -87,7 +88,9 @@ static void check(tq_dtype act)
     assert_int_equal(tq_session_create_ex(&plain, m, false, &err), TQ_OK);
     assert_int_equal(count_ops(fused, "", "QLinearConv"), 9);
     assert_int_equal(count_ops(fused, "tinyq", "QEltwise"), 7);
+    assert_int_equal(count_ops(fused, "tinyq", "QGemm"), 1);
     assert_int_equal(count_ops(fused, "", "Conv"), 0);
+    assert_int_equal(count_ops(fused, "", "Gemm"), 0);
     assert_int_equal(count_ops(fused, "", "BatchNormalization"), 0);
     float step = output_step(m);
     assert_true(step > 0.0f);

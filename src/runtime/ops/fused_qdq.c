@@ -219,3 +219,153 @@ static int qelt_eval(tq_op_ctx *c)
 
 const tq_op_def tq_op_fused_qdq_eltwise = { "tinyq", "QEltwise", qelt_prepare, qelt_eval,
                                             qelt_release };
+
+/* ---- tinyq.QGemm: DQ(x) -> Gemm/MatMul(DQ(w) [, DQ(int32 bias)]) -> Q(y)
+ * as an integer GEMM (graph/fuse_qdq.c writes it). Inputs: x, x_scale,
+ * x_zp, w (constant, [N,K] with transB=1 else [K,N]), w_scale, w_zp (scalar
+ * or per output column), y_scale, y_zp, [bias int32 [N], scale x_scale *
+ * w_scale]. Leading dims of x are rows (MatMul). The int32 result (exact,
+ * bias added) is requantised like QLinearConv and ONNX Runtime:
+ * sat(rint((float)acc * (x_scale * w_scale[n] / y_scale)) + y_zp). */
+
+typedef struct qgemm_state {
+    int64_t M, K, N;
+    int k2;
+    size_t ldb;
+    int16_t *bpack;  /* k2 x ldb: w - w_zp, column n = output n */
+    int32_t *bias;   /* [N] (zeros when absent) */
+    float *mult;     /* [N] */
+    int x_zp, y_zp;
+    bool x_signed, y_signed;
+} qgemm_state;
+
+static void qgemm_release(void *p)
+{
+    qgemm_state *st = p;
+    if (!st)
+        return;
+    free(st->bpack);
+    free(st->bias);
+    free(st->mult);
+    free(st);
+}
+
+static int qgemm_prepare(tq_op_ctx *c)
+{
+    if (c->n_in < 8 || c->n_in > 9 || c->n_out < 1)
+        return tq_op_fail(c, TQ_EFORMAT, "expects 8 or 9 inputs (x, x_scale, x_zp, w, w_scale, "
+                                         "w_zp, y_scale, y_zp, [bias])");
+    for (int i = 0; i < 8; i++)
+        if (!c->in[i] || (i > 0 && !c->in[i]->is_const))
+            return tq_op_fail(c, TQ_EFORMAT, "input %d must be present%s", i,
+                              i > 0 ? " and constant" : "");
+    const tq_value *x = c->in[0], *w = c->in[3], *wz = c->in[5], *yz = c->in[7];
+    const tq_value *b = c->n_in > 8 ? c->in[8] : NULL;
+    bool trans = tq_node_attr_int(c->node, "transB", 0) != 0;
+    if (!tq_is_q8(x->dtype) || !tq_is_q8(w->dtype) || w->rank != 2 || x->rank < 1 ||
+        wz->dtype != w->dtype || c->in[2]->dtype != x->dtype || !tq_is_q8(yz->dtype))
+        return tq_op_fail(c, TQ_EFORMAT, "'%s' and weight '%s' must be 8-bit with matching zero "
+                                         "points, the weight 2-D", x->name, w->name);
+    qgemm_state *st = calloc(1, sizeof *st);
+    if (!st)
+        return tq_op_fail(c, TQ_ENOMEM, "out of memory");
+    c->state = st;
+    st->K = trans ? w->dims[1] : w->dims[0];
+    st->N = trans ? w->dims[0] : w->dims[1];
+    if (x->dims[x->rank - 1] != st->K)
+        return tq_op_fail(c, TQ_EFORMAT, "'%s' (last dim %lld) and weight '%s' do not multiply",
+                          x->name, (long long)x->dims[x->rank - 1], w->name);
+    st->M = st->K ? tq_value_numel(x) / st->K : 0;
+    if (st->K > (1 << 20) || st->N > (1 << 20) || st->M > INT32_MAX / 2)
+        return tq_op_fail(c, TQ_EUNSUPPORTED, "matrix sizes are too large");
+    int n = (int)st->N;
+    float xs, ys, *ws = malloc(sizeof(float) * (size_t)n);
+    int32_t *wzp = malloc(sizeof(int32_t) * (size_t)n), xz, yzv;
+    st->bias = calloc((size_t)n, sizeof(int32_t));
+    st->mult = malloc(sizeof(float) * (size_t)n);
+    if (!ws || !wzp || !st->bias || !st->mult) {
+        free(ws);
+        free(wzp);
+        return tq_op_fail(c, TQ_ENOMEM, "out of memory");
+    }
+    int rc = tq_qparam_scale(c, 1, 1, &xs);
+    if (!rc)
+        rc = tq_qparam_zp(c, 2, 1, &xz);
+    if (!rc)
+        rc = tq_qparam_scale(c, 4, n, ws);
+    if (!rc)
+        rc = tq_qparam_zp(c, 5, n, wzp);
+    if (!rc)
+        rc = tq_qparam_scale(c, 6, 1, &ys);
+    if (!rc)
+        rc = tq_qparam_zp(c, 7, 1, &yzv);
+    if (!rc && b && (b->dtype != TQ_INT32 || !b->is_const || tq_value_numel(b) != st->N))
+        rc = tq_op_fail(c, TQ_EFORMAT, "bias '%s' must be a constant int32 vector of %lld",
+                        b->name, (long long)st->N);
+    if (!rc) {
+        for (int k = 0; k < n; k++)
+            st->mult[k] = xs * ws[k] / ys; /* ONNX Runtime's order */
+        if (b)
+            memcpy(st->bias, b->data, sizeof(int32_t) * (size_t)n);
+        st->k2 = tq_qgemm_k2((int)st->K);
+        st->ldb = tq_qgemm_ldb(n);
+        st->bpack = calloc((size_t)st->k2 * st->ldb, sizeof(int16_t));
+        if (!st->bpack)
+            rc = tq_op_fail(c, TQ_ENOMEM, "out of memory");
+    }
+    if (!rc) {
+        /* zero points per column, as the int8 type of the weight */
+        int8_t *z8 = malloc((size_t)n);
+        if (!z8) {
+            rc = tq_op_fail(c, TQ_ENOMEM, "out of memory");
+        } else {
+            for (int k = 0; k < n; k++)
+                z8[k] = (int8_t)wzp[k];
+            ptrdiff_t rs = trans ? 1 : (ptrdiff_t)st->N, cs = trans ? (ptrdiff_t)st->K : 1;
+            tq_qpack_rows((int)st->K, n, w->data, rs, cs, w->dtype == TQ_INT8, z8, 0, 1,
+                          st->bpack, st->ldb);
+            free(z8);
+        }
+    }
+    free(ws);
+    free(wzp);
+    if (rc)
+        return rc;
+    st->x_zp = xz;
+    st->y_zp = yzv;
+    st->x_signed = x->dtype == TQ_INT8;
+    st->y_signed = yz->dtype == TQ_INT8;
+    c->scratch_bytes = sizeof(int16_t) * (size_t)st->M * (size_t)st->k2 +
+                       sizeof(int32_t) * (size_t)st->M * (size_t)st->N + 64;
+    int64_t od[TQ_MAX_RANK];
+    memcpy(od, x->dims, sizeof od);
+    od[x->rank - 1] = st->N;
+    tq_value_set_shape(c->out[0], yz->dtype, x->rank, od);
+    return TQ_OK;
+}
+
+static int qgemm_eval(tq_op_ctx *c)
+{
+    const qgemm_state *st = c->state;
+    const tq_qdsp *d = tq_qdsp_get();
+    int16_t *apack = c->scratch;
+    size_t abytes = sizeof(int16_t) * (size_t)st->M * (size_t)st->k2;
+    int32_t *acc = (int32_t *)(void *)((char *)c->scratch + (abytes + 63) / 64 * 64);
+    int8_t z8 = (int8_t)st->x_zp;
+    uint8_t zu = (uint8_t)st->x_zp;
+    tq_qpack_rows((int)st->M, (int)st->K, c->in[0]->data, (ptrdiff_t)st->K, 1, st->x_signed,
+                  st->x_signed ? (const void *)&z8 : (const void *)&zu, 0, 0, apack,
+                  (size_t)st->k2);
+    d->qgemm((int)st->M, (int)st->N, st->k2, apack, (size_t)st->k2, st->bpack, st->ldb, NULL, acc,
+             (size_t)st->N);
+    uint8_t *y = c->out[0]->data;
+    for (int64_t m = 0; m < st->M; m++)
+        for (int64_t n = 0; n < st->N; n++) {
+            int32_t v = acc[m * st->N + n] + st->bias[n];
+            tq_requant_c(&v, 1, st->mult[n], st->y_zp, st->y_signed, y + m * st->N + n);
+        }
+    return TQ_OK;
+}
+
+const tq_op_def tq_op_fused_qdq_gemm = { "tinyq", "QGemm", qgemm_prepare, qgemm_eval,
+                                         qgemm_release };
