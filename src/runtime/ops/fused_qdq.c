@@ -23,6 +23,11 @@ enum { IN_A = 0, IN_B = 7, IN_YS = 14, IN_YZ = 15, N_IN = 16 };
 
 typedef struct qelt_state {
     int64_t channels, inner; /* element i is in channel (i / inner) % channels */
+    int64_t channels_b, inner_b; /* the same for b */
+    /* b's shape differs from a's: numpy broadcasting, element by element */
+    bool bcast;
+    int rank;
+    int64_t dims[TQ_MAX_RANK], sa[TQ_MAX_RANK], sb[TQ_MAX_RANK];
     bool two, quant_out, a_signed, b_signed, y_signed;
     float *ta, *tb;          /* [channels][256] float per branch (index: byte value) */
     tq_qbranch *ba, *bb;     /* per channel: the same values computed in place */
@@ -69,7 +74,7 @@ static uint8_t quantize_one(const qelt_state *st, float v)
 }
 
 /* The float value of every byte of branch `base` per channel. */
-static int branch_table(tq_op_ctx *c, qelt_state *st, int base, const char *eps_attr,
+static int branch_table(tq_op_ctx *c, int64_t C, int base, const char *eps_attr,
                         bool *is_signed, float **out, tq_qbranch **brs)
 {
     const tq_value *q = input(c, base), *s = input(c, base + 1), *z = input(c, base + 2);
@@ -86,7 +91,6 @@ static int branch_table(tq_op_ctx *c, qelt_state *st, int base, const char *eps_
     if (rc)
         return rc;
     *is_signed = q->dtype == TQ_INT8;
-    int64_t C = st->channels;
     const tq_value *bn[4];
     bool has_bn = input(c, base + 3) != NULL;
     for (int k = 0; k < 4; k++) {
@@ -135,18 +139,41 @@ static int qelt_prepare(tq_op_ctx *c)
         st->inner *= a->dims[d];
     if (st->channels < 1)
         st->channels = 1;
+    st->channels_b = st->channels;
+    st->inner_b = st->inner;
+    st->rank = a->rank;
+    memcpy(st->dims, a->dims, sizeof(int64_t) * (size_t)a->rank);
     if (b) {
-        if (b->rank != a->rank || memcmp(b->dims, a->dims, sizeof(int64_t) * (size_t)a->rank))
-            return tq_op_fail(c, TQ_EUNSUPPORTED, "'%s' and '%s' must have the same shape",
-                              a->name, b->name);
         st->two = true;
+        st->channels_b = b->rank >= 2 && b->dims[1] > 0 ? b->dims[1] : 1;
+        st->inner_b = 1;
+        for (int d = 2; d < b->rank; d++)
+            st->inner_b *= b->dims[d];
+        if (b->rank != a->rank || memcmp(b->dims, a->dims, sizeof(int64_t) * (size_t)a->rank)) {
+            /* numpy broadcasting (the unfused Add's): right-aligned dims */
+            st->bcast = true;
+            st->rank = a->rank > b->rank ? a->rank : b->rank;
+            int64_t stra = 1, strb = 1;
+            for (int d = st->rank - 1; d >= 0; d--) {
+                int da = d - (st->rank - a->rank), db = d - (st->rank - b->rank);
+                int64_t na = da >= 0 ? a->dims[da] : 1, nb = db >= 0 ? b->dims[db] : 1;
+                if (na != nb && na != 1 && nb != 1)
+                    return tq_op_fail(c, TQ_EFORMAT, "'%s' and '%s' do not broadcast", a->name,
+                                      b->name);
+                st->dims[d] = na == 1 ? nb : na;
+                st->sa[d] = na == 1 ? 0 : stra;
+                st->sb[d] = nb == 1 ? 0 : strb;
+                stra *= na;
+                strb *= nb;
+            }
+        }
     }
     st->act.kind = (int)tq_node_attr_int(c->node, "act", TQ_QACT_NONE);
     st->act.lo = tq_node_attr_float(c->node, "act_min", 0.0f);
     st->act.hi = tq_node_attr_float(c->node, "act_max", 0.0f);
-    int rc = branch_table(c, st, IN_A, "a_eps", &st->a_signed, &st->ta, &st->ba);
+    int rc = branch_table(c, st->channels, IN_A, "a_eps", &st->a_signed, &st->ta, &st->ba);
     if (!rc && st->two)
-        rc = branch_table(c, st, IN_B, "b_eps", &st->b_signed, &st->tb, &st->bb);
+        rc = branch_table(c, st->channels_b, IN_B, "b_eps", &st->b_signed, &st->tb, &st->bb);
     if (rc)
         return rc;
     const tq_value *ys = input(c, IN_YS), *yz = input(c, IN_YZ);
@@ -169,8 +196,35 @@ static int qelt_prepare(tq_op_ctx *c)
         for (int64_t i = 0; i < 256 * st->channels; i++)
             st->tq[i] = quantize_one(st, apply_act(&st->act, st->ta[i]));
     }
-    tq_value_set_shape(c->out[0], out, a->rank, a->dims);
+    tq_value_set_shape(c->out[0], out, st->rank, st->dims);
     return TQ_OK;
+}
+
+/* Broadcasting two-input case: element by element (rare: residual Adds have
+ * equal shapes), the same float operations as the fast path. */
+static void qelt_eval_bcast(const qelt_state *st, const uint8_t *a, const uint8_t *b, void *y)
+{
+    int64_t idx[TQ_MAX_RANK] = {0}, n = 1, ai = 0, bi = 0;
+    for (int d = 0; d < st->rank; d++)
+        n *= st->dims[d];
+    for (int64_t i = 0; i < n; i++) {
+        float p = st->ta[((ai / st->inner) % st->channels) * 256 + a[ai]];
+        p = p + st->tb[((bi / st->inner_b) % st->channels_b) * 256 + b[bi]];
+        p = apply_act(&st->act, p);
+        if (st->quant_out)
+            tq_quantize_f32_c(&p, 1, st->y_scale, st->y_zp, st->y_signed, (uint8_t *)y + i);
+        else
+            ((float *)y)[i] = p;
+        for (int d = st->rank - 1; d >= 0; d--) { /* next multi-index */
+            ai += st->sa[d];
+            bi += st->sb[d];
+            if (++idx[d] < st->dims[d])
+                break;
+            ai -= st->sa[d] * st->dims[d];
+            bi -= st->sb[d] * st->dims[d];
+            idx[d] = 0;
+        }
+    }
 }
 
 static int qelt_eval(tq_op_ctx *c)
@@ -180,6 +234,10 @@ static int qelt_eval(tq_op_ctx *c)
     tq_lut8_fn lut = tq_lut8_get();
     const uint8_t *a = c->in[IN_A]->data;
     const uint8_t *b = st->two ? c->in[IN_B]->data : NULL;
+    if (st->bcast) {
+        qelt_eval_bcast(st, a, b, c->out[0]->data);
+        return TQ_OK;
+    }
     int64_t n = tq_value_numel(c->in[IN_A]);
     /* int8 bytes index the table by their bit pattern (the tables are built
      * for every byte value, signed or not) */
