@@ -197,6 +197,14 @@ void tq_qadd2_c(float *out, const uint8_t *a, const tq_qbranch *ba, const uint8_
     }
 }
 
+void tq_deint2_u32_c(uint32_t *even, uint32_t *odd, const uint32_t *src, int n)
+{
+    for (int i = 0; i < n; i++) {
+        even[i] = src[2 * i];
+        odd[i] = src[2 * i + 1];
+    }
+}
+
 void tq_qpack_rows(int M, int K, const void *src, ptrdiff_t src_rs, ptrdiff_t src_cs,
                    int is_signed, const void *zp, ptrdiff_t zp_rs, ptrdiff_t zp_cs,
                    int16_t *dst, size_t lda)
@@ -237,6 +245,7 @@ static const tq_qdsp c_table = {
     .interleave4 = tq_interleave4_c,
     .gather_u8 = tq_gather_u8_c,
     .qadd2 = tq_qadd2_c,
+    .deint2_u32 = tq_deint2_u32_c,
 };
 
 #if defined(TQ_HAVE_AVX2)
@@ -255,6 +264,7 @@ static const tq_qdsp avx2_table = {
     .interleave4 = tq_interleave4_avx2,
     .gather_u8 = tq_gather_u8_avx2,
     .qadd2 = tq_qadd2_avx2,
+    .deint2_u32 = tq_deint2_u32_avx2,
 };
 /* AVX2 plus the AVX512-VNNI implicit-GEMM kernel. */
 static const tq_qdsp vnni_table = {
@@ -272,6 +282,7 @@ static const tq_qdsp vnni_table = {
     .interleave4 = tq_interleave4_avx2,
     .gather_u8 = tq_gather_u8_avx2,
     .qadd2 = tq_qadd2_avx2,
+    .deint2_u32 = tq_deint2_u32_avx2,
 };
 #endif
 

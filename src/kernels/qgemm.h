@@ -118,6 +118,10 @@ typedef struct tq_qbranch {
 typedef void (*tq_qadd2_fn)(float *out, const uint8_t *a, const tq_qbranch *ba,
                             const uint8_t *b, const tq_qbranch *bb, int n);
 
+/* even[i] = src[2i], odd[i] = src[2i + 1] for i < n (4-byte pixels: the
+ * stride-2 column phases of a channel-quad image row). */
+typedef void (*tq_deint2_u32_fn)(uint32_t *even, uint32_t *odd, const uint32_t *src, int n);
+
 typedef struct tq_qdsp {
     tq_qgemm_fn qgemm;
     tq_quantize_fn quantize;
@@ -133,6 +137,7 @@ typedef struct tq_qdsp {
     tq_interleave4_fn interleave4;
     tq_gather_u8_fn gather_u8;
     tq_qadd2_fn qadd2;
+    tq_deint2_u32_fn deint2_u32;
 } tq_qdsp;
 
 /* The table for the CPU features currently allowed (cheap: call per eval). */
@@ -158,6 +163,7 @@ void tq_qgemm_ind_c(int M, int N, int K2, const int16_t *a, size_t lda,
                     const int16_t *const *brows, const int32_t *row_init, int32_t *c, size_t ldc);
 void tq_interleave4_c(uint8_t *dst, const uint8_t *const *src, int n, uint8_t flip);
 void tq_gather_u8_c(uint8_t *dst, const uint8_t *src, int n, int step);
+void tq_deint2_u32_c(uint32_t *even, uint32_t *odd, const uint32_t *src, int n);
 float tq_qbranch_value(const tq_qbranch *br, uint8_t byte);
 void tq_qadd2_c(float *out, const uint8_t *a, const tq_qbranch *ba, const uint8_t *b,
                 const tq_qbranch *bb, int n);
@@ -182,6 +188,7 @@ void tq_qwiden_s16_avx2(int16_t *dst, const void *src, int n, int step, int zp, 
 void tq_requant_avx2(const int32_t *acc, int n, float mult, int zp, int is_signed, void *out);
 void tq_interleave4_avx2(uint8_t *dst, const uint8_t *const *src, int n, uint8_t flip);
 void tq_gather_u8_avx2(uint8_t *dst, const uint8_t *src, int n, int step);
+void tq_deint2_u32_avx2(uint32_t *even, uint32_t *odd, const uint32_t *src, int n);
 void tq_qadd2_avx2(float *out, const uint8_t *a, const tq_qbranch *ba, const uint8_t *b,
                    const tq_qbranch *bb, int n);
 void tq_qgemm_ind_avx2(int M, int N, int K2, const int16_t *a, size_t lda,

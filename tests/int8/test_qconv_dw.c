@@ -156,6 +156,24 @@ static void test_gemm_widen_requant_kernels(void **st)
             assert_int_equal(cbig[0][m * 64 + N], 0x5A5A5A5A);
         }
     }
+    for (int n = 1; n <= 40; n += 3) { /* deint2_u32 */
+        uint32_t src[80], ev[3][41], od[3][41];
+        for (int i = 0; i < 2 * n; i++)
+            src[i] = rnd() * 2654435761u;
+        memset(ev, 0xA5, sizeof ev);
+        memset(od, 0xA5, sizeof od);
+        for (int t = 0; t < 3; t++)
+            tabs[t]->deint2_u32(ev[t], od[t], src, n);
+        assert_memory_equal(ev[0], ev[1], sizeof ev[0]);
+        assert_memory_equal(ev[0], ev[2], sizeof ev[0]);
+        assert_memory_equal(od[0], od[1], sizeof od[0]);
+        assert_memory_equal(od[0], od[2], sizeof od[0]);
+        for (int i = 0; i < n; i++) {
+            assert_true(ev[0][i] == src[2 * i]);
+            assert_true(od[0][i] == src[2 * i + 1]);
+        }
+        assert_true(ev[0][n] == 0xA5A5A5A5u && od[0][n] == 0xA5A5A5A5u);
+    }
     for (int n = 1; n <= 70; n += 3) { /* qadd2: every table version vs C, bit for bit */
         uint8_t a8[70], b8[70];
         for (int i = 0; i < n; i++) {
@@ -467,6 +485,10 @@ static void test_convinteger_random(void **st)
         run_case(&t, false);
         dw_case u = { 5, 15, 15, 9, 1, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, true, true, true, -5 };
         run_case(&u, false);
+        dw_case v2 = { 8, 28, 27, 16, 1, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, true, true, true, 9 };
+        run_case(&v2, false);
+        dw_case w2 = { 8, 14, 14, 8, 1, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, false, true, true, 200 };
+        run_case(&w2, false);
     }
     tq_cpu_set_mask(~0u);
 }

@@ -479,3 +479,19 @@ void tq_qadd2_avx2(float *out, const uint8_t *a, const tq_qbranch *ba, const uin
     if (i < n)
         tq_qadd2_c(out + i, a + i, ba, b ? b + i : NULL, bb, n - i);
 }
+
+void tq_deint2_u32_avx2(uint32_t *even, uint32_t *odd, const uint32_t *src, int n)
+{
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 a = _mm256_loadu_ps((const float *)(src + 2 * (size_t)i));
+        __m256 b = _mm256_loadu_ps((const float *)(src + 2 * (size_t)i + 8));
+        /* per 128-bit lane {a0 a2 b0 b2}: 64-bit chunks reordered 0, 2, 1, 3 */
+        __m256d e = _mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88));
+        __m256d o = _mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD));
+        _mm256_storeu_pd((double *)(void *)(even + i), _mm256_permute4x64_pd(e, 0xD8));
+        _mm256_storeu_pd((double *)(void *)(odd + i), _mm256_permute4x64_pd(o, 0xD8));
+    }
+    if (i < n)
+        tq_deint2_u32_c(even + i, odd + i, src + 2 * (size_t)i, n - i);
+}
