@@ -563,10 +563,10 @@ static void c4_build_image(const tq_qconv *q, const tq_qdsp *d, const void *xn, 
         for (int j = 0; j < 4; j++)
             padpix[j] = cq * 4 + j < q->cin ? (uint8_t)zpr : 0;
         memcpy(&padword, padpix, 4);
-        bool full = cq * 4 + 3 < q->cin;
-        for (int64_t pr = 0; pr < q->ip_rows && q->sw == 1 && full; pr++) {
-            /* stride 1, 4 real channels: interleave the input rows straight
-             * into place and write the pad pixels around them */
+        for (int64_t pr = 0; pr < q->ip_rows && q->sw == 1; pr++) {
+            /* stride 1: interleave the input rows straight into place and
+             * write the pad pixels around them (channels past cin meet zero
+             * weights, so they read channel 0's row) */
             uint8_t *dst = img + 4 * (cq * q->ip_plane + pr * rl);
             int64_t iy = pr - q->pt;
             if (iy < 0 || iy >= q->ih) {
@@ -579,13 +579,14 @@ static void c4_build_image(const tq_qconv *q, const tq_qdsp *d, const void *xn, 
                 memcpy(dst + 4 * i, &padword, 4);
             const uint8_t *src[4];
             for (int j = 0; j < 4; j++)
-                src[j] = (const uint8_t *)xn + (cq * 4 + j) * plane_in + iy * q->iw + (lo - q->pl);
+                src[j] = (const uint8_t *)xn + (cq * 4 + j < q->cin ? cq * 4 + j : 0) * plane_in +
+                         iy * q->iw + (lo - q->pl);
             if (hi > lo)
                 d->interleave4(dst + 4 * lo, src, (int)(hi - lo), flip);
             for (int64_t i = hi; i < rl; i++)
                 memcpy(dst + 4 * i, &padword, 4);
         }
-        for (int64_t pr = 0; pr < q->ip_rows && q->sw == 2 && full; pr++) {
+        for (int64_t pr = 0; pr < q->ip_rows && q->sw == 2; pr++) {
             /* stride 2: the padded row as 4-byte pixels in `lines`, then its
              * even / odd pixels are the two column phases */
             uint8_t *dst = img + 4 * (cq * q->ip_plane + pr * rl);
@@ -601,7 +602,8 @@ static void c4_build_image(const tq_qconv *q, const tq_qdsp *d, const void *xn, 
                 memcpy(tmp + 4 * i, &padword, 4);
             const uint8_t *src[4];
             for (int j = 0; j < 4; j++)
-                src[j] = (const uint8_t *)xn + (cq * 4 + j) * plane_in + iy * q->iw + (lo - q->pl);
+                src[j] = (const uint8_t *)xn + (cq * 4 + j < q->cin ? cq * 4 + j : 0) * plane_in +
+                         iy * q->iw + (lo - q->pl);
             if (hi > lo)
                 d->interleave4(tmp + 4 * lo, src, (int)(hi - lo), flip);
             for (int64_t i = hi; i < rl; i++)
@@ -609,7 +611,7 @@ static void c4_build_image(const tq_qconv *q, const tq_qdsp *d, const void *xn, 
             d->deint2_u32((uint32_t *)(void *)dst, (uint32_t *)(void *)(dst + 4 * q->ip_ph_len),
                           (const uint32_t *)(const void *)tmp, (int)q->ip_ph_len);
         }
-        if ((q->sw == 1 || q->sw == 2) && full)
+        if (q->sw <= 2)
             continue;
         for (int64_t pr = 0; pr < q->ip_rows; pr++) {
             int64_t iy = pr - q->pt;
