@@ -362,6 +362,27 @@ int tq_fuse_dynamic(tq_model *m, int *n_fused, tq_error *err)
             drop[fg.act_node] = true;
         (*n_fused)++;
     }
+    /* A fused conv feeding another fused op hands it its output's min/max
+     * (computed in the epilogue), saving the consumer a pass over its input. */
+    for (int i = 0; i < tmp.n_nodes && rc == TQ_OK; i++)
+        for (int j = 0; j < tmp.n_nodes && rc == TQ_OK; j++) {
+            tq_node *prod = &tmp.nodes[i], *cons = &tmp.nodes[j];
+            if (i == j || strcmp(prod->op_type, "DynQConv") != 0 ||
+                strcmp(prod->outputs[0], cons->inputs[0]) != 0)
+                continue;
+            tq_attr *a = tq_node_attr_int(prod, "emit_range", 0)
+                             ? NULL
+                             : tq_node_add_attr(prod, "emit_range", TQ_ATTR_INT);
+            if (a)
+                a->i = 1;
+            else if (!tq_node_attr_int(prod, "emit_range", 0))
+                rc = TQ_ENOMEM;
+            tq_attr *b = rc ? NULL : tq_node_add_attr(cons, "x_range", TQ_ATTR_INT);
+            if (b)
+                b->i = 1;
+            else if (!rc)
+                rc = TQ_ENOMEM;
+        }
     if (rc == TQ_OK && *n_fused) {
         int total = g->n_nodes + tmp.n_nodes;
         tq_node *nodes = calloc((size_t)total + 1, sizeof *nodes);

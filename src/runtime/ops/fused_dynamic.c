@@ -11,6 +11,7 @@
  * never fused into an FMA. So the outputs are bit-identical. The optional
  * tail (DynQConv input 5: a residual added after the bias; attribute act =
  * 1 Relu / 2 Clip(act_min, act_max)) repeats the unfused float ops too. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +32,11 @@ typedef struct dyn_state {
     tq_qact act;         /* folded Relu / Clip */
     const float *res;    /* eval: residual input (conv), or NULL */
     const tq_qdsp *d;
+    /* emit_range: track the output's min/max in the epilogue and publish it
+     * (tq_value.has_range); use_range: take the input's from its producer
+     * instead of a separate pass (graph/fuse_dynamic.c pairs them). */
+    bool emit_range, use_range;
+    float rmin, rmax;
 } dyn_state;
 
 static void dyn_release(void *p)
@@ -83,6 +89,20 @@ static int check_common(tq_op_ctx *c)
     return TQ_OK;
 }
 
+/* Quantise input 0 like DynamicQuantizeLinear, reusing its producer's
+ * min/max when paired (the same values d->minmax would return: min and max
+ * do not depend on the order they are taken in, NaNs ignored either way). */
+static void quantize_input(tq_op_ctx *c, const dyn_state *st, const tq_qdsp *d, uint8_t *xq,
+                           float *xs, int *xzp)
+{
+    const tq_value *x = c->in[0];
+    size_t n = (size_t)tq_value_numel(x);
+    if (st->use_range && x->has_range && n)
+        tq_dynamic_quantize_range(d, x->data, n, x->range_min, x->range_max, xq, xs, xzp);
+    else
+        tq_dynamic_quantize(d, x->data, n, xq, xs, xzp);
+}
+
 static int read_act(tq_op_ctx *c, dyn_state *st)
 {
     st->act.kind = (int)tq_node_attr_int(c->node, "act", TQ_QACT_NONE);
@@ -90,6 +110,8 @@ static int read_act(tq_op_ctx *c, dyn_state *st)
     st->act.hi = tq_node_attr_float(c->node, "act_max", 0.0f);
     if (st->act.kind < TQ_QACT_NONE || st->act.kind > TQ_QACT_CLIP)
         return tq_op_fail(c, TQ_EFORMAT, "unknown activation %d", st->act.kind);
+    st->use_range = tq_node_attr_int(c->node, "x_range", 0) != 0;
+    st->emit_range = tq_node_attr_int(c->node, "emit_range", 0) != 0;
     return TQ_OK;
 }
 
@@ -138,10 +160,18 @@ static int dconv_prepare(tq_op_ctx *c)
 static void dconv_epilogue(void *user, int64_t n, int64_t c0, int64_t nc, int64_t p0,
                            int64_t np, int32_t *acc, size_t ld)
 {
-    const dyn_state *st = user;
+    dyn_state *st = user;
     const float *res = st->res ? st->res + (n * st->q.cout + c0) * st->q.pixels + p0 : NULL;
     st->d->epilogue_rows(acc, (int)nc, (int)np, ld, st->sprod + c0,
                          st->bias ? st->bias + c0 : NULL, res, (size_t)st->q.pixels, &st->act);
+    if (st->emit_range && np > 0)
+        for (int64_t o = 0; o < nc; o++) { /* rows still in cache */
+            float mn, mx;
+            st->d->minmax((const float *)(const void *)(acc + o * (int64_t)ld), (size_t)np, &mn,
+                          &mx);
+            st->rmin = mn < st->rmin ? mn : st->rmin;
+            st->rmax = mx > st->rmax ? mx : st->rmax;
+        }
 }
 
 static int dconv_eval(tq_op_ctx *c)
@@ -152,11 +182,16 @@ static int dconv_eval(tq_op_ctx *c)
     uint8_t *xq = c->scratch;
     float xs;
     int xzp;
-    tq_dynamic_quantize(st->d, c->in[0]->data, (size_t)tq_value_numel(c->in[0]), xq, &xs, &xzp);
+    quantize_input(c, st, st->d, xq, &xs, &xzp);
+    st->rmin = INFINITY;
+    st->rmax = -INFINITY;
     for (int64_t o = 0; o < st->q.cout; o++)
         st->sprod[o] = xs * st->w_scale[o];
     tq_qconv_run(&st->q, st->d, st->q.wpack, xq, xzp, NULL, c->out[0]->data,
                  (char *)c->scratch + st->xq_bytes, dconv_epilogue, st);
+    c->out[0]->has_range = st->emit_range;
+    c->out[0]->range_min = st->rmin;
+    c->out[0]->range_max = st->rmax;
     return TQ_OK;
 }
 
@@ -214,7 +249,7 @@ static int dmm_eval(tq_op_ctx *c)
     int16_t *apack = (int16_t *)(void *)((char *)c->scratch + st->xq_bytes);
     float xs;
     int xzp;
-    tq_dynamic_quantize(d, c->in[0]->data, (size_t)tq_value_numel(c->in[0]), xq, &xs, &xzp);
+    quantize_input(c, st, d, xq, &xs, &xzp);
     uint8_t zp8 = (uint8_t)xzp;
     tq_qpack_rows((int)st->M, (int)st->K, xq, (ptrdiff_t)st->K, 1, 0, &zp8, 0, 0, apack,
                   (size_t)st->k2);

@@ -46,6 +46,9 @@ void tq_dynamic_qparams(float mn, float mx, float *scale, int *zp);
  * same bytes. */
 void tq_dynamic_quantize(const tq_qdsp *d, const float *x, size_t n, uint8_t *q, float *scale,
                          int *zp);
+/* The same with the min/max (as d->minmax computes them) already known. */
+void tq_dynamic_quantize_range(const tq_qdsp *d, const float *x, size_t n, float mn, float mx,
+                               uint8_t *q, float *scale, int *zp);
 
 /* The op definitions of this family (listed in quant.c). */
 extern const tq_op_def tq_op_quantize_linear, tq_op_dequantize_linear,
