@@ -27,6 +27,16 @@ int tq_fuse_dynamic(tq_model *m, int *n_fused, tq_error *err);
  * *n_fused = rewrites made. */
 bool tq_fuse_fp32_applies(const tq_model *m);
 int tq_fuse_fp32(tq_model *m, int *n_fused, tq_error *err);
+/* Static QDQ groups (graph/fuse_qdq.c): DequantizeLinear -> Conv ->
+ * QuantizeLinear becomes QLinearConv (integer kernel, float requantisation
+ * as ONNX Runtime does it); DQ -> Gemm|MatMul -> Q becomes tinyq.QGemm
+ * (same integer scheme); DQ -> [BatchNormalization] [+ DQ ->
+ * [BatchNormalization]] -> [Relu|Clip] -> [QuantizeLinear] becomes
+ * tinyq.QEltwise (per-channel byte tables). *n_fused = groups rewritten. */
+int tq_fuse_qdq(tq_model *m, int *n_fused, tq_error *err);
+
+/* Remove nodes none of whose outputs is read or is a graph output. */
+void tq_graph_sweep_dead(tq_graph *g);
 
 /* For the session: when m has something to fuse, *out = a fused copy, else
  * *out = NULL (run m as is). */

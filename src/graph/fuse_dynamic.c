@@ -1,6 +1,7 @@
 /* The dynamic-int8 fusion pass (see graph/fuse.h for the pattern and why the
  * fused result is bit-identical), the dead-node sweep that follows it, and
  * the session entry point. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,10 +41,21 @@ static const char *bias_source(const tq_graph *g, const char *name, bool conv, i
             shape->dims[0] > TQ_MAX_RANK)
             return NULL;
         rank = (int)shape->dims[0];
+        int infer = -1;
+        int64_t known = 1;
         for (int i = 0; i < rank; i++) {
             dims[i] = ((const int64_t *)shape->data)[i];
-            if (dims[i] <= 0) /* 0 / -1 would need shape inference: skip */
+            if (dims[i] == -1 && infer < 0) /* exporters write [1,-1,1,1] */
+                infer = i;
+            else if (dims[i] <= 0) /* 0 copies the input's dim: skip */
                 return NULL;
+            else
+                known *= dims[i];
+        }
+        if (infer >= 0) {
+            if (tq_tensor_numel(t) % known != 0)
+                return NULL;
+            dims[infer] = tq_tensor_numel(t) / known;
         }
         src = g->nodes[p].inputs[0];
     }
@@ -57,14 +69,83 @@ static const char *bias_source(const tq_graph *g, const char *name, bool conv, i
     return rank == 1 && dims[0] == n ? src : NULL;
 }
 
+/* Activation folded into the epilogue (attribute "act" of the fused op). */
+enum { ACT_NONE = 0, ACT_RELU = 1, ACT_CLIP = 2 };
+
 typedef struct fuse_group {
     int integer, cast, mul, add; /* node indices; add = -1 when absent */
-    const char *x, *w, *w_zp, *w_scale, *bias, *out;
+    int res_add, act_node;       /* residual Add, Relu/Clip; -1 when absent */
+    const char *x, *w, *w_zp, *w_scale, *bias, *res, *out;
+    int act;
+    float act_min, act_max;
     bool conv;
 } fuse_group;
 
+/* A float scalar initializer (Clip bound); empty name = absent = dflt. */
+static bool const_float(const tq_graph *g, const tq_node *n, int i, float dflt, float *v)
+{
+    if (i >= n->n_inputs || !n->inputs[i][0]) {
+        *v = dflt;
+        return true;
+    }
+    const tq_tensor *t = init_of(g, n->inputs[i]);
+    if (!t || t->dtype != TQ_FLOAT || !is_scalar_like(t))
+        return false;
+    *v = *(const float *)t->data;
+    return true;
+}
+
+/* Relu, or Clip with constant float bounds, as an epilogue activation. */
+static bool match_act(const tq_graph *g, int a, fuse_group *fg)
+{
+    const tq_node *n = &g->nodes[a];
+    if (tq_node_is_onnx(n, "Relu") && n->n_inputs == 1) {
+        fg->act = ACT_RELU;
+        return true;
+    }
+    if (!tq_node_is_onnx(n, "Clip") || n->n_inputs < 1)
+        return false;
+    float lo, hi;
+    if (n->n_inputs == 1) { /* opset < 11: bounds are attributes */
+        lo = tq_node_attr_float(n, "min", -3.402823466e38f);
+        hi = tq_node_attr_float(n, "max", 3.402823466e38f);
+    } else if (!const_float(g, n, 1, -INFINITY, &lo) || !const_float(g, n, 2, INFINITY, &hi)) {
+        return false;
+    }
+    fg->act = ACT_CLIP;
+    fg->act_min = lo;
+    fg->act_max = hi;
+    return true;
+}
+
+/* After the scale/bias: [residual Add (conv only)] [Relu | Clip]. The
+ * epilogue performs the same float operations in the same order, so the
+ * result stays bit-identical. */
+static void match_tail(const tq_graph *g, const bool *taken, fuse_group *fg)
+{
+    int a = tq_graph_sole_consumer(g, fg->out);
+    if (a >= 0 && taken[a]) /* another group's tail already (Add of two convs) */
+        return;
+    if (fg->conv && a >= 0 && tq_node_is_onnx(&g->nodes[a], "Add") && g->nodes[a].n_inputs == 2) {
+        const tq_node *add = &g->nodes[a];
+        int oj = strcmp(add->inputs[0], fg->out) == 0 ? 1 : 0;
+        const char *other = add->inputs[oj];
+        if (strcmp(add->inputs[1 - oj], fg->out) == 0 && strcmp(other, fg->out) != 0 &&
+            other[0] && !init_of(g, other)) {
+            fg->res_add = a;
+            fg->res = other;
+            fg->out = add->outputs[0];
+            a = tq_graph_sole_consumer(g, fg->out);
+        }
+    }
+    if (a >= 0 && !taken[a] && match_act(g, a, fg)) {
+        fg->act_node = a;
+        fg->out = g->nodes[a].outputs[0];
+    }
+}
+
 /* Does node i (ConvInteger/MatMulInteger) start a fusable chain? */
-static bool match(const tq_graph *g, int i, fuse_group *fg)
+static bool match(const tq_graph *g, int i, const bool *taken, fuse_group *fg)
 {
     const tq_node *in = &g->nodes[i];
     bool conv = tq_node_is_onnx(in, "ConvInteger");
@@ -113,6 +194,8 @@ static bool match(const tq_graph *g, int i, fuse_group *fg)
     fg->cast = c;
     fg->mul = m;
     fg->add = -1;
+    fg->res_add = -1;
+    fg->act_node = -1;
     fg->conv = conv;
     fg->x = dq->inputs[0];
     fg->w = in->inputs[1];
@@ -130,6 +213,7 @@ static bool match(const tq_graph *g, int i, fuse_group *fg)
             fg->out = add->outputs[0];
         }
     }
+    match_tail(g, taken, fg);
     return true;
 }
 
@@ -143,11 +227,24 @@ static int make_fused(tq_graph *tmp, const tq_graph *g, const fuse_group *fg)
     n->domain = strdup("tinyq");
     if (!n->domain)
         return TQ_ENOMEM;
-    const char *ins[5] = { fg->x, fg->w, fg->w_zp ? fg->w_zp : "", fg->w_scale,
-                           fg->bias ? fg->bias : "" };
-    for (int k = 0; k < 5; k++)
+    const char *ins[6] = { fg->x, fg->w, fg->w_zp ? fg->w_zp : "", fg->w_scale,
+                           fg->bias ? fg->bias : "", fg->res ? fg->res : "" };
+    for (int k = 0; k < (fg->res ? 6 : 5); k++)
         if (tq_node_add_input(n, ins[k]))
             return TQ_ENOMEM;
+    if (fg->act) {
+        /* one at a time: adding an attribute may move the earlier ones */
+        tq_attr *a = tq_node_add_attr(n, "act", TQ_ATTR_INT);
+        if (!a)
+            return TQ_ENOMEM;
+        a->i = fg->act;
+        if (!(a = tq_node_add_attr(n, "act_min", TQ_ATTR_FLOAT)))
+            return TQ_ENOMEM;
+        a->f = fg->act_min;
+        if (!(a = tq_node_add_attr(n, "act_max", TQ_ATTR_FLOAT)))
+            return TQ_ENOMEM;
+        a->f = fg->act_max;
+    }
     if (tq_node_add_output(n, fg->out))
         return TQ_ENOMEM;
     for (int k = 0; k < in->n_attrs; k++) {
@@ -170,8 +267,7 @@ static int make_fused(tq_graph *tmp, const tq_graph *g, const fuse_group *fg)
     return TQ_OK;
 }
 
-/* Remove nodes none of whose outputs is read or is a graph output. */
-static void sweep_dead(tq_graph *g)
+void tq_graph_sweep_dead(tq_graph *g)
 {
     bool changed = true;
     while (changed) {
@@ -216,14 +312,39 @@ int tq_fuse_dynamic(tq_model *m, int *n_fused, tq_error *err)
     int rc = TQ_OK;
     for (int i = 0; i < g->n_nodes && rc == TQ_OK; i++) {
         fuse_group fg;
-        if (!match(g, i, &fg))
+        if (!match(g, i, drop, &fg))
             continue;
         rc = make_fused(&tmp, g, &fg);
         drop[fg.integer] = drop[fg.cast] = drop[fg.mul] = true;
         if (fg.add >= 0)
             drop[fg.add] = true;
+        if (fg.res_add >= 0)
+            drop[fg.res_add] = true;
+        if (fg.act_node >= 0)
+            drop[fg.act_node] = true;
         (*n_fused)++;
     }
+    /* A fused conv feeding another fused op hands it its output's min/max
+     * (computed in the epilogue), saving the consumer a pass over its input. */
+    for (int i = 0; i < tmp.n_nodes && rc == TQ_OK; i++)
+        for (int j = 0; j < tmp.n_nodes && rc == TQ_OK; j++) {
+            tq_node *prod = &tmp.nodes[i], *cons = &tmp.nodes[j];
+            if (i == j || strcmp(prod->op_type, "DynQConv") != 0 ||
+                strcmp(prod->outputs[0], cons->inputs[0]) != 0)
+                continue;
+            tq_attr *a = tq_node_attr_int(prod, "emit_range", 0)
+                             ? NULL
+                             : tq_node_add_attr(prod, "emit_range", TQ_ATTR_INT);
+            if (a)
+                a->i = 1;
+            else if (!tq_node_attr_int(prod, "emit_range", 0))
+                rc = TQ_ENOMEM;
+            tq_attr *b = rc ? NULL : tq_node_add_attr(cons, "x_range", TQ_ATTR_INT);
+            if (b)
+                b->i = 1;
+            else if (!rc)
+                rc = TQ_ENOMEM;
+        }
     if (rc == TQ_OK && *n_fused) {
         int total = g->n_nodes + tmp.n_nodes;
         tq_node *nodes = calloc((size_t)total + 1, sizeof *nodes);
@@ -245,7 +366,7 @@ int tq_fuse_dynamic(tq_model *m, int *n_fused, tq_error *err)
             free(tmp.nodes);
             tmp.nodes = NULL;
             tmp.n_nodes = 0;
-            sweep_dead(g);
+            tq_graph_sweep_dead(g);
         }
     }
     tq_graph_clear(&tmp);
@@ -260,7 +381,8 @@ int tq_fuse_for_session(const tq_model *m, tq_model **out, tq_error *err)
     *out = NULL;
     bool any = false;
     for (int i = 0; i < m->graph.n_nodes && !any; i++)
-        any = tq_node_is_onnx(&m->graph.nodes[i], "DynamicQuantizeLinear");
+        any = tq_node_is_onnx(&m->graph.nodes[i], "DynamicQuantizeLinear") ||
+              tq_node_is_onnx(&m->graph.nodes[i], "QuantizeLinear");
     bool fp32 = tq_fuse_fp32_applies(m);
     if (!any && !fp32)
         return TQ_OK;
@@ -268,12 +390,16 @@ int tq_fuse_for_session(const tq_model *m, tq_model **out, tq_error *err)
     int rc = tq_model_copy_for_exec(m, &copy, err);
     if (rc)
         return rc;
-    int n = 0, n_fp32 = 0;
+    /* Integer groups first (they consume the Q/DQ pairs around Conv), then
+     * the fp32 conv fusions on whatever float Convs remain. */
+    int n = 0, nq = 0, n_fp32 = 0;
     if (any)
         rc = tq_fuse_dynamic(copy, &n, err);
+    if (!rc && any)
+        rc = tq_fuse_qdq(copy, &nq, err);
     if (!rc && fp32)
         rc = tq_fuse_fp32(copy, &n_fp32, err);
-    n += n_fp32;
+    n += nq + n_fp32;
     if (rc || n == 0) {
         tq_model_free(&copy);
         return rc;

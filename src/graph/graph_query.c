@@ -29,6 +29,8 @@ bool tq_graph_is_input(const tq_graph *g, const char *name)
 
 int tq_graph_producer(const tq_graph *g, const char *name)
 {
+    if (!name || !name[0]) /* an omitted optional value has no producer */
+        return -1;
     for (int i = 0; i < g->n_nodes; i++)
         for (int k = 0; k < g->nodes[i].n_outputs; k++)
             if (strcmp(g->nodes[i].outputs[k], name) == 0)

@@ -13,6 +13,12 @@ static unsigned detect(void)
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
         flags |= TQ_CPU_FLAG_AVX2;
+    if ((flags & TQ_CPU_FLAG_AVX2) && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512vnni"))
+        flags |= TQ_CPU_FLAG_AVX512VNNI;
+    if ((flags & TQ_CPU_FLAG_AVX2) && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vbmi"))
+        flags |= TQ_CPU_FLAG_AVX512VBMI;
 #endif
     return flags;
 }

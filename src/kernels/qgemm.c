@@ -62,6 +62,149 @@ void tq_dequant_rows_c(int32_t *c, int M, int N, size_t ld, const float *scale,
     }
 }
 
+void tq_epilogue_rows_c(int32_t *c, int M, int N, size_t ld, const float *scale,
+                        const float *bias, const float *res, size_t res_ld, const tq_qact *act)
+{
+    int kind = act ? act->kind : TQ_QACT_NONE;
+    for (int m = 0; m < M; m++) {
+        int32_t *cr = c + (size_t)m * ld;
+        float *yr = (float *)cr;
+        const float *rr = res ? res + (size_t)m * res_ld : NULL;
+        float s = scale[m], bb = bias ? bias[m] : 0.0f;
+        for (int n = 0; n < N; n++) {
+            float p = (float)cr[n] * s;
+            if (bias)
+                p = p + bb;
+            if (rr)
+                p = p + rr[n];
+            if (kind == TQ_QACT_RELU) {
+                p = p > 0.0f ? p : 0.0f;
+            } else if (kind == TQ_QACT_CLIP) {
+                p = p < act->lo ? act->lo : p;
+                p = p > act->hi ? act->hi : p;
+            }
+            yr[n] = p;
+        }
+    }
+}
+
+void tq_qdw_taps_c(int32_t *out, int n, const float *const *src, const float *w, int ntaps,
+                   int32_t init)
+{
+    for (int i = 0; i < n; i++) {
+        float acc = 0.0f;
+        for (int t = 0; t < ntaps; t++)
+            acc += w[t] * src[t][i];
+        out[i] = init + (int32_t)acc;
+    }
+}
+
+void tq_qwiden_f32_c(float *dst, const void *src, int n, int step, int zp, int is_signed)
+{
+    for (int i = 0; i < n; i++) {
+        int v = is_signed ? ((const int8_t *)src)[(size_t)i * (size_t)step]
+                          : ((const uint8_t *)src)[(size_t)i * (size_t)step];
+        dst[i] = (float)(v - zp);
+    }
+}
+
+void tq_qwiden_s16_c(int16_t *dst, const void *src, int n, int step, int zp, int is_signed)
+{
+    for (int i = 0; i < n; i++) {
+        int v = is_signed ? ((const int8_t *)src)[(size_t)i * (size_t)step]
+                          : ((const uint8_t *)src)[(size_t)i * (size_t)step];
+        dst[i] = (int16_t)(v - zp);
+    }
+}
+
+void tq_requant_c(const int32_t *acc, int n, float mult, int zp, int is_signed, void *out)
+{
+    float lo = is_signed ? -128.0f : 0.0f, hi = is_signed ? 127.0f : 255.0f;
+    for (int i = 0; i < n; i++) {
+        float t = rintf((float)acc[i] * mult) + (float)zp;
+        t = t > lo ? t : lo;
+        t = t < hi ? t : hi;
+        if (is_signed)
+            ((int8_t *)out)[i] = (int8_t)(int)t;
+        else
+            ((uint8_t *)out)[i] = (uint8_t)(int)t;
+    }
+}
+
+void tq_qgemm_ind_c(int M, int N, int K2, const int16_t *a, size_t lda,
+                    const int16_t *const *brows, const int32_t *row_init, int32_t *c, size_t ldc)
+{
+    for (int m = 0; m < M; m++) {
+        int32_t *cr = c + (size_t)m * ldc;
+        for (int n = 0; n < N; n++)
+            cr[n] = row_init ? row_init[m] : 0;
+        for (int k = 0; k < K2; k++) {
+            int32_t av = a[(size_t)m * lda + k];
+            const int16_t *br = brows[k];
+            for (int n = 0; n < N; n++)
+                cr[n] += av * br[n];
+        }
+    }
+}
+
+void tq_qgemm_c4_c(int M, int N, int KQ, const int8_t *w, const uint8_t *const *brows,
+                   const int32_t *row_init, int32_t *c, size_t ldc)
+{
+    for (int m = 0; m < M; m++) {
+        const int8_t *wm = w + (size_t)m * 4 * (size_t)KQ;
+        for (int n = 0; n < N; n++) {
+            int32_t acc = row_init ? row_init[m] : 0;
+            for (int q = 0; q < KQ; q++)
+                for (int j = 0; j < 4; j++)
+                    acc += (int32_t)brows[q][4 * n + j] * wm[4 * q + j];
+            c[(size_t)m * ldc + n] = acc;
+        }
+    }
+}
+
+void tq_interleave4_c(uint8_t *dst, const uint8_t *const *src, int n, uint8_t flip)
+{
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < 4; j++)
+            dst[4 * i + j] = (uint8_t)(src[j][i] ^ flip);
+}
+
+void tq_gather_u8_c(uint8_t *dst, const uint8_t *src, int n, int step)
+{
+    for (int i = 0; i < n; i++)
+        dst[i] = src[(size_t)i * (size_t)step];
+}
+
+float tq_qbranch_value(const tq_qbranch *br, uint8_t byte)
+{
+    int q = br->is_signed ? (int)(int8_t)byte : (int)byte;
+    float v = (float)(q - br->zp) * br->scale;
+    if (br->has_affine) {
+        v = v * br->mul;
+        v = v + br->add;
+    }
+    return v;
+}
+
+void tq_qadd2_c(float *out, const uint8_t *a, const tq_qbranch *ba, const uint8_t *b,
+                const tq_qbranch *bb, int n)
+{
+    for (int i = 0; i < n; i++) {
+        float v = tq_qbranch_value(ba, a[i]);
+        if (b)
+            v = v + tq_qbranch_value(bb, b[i]);
+        out[i] = v;
+    }
+}
+
+void tq_deint2_u32_c(uint32_t *even, uint32_t *odd, const uint32_t *src, int n)
+{
+    for (int i = 0; i < n; i++) {
+        even[i] = src[2 * i];
+        odd[i] = src[2 * i + 1];
+    }
+}
+
 void tq_qpack_rows(int M, int K, const void *src, ptrdiff_t src_rs, ptrdiff_t src_cs,
                    int is_signed, const void *zp, ptrdiff_t zp_rs, ptrdiff_t zp_cs,
                    int16_t *dst, size_t lda)
@@ -92,6 +235,17 @@ static const tq_qdsp c_table = {
     .quantize = tq_quantize_f32_c,
     .minmax = tq_minmax_f32_c,
     .dequant_rows = tq_dequant_rows_c,
+    .epilogue_rows = tq_epilogue_rows_c,
+    .dw_taps = tq_qdw_taps_c,
+    .widen_f32 = tq_qwiden_f32_c,
+    .widen_s16 = tq_qwiden_s16_c,
+    .requant = tq_requant_c,
+    .qgemm_ind = tq_qgemm_ind_c,
+    .qgemm_c4 = tq_qgemm_c4_c,
+    .interleave4 = tq_interleave4_c,
+    .gather_u8 = tq_gather_u8_c,
+    .qadd2 = tq_qadd2_c,
+    .deint2_u32 = tq_deint2_u32_c,
 };
 
 #if defined(TQ_HAVE_AVX2)
@@ -100,8 +254,52 @@ static const tq_qdsp avx2_table = {
     .quantize = tq_quantize_f32_avx2,
     .minmax = tq_minmax_f32_avx2,
     .dequant_rows = tq_dequant_rows_avx2,
+    .epilogue_rows = tq_epilogue_rows_avx2,
+    .dw_taps = tq_qdw_taps_avx2,
+    .widen_f32 = tq_qwiden_f32_avx2,
+    .widen_s16 = tq_qwiden_s16_avx2,
+    .requant = tq_requant_avx2,
+    .qgemm_ind = tq_qgemm_ind_avx2,
+    .qgemm_c4 = tq_qgemm_c4_c, /* only chosen when VNNI is present (qcommon.c) */
+    .interleave4 = tq_interleave4_avx2,
+    .gather_u8 = tq_gather_u8_avx2,
+    .qadd2 = tq_qadd2_avx2,
+    .deint2_u32 = tq_deint2_u32_avx2,
+};
+/* AVX2 plus the AVX512-VNNI implicit-GEMM kernel. */
+static const tq_qdsp vnni_table = {
+    .qgemm = tq_qgemm_s16_avx2,
+    .quantize = tq_quantize_f32_avx2,
+    .minmax = tq_minmax_f32_avx2,
+    .dequant_rows = tq_dequant_rows_avx2,
+    .epilogue_rows = tq_epilogue_rows_avx2,
+    .dw_taps = tq_qdw_taps_avx2,
+    .widen_f32 = tq_qwiden_f32_avx2,
+    .widen_s16 = tq_qwiden_s16_avx2,
+    .requant = tq_requant_avx2,
+    .qgemm_ind = tq_qgemm_ind_vnni,
+    .qgemm_c4 = tq_qgemm_c4_vnni,
+    .interleave4 = tq_interleave4_avx2,
+    .gather_u8 = tq_gather_u8_avx2,
+    .qadd2 = tq_qadd2_avx2,
+    .deint2_u32 = tq_deint2_u32_avx2,
 };
 #endif
+
+void tq_lut8_c(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t *table)
+{
+    for (size_t i = 0; i < n; i++)
+        dst[i] = table[src[i]];
+}
+
+tq_lut8_fn tq_lut8_get(void)
+{
+#if defined(TQ_HAVE_AVX2)
+    if (tq_cpu_flags() & TQ_CPU_FLAG_AVX512VBMI)
+        return tq_lut8_vbmi;
+#endif
+    return tq_lut8_c;
+}
 
 const tq_qdsp *tq_qdsp_c(void)
 {
@@ -112,6 +310,8 @@ const tq_qdsp *tq_qdsp_get(void)
 {
     unsigned f = tq_cpu_flags();
 #if defined(TQ_HAVE_AVX2)
+    if (f & TQ_CPU_FLAG_AVX512VNNI)
+        return &vnni_table;
     if (f & TQ_CPU_FLAG_AVX2)
         return &avx2_table;
 #endif

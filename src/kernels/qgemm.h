@@ -17,7 +17,9 @@
  *
  * Dispatch: one table (tq_qdsp) filled with the C references first, then
  * overridden by AVX2 versions when tq_cpu_flags() (kernels/cpu.h) reports
- * AVX2; tests force the C path with tq_cpu_set_mask(0) or TQ_CPU_MASK=0. */
+ * AVX2, and qgemm_ind by its AVX512-VNNI version (x86/qgemm_vnni.c) when
+ * TQ_CPU_FLAG_AVX512VNNI is set; tests force the C path with
+ * tq_cpu_set_mask(0) or TQ_CPU_MASK=0 (TQ_CPU_MASK=1: AVX2 without VNNI). */
 #ifndef TQ_KERNELS_QGEMM_H
 #define TQ_KERNELS_QGEMM_H
 
@@ -43,11 +45,99 @@ typedef void (*tq_minmax_fn)(const float *x, size_t n, float *mn, float *mx);
 typedef void (*tq_dequant_rows_fn)(int32_t *c, int M, int N, size_t ld, const float *scale,
                                    const float *bias);
 
+/* Activation applied last by tq_epilogue_rows_fn, written exactly like the
+ * Relu (x > 0 ? x : 0) and Clip (x < lo ? lo : x, then x > hi ? hi : x) ops so
+ * fused and unfused graphs agree bit for bit (NaN and -0 included). */
+typedef enum { TQ_QACT_NONE = 0, TQ_QACT_RELU = 1, TQ_QACT_CLIP = 2 } tq_qact_kind;
+typedef struct tq_qact {
+    int kind;
+    float lo, hi;
+} tq_qact;
+/* In place, like dequant_rows, then y += res[m][j] (res may be NULL, row
+ * stride res_ld; a separate rounding like the unfused residual Add), then the
+ * activation. */
+typedef void (*tq_epilogue_rows_fn)(int32_t *c, int M, int N, size_t ld, const float *scale,
+                                    const float *bias, const float *res, size_t res_ld,
+                                    const tq_qact *act);
+
+/* Depthwise taps, exact in float: out[i] = init + sum_t w[t] * src[t][i] for
+ * i < n. Every w and src value is an integer with |v| <= 255 (8-bit minus zero
+ * point), so each product is exact in float and the sum of up to
+ * TQ_QDW_MAX_TAPS of them stays below 2^24: every partial sum is exact and
+ * the order (or FMA) cannot change it. Converting to int32 is exact too. */
+#define TQ_QDW_MAX_TAPS 256
+typedef void (*tq_qdw_taps_fn)(int32_t *out, int n, const float *const *src, const float *w,
+                               int ntaps, int32_t init);
+
+/* dst[i] = (float)(src[i * step] - zp) for i < n (src int8 when is_signed,
+ * else uint8); reads no byte past src[(n - 1) * step]. */
+typedef void (*tq_qwiden_f32_fn)(float *dst, const void *src, int n, int step, int zp,
+                                 int is_signed);
+
+/* dst[i] = src[i * step] - zp as int16 (src int8 when is_signed, else
+ * uint8); reads no byte past src[(n - 1) * step]. */
+typedef void (*tq_qwiden_s16_fn)(int16_t *dst, const void *src, int n, int step, int zp,
+                                 int is_signed);
+/* 8-bit requantisation as ONNX Runtime does it in float: out[i] =
+ * sat(rint((float)acc[i] * mult) + zp), rint = round half to even. */
+typedef void (*tq_requant_fn)(const int32_t *acc, int n, float mult, int zp, int is_signed,
+                              void *out);
+
+/* qgemm with B given by row pointers: B row k is brows[k][0..N) (an
+ * implicit-GEMM convolution points them into a padded input image). Columns
+ * N..round_up(N, 16) of every row are read (not used): callers leave that
+ * much readable memory after each row. */
+typedef void (*tq_qgemm_ind_fn)(int M, int N, int K2, const int16_t *a, size_t lda,
+                                const int16_t *const *brows, const int32_t *row_init,
+                                int32_t *c, size_t ldc);
+
+/* Channel-quad GEMM for u8 activations x s8 weights (zero weight zero
+ * point): c[m][n] = row_init[m] + sum_q sum_j brows[q][4n + j] * w[m*4KQ +
+ * 4q + j]. B rows are pixel-major with 4 channels per pixel, the layout
+ * vpdpbusd multiplies directly (4 u8 x s8 products summed into int32 without
+ * intermediate saturation: exact). Reads up to 16 pixels (64 bytes) past
+ * each row's N. */
+typedef void (*tq_qgemm_c4_fn)(int M, int N, int KQ, const int8_t *w, const uint8_t *const *brows,
+                               const int32_t *row_init, int32_t *c, size_t ldc);
+
+/* dst[4i + j] = src[j][i] ^ flip for i < n, j < 4 (channel-quad images). */
+typedef void (*tq_interleave4_fn)(uint8_t *dst, const uint8_t *const *src, int n, uint8_t flip);
+
+/* dst[i] = src[i * step] for i < n (bytes); reads nothing past
+ * src[(n - 1) * step]. */
+typedef void (*tq_gather_u8_fn)(uint8_t *dst, const uint8_t *src, int n, int step);
+
+/* One dequantised branch of a fused QDQ element-wise op: v = (float)(q - zp)
+ * * scale, then (when has_affine) v = v * mul + add, each a separate float
+ * rounding (DequantizeLinear, then a folded BatchNormalization). */
+typedef struct tq_qbranch {
+    int zp, is_signed, has_affine;
+    float scale, mul, add;
+} tq_qbranch;
+/* out[i] = branch_a(a[i]) [+ branch_b(b[i])] for i < n (b may be NULL). */
+typedef void (*tq_qadd2_fn)(float *out, const uint8_t *a, const tq_qbranch *ba,
+                            const uint8_t *b, const tq_qbranch *bb, int n);
+
+/* even[i] = src[2i], odd[i] = src[2i + 1] for i < n (4-byte pixels: the
+ * stride-2 column phases of a channel-quad image row). */
+typedef void (*tq_deint2_u32_fn)(uint32_t *even, uint32_t *odd, const uint32_t *src, int n);
+
 typedef struct tq_qdsp {
     tq_qgemm_fn qgemm;
     tq_quantize_fn quantize;
     tq_minmax_fn minmax;
     tq_dequant_rows_fn dequant_rows;
+    tq_epilogue_rows_fn epilogue_rows;
+    tq_qdw_taps_fn dw_taps;
+    tq_qwiden_f32_fn widen_f32;
+    tq_qwiden_s16_fn widen_s16;
+    tq_requant_fn requant;
+    tq_qgemm_ind_fn qgemm_ind;
+    tq_qgemm_c4_fn qgemm_c4;
+    tq_interleave4_fn interleave4;
+    tq_gather_u8_fn gather_u8;
+    tq_qadd2_fn qadd2;
+    tq_deint2_u32_fn deint2_u32;
 } tq_qdsp;
 
 /* The table for the CPU features currently allowed (cheap: call per eval). */
@@ -62,6 +152,23 @@ void tq_quantize_f32_c(const float *x, size_t n, float scale, int zp, int is_sig
 void tq_minmax_f32_c(const float *x, size_t n, float *mn, float *mx);
 void tq_dequant_rows_c(int32_t *c, int M, int N, size_t ld, const float *scale,
                        const float *bias);
+void tq_epilogue_rows_c(int32_t *c, int M, int N, size_t ld, const float *scale,
+                        const float *bias, const float *res, size_t res_ld, const tq_qact *act);
+void tq_qdw_taps_c(int32_t *out, int n, const float *const *src, const float *w, int ntaps,
+                   int32_t init);
+void tq_qwiden_f32_c(float *dst, const void *src, int n, int step, int zp, int is_signed);
+void tq_qwiden_s16_c(int16_t *dst, const void *src, int n, int step, int zp, int is_signed);
+void tq_requant_c(const int32_t *acc, int n, float mult, int zp, int is_signed, void *out);
+void tq_qgemm_ind_c(int M, int N, int K2, const int16_t *a, size_t lda,
+                    const int16_t *const *brows, const int32_t *row_init, int32_t *c, size_t ldc);
+void tq_interleave4_c(uint8_t *dst, const uint8_t *const *src, int n, uint8_t flip);
+void tq_gather_u8_c(uint8_t *dst, const uint8_t *src, int n, int step);
+void tq_deint2_u32_c(uint32_t *even, uint32_t *odd, const uint32_t *src, int n);
+float tq_qbranch_value(const tq_qbranch *br, uint8_t byte);
+void tq_qadd2_c(float *out, const uint8_t *a, const tq_qbranch *ba, const uint8_t *b,
+                const tq_qbranch *bb, int n);
+void tq_qgemm_c4_c(int M, int N, int KQ, const int8_t *w, const uint8_t *const *brows,
+                   const int32_t *row_init, int32_t *c, size_t ldc);
 
 #if defined(TQ_HAVE_AVX2)
 void tq_qgemm_s16_avx2(int M, int N, int K2, const int16_t *a, size_t lda, const int16_t *b,
@@ -71,6 +178,37 @@ void tq_quantize_f32_avx2(const float *x, size_t n, float scale, int zp, int is_
 void tq_minmax_f32_avx2(const float *x, size_t n, float *mn, float *mx);
 void tq_dequant_rows_avx2(int32_t *c, int M, int N, size_t ld, const float *scale,
                           const float *bias);
+void tq_epilogue_rows_avx2(int32_t *c, int M, int N, size_t ld, const float *scale,
+                           const float *bias, const float *res, size_t res_ld,
+                           const tq_qact *act);
+void tq_qdw_taps_avx2(int32_t *out, int n, const float *const *src, const float *w, int ntaps,
+                      int32_t init);
+void tq_qwiden_f32_avx2(float *dst, const void *src, int n, int step, int zp, int is_signed);
+void tq_qwiden_s16_avx2(int16_t *dst, const void *src, int n, int step, int zp, int is_signed);
+void tq_requant_avx2(const int32_t *acc, int n, float mult, int zp, int is_signed, void *out);
+void tq_interleave4_avx2(uint8_t *dst, const uint8_t *const *src, int n, uint8_t flip);
+void tq_gather_u8_avx2(uint8_t *dst, const uint8_t *src, int n, int step);
+void tq_deint2_u32_avx2(uint32_t *even, uint32_t *odd, const uint32_t *src, int n);
+void tq_qadd2_avx2(float *out, const uint8_t *a, const tq_qbranch *ba, const uint8_t *b,
+                   const tq_qbranch *bb, int n);
+void tq_qgemm_ind_avx2(int M, int N, int K2, const int16_t *a, size_t lda,
+                       const int16_t *const *brows, const int32_t *row_init, int32_t *c,
+                       size_t ldc);
+void tq_qgemm_c4_vnni(int M, int N, int KQ, const int8_t *w, const uint8_t *const *brows,
+                      const int32_t *row_init, int32_t *c, size_t ldc);
+void tq_qgemm_ind_vnni(int M, int N, int K2, const int16_t *a, size_t lda,
+                       const int16_t *const *brows, const int32_t *row_init, int32_t *c,
+                       size_t ldc);
+#endif
+
+/* dst[i] = table[src[i]] for i < n (per-channel byte tables of the fused
+ * QDQ element-wise ops). Picked separately from tq_qdsp: AVX512-VBMI when
+ * tq_cpu_flags() has TQ_CPU_FLAG_AVX512VBMI, else C. */
+typedef void (*tq_lut8_fn)(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t *table);
+tq_lut8_fn tq_lut8_get(void);
+void tq_lut8_c(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t *table);
+#if defined(TQ_HAVE_AVX2)
+void tq_lut8_vbmi(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t *table);
 #endif
 
 /* --- packers (plain C: linear in the data, not the hot loop) */

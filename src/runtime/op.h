@@ -28,6 +28,11 @@ typedef struct tq_value {
      * read_in_prepare, and the session re-plans when its content changes. */
     bool is_graph_input;
     bool read_in_prepare;
+    /* Min/max of a float value, set during eval by a producer that computed
+     * them on the way (tinyq.DynQConv with attribute emit_range). Only a
+     * consumer the fusion pass paired with such a producer reads them. */
+    bool has_range;
+    float range_min, range_max;
 } tq_value;
 
 typedef struct tq_op_ctx {

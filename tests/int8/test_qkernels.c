@@ -199,6 +199,101 @@ static void test_minmax_and_dequant(void **st)
     }
 }
 
+/* The fused epilogue against the unfused op formulas (Mul, Add, Add, Relu /
+ * Clip as activation.c writes them), NaN and -0 residuals included, and the
+ * SIMD version against the C one bit for bit. The column past N keeps its
+ * sentinel. */
+static void test_epilogue_rows(void **st)
+{
+    (void)st;
+    enum { N = 45, M = 4, LD = N + 3 };
+    float scale[M] = { 0.002f, 3.5e-5f, 1.0f, 0.07f }, bias[M] = { 0.25f, -7.0f, 0.0f, -0.01f };
+    float res[M * LD];
+    for (int i = 0; i < M * LD; i++)
+        res[i] = (float)(int32_t)(rnd() % 2001u) / 100.0f - 10.0f;
+    res[3] = NAN;
+    res[5] = -0.0f;
+    res[LD + 7] = INFINITY;
+    for (int kind = 0; kind <= 2; kind++)
+        for (int with = 0; with < 4; with++) {
+            const float *b = with & 1 ? bias : NULL, *r = with & 2 ? res : NULL;
+            tq_qact act = { kind, -1.5f, 6.0f };
+            int32_t c1[M * LD], c2[M * LD], orig[M * LD];
+            for (int i = 0; i < M * LD; i++)
+                orig[i] = c1[i] = c2[i] = (int32_t)(rnd() % 20001u) - 10000;
+            orig[0] = c1[0] = c2[0] = 0;
+            for (int m = 0; m < M; m++)
+                orig[m * LD + N] = c1[m * LD + N] = c2[m * LD + N] = SENTINEL;
+            tq_epilogue_rows_c(c1, M, N, LD, scale, b, r, LD, &act);
+            simd_table()->epilogue_rows(c2, M, N, LD, scale, b, r, LD, &act);
+            assert_memory_equal(c1, c2, sizeof c1);
+            for (int m = 0; m < M; m++) {
+                for (int n = 0; n < N; n++) {
+                    volatile float y = (float)orig[m * LD + n] * scale[m];
+                    if (b)
+                        y = y + b[m];
+                    if (r)
+                        y = r[m * LD + n] + y;
+                    if (kind == 1)
+                        y = y > 0.0f ? y : 0.0f;
+                    if (kind == 2) {
+                        y = y < act.lo ? act.lo : y;
+                        y = y > act.hi ? act.hi : y;
+                    }
+                    float got, want = y;
+                    memcpy(&got, &c1[m * LD + n], sizeof got);
+                    assert_memory_equal(&got, &want, sizeof got);
+                }
+                assert_int_equal(c1[m * LD + N], SENTINEL);
+            }
+        }
+}
+
+/* The AVX2 quantiser multiplies by 1/scale and falls back to the division
+ * near half-integers: hammer exactly there (x = (k + 1/2) * scale moved by a
+ * few ulps either way) and on random values; it must equal the C division
+ * path byte for byte. */
+static void test_quantize_near_half(void **st)
+{
+    (void)st;
+    enum { N = 4096 };
+    static float x[N];
+    static uint8_t a[N], b[N];
+    for (int trial = 0; trial < 200; trial++) {
+        float scale = (float)(rnd() % 100000u + 1u) * 1e-6f * (float)(1 + trial % 7);
+        int zp = trial % 3 == 0 ? 0 : (int)(rnd() % 256u) - (trial & 1 ? 128 : 0);
+        int is_signed = trial & 1;
+        if (!is_signed && zp < 0)
+            zp = -zp;
+        for (int i = 0; i < N; i++) {
+            if (i % 2) {
+                x[i] = ((float)(int32_t)(rnd() % 20001u) - 10000.0f) * scale / 37.0f;
+                continue;
+            }
+            float k = (float)((int32_t)(rnd() % 601u) - 300);
+            float v = (k + 0.5f) * scale;
+            int moves = (int)(rnd() % 9u) - 4;
+            for (; moves > 0; moves--)
+                v = nextafterf(v, INFINITY);
+            for (; moves < 0; moves++)
+                v = nextafterf(v, -INFINITY);
+            x[i] = v;
+        }
+        tq_quantize_f32_c(x, N, scale, zp, is_signed, a);
+        simd_table()->quantize(x, N, scale, zp, is_signed, b);
+        assert_memory_equal(a, b, N);
+    }
+    /* scales whose reciprocal is not a normal float take the division */
+    float odd_scales[3] = { 1e-40f, 3e38f, 1e-38f };
+    for (int k = 0; k < 3; k++) {
+        for (int i = 0; i < 64; i++)
+            x[i] = i % 4 == 0 ? 0.0f : (float)(i - 32) * odd_scales[k];
+        tq_quantize_f32_c(x, 64, odd_scales[k], 3, 1, a);
+        simd_table()->quantize(x, 64, odd_scales[k], 3, 1, b);
+        assert_memory_equal(a, b, 64);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -206,6 +301,8 @@ int main(void)
         cmocka_unit_test(test_qgemm_extremes),
         cmocka_unit_test(test_quantize_matches_and_rounds_half_even),
         cmocka_unit_test(test_minmax_and_dequant),
+        cmocka_unit_test(test_epilogue_rows),
+        cmocka_unit_test(test_quantize_near_half),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

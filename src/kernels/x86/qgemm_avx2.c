@@ -86,9 +86,31 @@ void tq_quantize_f32_avx2(const float *x, size_t n, float scale, int zp, int is_
     const __m256 vs = _mm256_set1_ps(scale), vz = _mm256_set1_ps((float)zp);
     const __m256 lo = _mm256_set1_ps(is_signed ? -128.0f : 0.0f);
     const __m256 hi = _mm256_set1_ps(is_signed ? 127.0f : 255.0f);
+    /* x / scale rounded to an integer is what counts. x * (1 / scale) is
+     * within a few ulps of the quotient, so unless it lies within 8 ulps of a
+     * half-integer (where rounding could go the other way) rint of it equals
+     * rint of the division: those rare vectors take the division. */
+    float inv = 1.0f / scale;
+    if (!(fabsf(scale) >= 0x1p-126f && fabsf(inv) >= 0x1p-126f && fabsf(inv) < 0x1p126f)) {
+        tq_quantize_f32_c(x, n, scale, zp, is_signed, q); /* the bound assumes normal numbers */
+        return;
+    }
+    const __m256 vinv = _mm256_set1_ps(inv);
+    const __m256 half = _mm256_set1_ps(0.5f), rel = _mm256_set1_ps(0x1p-20f);
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        __m256 t = _mm256_div_ps(_mm256_loadu_ps(x + i), vs);
+        __m256 xv = _mm256_loadu_ps(x + i);
+        __m256 t = _mm256_mul_ps(xv, vinv);
+        __m256 r = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        __m256 dist = _mm256_and_ps(_mm256_sub_ps(t, r), absmask);
+        __m256 margin = _mm256_add_ps(_mm256_mul_ps(_mm256_and_ps(t, absmask), rel),
+                                      _mm256_set1_ps(0x1p-60f));
+        __m256 near = _mm256_cmp_ps(dist, _mm256_sub_ps(half, margin), _CMP_GT_OQ);
+        if (_mm256_movemask_ps(near))
+            t = _mm256_div_ps(xv, vs);
+        else
+            t = r;
         t = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
         t = _mm256_add_ps(t, vz);
         t = _mm256_max_ps(t, lo); /* NaN in t -> lo (second operand) */
@@ -149,4 +171,327 @@ void tq_dequant_rows_avx2(int32_t *c, int M, int N, size_t ld, const float *scal
         if (n < N)
             tq_dequant_rows_c(cr + n, 1, N - n, ld, scale + m, bias ? bias + m : NULL);
     }
+}
+
+void tq_epilogue_rows_avx2(int32_t *c, int M, int N, size_t ld, const float *scale,
+                           const float *bias, const float *res, size_t res_ld,
+                           const tq_qact *act)
+{
+    int kind = act ? act->kind : TQ_QACT_NONE;
+    /* max_ps(lo, p) = lo > p ? lo : p and min_ps(hi, p) = hi < p ? hi : p are
+     * the Clip op's comparisons; max_ps(p, 0) = p > 0 ? p : 0 is Relu's. */
+    const __m256 lo = _mm256_set1_ps(act && kind == TQ_QACT_CLIP ? act->lo : 0.0f);
+    const __m256 hi = _mm256_set1_ps(act && kind == TQ_QACT_CLIP ? act->hi : 0.0f);
+    for (int m = 0; m < M; m++) {
+        int32_t *cr = c + (size_t)m * ld;
+        float *yr = (float *)cr;
+        const float *rr = res ? res + (size_t)m * res_ld : NULL;
+        __m256 s = _mm256_set1_ps(scale[m]);
+        __m256 bb = _mm256_set1_ps(bias ? bias[m] : 0.0f);
+        int n = 0;
+        for (; n + 8 <= N; n += 8) {
+            __m256 p = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256((__m256i *)(cr + n))), s);
+            if (bias)
+                p = _mm256_add_ps(p, bb);
+            if (rr)
+                p = _mm256_add_ps(p, _mm256_loadu_ps(rr + n));
+            if (kind == TQ_QACT_RELU) {
+                p = _mm256_max_ps(p, _mm256_setzero_ps());
+            } else if (kind == TQ_QACT_CLIP) {
+                p = _mm256_max_ps(lo, p);
+                p = _mm256_min_ps(hi, p);
+            }
+            _mm256_storeu_ps(yr + n, p);
+        }
+        if (n < N)
+            tq_epilogue_rows_c(cr + n, 1, N - n, ld, scale + m, bias ? bias + m : NULL,
+                               rr ? rr + n : NULL, res_ld, act);
+    }
+}
+
+void tq_qdw_taps_avx2(int32_t *out, int n, const float *const *src, const float *w, int ntaps,
+                      int32_t init)
+{
+    const __m256i vinit = _mm256_set1_epi32(init);
+    int i = 0;
+    /* 32 outputs per pass: four independent FMA chains hide the latency. */
+    for (; i + 32 <= n; i += 32) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int t = 0; t < ntaps; t++) {
+            __m256 wt = _mm256_broadcast_ss(w + t);
+            const float *s = src[t] + i;
+            a0 = _mm256_fmadd_ps(wt, _mm256_loadu_ps(s), a0);
+            a1 = _mm256_fmadd_ps(wt, _mm256_loadu_ps(s + 8), a1);
+            a2 = _mm256_fmadd_ps(wt, _mm256_loadu_ps(s + 16), a2);
+            a3 = _mm256_fmadd_ps(wt, _mm256_loadu_ps(s + 24), a3);
+        }
+        _mm256_storeu_si256((__m256i *)(out + i), _mm256_add_epi32(vinit, _mm256_cvttps_epi32(a0)));
+        _mm256_storeu_si256((__m256i *)(out + i + 8), _mm256_add_epi32(vinit, _mm256_cvttps_epi32(a1)));
+        _mm256_storeu_si256((__m256i *)(out + i + 16), _mm256_add_epi32(vinit, _mm256_cvttps_epi32(a2)));
+        _mm256_storeu_si256((__m256i *)(out + i + 24), _mm256_add_epi32(vinit, _mm256_cvttps_epi32(a3)));
+    }
+    for (; i + 8 <= n; i += 8) {
+        __m256 a0 = _mm256_setzero_ps();
+        for (int t = 0; t < ntaps; t++)
+            a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(w + t), _mm256_loadu_ps(src[t] + i), a0);
+        _mm256_storeu_si256((__m256i *)(out + i), _mm256_add_epi32(vinit, _mm256_cvttps_epi32(a0)));
+    }
+    if (i < n) {
+        /* masked loads read only the n - i valid floats of each row */
+        static const int32_t ramp[16] = { -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0 };
+        __m256i mask = _mm256_loadu_si256((const __m256i *)(ramp + 8 - (n - i)));
+        __m256 a0 = _mm256_setzero_ps();
+        for (int t = 0; t < ntaps; t++)
+            a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(w + t), _mm256_maskload_ps(src[t] + i, mask),
+                                 a0);
+        _mm256_maskstore_epi32(out + i, mask, _mm256_add_epi32(vinit, _mm256_cvttps_epi32(a0)));
+    }
+}
+
+void tq_qwiden_f32_avx2(float *dst, const void *src, int n, int step, int zp, int is_signed)
+{
+    const uint8_t *s = src;
+    const __m256i vz = _mm256_set1_epi32(zp);
+    int i = 0;
+    if (step == 1) {
+        for (; i + 8 <= n; i += 8) {
+            __m128i b = _mm_loadl_epi64((const __m128i *)(s + i));
+            __m256i v = is_signed ? _mm256_cvtepi8_epi32(b) : _mm256_cvtepu8_epi32(b);
+            _mm256_storeu_ps(dst + i, _mm256_cvtepi32_ps(_mm256_sub_epi32(v, vz)));
+        }
+    } else if (step == 2) {
+        /* 16 bytes -> the 8 even ones; reads s[2i .. 2i+15], so stop while
+         * 2i+15 <= 2(n-1), i.e. i + 9 <= n */
+        const __m128i even = _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, -1, -1, -1, -1, -1, -1, -1, -1);
+        for (; i + 9 <= n; i += 8) {
+            __m128i b = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(s + 2 * (size_t)i)), even);
+            __m256i v = is_signed ? _mm256_cvtepi8_epi32(b) : _mm256_cvtepu8_epi32(b);
+            _mm256_storeu_ps(dst + i, _mm256_cvtepi32_ps(_mm256_sub_epi32(v, vz)));
+        }
+    }
+    if (i < n)
+        tq_qwiden_f32_c(dst + i, s + (size_t)i * (size_t)step, n - i, step, zp, is_signed);
+}
+
+void tq_qwiden_s16_avx2(int16_t *dst, const void *src, int n, int step, int zp, int is_signed)
+{
+    const uint8_t *s = src;
+    const __m256i vz = _mm256_set1_epi16((int16_t)zp);
+    int i = 0;
+    if (step == 1) {
+        for (; i + 16 <= n; i += 16) {
+            __m128i b = _mm_loadu_si128((const __m128i *)(s + i));
+            __m256i v = is_signed ? _mm256_cvtepi8_epi16(b) : _mm256_cvtepu8_epi16(b);
+            _mm256_storeu_si256((__m256i *)(dst + i), _mm256_sub_epi16(v, vz));
+        }
+    } else if (step == 2) {
+        /* 32 bytes -> the 16 even ones; reads s[2i .. 2i+31]: i + 17 <= n */
+        const __m256i even = _mm256_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, -1, -1, -1, -1, -1, -1,
+                                              -1, -1, 0, 2, 4, 6, 8, 10, 12, 14, -1, -1, -1, -1,
+                                              -1, -1, -1, -1);
+        for (; i + 17 <= n; i += 16) {
+            __m256i b = _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i *)(s + 2 * (size_t)i)),
+                                            even);
+            b = _mm256_permute4x64_epi64(b, 0x08); /* qwords 0, 2 -> low half */
+            __m128i lo = _mm256_castsi256_si128(b);
+            __m256i v = is_signed ? _mm256_cvtepi8_epi16(lo) : _mm256_cvtepu8_epi16(lo);
+            _mm256_storeu_si256((__m256i *)(dst + i), _mm256_sub_epi16(v, vz));
+        }
+    }
+    if (i < n && step == 1 && n >= 16) {
+        /* overlap the last full vector with the one before: the overlapped
+         * elements are written twice with the same values */
+        __m128i b = _mm_loadu_si128((const __m128i *)(s + n - 16));
+        __m256i v = is_signed ? _mm256_cvtepi8_epi16(b) : _mm256_cvtepu8_epi16(b);
+        _mm256_storeu_si256((__m256i *)(dst + n - 16), _mm256_sub_epi16(v, vz));
+    } else if (i < n && step <= 2) {
+        /* short rows are common (28-pixel images): widen the tail from a
+         * copy padded to a full vector instead of element by element */
+        uint8_t tmp[32] = {0};
+        int m = n - i, bytes = (m - 1) * step + 1;
+        memcpy(tmp, s + (size_t)i * (size_t)step, (size_t)bytes);
+        int16_t out[16];
+        __m128i b = _mm_loadu_si128((const __m128i *)tmp);
+        if (step == 2) {
+            __m256i t = _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i *)tmp),
+                                            _mm256_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, -1, -1, -1,
+                                                             -1, -1, -1, -1, -1, 0, 2, 4, 6, 8, 10,
+                                                             12, 14, -1, -1, -1, -1, -1, -1, -1, -1));
+            b = _mm256_castsi256_si128(_mm256_permute4x64_epi64(t, 0x08));
+        }
+        __m256i v = is_signed ? _mm256_cvtepi8_epi16(b) : _mm256_cvtepu8_epi16(b);
+        _mm256_storeu_si256((__m256i *)out, _mm256_sub_epi16(v, vz));
+        memcpy(dst + i, out, sizeof(int16_t) * (size_t)m);
+    } else if (i < n) {
+        tq_qwiden_s16_c(dst + i, s + (size_t)i * (size_t)step, n - i, step, zp, is_signed);
+    }
+}
+
+void tq_requant_avx2(const int32_t *acc, int n, float mult, int zp, int is_signed, void *out)
+{
+    const __m256 vm = _mm256_set1_ps(mult), vz = _mm256_set1_ps((float)zp);
+    const __m256 lo = _mm256_set1_ps(is_signed ? -128.0f : 0.0f);
+    const __m256 hi = _mm256_set1_ps(is_signed ? 127.0f : 255.0f);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)(acc + i))),
+                                 vm);
+        t = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        t = _mm256_add_ps(t, vz);
+        t = _mm256_max_ps(t, lo); /* t > lo ? t : lo */
+        t = _mm256_min_ps(t, hi); /* t < hi ? t : hi */
+        __m256i v = _mm256_cvtps_epi32(t);
+        __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+        __m128i bytes = is_signed ? _mm_packs_epi16(w, w) : _mm_packus_epi16(w, w);
+        _mm_storel_epi64((__m128i *)((uint8_t *)out + i), bytes);
+    }
+    if (i < n && n >= 8) { /* overlapping last vector: same values written twice */
+        tq_requant_avx2(acc + n - 8, 8, mult, zp, is_signed, (uint8_t *)out + n - 8);
+    } else if (i < n) { /* tail through a full vector (same operations, same results) */
+        int32_t a8[8] = {0};
+        uint8_t o8[8];
+        memcpy(a8, acc + i, sizeof(int32_t) * (size_t)(n - i));
+        tq_requant_avx2(a8, 8, mult, zp, is_signed, o8);
+        memcpy((uint8_t *)out + i, o8, (size_t)(n - i));
+    }
+}
+
+void tq_qgemm_ind_avx2(int M, int N, int K2, const int16_t *a, size_t lda,
+                       const int16_t *const *brows, const int32_t *row_init, int32_t *c,
+                       size_t ldc)
+{
+    for (int n0 = 0; n0 < N; n0 += 16) {
+        int ncols = N - n0 < 16 ? N - n0 : 16;
+        int m = 0;
+        for (; m + MR <= M; m += MR) {
+            __m256i acc[MR][2];
+            for (int r = 0; r < MR; r++) {
+                __m256i init = _mm256_set1_epi32(row_init ? row_init[m + r] : 0);
+                acc[r][0] = init;
+                acc[r][1] = init;
+            }
+            const int16_t *a0 = a + (size_t)m * lda;
+            for (int k = 0; k < K2; k += 2) {
+                __m256i r0 = _mm256_loadu_si256((const __m256i *)(brows[k] + n0));
+                __m256i r1 = _mm256_loadu_si256((const __m256i *)(brows[k + 1] + n0));
+                __m256i blo = _mm256_unpacklo_epi16(r0, r1);
+                __m256i bhi = _mm256_unpackhi_epi16(r0, r1);
+                for (int r = 0; r < MR; r++) {
+                    __m256i av = _mm256_set1_epi32(load_pair(a0 + (size_t)r * lda + k));
+                    acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(blo, av));
+                    acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(bhi, av));
+                }
+            }
+            for (int r = 0; r < MR; r++)
+                store_tile(c + (size_t)(m + r) * ldc + n0, acc[r][0], acc[r][1], ncols);
+        }
+        for (; m < M; m++) {
+            __m256i init = _mm256_set1_epi32(row_init ? row_init[m] : 0);
+            __m256i acc0 = init, acc1 = init;
+            const int16_t *a0 = a + (size_t)m * lda;
+            for (int k = 0; k < K2; k += 2) {
+                __m256i r0 = _mm256_loadu_si256((const __m256i *)(brows[k] + n0));
+                __m256i r1 = _mm256_loadu_si256((const __m256i *)(brows[k + 1] + n0));
+                __m256i av = _mm256_set1_epi32(load_pair(a0 + k));
+                acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(_mm256_unpacklo_epi16(r0, r1), av));
+                acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(_mm256_unpackhi_epi16(r0, r1), av));
+            }
+            store_tile(c + (size_t)m * ldc + n0, acc0, acc1, ncols);
+        }
+    }
+}
+
+void tq_interleave4_avx2(uint8_t *dst, const uint8_t *const *src, int n, uint8_t flip)
+{
+    const __m128i vf = _mm_set1_epi8((char)flip);
+    int i = 0;
+    for (;;) {
+        if (i + 16 > n) {
+            if (i == n || n < 16)
+                break;
+            i = n - 16; /* overlap the last vector: same bytes written twice */
+        }
+        __m128i a = _mm_loadu_si128((const __m128i *)(src[0] + i));
+        __m128i b = _mm_loadu_si128((const __m128i *)(src[1] + i));
+        __m128i c = _mm_loadu_si128((const __m128i *)(src[2] + i));
+        __m128i d = _mm_loadu_si128((const __m128i *)(src[3] + i));
+        __m128i ab0 = _mm_unpacklo_epi8(a, b), ab1 = _mm_unpackhi_epi8(a, b);
+        __m128i cd0 = _mm_unpacklo_epi8(c, d), cd1 = _mm_unpackhi_epi8(c, d);
+        uint8_t *o = dst + 4 * (size_t)i;
+        _mm_storeu_si128((__m128i *)o, _mm_xor_si128(_mm_unpacklo_epi16(ab0, cd0), vf));
+        _mm_storeu_si128((__m128i *)(o + 16), _mm_xor_si128(_mm_unpackhi_epi16(ab0, cd0), vf));
+        _mm_storeu_si128((__m128i *)(o + 32), _mm_xor_si128(_mm_unpacklo_epi16(ab1, cd1), vf));
+        _mm_storeu_si128((__m128i *)(o + 48), _mm_xor_si128(_mm_unpackhi_epi16(ab1, cd1), vf));
+        i += 16;
+    }
+    if (i < n) {
+        const uint8_t *rest[4] = { src[0] + i, src[1] + i, src[2] + i, src[3] + i };
+        tq_interleave4_c(dst + 4 * (size_t)i, rest, n - i, flip);
+    }
+}
+
+void tq_gather_u8_avx2(uint8_t *dst, const uint8_t *src, int n, int step)
+{
+    int i = 0;
+    if (step == 2) {
+        /* 32 bytes -> their 16 even bytes; reads src[2i .. 2i+31]: i + 17 <= n */
+        const __m256i even = _mm256_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, -1, -1, -1, -1, -1, -1,
+                                              -1, -1, 0, 2, 4, 6, 8, 10, 12, 14, -1, -1, -1, -1,
+                                              -1, -1, -1, -1);
+        for (; i + 17 <= n; i += 16) {
+            __m256i b = _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i *)(src + 2 * (size_t)i)),
+                                            even);
+            b = _mm256_permute4x64_epi64(b, 0x08);
+            _mm_storeu_si128((__m128i *)(dst + i), _mm256_castsi256_si128(b));
+        }
+    } else if (step == 1) {
+        memcpy(dst, src, (size_t)n);
+        return;
+    }
+    tq_gather_u8_c(dst + i, src + (size_t)i * (size_t)step, n - i, step);
+}
+
+/* 8 bytes of one branch -> 8 floats: the operations of tq_qbranch_value,
+ * each a separate rounding (no FMA). */
+static inline __m256 branch8(const uint8_t *p, const tq_qbranch *br)
+{
+    __m128i b = _mm_loadl_epi64((const __m128i *)p);
+    __m256i q = br->is_signed ? _mm256_cvtepi8_epi32(b) : _mm256_cvtepu8_epi32(b);
+    __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(q, _mm256_set1_epi32(br->zp))),
+                             _mm256_set1_ps(br->scale));
+    if (br->has_affine) {
+        v = _mm256_mul_ps(v, _mm256_set1_ps(br->mul));
+        v = _mm256_add_ps(v, _mm256_set1_ps(br->add));
+    }
+    return v;
+}
+
+void tq_qadd2_avx2(float *out, const uint8_t *a, const tq_qbranch *ba, const uint8_t *b,
+                   const tq_qbranch *bb, int n)
+{
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = branch8(a + i, ba);
+        if (b)
+            v = _mm256_add_ps(v, branch8(b + i, bb));
+        _mm256_storeu_ps(out + i, v);
+    }
+    if (i < n)
+        tq_qadd2_c(out + i, a + i, ba, b ? b + i : NULL, bb, n - i);
+}
+
+void tq_deint2_u32_avx2(uint32_t *even, uint32_t *odd, const uint32_t *src, int n)
+{
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 a = _mm256_loadu_ps((const float *)(src + 2 * (size_t)i));
+        __m256 b = _mm256_loadu_ps((const float *)(src + 2 * (size_t)i + 8));
+        /* per 128-bit lane {a0 a2 b0 b2}: 64-bit chunks reordered 0, 2, 1, 3 */
+        __m256d e = _mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88));
+        __m256d o = _mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD));
+        _mm256_storeu_pd((double *)(void *)(even + i), _mm256_permute4x64_pd(e, 0xD8));
+        _mm256_storeu_pd((double *)(void *)(odd + i), _mm256_permute4x64_pd(o, 0xD8));
+    }
+    if (i < n)
+        tq_deint2_u32_c(even + i, odd + i, src + 2 * (size_t)i, n - i);
 }

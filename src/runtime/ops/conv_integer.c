@@ -13,6 +13,7 @@ typedef struct qconv_state {
     int y_zp;
     bool y_signed;
     uint8_t *y;      /* eval-time output pointer for the epilogue */
+    const tq_qdsp *d; /* eval-time kernel table */
 } qconv_state;
 
 static void qconv_state_release(void *p)
@@ -149,7 +150,7 @@ static void qlconv_epilogue(void *user, int64_t n, int64_t c0, int64_t nc, int64
     int64_t pixels = st->q.pixels;
     for (int64_t o = 0; o < nc; o++) {
         uint8_t *y = st->y + ((n * st->q.cout + c0 + o) * pixels + p0);
-        tq_requant_row(acc + o * (int64_t)ld, (int)np, st->mult[c0 + o], st->y_zp, st->y_signed,
+        st->d->requant(acc + o * (int64_t)ld, (int)np, st->mult[c0 + o], st->y_zp, st->y_signed,
                        y);
     }
 }
@@ -168,7 +169,8 @@ static int qlconv_eval(tq_op_ctx *c)
         w = wb;
     }
     st->y = c->out[0]->data;
-    tq_qconv_run(&st->q, tq_qdsp_get(), w, c->in[0]->data, xzp, st->bias, NULL, c->scratch,
+    st->d = tq_qdsp_get();
+    tq_qconv_run(&st->q, st->d, w, c->in[0]->data, xzp, st->bias, NULL, c->scratch,
                  qlconv_epilogue, st);
     return TQ_OK;
 }

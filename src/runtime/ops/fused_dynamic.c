@@ -8,7 +8,10 @@
  * DynamicQuantizeLinear (tq_dynamic_quantize), the integer result is exact,
  * and the epilogue rounds exactly where the unfused ops do:
  * (float)acc, * (x_scale * w_scale) [float product], + bias - separately,
- * never fused into an FMA. So the outputs are bit-identical. */
+ * never fused into an FMA. So the outputs are bit-identical. The optional
+ * tail (DynQConv input 5: a residual added after the bias; attribute act =
+ * 1 Relu / 2 Clip(act_min, act_max)) repeats the unfused float ops too. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,7 +29,14 @@ typedef struct dyn_state {
     float *bias;         /* per output channel / column, or NULL */
     float *sprod;        /* eval: x_scale * w_scale per channel */
     size_t xq_bytes;     /* quantised-input area at the start of the scratch */
+    tq_qact act;         /* folded Relu / Clip */
+    const float *res;    /* eval: residual input (conv), or NULL */
     const tq_qdsp *d;
+    /* emit_range: track the output's min/max in the epilogue and publish it
+     * (tq_value.has_range); use_range: take the input's from its producer
+     * instead of a separate pass (graph/fuse_dynamic.c pairs them). */
+    bool emit_range, use_range;
+    float rmin, rmax;
 } dyn_state;
 
 static void dyn_release(void *p)
@@ -68,13 +78,40 @@ static int read_vectors(tq_op_ctx *c, dyn_state *st, int64_t n)
 
 static int check_common(tq_op_ctx *c)
 {
-    /* x, w, [w_zp], w_scale, [bias] */
-    if (c->n_in < 4 || c->n_in > 5 || !c->in[0] || !c->in[1] || !c->in[3] || c->n_out < 1)
-        return tq_op_fail(c, TQ_EFORMAT, "expects inputs (x, w, [w_zp], w_scale, [bias])");
+    /* x, w, [w_zp], w_scale, [bias], [residual] */
+    if (c->n_in < 4 || c->n_in > 6 || !c->in[0] || !c->in[1] || !c->in[3] || c->n_out < 1)
+        return tq_op_fail(c, TQ_EFORMAT,
+                          "expects inputs (x, w, [w_zp], w_scale, [bias], [residual])");
     if (c->in[0]->dtype != TQ_FLOAT)
         return tq_op_fail(c, TQ_EFORMAT, "input '%s' must be float32", c->in[0]->name);
     if (!c->in[1]->is_const || (c->in[2] && !c->in[2]->is_const))
         return tq_op_fail(c, TQ_EFORMAT, "weight '%s' must be constant", c->in[1]->name);
+    return TQ_OK;
+}
+
+/* Quantise input 0 like DynamicQuantizeLinear, reusing its producer's
+ * min/max when paired (the same values d->minmax would return: min and max
+ * do not depend on the order they are taken in, NaNs ignored either way). */
+static void quantize_input(tq_op_ctx *c, const dyn_state *st, const tq_qdsp *d, uint8_t *xq,
+                           float *xs, int *xzp)
+{
+    const tq_value *x = c->in[0];
+    size_t n = (size_t)tq_value_numel(x);
+    if (st->use_range && x->has_range && n)
+        tq_dynamic_quantize_range(d, x->data, n, x->range_min, x->range_max, xq, xs, xzp);
+    else
+        tq_dynamic_quantize(d, x->data, n, xq, xs, xzp);
+}
+
+static int read_act(tq_op_ctx *c, dyn_state *st)
+{
+    st->act.kind = (int)tq_node_attr_int(c->node, "act", TQ_QACT_NONE);
+    st->act.lo = tq_node_attr_float(c->node, "act_min", 0.0f);
+    st->act.hi = tq_node_attr_float(c->node, "act_max", 0.0f);
+    if (st->act.kind < TQ_QACT_NONE || st->act.kind > TQ_QACT_CLIP)
+        return tq_op_fail(c, TQ_EFORMAT, "unknown activation %d", st->act.kind);
+    st->use_range = tq_node_attr_int(c->node, "x_range", 0) != 0;
+    st->emit_range = tq_node_attr_int(c->node, "emit_range", 0) != 0;
     return TQ_OK;
 }
 
@@ -105,8 +142,15 @@ static int dconv_prepare(tq_op_ctx *c)
     c->in[0] = saved;
     if (rc)
         return rc;
-    if ((rc = read_vectors(c, st, st->q.cout)))
+    if ((rc = read_vectors(c, st, st->q.cout)) || (rc = read_act(c, st)))
         return rc;
+    const tq_value *res = c->n_in > 5 ? c->in[5] : NULL;
+    if (res && (res->dtype != TQ_FLOAT || res->rank != 4 || res->dims[0] != od[0] ||
+                res->dims[1] != od[1] || res->dims[2] != od[2] || res->dims[3] != od[3]))
+        return tq_op_fail(c, TQ_EUNSUPPORTED,
+                          "residual '%s' must be float32 of the output shape [%lld,%lld,%lld,%lld]",
+                          res->name, (long long)od[0], (long long)od[1], (long long)od[2],
+                          (long long)od[3]);
     st->xq_bytes = align_up((size_t)tq_value_numel(c->in[0]));
     c->scratch_bytes = st->xq_bytes + scratch;
     tq_value_set_shape(c->out[0], TQ_FLOAT, 4, od);
@@ -116,23 +160,38 @@ static int dconv_prepare(tq_op_ctx *c)
 static void dconv_epilogue(void *user, int64_t n, int64_t c0, int64_t nc, int64_t p0,
                            int64_t np, int32_t *acc, size_t ld)
 {
-    const dyn_state *st = user;
-    st->d->dequant_rows(acc, (int)nc, (int)np, ld, st->sprod + c0,
-                        st->bias ? st->bias + c0 : NULL);
+    dyn_state *st = user;
+    const float *res = st->res ? st->res + (n * st->q.cout + c0) * st->q.pixels + p0 : NULL;
+    st->d->epilogue_rows(acc, (int)nc, (int)np, ld, st->sprod + c0,
+                         st->bias ? st->bias + c0 : NULL, res, (size_t)st->q.pixels, &st->act);
+    if (st->emit_range && np > 0)
+        for (int64_t o = 0; o < nc; o++) { /* rows still in cache */
+            float mn, mx;
+            st->d->minmax((const float *)(const void *)(acc + o * (int64_t)ld), (size_t)np, &mn,
+                          &mx);
+            st->rmin = mn < st->rmin ? mn : st->rmin;
+            st->rmax = mx > st->rmax ? mx : st->rmax;
+        }
 }
 
 static int dconv_eval(tq_op_ctx *c)
 {
     dyn_state *st = c->state;
     st->d = tq_qdsp_get();
+    st->res = c->n_in > 5 && c->in[5] ? c->in[5]->data : NULL;
     uint8_t *xq = c->scratch;
     float xs;
     int xzp;
-    tq_dynamic_quantize(st->d, c->in[0]->data, (size_t)tq_value_numel(c->in[0]), xq, &xs, &xzp);
+    quantize_input(c, st, st->d, xq, &xs, &xzp);
+    st->rmin = INFINITY;
+    st->rmax = -INFINITY;
     for (int64_t o = 0; o < st->q.cout; o++)
         st->sprod[o] = xs * st->w_scale[o];
     tq_qconv_run(&st->q, st->d, st->q.wpack, xq, xzp, NULL, c->out[0]->data,
                  (char *)c->scratch + st->xq_bytes, dconv_epilogue, st);
+    c->out[0]->has_range = st->emit_range;
+    c->out[0]->range_min = st->rmin;
+    c->out[0]->range_max = st->rmax;
     return TQ_OK;
 }
 
@@ -169,8 +228,10 @@ static int dmm_prepare(tq_op_ctx *c)
                   st->ldb);
     if (st->k2 > st->K)
         memset(st->bpack + (size_t)st->K * st->ldb, 0, sizeof(int16_t) * st->ldb);
-    if ((rc = read_vectors(c, st, st->N)))
+    if ((rc = read_vectors(c, st, st->N)) || (rc = read_act(c, st)))
         return rc;
+    if (c->n_in > 5 && c->in[5])
+        return tq_op_fail(c, TQ_EUNSUPPORTED, "a residual input is only fused into DynQConv");
     st->xq_bytes = align_up((size_t)tq_value_numel(x));
     c->scratch_bytes = st->xq_bytes + sizeof(int16_t) * (size_t)st->M * (size_t)st->k2;
     int64_t od[TQ_MAX_RANK];
@@ -188,7 +249,7 @@ static int dmm_eval(tq_op_ctx *c)
     int16_t *apack = (int16_t *)(void *)((char *)c->scratch + st->xq_bytes);
     float xs;
     int xzp;
-    tq_dynamic_quantize(d, c->in[0]->data, (size_t)tq_value_numel(c->in[0]), xq, &xs, &xzp);
+    quantize_input(c, st, d, xq, &xs, &xzp);
     uint8_t zp8 = (uint8_t)xzp;
     tq_qpack_rows((int)st->M, (int)st->K, xq, (ptrdiff_t)st->K, 1, 0, &zp8, 0, 0, apack,
                   (size_t)st->k2);
@@ -202,7 +263,14 @@ static int dmm_eval(tq_op_ctx *c)
         for (int64_t n = 0; n < st->N; n++) {
             int64_t i = m * st->N + n;
             float p = (float)acc[i] * st->sprod[n];
-            y[i] = st->bias ? p + st->bias[n] : p;
+            p = st->bias ? p + st->bias[n] : p;
+            if (st->act.kind == TQ_QACT_RELU) {
+                p = p > 0.0f ? p : 0.0f;
+            } else if (st->act.kind == TQ_QACT_CLIP) {
+                p = p < st->act.lo ? st->act.lo : p;
+                p = p > st->act.hi ? st->act.hi : p;
+            }
+            y[i] = p;
         }
     return TQ_OK;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/cpu.h"
 #include "runtime/ops/spatial.h"
 
 /* Target bytes of one int16 column block: stays within L2 with the weights. */
@@ -108,6 +109,14 @@ void tq_qconv_release(tq_qconv *q)
 {
     free(q->wpack);
     q->wpack = NULL;
+    free(q->ip_koff);
+    q->ip_koff = NULL;
+    free(q->c4_w);
+    free(q->c4_wsum);
+    free(q->c4_koff);
+    q->c4_w = NULL;
+    q->c4_wsum = NULL;
+    q->c4_koff = NULL;
 }
 
 static size_t wpack_bytes(const tq_qconv *q)
@@ -137,6 +146,50 @@ int tq_qconv_pack_weights(tq_op_ctx *c, tq_qconv *q, int wi, int w_zp_i, int16_t
             d[k] = 0;
     }
     free(zp);
+    return TQ_OK;
+}
+
+/* Choose and set up the channel-quad path (see qcommon.h). */
+static int c4_prepare(tq_op_ctx *c, tq_qconv *q, const tq_value *w, const tq_value *wzp)
+{
+    if (!(tq_cpu_flags() & TQ_CPU_FLAG_AVX512VNNI) || !w->is_const || !q->w_signed ||
+        (wzp && !wzp->is_const))
+        return TQ_OK;
+    if (wzp)
+        for (int64_t i = 0; i < tq_value_numel(wzp); i++)
+            if (((const int8_t *)wzp->data)[i] != 0)
+                return TQ_OK;
+    q->c4_quads = (q->cin + 3) / 4;
+    q->kq = (int)(q->c4_quads * q->kh * q->kw);
+    q->c4_w = calloc((size_t)q->cout * 4 * (size_t)q->kq, 1);
+    q->c4_wsum = calloc((size_t)q->cout, sizeof(int32_t));
+    q->c4_koff = malloc(sizeof(int64_t) * (size_t)q->kq);
+    if (!q->c4_w || !q->c4_wsum || !q->c4_koff)
+        return tq_op_fail(c, TQ_ENOMEM, "out of memory");
+    const int8_t *wd = w->data;
+    int taps = q->kh * q->kw;
+    for (int64_t o = 0; o < q->cout; o++)
+        for (int64_t ci = 0; ci < q->cin; ci++)
+            for (int t = 0; t < taps; t++) {
+                int8_t v = wd[(o * q->cin + ci) * taps + t];
+                int64_t qi = (ci / 4) * taps + t;
+                q->c4_w[o * 4 * q->kq + 4 * qi + ci % 4] = v;
+                q->c4_wsum[o] += v;
+            }
+    for (int64_t cq = 0; cq < q->c4_quads; cq++)
+        for (int ky = 0; ky < q->kh; ky++)
+            for (int kx = 0; kx < q->kw; kx++) {
+                int64_t tcol = (int64_t)kx * q->dw;
+                int64_t pix = cq * q->ip_plane + (int64_t)ky * q->dh * q->ip_row_len +
+                              (tcol % q->sw) * q->ip_ph_len + tcol / q->sw;
+                q->c4_koff[(cq * q->kh + ky) * q->kw + kx] = 4 * pix;
+            }
+    /* image (4 bytes per pixel + 16 pixels of slack), row pointers, start values */
+    size_t img = ((size_t)(q->c4_quads * q->ip_plane) + 16) * 4;
+    q->ip_img_bytes = (img + 63) / 64 * 64;
+    q->cols_bytes = q->ip_img_bytes + sizeof(uint8_t *) * (size_t)q->kq +
+                    sizeof(int32_t) * (size_t)q->cout + 4 * (size_t)q->ip_row_len;
+    q->c4 = true;
     return TQ_OK;
 }
 
@@ -203,7 +256,60 @@ int tq_qconv_prepare(tq_op_ctx *c, tq_qconv *q, int xi, int wi, int w_zp_i, size
         rows = q->oh;
     q->rows_per_block = (int)rows;
     q->ldb = tq_qgemm_ldb((int)(rows * q->ow));
-    size_t need = (size_t)q->k2 * q->ldb * sizeof(int16_t);
+    q->cols_bytes = (size_t)q->k2 * q->ldb * sizeof(int16_t);
+    q->dw_fast = q->cin_g == 1 && q->cout_g == 1 && q->kh * q->kw <= TQ_QDW_MAX_TAPS;
+    if (q->dw_fast) {
+        int64_t wneed = (q->ow - 1) * q->sw + (int64_t)(q->kw - 1) * q->dw + 1;
+        int64_t hneed = (q->oh - 1) * q->sh + (int64_t)(q->kh - 1) * q->dh + 1;
+        if (wneed < q->iw + q->pl)
+            wneed = q->iw + q->pl;
+        if (hneed < q->ih + q->pt)
+            hneed = q->ih + q->pt;
+        q->dw_ph_len = (wneed + q->sw - 1) / q->sw;
+        q->dw_rows = hneed;
+        size_t plane = (size_t)hneed * (size_t)q->sw * (size_t)q->dw_ph_len * sizeof(float);
+        if (plane > q->cols_bytes)
+            q->cols_bytes = plane;
+    }
+    q->implicit = !q->dw_fast && q->group == 1;
+    if (q->implicit) {
+        int64_t wneed = (q->ow - 1) * q->sw + (int64_t)(q->kw - 1) * q->dw + 1;
+        int64_t hneed = (q->oh - 1) * q->sh + (int64_t)(q->kh - 1) * q->dh + 1;
+        if (wneed < q->iw + q->pl)
+            wneed = q->iw + q->pl;
+        if (hneed < q->ih + q->pt)
+            hneed = q->ih + q->pt;
+        q->ip_ph_len = (wneed + q->sw - 1) / q->sw;
+        q->ip_row_len = q->ip_ph_len * q->sw;
+        q->ip_rows = hneed;
+        q->ip_plane = hneed * q->ip_row_len;
+        bool multi = q->sh == 1 && q->sw == 1;
+        int64_t br = multi ? 512 / q->ip_row_len : 1;
+        br = br < 1 ? 1 : (br > q->oh ? q->oh : br);
+        q->ip_block_rows = (int)br;
+        int64_t ncols = multi ? (br - 1) * q->ip_row_len + q->ow : q->ow;
+        q->ldb = tq_qgemm_ldb((int)ncols);
+        /* slack: qgemm_ind reads up to 15 columns past a row's N */
+        q->ip_img_bytes = ((size_t)(q->cin * q->ip_plane) + 32) * sizeof(int16_t);
+        q->ip_img_bytes = (q->ip_img_bytes + 63) / 64 * 64;
+        q->cols_bytes = q->ip_img_bytes + sizeof(int16_t *) * (size_t)q->k2;
+        q->ip_koff = malloc(sizeof(int64_t) * (size_t)q->k2);
+        if (!q->ip_koff)
+            return tq_op_fail(c, TQ_ENOMEM, "out of memory");
+        for (int64_t ci = 0; ci < q->cin; ci++)
+            for (int ky = 0; ky < q->kh; ky++)
+                for (int kx = 0; kx < q->kw; kx++) {
+                    int64_t tcol = (int64_t)kx * q->dw;
+                    q->ip_koff[(ci * q->kh + ky) * q->kw + kx] =
+                        ci * q->ip_plane + (int64_t)ky * q->dh * q->ip_row_len +
+                        (tcol % q->sw) * q->ip_ph_len + tcol / q->sw;
+                }
+        if (q->k2 > q->k) /* the even-K row meets zero weights: any readable row */
+            q->ip_koff[q->k] = 0;
+        if ((rc = c4_prepare(c, q, w, wzp)))
+            return rc;
+    }
+    size_t need = q->cols_bytes;
     /* 8-bit outputs need an int32 block too. */
     need += (size_t)q->cout_g * q->ldb * sizeof(int32_t);
     bool w_const = w->is_const && (!wzp || wzp->is_const);
@@ -227,8 +333,8 @@ int tq_qconv_prepare(tq_op_ctx *c, tq_qconv *q, int xi, int wi, int w_zp_i, size
 
 /* Columns of output rows [oh0, oh0+nrows) for one image and group: row k =
  * (channel, ky, kx), column = output pixel; x - x_zp, 0 outside the image. */
-static void build_columns(const tq_qconv *q, const void *xg, int x_zp, int64_t oh0, int nrows,
-                          int16_t *cols)
+static void build_columns(const tq_qconv *q, const tq_qdsp *d, const void *xg, int x_zp,
+                          int64_t oh0, int nrows, int16_t *cols)
 {
     int64_t plane = q->ih * q->iw;
     int64_t ncols = (int64_t)nrows * q->ow;
@@ -246,30 +352,20 @@ static void build_columns(const tq_qconv *q, const void *xg, int x_zp, int64_t o
                 if (ow_lo > ow_hi)
                     ow_lo = ow_hi;
                 for (int r = 0; r < nrows; r++) {
-                    int16_t *d = dst + (int64_t)r * q->ow;
+                    int16_t *dr = dst + (int64_t)r * q->ow;
                     int64_t iy = (oh0 + r) * q->sh - q->pt + (int64_t)ky * q->dh;
                     if (iy < 0 || iy >= q->ih) {
-                        memset(d, 0, sizeof(int16_t) * (size_t)q->ow);
+                        memset(dr, 0, sizeof(int16_t) * (size_t)q->ow);
                         continue;
                     }
                     for (int64_t o = 0; o < ow_lo; o++)
-                        d[o] = 0;
-                    int64_t base = ci * plane + iy * q->iw + off;
-                    if (q->x_signed) {
-                        const int8_t *s = (const int8_t *)xg + base;
-                        for (int64_t o = ow_lo; o < ow_hi; o++)
-                            d[o] = (int16_t)(s[o * q->sw] - x_zp);
-                    } else {
-                        const uint8_t *s = (const uint8_t *)xg + base;
-                        if (q->sw == 1)
-                            for (int64_t o = ow_lo; o < ow_hi; o++)
-                                d[o] = (int16_t)(s[o] - x_zp);
-                        else
-                            for (int64_t o = ow_lo; o < ow_hi; o++)
-                                d[o] = (int16_t)(s[o * q->sw] - x_zp);
-                    }
+                        dr[o] = 0;
+                    const uint8_t *s = (const uint8_t *)xg + ci * plane + iy * q->iw + off;
+                    if (ow_hi > ow_lo)
+                        d->widen_s16(dr + ow_lo, s + ow_lo * q->sw, (int)(ow_hi - ow_lo), q->sw,
+                                     x_zp, q->x_signed);
                     for (int64_t o = ow_hi; o < q->ow; o++)
-                        d[o] = 0;
+                        dr[o] = 0;
                 }
                 for (int64_t j = ncols; j < (int64_t)q->ldb; j++)
                     dst[j] = 0;
@@ -341,12 +437,306 @@ static void depthwise_block(const tq_qconv *q, const void *xg, int x_zp, const i
     }
 }
 
+/* Channel xg (one plane) -> padded float plane, phase-split (see qcommon.h). */
+static void dw_build_plane(const tq_qconv *q, const tq_qdsp *d, const void *xg, int x_zp,
+                           float *plane)
+{
+    int64_t row_len = q->sw * q->dw_ph_len;
+    for (int64_t pr = 0; pr < q->dw_rows; pr++) {
+        float *dst = plane + pr * row_len;
+        int64_t iy = pr - q->pt;
+        if (iy < 0 || iy >= q->ih) {
+            memset(dst, 0, sizeof(float) * (size_t)row_len);
+            continue;
+        }
+        const uint8_t *row = (const uint8_t *)xg + iy * q->iw;
+        for (int p = 0; p < q->sw; p++) {
+            float *ph = dst + p * q->dw_ph_len;
+            /* phase index i holds input column i * sw + p - pl: inside the
+             * image for i in [lo, hi), zero (padding) elsewhere */
+            int64_t first = q->pl - p, lo = first > 0 ? (first + q->sw - 1) / q->sw : 0;
+            int64_t hi = (q->iw - 1 + q->pl - p) >= 0 ? (q->iw - 1 + q->pl - p) / q->sw + 1 : 0;
+            if (hi > q->dw_ph_len)
+                hi = q->dw_ph_len;
+            if (lo > hi)
+                lo = hi;
+            for (int64_t i = 0; i < lo; i++)
+                ph[i] = 0.0f;
+            if (hi > lo)
+                d->widen_f32(ph + lo, row + lo * q->sw + p - q->pl, (int)(hi - lo), q->sw, x_zp,
+                             q->x_signed);
+            for (int64_t i = hi; i < q->dw_ph_len; i++)
+                ph[i] = 0.0f;
+        }
+    }
+}
+
+static void dw_run(const tq_qconv *q, const tq_qdsp *d, const int16_t *wpack, const void *x,
+                   int x_zp, const int32_t *row_init, int32_t *out_i32, void *scratch,
+                   tq_qconv_epilogue epi, void *user)
+{
+    float *plane = scratch;
+    int32_t *blk = (int32_t *)(void *)((char *)scratch + q->cols_bytes);
+    int64_t plane_in = q->ih * q->iw, row_len = q->sw * q->dw_ph_len;
+    int taps = q->kh * q->kw;
+    float wf[TQ_QDW_MAX_TAPS];
+    const float *src[TQ_QDW_MAX_TAPS];
+    int64_t tap_off[TQ_QDW_MAX_TAPS]; /* tap start relative to its output row's first padded row */
+    for (int ky = 0; ky < q->kh; ky++)
+        for (int kx = 0; kx < q->kw; kx++) {
+            int64_t tcol = (int64_t)kx * q->dw;
+            tap_off[ky * q->kw + kx] = (int64_t)ky * q->dh * row_len +
+                                       (tcol % q->sw) * q->dw_ph_len + tcol / q->sw;
+        }
+    for (int64_t n = 0; n < q->batch; n++)
+        for (int64_t g = 0; g < q->group; g++) {
+            dw_build_plane(q, d, (const char *)x + (n * q->cin + g) * plane_in, x_zp, plane);
+            for (int t = 0; t < taps; t++)
+                wf[t] = (float)wpack[g * q->k2 + t];
+            int32_t init = row_init ? row_init[g] : 0;
+            for (int64_t oh0 = 0; oh0 < q->oh; oh0 += q->rows_per_block) {
+                int nrows = (int)(q->oh - oh0 < q->rows_per_block ? q->oh - oh0 : q->rows_per_block);
+                int64_t p0 = oh0 * q->ow;
+                int32_t *acc = out_i32 ? out_i32 + (n * q->cout + g) * q->pixels + p0 : blk;
+                for (int r = 0; r < nrows; r++) {
+                    int64_t pr0 = (oh0 + r) * q->sh;
+                    for (int t = 0; t < taps; t++)
+                        src[t] = plane + pr0 * row_len + tap_off[t];
+                    d->dw_taps(acc + (int64_t)r * q->ow, (int)q->ow, src, wf, taps, init);
+                }
+                if (epi)
+                    epi(user, n, g, 1, p0, (int64_t)nrows * q->ow, acc,
+                        out_i32 ? (size_t)q->pixels : q->ldb);
+            }
+        }
+}
+
+/* Image n of x -> the zero-padded, phase-split int16 image (qcommon.h). */
+static void ip_build_image(const tq_qconv *q, const tq_qdsp *d, const void *xn, int x_zp,
+                           int16_t *img)
+{
+    int64_t plane_in = q->ih * q->iw;
+    for (int64_t ci = 0; ci < q->cin; ci++)
+        for (int64_t pr = 0; pr < q->ip_rows; pr++) {
+            int16_t *dst = img + ci * q->ip_plane + pr * q->ip_row_len;
+            int64_t iy = pr - q->pt;
+            if (iy < 0 || iy >= q->ih) {
+                memset(dst, 0, sizeof(int16_t) * (size_t)q->ip_row_len);
+                continue;
+            }
+            const uint8_t *row = (const uint8_t *)xn + ci * plane_in + iy * q->iw;
+            for (int p = 0; p < q->sw; p++) {
+                int16_t *ph = dst + p * q->ip_ph_len;
+                int64_t first = q->pl - p, lo = first > 0 ? (first + q->sw - 1) / q->sw : 0;
+                int64_t last = q->iw - 1 + q->pl - p;
+                int64_t hi = last >= 0 ? last / q->sw + 1 : 0;
+                if (hi > q->ip_ph_len)
+                    hi = q->ip_ph_len;
+                if (lo > hi)
+                    lo = hi;
+                for (int64_t i = 0; i < lo; i++)
+                    ph[i] = 0;
+                if (hi > lo)
+                    d->widen_s16(ph + lo, row + lo * q->sw + p - q->pl, (int)(hi - lo), q->sw,
+                                 x_zp, q->x_signed);
+                for (int64_t i = hi; i < q->ip_ph_len; i++)
+                    ph[i] = 0;
+            }
+        }
+    memset(img + q->cin * q->ip_plane, 0, 32 * sizeof(int16_t));
+}
+
+/* Image n -> the channel-quad image: raw bytes (int8 + 128), 4 channels per
+ * pixel, padding = the (flipped) zero point, missing channels 0. Each padded
+ * row is first laid out per channel in `lines` (in the signed domain, so the
+ * one xor while interleaving flips data and padding alike). */
+static void c4_build_image(const tq_qconv *q, const tq_qdsp *d, const void *xn, int zpr,
+                           uint8_t *img, uint8_t *lines)
+{
+    int64_t plane_in = q->ih * q->iw, rl = q->ip_row_len;
+    uint8_t flip = q->x_signed ? 0x80 : 0;
+    uint8_t pad = (uint8_t)((uint8_t)zpr ^ flip);
+    /* the pixel value of padding: 4 channel bytes (missing channels 0) */
+    uint8_t padpix[4];
+    uint32_t padword;
+    for (int64_t cq = 0; cq < q->c4_quads; cq++) {
+        for (int j = 0; j < 4; j++)
+            padpix[j] = cq * 4 + j < q->cin ? (uint8_t)zpr : 0;
+        memcpy(&padword, padpix, 4);
+        for (int64_t pr = 0; pr < q->ip_rows && q->sw == 1; pr++) {
+            /* stride 1: interleave the input rows straight into place and
+             * write the pad pixels around them (channels past cin meet zero
+             * weights, so they read channel 0's row) */
+            uint8_t *dst = img + 4 * (cq * q->ip_plane + pr * rl);
+            int64_t iy = pr - q->pt;
+            if (iy < 0 || iy >= q->ih) {
+                for (int64_t i = 0; i < rl; i++)
+                    memcpy(dst + 4 * i, &padword, 4);
+                continue;
+            }
+            int64_t lo = q->pl < rl ? q->pl : rl, hi = q->pl + q->iw < rl ? q->pl + q->iw : rl;
+            for (int64_t i = 0; i < lo; i++)
+                memcpy(dst + 4 * i, &padword, 4);
+            const uint8_t *src[4];
+            for (int j = 0; j < 4; j++)
+                src[j] = (const uint8_t *)xn + (cq * 4 + j < q->cin ? cq * 4 + j : 0) * plane_in +
+                         iy * q->iw + (lo - q->pl);
+            if (hi > lo)
+                d->interleave4(dst + 4 * lo, src, (int)(hi - lo), flip);
+            for (int64_t i = hi; i < rl; i++)
+                memcpy(dst + 4 * i, &padword, 4);
+        }
+        for (int64_t pr = 0; pr < q->ip_rows && q->sw == 2; pr++) {
+            /* stride 2: the padded row as 4-byte pixels in `lines`, then its
+             * even / odd pixels are the two column phases */
+            uint8_t *dst = img + 4 * (cq * q->ip_plane + pr * rl);
+            int64_t iy = pr - q->pt;
+            if (iy < 0 || iy >= q->ih) {
+                for (int64_t i = 0; i < rl; i++)
+                    memcpy(dst + 4 * i, &padword, 4);
+                continue;
+            }
+            uint8_t *tmp = lines;
+            int64_t lo = q->pl < rl ? q->pl : rl, hi = q->pl + q->iw < rl ? q->pl + q->iw : rl;
+            for (int64_t i = 0; i < lo; i++)
+                memcpy(tmp + 4 * i, &padword, 4);
+            const uint8_t *src[4];
+            for (int j = 0; j < 4; j++)
+                src[j] = (const uint8_t *)xn + (cq * 4 + j < q->cin ? cq * 4 + j : 0) * plane_in +
+                         iy * q->iw + (lo - q->pl);
+            if (hi > lo)
+                d->interleave4(tmp + 4 * lo, src, (int)(hi - lo), flip);
+            for (int64_t i = hi; i < rl; i++)
+                memcpy(tmp + 4 * i, &padword, 4);
+            d->deint2_u32((uint32_t *)(void *)dst, (uint32_t *)(void *)(dst + 4 * q->ip_ph_len),
+                          (const uint32_t *)(const void *)tmp, (int)q->ip_ph_len);
+        }
+        if (q->sw <= 2)
+            continue;
+        for (int64_t pr = 0; pr < q->ip_rows; pr++) {
+            int64_t iy = pr - q->pt;
+            const uint8_t *src[4];
+            for (int j = 0; j < 4; j++) {
+                int64_t ci = cq * 4 + j;
+                uint8_t *ln = lines + j * rl;
+                src[j] = ln;
+                if (ci >= q->cin || iy < 0 || iy >= q->ih) {
+                    memset(ln, ci >= q->cin ? 0 : pad, (size_t)rl);
+                    continue;
+                }
+                const uint8_t *row = (const uint8_t *)xn + ci * plane_in + iy * q->iw;
+                if (q->sw == 1) {
+                    int64_t lo = q->pl < rl ? q->pl : rl, hi = q->pl + q->iw < rl ? q->pl + q->iw : rl;
+                    memset(ln, pad, (size_t)lo);
+                    if (hi > lo)
+                        memcpy(ln + lo, row + (lo - q->pl), (size_t)(hi - lo));
+                    if (rl > hi)
+                        memset(ln + hi, pad, (size_t)(rl - hi));
+                    continue;
+                }
+                for (int p = 0; p < q->sw; p++) {
+                    uint8_t *ph = ln + p * q->ip_ph_len;
+                    int64_t first = q->pl - p, lo = first > 0 ? (first + q->sw - 1) / q->sw : 0;
+                    int64_t last = q->iw - 1 + q->pl - p;
+                    int64_t hi = last >= 0 ? last / q->sw + 1 : 0;
+                    hi = hi > q->ip_ph_len ? q->ip_ph_len : hi;
+                    lo = lo > hi ? hi : lo;
+                    memset(ph, pad, (size_t)lo);
+                    if (hi > lo)
+                        d->gather_u8(ph + lo, row + lo * q->sw + p - q->pl, (int)(hi - lo), q->sw);
+                    memset(ph + hi, pad, (size_t)(q->ip_ph_len - hi));
+                }
+            }
+            d->interleave4(img + 4 * (cq * q->ip_plane + pr * rl), src, (int)rl, flip);
+        }
+    }
+    memset(img + 4 * q->c4_quads * q->ip_plane, 0, 64);
+}
+
+static void implicit_run(const tq_qconv *q, const tq_qdsp *d, const int16_t *wpack,
+                         const void *x, int x_zp, const int32_t *row_init, int32_t *out_i32,
+                         void *scratch, tq_qconv_epilogue epi, void *user)
+{
+    int16_t *img = scratch;
+    const int16_t **brows = (const int16_t **)(void *)((char *)scratch + q->ip_img_bytes);
+    const uint8_t **brows4 = (const uint8_t **)(void *)((char *)scratch + q->ip_img_bytes);
+    int32_t *init4 = (int32_t *)(void *)((char *)scratch + q->ip_img_bytes +
+                                         sizeof(uint8_t *) * (size_t)q->kq);
+    int32_t *blk = (int32_t *)(void *)((char *)scratch + q->cols_bytes);
+    int64_t plane_in = q->ih * q->iw;
+    int zpr = q->x_signed ? x_zp + 128 : x_zp;
+    if (q->c4)
+        for (int64_t o = 0; o < q->cout; o++)
+            init4[o] = (row_init ? row_init[o] : 0) - zpr * q->c4_wsum[o];
+    for (int64_t n = 0; n < q->batch; n++) {
+        if (q->c4)
+            c4_build_image(q, d, (const uint8_t *)x + n * q->cin * plane_in, zpr, (uint8_t *)img,
+                           (uint8_t *)init4 + sizeof(int32_t) * (size_t)q->cout);
+        else
+            ip_build_image(q, d, (const uint8_t *)x + n * q->cin * plane_in, x_zp, img);
+        for (int64_t oh0 = 0; oh0 < q->oh; oh0 += q->ip_block_rows) {
+            int nrows = (int)(q->oh - oh0 < q->ip_block_rows ? q->oh - oh0 : q->ip_block_rows);
+            int64_t ncols = (int64_t)(nrows - 1) * q->ip_row_len + q->ow;
+            /* no pad columns (1x1, no horizontal padding): the block is a
+             * contiguous run of output pixels, written in place */
+            bool direct = out_i32 && q->ip_row_len == q->ow;
+            int32_t *dst = direct ? out_i32 + n * q->cout * q->pixels + oh0 * q->ow : blk;
+            size_t ldc = direct ? (size_t)q->pixels : q->ldb;
+            if (q->c4) {
+                const uint8_t *base = (const uint8_t *)img + 4 * oh0 * q->sh * q->ip_row_len;
+                for (int k = 0; k < q->kq; k++)
+                    brows4[k] = base + q->c4_koff[k];
+                d->qgemm_c4((int)q->cout, (int)ncols, q->kq, q->c4_w, brows4, init4, dst, ldc);
+            } else {
+                const int16_t *base = img + oh0 * q->sh * q->ip_row_len;
+                for (int k = 0; k < q->k2; k++)
+                    brows[k] = base + q->ip_koff[k];
+                d->qgemm_ind((int)q->cout, (int)ncols, q->k2, wpack, (size_t)q->k2, brows,
+                             row_init, dst, ldc);
+            }
+            /* output row r is columns [r * row_len, r * row_len + ow) */
+            if (direct) {
+                /* already in place */
+            } else if (out_i32) {
+                for (int r = 0; r < nrows; r++) {
+                    const int32_t *src = blk + (int64_t)r * q->ip_row_len;
+                    int64_t p0 = (oh0 + r) * q->ow;
+                    for (int64_t o = 0; o < q->cout; o++)
+                        memcpy(out_i32 + (n * q->cout + o) * q->pixels + p0,
+                               src + o * (int64_t)q->ldb, sizeof(int32_t) * (size_t)q->ow);
+                }
+            } else if (epi) {
+                /* close the pad-column gaps in place (rows move left only),
+                 * so the epilogue sees one contiguous run per channel */
+                if (q->ip_row_len != q->ow)
+                    for (int64_t o = 0; o < q->cout; o++)
+                        for (int r = 1; r < nrows; r++)
+                            memmove(blk + o * (int64_t)q->ldb + (int64_t)r * q->ow,
+                                    blk + o * (int64_t)q->ldb + (int64_t)r * q->ip_row_len,
+                                    sizeof(int32_t) * (size_t)q->ow);
+                epi(user, n, 0, q->cout, oh0 * q->ow, (int64_t)nrows * q->ow, blk, q->ldb);
+            }
+            if (out_i32 && epi)
+                epi(user, n, 0, q->cout, oh0 * q->ow, (int64_t)nrows * q->ow,
+                    out_i32 + n * q->cout * q->pixels + oh0 * q->ow, (size_t)q->pixels);
+        }
+    }
+}
+
 void tq_qconv_run(const tq_qconv *q, const tq_qdsp *d, const int16_t *wpack, const void *x,
                   int x_zp, const int32_t *row_init, int32_t *out_i32, void *scratch,
                   tq_qconv_epilogue epi, void *user)
 {
+    if (q->implicit) {
+        implicit_run(q, d, wpack, x, x_zp, row_init, out_i32, scratch, epi, user);
+        return;
+    }
+    if (q->dw_fast) {
+        dw_run(q, d, wpack, x, x_zp, row_init, out_i32, scratch, epi, user);
+        return;
+    }
     int16_t *cols = scratch;
-    int32_t *blk = (int32_t *)(void *)((char *)scratch + (size_t)q->k2 * q->ldb * sizeof(int16_t));
+    int32_t *blk = (int32_t *)(void *)((char *)scratch + q->cols_bytes);
     int64_t plane = q->ih * q->iw;
     for (int64_t n = 0; n < q->batch; n++)
         for (int64_t oh0 = 0; oh0 < q->oh; oh0 += q->rows_per_block) {
@@ -364,7 +754,7 @@ void tq_qconv_run(const tq_qconv *q, const tq_qdsp *d, const int16_t *wpack, con
                         epi(user, n, g, 1, p0, np, acc, ld);
                     continue;
                 }
-                build_columns(q, xg, x_zp, oh0, nrows, cols);
+                build_columns(q, d, xg, x_zp, oh0, nrows, cols);
                 d->qgemm((int)q->cout_g, (int)np, q->k2, wpack + g * q->cout_g * q->k2,
                          (size_t)q->k2, cols, q->ldb, row_init ? row_init + g * q->cout_g : NULL,
                          acc, ld);

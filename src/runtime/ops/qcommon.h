@@ -46,11 +46,15 @@ void tq_dynamic_qparams(float mn, float mx, float *scale, int *zp);
  * same bytes. */
 void tq_dynamic_quantize(const tq_qdsp *d, const float *x, size_t n, uint8_t *q, float *scale,
                          int *zp);
+/* The same with the min/max (as d->minmax computes them) already known. */
+void tq_dynamic_quantize_range(const tq_qdsp *d, const float *x, size_t n, float mn, float mx,
+                               uint8_t *q, float *scale, int *zp);
 
 /* The op definitions of this family (listed in quant.c). */
 extern const tq_op_def tq_op_quantize_linear, tq_op_dequantize_linear,
     tq_op_dynamic_quantize_linear, tq_op_conv_integer, tq_op_qlinear_conv,
-    tq_op_matmul_integer, tq_op_qlinear_matmul, tq_op_fused_dyn_conv, tq_op_fused_dyn_matmul;
+    tq_op_matmul_integer, tq_op_qlinear_matmul, tq_op_fused_dyn_conv, tq_op_fused_dyn_matmul,
+    tq_op_fused_qdq_eltwise, tq_op_fused_qdq_gemm;
 
 /* Requantise int32 accumulators to 8 bits (see the scheme above). */
 void tq_requant_row(const int32_t *acc, int n, float mult, int zp, bool is_signed, void *out);
@@ -70,6 +74,36 @@ typedef struct tq_qconv {
     bool x_signed, w_signed;
     int16_t *wpack;       /* cout x k2, NULL until packed */
     bool w_packed_at_prepare;
+    /* Depthwise fast path (one channel per group, at most TQ_QDW_MAX_TAPS
+     * taps): each channel is widened once into a zero-padded float plane
+     * (x - x_zp, 0 outside), its columns split into sw phases so every tap of
+     * an output row is one contiguous run; kernels/qgemm.h dw_taps sums the
+     * taps exactly. */
+    bool dw_fast;
+    int64_t dw_rows, dw_ph_len; /* padded rows; floats per phase of a row */
+    size_t cols_bytes;          /* column block, or the float plane */
+    /* Implicit GEMM (group 1): the input is widened once into a zero-padded
+     * int16 image (x - x_zp, 0 outside; columns split into sw phases) and
+     * GEMM B rows point straight into it (kernels/qgemm.h qgemm_ind), no
+     * column matrix. With stride 1 a block of output rows is one GEMM over
+     * the padded width (the pad columns are computed and dropped). */
+    bool implicit;
+    int64_t ip_rows, ip_ph_len, ip_row_len, ip_plane; /* padded image geometry */
+    int ip_block_rows;          /* output rows per GEMM */
+    size_t ip_img_bytes;        /* image + slack; row pointers follow */
+    int64_t *ip_koff;           /* per K row: offset of its first element */
+    /* Channel-quad variant (chosen at prepare when the CPU has AVX512-VNNI,
+     * weights are constant int8 with zero points 0): the padded image keeps
+     * raw bytes (int8 flipped to uint8 by +128, padding = the zero point) with
+     * 4 channels per pixel, and kernels/qgemm.h qgemm_c4 (vpdpbusd) takes 4
+     * channels per step; the zero point comes out through the start values:
+     * acc = sum x*w - x_zp * sum w. Exact like the int16 path. */
+    bool c4;
+    int kq;                     /* channel quads x kh x kw */
+    int64_t c4_quads;           /* ceil(cin / 4) */
+    int8_t *c4_w;               /* cout x 4kq */
+    int32_t *c4_wsum;           /* per output channel: sum of its weights */
+    int64_t *c4_koff;           /* per quad row: byte offset into the image */
 } tq_qconv;
 
 /* Shape/attribute checks and output shape for x (in[xi]) and w (in[wi]);
@@ -99,7 +133,7 @@ void tq_qconv_run(const tq_qconv *q, const tq_qdsp *d, const int16_t *wpack, con
 /* Where tq_qconv_run expects eval-time packed weights inside the scratch. */
 static inline int16_t *tq_qconv_wbuf(const tq_qconv *q, void *scratch)
 {
-    return (int16_t *)(void *)((char *)scratch + (size_t)q->k2 * q->ldb * sizeof(int16_t) +
+    return (int16_t *)(void *)((char *)scratch + q->cols_bytes +
                                (size_t)q->cout_g * q->ldb * sizeof(int32_t));
 }
 #endif

@@ -195,6 +195,12 @@ void tq_dynamic_quantize(const tq_qdsp *d, const float *x, size_t n, uint8_t *q,
     float mn = 0.0f, mx = 0.0f;
     if (n)
         d->minmax(x, n, &mn, &mx);
+    tq_dynamic_quantize_range(d, x, n, mn, mx, q, scale, zp);
+}
+
+void tq_dynamic_quantize_range(const tq_qdsp *d, const float *x, size_t n, float mn, float mx,
+                               uint8_t *q, float *scale, int *zp)
+{
     tq_dynamic_qparams(mn, mx, scale, zp);
     d->quantize(x, n, *scale, *zp, 0, q);
 }

@@ -1,0 +1,546 @@
+/* The static-QDQ fusion pass (see graph/fuse.h): integer execution of what
+ * `tinyq quantize --mode static` (and ONNX Runtime's quantize_static)
+ * writes, instead of dequantising to float around every op.
+ *
+ *   DQ(x) -> Conv(DQ(w) [, DQ(int32 bias)]) -> Q(y)   =>  QLinearConv
+ *     (the bias is taken only when its scale is exactly x_scale * w_scale,
+ *     which is how quantisers write it; QLinearConv requantises in float
+ *     as ONNX Runtime does: qcommon.h)
+ *   DQ(x) -> Gemm | MatMul(DQ(w) [, DQ(int32 bias)]) -> Q(y)  =>  tinyq.QGemm
+ *   DQ(a) [-> BN] [+ DQ(b) [-> BN]] [-> Relu|Clip] [-> Q]  =>  tinyq.QEltwise
+ *     (runtime/ops/fused_qdq.c: byte tables per channel)
+ *
+ * Intermediate values must have no other reader (they disappear); a DQ whose
+ * output is also read elsewhere stays for those readers. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph/fuse.h"
+#include "graph/graph_query.h"
+
+static const tq_tensor *init_of(const tq_graph *g, const char *name)
+{
+    return name && name[0] ? tq_graph_find_initializer(g, name) : NULL;
+}
+
+/* An initializer, or Identity(initializer) (exporters share tensors that
+ * way; the session folds it to a constant before the fused op's prepare). */
+static const tq_tensor *const_of(const tq_graph *g, const char *name)
+{
+    const tq_tensor *t = init_of(g, name);
+    if (t)
+        return t;
+    int p = tq_graph_producer(g, name);
+    if (p >= 0 && tq_node_is_onnx(&g->nodes[p], "Identity") && g->nodes[p].n_inputs == 1)
+        return init_of(g, g->nodes[p].inputs[0]);
+    return NULL;
+}
+
+static bool is_q8(tq_dtype t)
+{
+    return t == TQ_INT8 || t == TQ_UINT8;
+}
+
+static bool scalar_init(const tq_graph *g, const char *name, bool want_float)
+{
+    const tq_tensor *t = init_of(g, name);
+    if (!t || t->rank > 1 || tq_tensor_numel(t) != 1)
+        return false;
+    return want_float ? t->dtype == TQ_FLOAT : is_q8(t->dtype);
+}
+
+/* A per-tensor activation DequantizeLinear / QuantizeLinear with constant
+ * scale and zero point (the zero point must be written out). */
+static bool act_qdq(const tq_graph *g, int i, const char *op)
+{
+    if (i < 0 || !tq_node_is_onnx(&g->nodes[i], op))
+        return false;
+    const tq_node *n = &g->nodes[i];
+    return n->n_inputs == 3 && n->n_outputs == 1 && !init_of(g, n->inputs[0]) &&
+           scalar_init(g, n->inputs[1], true) && scalar_init(g, n->inputs[2], false);
+}
+
+/* ---- Conv groups -> QLinearConv */
+
+typedef struct conv_group {
+    int conv, q;
+    const char *ins[9];
+    int n_ins;
+} conv_group;
+
+static bool weight_dq(const tq_graph *g, int i, int64_t *cout, const tq_tensor **scale)
+{
+    if (i < 0 || !tq_node_is_onnx(&g->nodes[i], "DequantizeLinear") || g->nodes[i].n_inputs != 3)
+        return false;
+    const tq_node *n = &g->nodes[i];
+    const tq_tensor *w = init_of(g, n->inputs[0]), *s = init_of(g, n->inputs[1]),
+                    *z = init_of(g, n->inputs[2]);
+    if (!w || !s || !z || !is_q8(w->dtype) || w->rank != 4 || s->dtype != TQ_FLOAT ||
+        z->dtype != w->dtype || s->rank > 1 || z->rank > 1)
+        return false;
+    int64_t ns = tq_tensor_numel(s);
+    if (ns != tq_tensor_numel(z) || (ns != 1 && ns != w->dims[0]))
+        return false;
+    if (ns != 1 && tq_node_attr_int(n, "axis", 1) != 0)
+        return false;
+    *cout = w->dims[0];
+    *scale = s;
+    return true;
+}
+
+/* An int32 bias whose scale is exactly x_scale * w_scale[o] (zero point 0). */
+static bool bias_dq(const tq_graph *g, int i, int64_t cout, float xs, const tq_tensor *ws)
+{
+    if (i < 0 || !tq_node_is_onnx(&g->nodes[i], "DequantizeLinear") || g->nodes[i].n_inputs < 2)
+        return false;
+    const tq_node *n = &g->nodes[i];
+    const tq_tensor *b = init_of(g, n->inputs[0]), *s = init_of(g, n->inputs[1]);
+    if (!b || !s || b->dtype != TQ_INT32 || tq_tensor_numel(b) != cout || s->dtype != TQ_FLOAT)
+        return false;
+    if (n->n_inputs > 2 && n->inputs[2][0]) {
+        const tq_tensor *z = init_of(g, n->inputs[2]);
+        if (!z || z->dtype != TQ_INT32)
+            return false;
+        for (int64_t k = 0; k < tq_tensor_numel(z); k++)
+            if (((const int32_t *)z->data)[k] != 0)
+                return false;
+    }
+    int64_t ns = tq_tensor_numel(s), nw = tq_tensor_numel(ws);
+    if (ns != 1 && ns != cout)
+        return false;
+    for (int64_t o = 0; o < cout; o++) {
+        float want = xs * ((const float *)ws->data)[nw == 1 ? 0 : o];
+        if (((const float *)s->data)[ns == 1 ? 0 : o] != want)
+            return false;
+    }
+    return true;
+}
+
+static bool match_conv(const tq_graph *g, int i, const bool *taken, conv_group *cg)
+{
+    const tq_node *cv = &g->nodes[i];
+    if (!tq_node_is_onnx(cv, "Conv") || cv->n_inputs < 2 || cv->n_outputs != 1)
+        return false;
+    int dx = tq_graph_producer(g, cv->inputs[0]), dw = tq_graph_producer(g, cv->inputs[1]);
+    int64_t cout;
+    const tq_tensor *ws;
+    if (!act_qdq(g, dx, "DequantizeLinear") || !weight_dq(g, dw, &cout, &ws))
+        return false;
+    const tq_node *nx = &g->nodes[dx], *nw = &g->nodes[dw];
+    const char *bias = NULL;
+    if (cv->n_inputs > 2 && cv->inputs[2][0]) {
+        int db = tq_graph_producer(g, cv->inputs[2]);
+        float xs = *(const float *)init_of(g, nx->inputs[1])->data;
+        if (!bias_dq(g, db, cout, xs, ws))
+            return false;
+        bias = g->nodes[db].inputs[0];
+    }
+    int q = tq_graph_sole_consumer(g, cv->outputs[0]);
+    if (!act_qdq(g, q, "QuantizeLinear") || taken[q] || taken[i])
+        return false;
+    const tq_node *nq = &g->nodes[q];
+    cg->conv = i;
+    cg->q = q;
+    const char *ins[9] = { nx->inputs[0], nx->inputs[1], nx->inputs[2], nw->inputs[0],
+                           nw->inputs[1], nw->inputs[2], nq->inputs[1], nq->inputs[2], bias };
+    memcpy(cg->ins, ins, sizeof ins);
+    cg->n_ins = bias ? 9 : 8;
+    return true;
+}
+
+/* ---- Gemm / MatMul groups -> tinyq.QGemm */
+
+/* A constant 2-D 8-bit weight behind a DequantizeLinear, quantised per
+ * tensor or per output column (axis `axis`); *n = output columns. */
+static bool weight_dq_2d(const tq_graph *g, int i, bool trans, int64_t *n,
+                         const tq_tensor **scale)
+{
+    if (i < 0 || !tq_node_is_onnx(&g->nodes[i], "DequantizeLinear") || g->nodes[i].n_inputs != 3)
+        return false;
+    const tq_node *d = &g->nodes[i];
+    const tq_tensor *w = init_of(g, d->inputs[0]), *s = init_of(g, d->inputs[1]),
+                    *z = init_of(g, d->inputs[2]);
+    if (!w || !s || !z || !is_q8(w->dtype) || w->rank != 2 || s->dtype != TQ_FLOAT ||
+        z->dtype != w->dtype || s->rank > 1 || z->rank > 1)
+        return false;
+    *n = trans ? w->dims[0] : w->dims[1];
+    int64_t ns = tq_tensor_numel(s);
+    if (ns != tq_tensor_numel(z) || (ns != 1 && ns != *n))
+        return false;
+    if (ns != 1 && tq_node_attr_int(d, "axis", 1) != (trans ? 0 : 1))
+        return false;
+    *scale = s;
+    return true;
+}
+
+typedef struct gemm_group {
+    int node, q;
+    bool trans;
+    const char *ins[9];
+    int n_ins;
+} gemm_group;
+
+static bool match_gemm(const tq_graph *g, int i, const bool *taken, gemm_group *gg)
+{
+    const tq_node *nd = &g->nodes[i];
+    bool gemm = tq_node_is_onnx(nd, "Gemm");
+    if ((!gemm && !tq_node_is_onnx(nd, "MatMul")) || nd->n_inputs < 2 || nd->n_outputs != 1 || taken[i])
+        return false;
+    bool trans = false;
+    if (gemm) {
+        if (tq_node_attr_int(nd, "transA", 0) != 0 || tq_node_attr_float(nd, "alpha", 1.0f) != 1.0f ||
+            tq_node_attr_float(nd, "beta", 1.0f) != 1.0f)
+            return false;
+        trans = tq_node_attr_int(nd, "transB", 0) != 0;
+    }
+    int dx = tq_graph_producer(g, nd->inputs[0]), dw = tq_graph_producer(g, nd->inputs[1]);
+    int64_t n;
+    const tq_tensor *ws;
+    if (!act_qdq(g, dx, "DequantizeLinear") || !weight_dq_2d(g, dw, trans, &n, &ws))
+        return false;
+    const tq_node *nx = &g->nodes[dx], *nw = &g->nodes[dw];
+    const char *bias = NULL;
+    if (gemm && nd->n_inputs > 2 && nd->inputs[2][0]) {
+        int db = tq_graph_producer(g, nd->inputs[2]);
+        float xs = *(const float *)init_of(g, nx->inputs[1])->data;
+        if (!bias_dq(g, db, n, xs, ws) || init_of(g, g->nodes[db].inputs[0])->rank != 1)
+            return false;
+        bias = g->nodes[db].inputs[0];
+    }
+    int q = tq_graph_sole_consumer(g, nd->outputs[0]);
+    if (!act_qdq(g, q, "QuantizeLinear") || taken[q])
+        return false;
+    const tq_node *nq = &g->nodes[q];
+    gg->node = i;
+    gg->q = q;
+    gg->trans = trans;
+    const char *ins[9] = { nx->inputs[0], nx->inputs[1], nx->inputs[2], nw->inputs[0],
+                           nw->inputs[1], nw->inputs[2], nq->inputs[1], nq->inputs[2], bias };
+    memcpy(gg->ins, ins, sizeof ins);
+    gg->n_ins = bias ? 9 : 8;
+    return true;
+}
+
+/* ---- element-wise islands -> tinyq.QEltwise */
+
+enum { ACT_NONE = 0, ACT_RELU = 1, ACT_CLIP = 2 };
+
+typedef struct elt_group {
+    int q, act_node, add, bn[2]; /* node indices, -1 when absent */
+    const char *ins[16];
+    int act;
+    float act_min, act_max, eps[2];
+    const char *out;
+} elt_group;
+
+static bool match_act(const tq_graph *g, int a, elt_group *eg)
+{
+    const tq_node *n = &g->nodes[a];
+    if (tq_node_is_onnx(n, "Relu") && n->n_inputs == 1) {
+        eg->act = ACT_RELU;
+        return true;
+    }
+    if (!tq_node_is_onnx(n, "Clip") || n->n_inputs < 1)
+        return false;
+    float lo = -INFINITY, hi = INFINITY;
+    if (n->n_inputs == 1) {
+        lo = tq_node_attr_float(n, "min", -3.402823466e38f);
+        hi = tq_node_attr_float(n, "max", 3.402823466e38f);
+    }
+    for (int k = 1; k < n->n_inputs && k < 3; k++) {
+        if (!n->inputs[k][0])
+            continue;
+        const tq_tensor *t = init_of(g, n->inputs[k]);
+        if (!t || t->dtype != TQ_FLOAT || tq_tensor_numel(t) != 1)
+            return false;
+        *(k == 1 ? &lo : &hi) = *(const float *)t->data;
+    }
+    eg->act = ACT_CLIP;
+    eg->act_min = lo;
+    eg->act_max = hi;
+    return true;
+}
+
+/* Branch feeding `name` (read only by node `reader`): DQ or DQ -> BN. Fills
+ * inputs base..base+6 of the fused node. */
+static bool match_branch(const tq_graph *g, const char *name, int reader, const bool *taken,
+                         elt_group *eg, int which)
+{
+    int p = tq_graph_producer(g, name);
+    eg->bn[which] = -1;
+    eg->eps[which] = 1e-5f;
+    const char **ins = eg->ins + (which ? 7 : 0);
+    if (p >= 0 && tq_node_is_onnx(&g->nodes[p], "BatchNormalization")) {
+        const tq_node *bn = &g->nodes[p];
+        if (taken[p] || bn->n_inputs != 5 || bn->n_outputs != 1 ||
+            tq_graph_sole_consumer(g, name) != reader || tq_node_attr_int(bn, "training_mode", 0) != 0)
+            return false;
+        for (int k = 1; k < 5; k++) {
+            const tq_tensor *t = const_of(g, bn->inputs[k]);
+            if (!t || t->dtype != TQ_FLOAT || t->rank != 1)
+                return false;
+            ins[2 + k] = bn->inputs[k];
+        }
+        eg->bn[which] = p;
+        eg->eps[which] = tq_node_attr_float(bn, "epsilon", 1e-5f);
+        p = tq_graph_producer(g, bn->inputs[0]);
+    }
+    if (!act_qdq(g, p, "DequantizeLinear"))
+        return false;
+    ins[0] = g->nodes[p].inputs[0];
+    ins[1] = g->nodes[p].inputs[1];
+    ins[2] = g->nodes[p].inputs[2];
+    return true;
+}
+
+/* Core (Add of two branches, or one branch) producing `v`, read by `reader`. */
+static bool match_core(const tq_graph *g, const char *v, int reader, const bool *taken,
+                       elt_group *eg)
+{
+    int p = tq_graph_producer(g, v);
+    if (p >= 0 && tq_node_is_onnx(&g->nodes[p], "Add") && g->nodes[p].n_inputs == 2 && !taken[p] &&
+        tq_graph_sole_consumer(g, v) == reader) {
+        const tq_node *add = &g->nodes[p];
+        if (strcmp(add->inputs[0], add->inputs[1]) == 0)
+            return false;
+        eg->add = p;
+        return match_branch(g, add->inputs[0], p, taken, eg, 0) &&
+               match_branch(g, add->inputs[1], p, taken, eg, 1);
+    }
+    eg->add = -1;
+    return match_branch(g, v, reader, taken, eg, 0);
+}
+
+static void elt_reset(elt_group *eg)
+{
+    memset(eg, 0, sizeof *eg);
+    eg->q = eg->act_node = eg->add = eg->bn[0] = eg->bn[1] = -1;
+    for (int k = 0; k < 16; k++)
+        eg->ins[k] = "";
+}
+
+/* Ending in a QuantizeLinear. */
+static bool match_elt_q(const tq_graph *g, int i, const bool *taken, elt_group *eg)
+{
+    elt_reset(eg);
+    if (taken[i] || !act_qdq(g, i, "QuantizeLinear"))
+        return false;
+    const tq_node *q = &g->nodes[i];
+    const char *v = q->inputs[0];
+    int reader = i, p = tq_graph_producer(g, v);
+    if (p >= 0 && !taken[p] && tq_graph_sole_consumer(g, v) == i && match_act(g, p, eg)) {
+        eg->act_node = p;
+        reader = p;
+        v = g->nodes[p].inputs[0];
+    } else {
+        eg->act = ACT_NONE;
+    }
+    if (!match_core(g, v, reader, taken, eg))
+        return false;
+    if (eg->add < 0 && eg->bn[0] < 0 && eg->act_node < 0)
+        return false; /* DQ -> Q alone: a requantisation, left as is */
+    eg->q = i;
+    eg->ins[14] = q->inputs[1];
+    eg->ins[15] = q->inputs[2];
+    eg->out = q->outputs[0];
+    return true;
+}
+
+/* An Add of two branches [-> Relu|Clip] whose float result leaves the
+ * quantised region (e.g. into GlobalAveragePool). */
+static bool match_elt_float(const tq_graph *g, int i, const bool *taken, elt_group *eg)
+{
+    elt_reset(eg);
+    const tq_node *add = &g->nodes[i];
+    if (taken[i] || !tq_node_is_onnx(add, "Add") || add->n_outputs != 1)
+        return false;
+    const char *out = add->outputs[0];
+    int a = tq_graph_sole_consumer(g, out);
+    if (a >= 0 && !taken[a] && match_act(g, a, eg)) {
+        eg->act_node = a;
+        out = g->nodes[a].outputs[0];
+    } else {
+        eg->act = ACT_NONE;
+        a = -1;
+    }
+    /* without an activation the fused node writes the Add's own value, so
+     * any number of readers is fine (sole_consumer then matches itself) */
+    int reader = a >= 0 ? a : tq_graph_sole_consumer(g, add->outputs[0]);
+    if (!match_core(g, add->outputs[0], reader, taken, eg) || eg->add != i)
+        return false;
+    eg->out = out;
+    return true;
+}
+
+/* ---- rewriting */
+
+static int copy_attrs(tq_node *dst, const tq_node *src)
+{
+    for (int k = 0; k < src->n_attrs; k++) {
+        const tq_attr *s = &src->attrs[k];
+        tq_attr *a = tq_node_add_attr(dst, s->name, s->type);
+        if (!a)
+            return TQ_ENOMEM;
+        a->i = s->i;
+        a->f = s->f;
+        if (s->s && !(a->s = strdup(s->s)))
+            return TQ_ENOMEM;
+        if (s->type == TQ_ATTR_INTS && s->n) {
+            a->ints = malloc(sizeof(int64_t) * (size_t)s->n);
+            if (!a->ints)
+                return TQ_ENOMEM;
+            memcpy(a->ints, s->ints, sizeof(int64_t) * (size_t)s->n);
+            a->n = s->n;
+        }
+    }
+    return TQ_OK;
+}
+
+static int add_float_attr(tq_node *n, const char *name, float v)
+{
+    tq_attr *a = tq_node_add_attr(n, name, TQ_ATTR_FLOAT);
+    if (!a)
+        return TQ_ENOMEM;
+    a->f = v;
+    return TQ_OK;
+}
+
+static int emit_conv(tq_graph *tmp, const tq_graph *g, const conv_group *cg)
+{
+    const tq_node *cv = &g->nodes[cg->conv];
+    tq_node *n = tq_graph_add_node(tmp, "QLinearConv", cv->name);
+    if (!n)
+        return TQ_ENOMEM;
+    for (int k = 0; k < cg->n_ins; k++)
+        if (tq_node_add_input(n, cg->ins[k]))
+            return TQ_ENOMEM;
+    if (tq_node_add_output(n, g->nodes[cg->q].outputs[0]))
+        return TQ_ENOMEM;
+    return copy_attrs(n, cv);
+}
+
+static int emit_gemm(tq_graph *tmp, const tq_graph *g, const gemm_group *gg)
+{
+    const tq_node *src = &g->nodes[gg->node];
+    tq_node *n = tq_graph_add_node(tmp, "QGemm", src->name);
+    if (!n)
+        return TQ_ENOMEM;
+    free(n->domain);
+    if (!(n->domain = strdup("tinyq")))
+        return TQ_ENOMEM;
+    for (int k = 0; k < gg->n_ins; k++)
+        if (tq_node_add_input(n, gg->ins[k]))
+            return TQ_ENOMEM;
+    if (tq_node_add_output(n, g->nodes[gg->q].outputs[0]))
+        return TQ_ENOMEM;
+    tq_attr *a = tq_node_add_attr(n, "transB", TQ_ATTR_INT);
+    if (!a)
+        return TQ_ENOMEM;
+    a->i = gg->trans;
+    return TQ_OK;
+}
+
+static int emit_elt(tq_graph *tmp, const tq_graph *g, const elt_group *eg)
+{
+    int anchor = eg->q >= 0 ? eg->q : eg->add;
+    tq_node *n = tq_graph_add_node(tmp, "QEltwise", g->nodes[anchor].name);
+    if (!n)
+        return TQ_ENOMEM;
+    free(n->domain);
+    if (!(n->domain = strdup("tinyq")))
+        return TQ_ENOMEM;
+    int last = 15;
+    while (last > 0 && !eg->ins[last][0])
+        last--;
+    for (int k = 0; k <= last; k++)
+        if (tq_node_add_input(n, eg->ins[k]))
+            return TQ_ENOMEM;
+    if (tq_node_add_output(n, eg->out))
+        return TQ_ENOMEM;
+    if (add_float_attr(n, "a_eps", eg->eps[0]) || add_float_attr(n, "b_eps", eg->eps[1]))
+        return TQ_ENOMEM;
+    if (eg->act) {
+        tq_attr *a = tq_node_add_attr(n, "act", TQ_ATTR_INT);
+        if (!a)
+            return TQ_ENOMEM;
+        a->i = eg->act;
+        if (add_float_attr(n, "act_min", eg->act_min) || add_float_attr(n, "act_max", eg->act_max))
+            return TQ_ENOMEM;
+    }
+    return TQ_OK;
+}
+
+static void take_elt(bool *drop, const elt_group *eg)
+{
+    int idx[5] = { eg->q, eg->act_node, eg->add, eg->bn[0], eg->bn[1] };
+    for (int k = 0; k < 5; k++)
+        if (idx[k] >= 0)
+            drop[idx[k]] = true;
+}
+
+int tq_fuse_qdq(tq_model *m, int *n_fused, tq_error *err)
+{
+    tq_graph *g = &m->graph;
+    const char *path = m->path ? m->path : "model";
+    *n_fused = 0;
+    bool *drop = calloc((size_t)g->n_nodes + 1, sizeof *drop);
+    if (!drop)
+        return tq_fail(err, TQ_ENOMEM, "%s: out of memory", path);
+    tq_graph tmp = {0};
+    int rc = TQ_OK;
+    for (int i = 0; i < g->n_nodes && rc == TQ_OK; i++) {
+        conv_group cg;
+        if (!match_conv(g, i, drop, &cg))
+            continue;
+        rc = emit_conv(&tmp, g, &cg);
+        drop[cg.conv] = drop[cg.q] = true;
+        (*n_fused)++;
+    }
+    for (int i = 0; i < g->n_nodes && rc == TQ_OK; i++) {
+        gemm_group gg;
+        if (!match_gemm(g, i, drop, &gg))
+            continue;
+        rc = emit_gemm(&tmp, g, &gg);
+        drop[gg.node] = drop[gg.q] = true;
+        (*n_fused)++;
+    }
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < g->n_nodes && rc == TQ_OK; i++) {
+            elt_group eg;
+            bool ok = pass == 0 ? match_elt_q(g, i, drop, &eg) : match_elt_float(g, i, drop, &eg);
+            if (!ok)
+                continue;
+            rc = emit_elt(&tmp, g, &eg);
+            take_elt(drop, &eg);
+            (*n_fused)++;
+        }
+    if (rc == TQ_OK && *n_fused) {
+        tq_node *nodes = calloc((size_t)(g->n_nodes + tmp.n_nodes) + 1, sizeof *nodes);
+        if (!nodes) {
+            rc = TQ_ENOMEM;
+        } else {
+            int k = 0;
+            for (int i = 0; i < g->n_nodes; i++) {
+                if (drop[i])
+                    tq_node_clear(&g->nodes[i]);
+                else
+                    nodes[k++] = g->nodes[i];
+            }
+            for (int i = 0; i < tmp.n_nodes; i++)
+                nodes[k++] = tmp.nodes[i];
+            free(g->nodes);
+            g->nodes = nodes;
+            g->n_nodes = k;
+            free(tmp.nodes);
+            tmp.nodes = NULL;
+            tmp.n_nodes = 0;
+            tq_graph_sweep_dead(g);
+        }
+    }
+    tq_graph_clear(&tmp);
+    free(drop);
+    if (rc)
+        return tq_fail(err, TQ_ENOMEM, "%s: out of memory while fusing", path);
+    return TQ_OK;
+}

@@ -1,0 +1,141 @@
+/* The static-QDQ fusion (graph/fuse_qdq.c) on the quantiser's own output for
+ * fixtures/cnn.onnx (skipped when the fixture is absent): every Conv and
+ * BatchNormalization and the Gemm must be gone (9 QLinearConv, 7
+ * tinyq.QEltwise, 1 tinyq.QGemm), and the
+ * fused integer graph must agree with the same file run op by op in float
+ * (DequantizeLinear -> float Conv -> QuantizeLinear) to within one output
+ * quantisation step for every logit. Agreement with ONNX Runtime on the same
+ * files is checked by tests/quant/quant_e2e.py. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "graph/ir.h"
+#include "runtime/session_internal.h"
+#include "tinyq/quantize.h"
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+static float rnd01(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (float)(rng_state >> 40) / 16777216.0f;
+}
+
+static int count_ops(const tq_session *s, const char *domain, const char *op)
+{
+    int n = 0;
+    for (int i = 0; i < s->model->graph.n_nodes; i++) {
+        const tq_node *nd = &s->model->graph.nodes[i];
+        if (strcmp(nd->op_type, op) == 0 && strcmp(nd->domain ? nd->domain : "", domain) == 0)
+            n++;
+    }
+    return n;
+}
+
+/* Scale of the DequantizeLinear that produces graph output 0. */
+static float output_step(const tq_model *m)
+{
+    const tq_graph *g = &m->graph;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const tq_node *n = &g->nodes[i];
+        if (strcmp(n->op_type, "DequantizeLinear") == 0 && n->n_outputs == 1 &&
+            strcmp(n->outputs[0], g->outputs[0].name) == 0) {
+            const tq_tensor *s = tq_graph_find_initializer(g, n->inputs[1]);
+            return s && s->dtype == TQ_FLOAT ? *(const float *)s->data : 0.0f;
+        }
+    }
+    return 0.0f;
+}
+
+static void check(tq_dtype act)
+{
+    const char *root = getenv("TQ_SOURCE_ROOT");
+    char path[4096], cal[4096];
+    snprintf(path, sizeof path, "%s/fixtures/cnn.onnx", root ? root : ".");
+    snprintf(cal, sizeof cal, "%s/fixtures/cnn_calib.npz", root ? root : ".");
+    FILE *f = fopen(path, "rb"), *fc = fopen(cal, "rb");
+    if (f)
+        fclose(f);
+    if (fc)
+        fclose(fc);
+    if (!f || !fc) {
+        skip();
+        return;
+    }
+    tq_model *m = NULL;
+    tq_error err = {0};
+    assert_int_equal(tq_model_load(&m, path, &err), TQ_OK);
+    tq_quant_settings qs;
+    tq_quant_default_settings(&qs);
+    qs.mode = TQ_QUANT_STATIC;
+    qs.per_channel = 1;
+    qs.activation_type = act;
+    tq_quant_summary sum;
+    int rc = tq_quantize_model(m, &qs, cal, &sum, &err);
+    if (rc)
+        fail_msg("%s", err.msg);
+    tq_session *fused = NULL, *plain = NULL;
+    assert_int_equal(tq_session_create_ex(&fused, m, true, &err), TQ_OK);
+    assert_int_equal(tq_session_create_ex(&plain, m, false, &err), TQ_OK);
+    assert_int_equal(count_ops(fused, "", "QLinearConv"), 9);
+    /* The quantiser folds BatchNormalization into the convs first, so the
+     * float islands left are the three residual Add(+Relu) joins. */
+    assert_int_equal(count_ops(fused, "tinyq", "QEltwise"), 3);
+    assert_int_equal(count_ops(fused, "tinyq", "QGemm"), 1);
+    assert_int_equal(count_ops(fused, "", "Conv"), 0);
+    assert_int_equal(count_ops(fused, "", "Gemm"), 0);
+    assert_int_equal(count_ops(fused, "", "BatchNormalization"), 0);
+    float step = output_step(m);
+    assert_true(step > 0.0f);
+
+    tq_tensor_view in;
+    assert_int_equal(tq_model_input(m, 0, &in), TQ_OK);
+    in.dims[0] = 1;
+    int64_t n = tq_shape_numel(in.dims, in.rank);
+    float *x = malloc(sizeof(float) * (size_t)n);
+    assert_non_null(x);
+    int max_steps = 0;
+    for (int trial = 0; trial < 20; trial++) {
+        for (int64_t i = 0; i < n; i++)
+            x[i] = rnd01() * (trial % 2 ? 1.0f : 3.0f) - (trial % 3 ? 0.0f : 0.5f);
+        in.data = x;
+        tq_tensor_view a, b;
+        assert_int_equal(tq_session_run(fused, &in, 1, &a, 1, &err), TQ_OK);
+        assert_int_equal(tq_session_run(plain, &in, 1, &b, 1, &err), TQ_OK);
+        int64_t on = tq_shape_numel(a.dims, a.rank);
+        assert_int_equal(on, tq_shape_numel(b.dims, b.rank));
+        for (int64_t i = 0; i < on; i++) {
+            float d = fabsf(((const float *)a.data)[i] - ((const float *)b.data)[i]);
+            int steps = (int)lrintf(d / step);
+            max_steps = steps > max_steps ? steps : max_steps;
+        }
+    }
+    print_message("cnn static %s: max |fused - unfused| = %d output steps\n",
+                  act == TQ_INT8 ? "int8" : "uint8", max_steps);
+    assert_true(max_steps <= 1);
+    free(x);
+    tq_session_free(&fused);
+    tq_session_free(&plain);
+    tq_model_free(&m);
+}
+
+static void test_cnn_static_int8(void **st) { (void)st; check(TQ_INT8); }
+static void test_cnn_static_uint8(void **st) { (void)st; check(TQ_UINT8); }
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cnn_static_int8),
+        cmocka_unit_test(test_cnn_static_uint8),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
