@@ -32,11 +32,33 @@ void tq_im2col_pack(const tq_conv2d_geom *g, const float *in, int64_t col0, int6
  * qw == ow). For stride 1 this is just the padded input. */
 typedef struct tq_conv_phase {
     int64_t qh, qw;   /* phase plane size */
-    int64_t plane;    /* qh * qw */
-    int64_t cols;     /* GEMM columns: (oh - 1) * qw + ow */
+    int64_t ld;       /* row stride of a plane (qw, or more when several images
+                       * share a plane side by side: tq_conv_strip) */
+    int64_t plane;    /* plane stride: qh * ld */
+    int64_t cols;     /* GEMM columns: (oh - 1) * ld + ow */
 } tq_conv_phase;
 
 void tq_conv_phase_init(const tq_conv2d_geom *g, tq_conv_phase *ph);
+/* Several images side by side in one set of phase planes, so a batched conv
+ * is one GEMM with many columns per strip of images (full register tiles,
+ * packing amortised) instead of a small GEMM per image. Image i of a strip
+ * occupies phase columns [i*slot, i*slot + qw) of every plane row; images are
+ * packed left to right and each window overlaps the next image's left
+ * padding, which that image rewrites. Valid when every tap of image i's
+ * outputs stays out of its neighbours' pixels (tq_conv_strip_init checks).
+ * Output pixel (oy, ox) of image i is GEMM column oy*ld + i*slot + ox. */
+typedef struct tq_conv_strip {
+    int64_t images;   /* per strip */
+    int64_t slot;     /* phase columns between neighbouring images */
+    tq_conv_phase img; /* one image's window: qw of one image, ld/plane of the strip */
+} tq_conv_strip;
+
+/* Set up a strip of up to `images` images; false if the geometry does not
+ * allow sharing planes (then convolve image by image). */
+bool tq_conv_strip_init(const tq_conv2d_geom *g, int64_t images, tq_conv_strip *st);
+/* GEMM columns of a strip holding n (<= images) images. */
+int64_t tq_conv_strip_cols(const tq_conv2d_geom *g, const tq_conv_strip *st, int64_t n);
+
 /* Floats of the phase planes of one group: c * sh * sw * plane. */
 size_t tq_conv_phase_floats(const tq_conv2d_geom *g, const tq_conv_phase *ph);
 /* The K = c*kh*kw row offsets, in weight order (ci, ky, kx). */

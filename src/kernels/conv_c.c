@@ -104,8 +104,39 @@ void tq_conv_phase_init(const tq_conv2d_geom *g, tq_conv_phase *ph)
 {
     ph->qh = g->oh + (int64_t)(g->kh - 1) * g->dh / g->sh;
     ph->qw = g->ow + (int64_t)(g->kw - 1) * g->dw / g->sw;
-    ph->plane = ph->qh * ph->qw;
-    ph->cols = (g->oh - 1) * ph->qw + g->ow;
+    ph->ld = ph->qw;
+    ph->plane = ph->qh * ph->ld;
+    ph->cols = (g->oh - 1) * ph->ld + g->ow;
+}
+
+bool tq_conv_strip_init(const tq_conv2d_geom *g, int64_t images, tq_conv_strip *st)
+{
+    tq_conv_phase one;
+    tq_conv_phase_init(g, &one);
+    /* padded x of image i's pixel x is i*W + pl + x with W = slot*sw. Image
+     * i's outputs read padded x in [i*W, i*W + (ow-1)*sw + (kw-1)*dw]: that
+     * must end before image i+1's first pixel, and image i-1's last pixel
+     * must end before i*W. */
+    int64_t reach = (g->ow - 1) * g->sw + (int64_t)(g->kw - 1) * g->dw;
+    int64_t w = g->pl + g->iw;
+    if (w < reach - g->pl + 1)
+        w = reach - g->pl + 1;
+    w = (w + g->sw - 1) / g->sw * g->sw;
+    st->images = images;
+    st->slot = w / g->sw;
+    /* the windows must tile the strip without gaps */
+    if (images < 1 || one.qw < st->slot || g->ow > st->slot)
+        return false;
+    st->img = one;
+    st->img.ld = (images - 1) * st->slot + one.qw;
+    st->img.plane = st->img.qh * st->img.ld;
+    st->img.cols = tq_conv_strip_cols(g, st, images);
+    return true;
+}
+
+int64_t tq_conv_strip_cols(const tq_conv2d_geom *g, const tq_conv_strip *st, int64_t n)
+{
+    return (g->oh - 1) * st->img.ld + (n - 1) * st->slot + g->ow;
 }
 
 size_t tq_conv_phase_floats(const tq_conv2d_geom *g, const tq_conv_phase *ph)
@@ -120,7 +151,7 @@ void tq_conv_phase_offsets(const tq_conv2d_geom *g, const tq_conv_phase *ph, ptr
             for (int kx = 0; kx < g->kw; kx++) {
                 int64_t ry = (int64_t)ky * g->dh, rx = (int64_t)kx * g->dw;
                 int64_t phase = (ci * g->sh + ry % g->sh) * g->sw + rx % g->sw;
-                *offs++ = (ptrdiff_t)(phase * ph->plane + (ry / g->sh) * ph->qw + rx / g->sw);
+                *offs++ = (ptrdiff_t)(phase * ph->plane + (ry / g->sh) * ph->ld + rx / g->sw);
             }
 }
 
@@ -166,7 +197,7 @@ void tq_conv_phase_pack_c(const tq_conv2d_geom *g, const tq_conv_phase *ph, cons
                 float *dst = planes + ((ci * g->sh + py) * g->sw + px) * ph->plane;
                 int64_t x0, x1;
                 tq_conv_phase_cols(g, ph, px, &x0, &x1);
-                for (int64_t y = 0; y < ph->qh; y++, dst += qw) {
+                for (int64_t y = 0; y < ph->qh; y++, dst += ph->ld) {
                     int64_t iy = y * g->sh + py - g->pt;
                     if (iy < 0 || iy >= g->ih || x0 == x1) {
                         for (int64_t x = 0; x < qw; x++)

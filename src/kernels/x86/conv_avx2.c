@@ -172,7 +172,7 @@ void tq_conv_phase_pack_avx2(const tq_conv2d_geom *g, const tq_conv_phase *ph,
                 float *dst = planes + ((ci * g->sh + py) * g->sw + px) * ph->plane;
                 int64_t x0, x1;
                 tq_conv_phase_cols(g, ph, px, &x0, &x1);
-                for (int64_t y = 0; y < ph->qh; y++, dst += qw) {
+                for (int64_t y = 0; y < ph->qh; y++, dst += ph->ld) {
                     int64_t iy = y * g->sh + py - g->pt;
                     bool inside = iy >= 0 && iy < g->ih && x0 < x1;
                     if (!inside || x0 > 0 || x1 < qw)

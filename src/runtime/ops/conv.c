@@ -8,6 +8,9 @@
  * are never materialised: the padded input is split into stride phases and
  * the GEMM reads each tap's row through an offset (tq_sgemm_indirect), which
  * costs one copy of the input instead of a kh*kw times larger im2col.
+ * For batch > 1 the phase planes hold a strip of images side by side
+ * (tq_conv_strip), so each GEMM has many columns: full register tiles and a
+ * junk column per image row instead of a partial tile per image.
  * 1x1/stride-1 convs read the input as B directly, and depthwise 3x3 has its
  * own kernel. Bias, FusedConv's residual input Z (same shape as Y) and
  * Relu/Clip run in the GEMM epilogue; a Z that only broadcasts to Y is added
@@ -30,6 +33,10 @@ typedef struct conv_state {
     int64_t batch, group, cin_g, cout_g;
     tq_conv2d_geom geom;     /* per group */
     tq_conv_phase phase;
+    /* batch > 1: images per GEMM side by side (tq_conv_strip); images == 0
+     * convolves image by image */
+    tq_conv_strip strip;
+    size_t strip_out;        /* float offset of the strip's GEMM output */
     ptrdiff_t *offs;         /* PATH_INDIRECT: K row offsets into the phase planes; owned */
     size_t scratch_out;      /* float offset of the junk-column output, 0 if unused */
     int64_t k, pixels;
@@ -139,6 +146,62 @@ static void add_z_pass(const conv_state *st, const float *z, float *y)
             }
 }
 
+/* Bytes of phase planes plus GEMM output a strip may use: the pack writes
+ * them, the GEMM rereads the planes once per row tile and the junk-column
+ * copy reads the output, so they should stay in L2 next to the weights and
+ * the streamed activations (half of a 512 KiB L2; on the CNN fixture at
+ * batch 64, 96-192 KiB measured no worse than 384 and better than 768). */
+#define STRIP_BYTES (192 * 1024)
+
+/* Images per strip for a batched conv, or strip.images = 0 when image by
+ * image is as good (one image already fills the budget) or the geometry
+ * does not allow strips. */
+static void plan_strip(conv_state *st)
+{
+    const tq_conv2d_geom *g = &st->geom;
+    tq_conv_strip one;
+    if (!tq_conv_strip_init(g, 1, &one))
+        return;
+    int64_t phases = 0;
+    for (int py = 0; py < g->sh; py++)
+        for (int px = 0; px < g->sw; px++)
+            phases += tq_conv_phase_used(g->kh, g->dh, g->sh, py) &&
+                      tq_conv_phase_used(g->kw, g->dw, g->sw, px);
+    int64_t per_image = (g->c * phases * one.img.qh + st->cout_g * g->oh) * one.slot *
+                        (int64_t)sizeof(float);
+    int64_t n = STRIP_BYTES / (per_image > 0 ? per_image : 1);
+    if (n > st->batch)
+        n = st->batch;
+    if (n < 2 || !tq_conv_strip_init(g, n, &st->strip))
+        st->strip.images = 0;
+}
+
+/* Batched indirect conv: a strip of images per GEMM, then each image's
+ * columns copied out to Y with Z and the activation. */
+static void conv_strips(const conv_state *st, const float *x, const float *w, const float *bias,
+                        const float *z, float *y, float *scratch, bool clamp)
+{
+    const tq_conv2d_geom *g = &st->geom;
+    const tq_conv_strip *sp = &st->strip;
+    int64_t in_image = st->cin_g * g->ih * g->iw, out_image = st->cout_g * st->pixels;
+    float *planes = scratch, *tmp = scratch + st->strip_out;
+    ptrdiff_t ldc = (ptrdiff_t)(g->oh * sp->img.ld);
+    tq_sgemm_post post = { .alpha = 1.0f, .bias = bias };
+    for (int64_t n0 = 0; n0 < st->batch; n0 += sp->images) {
+        int64_t n = st->batch - n0 < sp->images ? st->batch - n0 : sp->images;
+        /* left to right: each image rewrites its left neighbour's overlap */
+        for (int64_t i = 0; i < n; i++)
+            st->conv->phase_pack(g, &sp->img, x + (n0 + i) * in_image, planes + i * sp->slot);
+        tq_sgemm_indirect(st->gemm, st->cout_g, tq_conv_strip_cols(g, sp, n), st->k, w,
+                          (ptrdiff_t)st->k, planes, st->offs, tmp, ldc, &post);
+        for (int64_t i = 0; i < n; i++) {
+            int64_t yo = (n0 + i) * out_image;
+            st->conv->rows(tmp + i * sp->slot, sp->img.ld, y + yo, z ? z + yo : NULL,
+                           st->cout_g * g->oh, g->ow, clamp, st->lo, st->hi);
+        }
+    }
+}
+
 static int conv_prepare(tq_op_ctx *c)
 {
     bool fused = strcmp(c->node->op_type, "FusedConv") == 0;
@@ -231,6 +294,15 @@ static int conv_prepare(tq_op_ctx *c)
             scratch += (size_t)(st->cout_g * g->oh * st->phase.qw);
         }
         c->scratch_bytes = scratch * sizeof(float);
+        if (st->batch > 1 && group == 1)
+            plan_strip(st);
+        if (st->strip.images) {
+            const tq_conv_phase *ph = &st->strip.img;
+            tq_conv_phase_offsets(g, ph, st->offs);
+            st->strip_out = tq_conv_phase_floats(g, ph);
+            scratch = st->strip_out + (size_t)(st->cout_g * g->oh * ph->ld);
+            c->scratch_bytes = scratch * sizeof(float);
+        }
     }
     int64_t od[TQ_MAX_RANK] = { st->batch, cout };
     for (int i = 0; i < nd; i++)
@@ -253,6 +325,12 @@ static int conv_eval(tq_op_ctx *c)
     /* the epilogue clamps only when nothing is added after it */
     bool late_z = z && (!st->z_full || st->path == PATH_DEPTHWISE);
     bool clamp = st->clamp && !late_z;
+    if (st->strip.images) {
+        conv_strips(st, x, w, bias, late_z ? NULL : z, y, c->scratch, clamp);
+        if (late_z)
+            add_z_pass(st, z, y);
+        return TQ_OK;
+    }
     for (int64_t n = 0; n < st->batch; n++)
         for (int64_t gi = 0; gi < st->group; gi++) {
             const float *xg = x + (n * st->group + gi) * st->cin_g * in_plane;
