@@ -83,6 +83,12 @@ typedef void (*tq_dwconv_fn)(const tq_conv2d_geom *g, const float *in, const flo
 typedef void (*tq_phase_pack_fn)(const tq_conv2d_geom *g, const tq_conv_phase *ph,
                                  const float *in, float *planes);
 
+/* Like tq_phase_pack_fn but writes only the image's pixels: the padding of
+ * the planes must already be zero (planes an op owns and zeroed once; no
+ * pixel position of any window is a padding position of another, so strips
+ * keep their padding too). */
+typedef tq_phase_pack_fn tq_phase_fill_fn;
+
 /* Drop the junk columns of an indirect conv's GEMM output (row stride qw)
  * into Y (row stride ow): y[r][x] = clamp(tmp[r][x] + z[r][x]), z optional
  * (a fused residual, laid out like y), clamp only when asked. */
@@ -92,6 +98,7 @@ typedef void (*tq_conv_rows_fn)(const float *tmp, int64_t qw, float *y, const fl
 typedef struct tq_conv_dsp {
     tq_dwconv_fn dwconv;
     tq_phase_pack_fn phase_pack;
+    tq_phase_fill_fn phase_fill;
     tq_conv_rows_fn rows;
 } tq_conv_dsp;
 
@@ -102,10 +109,14 @@ void tq_dwconv_c(const tq_conv2d_geom *g, const float *in, const float *w, float
                  float *out, bool clamp, float lo, float hi);
 void tq_conv_phase_pack_c(const tq_conv2d_geom *g, const tq_conv_phase *ph, const float *in,
                           float *planes);
+void tq_conv_phase_fill_c(const tq_conv2d_geom *g, const tq_conv_phase *ph, const float *in,
+                          float *planes);
 void tq_conv_rows_c(const float *tmp, int64_t qw, float *y, const float *z, int64_t rows,
                     int64_t ow, bool clamp, float lo, float hi);
 #if defined(TQ_HAVE_AVX2)
 void tq_conv_phase_pack_avx2(const tq_conv2d_geom *g, const tq_conv_phase *ph,
+                             const float *in, float *planes);
+void tq_conv_phase_fill_avx2(const tq_conv2d_geom *g, const tq_conv_phase *ph,
                              const float *in, float *planes);
 void tq_conv_rows_avx2(const float *tmp, int64_t qw, float *y, const float *z, int64_t rows,
                        int64_t ow, bool clamp, float lo, float hi);

@@ -10,11 +10,13 @@ void tq_conv_dsp_init(tq_conv_dsp *dsp, unsigned cpu_flags)
 {
     dsp->dwconv = tq_dwconv_c;
     dsp->phase_pack = tq_conv_phase_pack_c;
+    dsp->phase_fill = tq_conv_phase_fill_c;
     dsp->rows = tq_conv_rows_c;
 #if defined(TQ_HAVE_AVX2)
     if (cpu_flags & TQ_CPU_FLAG_AVX2) {
         dsp->dwconv = tq_dwconv_avx2;
         dsp->phase_pack = tq_conv_phase_pack_avx2;
+        dsp->phase_fill = tq_conv_phase_fill_avx2;
         dsp->rows = tq_conv_rows_avx2;
     }
 #else
@@ -183,8 +185,9 @@ void tq_conv_phase_pack(const tq_conv2d_geom *g, const tq_conv_phase *ph, const 
     tq_conv_dsp_get()->phase_pack(g, ph, in, planes);
 }
 
-void tq_conv_phase_pack_c(const tq_conv2d_geom *g, const tq_conv_phase *ph, const float *in,
-                          float *planes)
+/* pad: also write the padding zeros (pack) or leave them (fill) */
+static void phase_copy_c(const tq_conv2d_geom *g, const tq_conv_phase *ph, const float *in,
+                         float *planes, bool pad)
 {
     const int64_t qw = ph->qw;
     for (int64_t ci = 0; ci < g->c; ci++)
@@ -200,19 +203,31 @@ void tq_conv_phase_pack_c(const tq_conv2d_geom *g, const tq_conv_phase *ph, cons
                 for (int64_t y = 0; y < ph->qh; y++, dst += ph->ld) {
                     int64_t iy = y * g->sh + py - g->pt;
                     if (iy < 0 || iy >= g->ih || x0 == x1) {
-                        for (int64_t x = 0; x < qw; x++)
+                        for (int64_t x = 0; pad && x < qw; x++)
                             dst[x] = 0.0f;
                         continue;
                     }
                     const float *row = src + iy * g->iw + x0 * g->sw + px - g->pl;
-                    for (int64_t x = 0; x < x0; x++)
+                    for (int64_t x = 0; pad && x < x0; x++)
                         dst[x] = 0.0f;
                     for (int64_t x = x0; x < x1; x++)
                         dst[x] = row[(x - x0) * g->sw];
-                    for (int64_t x = x1; x < qw; x++)
+                    for (int64_t x = x1; pad && x < qw; x++)
                         dst[x] = 0.0f;
                 }
             }
+}
+
+void tq_conv_phase_pack_c(const tq_conv2d_geom *g, const tq_conv_phase *ph, const float *in,
+                          float *planes)
+{
+    phase_copy_c(g, ph, in, planes, true);
+}
+
+void tq_conv_phase_fill_c(const tq_conv2d_geom *g, const tq_conv_phase *ph, const float *in,
+                          float *planes)
+{
+    phase_copy_c(g, ph, in, planes, false);
 }
 
 void tq_conv_rows_c(const float *tmp, int64_t qw, float *y, const float *z, int64_t rows,

@@ -328,7 +328,9 @@ static void check_dw(const tq_dwconv_fn fn, const char *name, const tq_conv2d_ge
 
 /* Phase planes (conv.h) of every kernel against their definition: plane
  * (ci, py, px) pixel (y, x) is the input at (y*sh + py - pt, x*sw + px - pl),
- * 0 outside; nothing written past the planes. */
+ * 0 outside; nothing written past the planes. Then phase_fill of another
+ * input over those planes (the padding is left, the pixels replaced) must
+ * give that input's planes. */
 static void check_phase_pack(const tq_conv_dsp *dsp, const tq_conv2d_geom *g)
 {
     tq_conv_phase ph;
@@ -338,7 +340,13 @@ static void check_phase_pack(const tq_conv_dsp *dsp, const tq_conv2d_geom *g)
     float *planes = malloc((pn + 8) * sizeof(float));
     rnd_fill(in, in_n);
     fill_sentinel(planes, pn + 8);
-    dsp->phase_pack(g, &ph, in, planes);
+    for (int pass = 0; pass < 2; pass++) {
+    if (pass == 0) {
+        dsp->phase_pack(g, &ph, in, planes);
+    } else {
+        rnd_fill(in, in_n);
+        dsp->phase_fill(g, &ph, in, planes);
+    }
     for (int64_t ci = 0; ci < g->c; ci++)
         for (int py = 0; py < g->sh; py++)
             for (int px = 0; px < g->sw; px++) {
@@ -360,6 +368,7 @@ static void check_phase_pack(const tq_conv_dsp *dsp, const tq_conv2d_geom *g)
                                      (long long)y, (long long)x, pl[y * ph.qw + x], want);
                     }
             }
+    }
     for (size_t i = pn; i < pn + 8; i++)
         assert_true(planes[i] == SENTINEL);
     free(in);
@@ -405,9 +414,14 @@ static void check_strip_pack(const tq_conv_dsp *dsp, const tq_conv2d_geom *g, in
     float *planes = malloc((pn + 8) * sizeof(float));
     rnd_fill(in, img_n * (size_t)n);
     fill_sentinel(planes, pn + 8);
-    for (int64_t i = 0; i < n; i++)
-        dsp->phase_pack(g, ph, in + (size_t)i * img_n, planes + i * sp.slot);
     int64_t w_slot = sp.slot * g->sw;
+    for (int pass = 0; pass < 2; pass++) {
+    /* pack, then fill another batch over it, each left to right */
+    if (pass == 1)
+        rnd_fill(in, img_n * (size_t)n);
+    for (int64_t i = 0; i < n; i++)
+        (pass ? dsp->phase_fill : dsp->phase_pack)(g, ph, in + (size_t)i * img_n,
+                                                  planes + i * sp.slot);
     for (int64_t ci = 0; ci < g->c; ci++)
         for (int py = 0; py < g->sh; py++)
             for (int px = 0; px < g->sw; px++) {
@@ -435,6 +449,7 @@ static void check_strip_pack(const tq_conv_dsp *dsp, const tq_conv2d_geom *g, in
                                      pl[y * ph->ld + x], want);
                     }
             }
+    }
     for (size_t i = pn; i < pn + 8; i++)
         assert_true(planes[i] == SENTINEL);
     free(in);

@@ -36,9 +36,11 @@ typedef struct conv_state {
     /* batch > 1: images per GEMM side by side (tq_conv_strip); images == 0
      * convolves image by image */
     tq_conv_strip strip;
-    size_t strip_out;        /* float offset of the strip's GEMM output */
     ptrdiff_t *offs;         /* PATH_INDIRECT: K row offsets into the phase planes; owned */
-    size_t scratch_out;      /* float offset of the junk-column output, 0 if unused */
+    /* PATH_INDIRECT: the phase planes, owned and zeroed once, so each eval
+     * copies only the pixels (tq_conv_dsp.phase_fill) and not the padding */
+    float *planes;
+    bool junk;               /* GEMM output has junk columns: to scratch, then copied */
     int64_t k, pixels;
     bool clamp;
     float lo, hi;
@@ -91,8 +93,10 @@ static int read_activation(tq_op_ctx *c, bool *clamp, float *lo, float *hi)
 static void conv_release(void *p)
 {
     conv_state *st = p;
-    if (st)
+    if (st) {
         free(st->offs);
+        free(st->planes);
+    }
     free(st);
 }
 
@@ -176,6 +180,20 @@ static void plan_strip(conv_state *st)
         st->strip.images = 0;
 }
 
+/* Batched convs walk the batch alternately forwards and backwards: a conv
+ * reads first the images the previous one wrote last, which are still in
+ * L2 (an activation of a whole batch is several MiB). Per thread, and only
+ * an access order: results do not depend on it. */
+static _Thread_local bool batch_backwards;
+
+static bool flip_batch_order(int64_t batch)
+{
+    if (batch < 2)
+        return false;
+    batch_backwards = !batch_backwards;
+    return batch_backwards;
+}
+
 /* Batched indirect conv: a strip of images per GEMM, then each image's
  * columns copied out to Y with Z and the activation. */
 static void conv_strips(const conv_state *st, const float *x, const float *w, const float *bias,
@@ -184,14 +202,17 @@ static void conv_strips(const conv_state *st, const float *x, const float *w, co
     const tq_conv2d_geom *g = &st->geom;
     const tq_conv_strip *sp = &st->strip;
     int64_t in_image = st->cin_g * g->ih * g->iw, out_image = st->cout_g * st->pixels;
-    float *planes = scratch, *tmp = scratch + st->strip_out;
+    float *planes = st->planes, *tmp = scratch;
     ptrdiff_t ldc = (ptrdiff_t)(g->oh * sp->img.ld);
     tq_sgemm_post post = { .alpha = 1.0f, .bias = bias };
-    for (int64_t n0 = 0; n0 < st->batch; n0 += sp->images) {
+    int64_t strips = (st->batch + sp->images - 1) / sp->images;
+    bool backwards = flip_batch_order(st->batch);
+    for (int64_t si = 0; si < strips; si++) {
+        int64_t n0 = (backwards ? strips - 1 - si : si) * sp->images;
         int64_t n = st->batch - n0 < sp->images ? st->batch - n0 : sp->images;
         /* left to right: each image rewrites its left neighbour's overlap */
         for (int64_t i = 0; i < n; i++)
-            st->conv->phase_pack(g, &sp->img, x + (n0 + i) * in_image, planes + i * sp->slot);
+            st->conv->phase_fill(g, &sp->img, x + (n0 + i) * in_image, planes + i * sp->slot);
         tq_sgemm_indirect(st->gemm, st->cout_g, tq_conv_strip_cols(g, sp, n), st->k, w,
                           (ptrdiff_t)st->k, planes, st->offs, tmp, ldc, &post);
         for (int64_t i = 0; i < n; i++) {
@@ -288,21 +309,20 @@ static int conv_prepare(tq_op_ctx *c)
         if (!st->offs)
             return tq_op_fail(c, TQ_ENOMEM, "out of memory");
         tq_conv_phase_offsets(g, &st->phase, st->offs);
-        size_t scratch = tq_conv_phase_floats(g, &st->phase);
-        if (st->phase.qw != g->ow) {
-            st->scratch_out = scratch;
-            scratch += (size_t)(st->cout_g * g->oh * st->phase.qw);
-        }
-        c->scratch_bytes = scratch * sizeof(float);
+        const tq_conv_phase *ph = &st->phase;
+        st->junk = ph->qw != g->ow;
         if (st->batch > 1 && group == 1)
             plan_strip(st);
         if (st->strip.images) {
-            const tq_conv_phase *ph = &st->strip.img;
+            ph = &st->strip.img;
             tq_conv_phase_offsets(g, ph, st->offs);
-            st->strip_out = tq_conv_phase_floats(g, ph);
-            scratch = st->strip_out + (size_t)(st->cout_g * g->oh * ph->ld);
-            c->scratch_bytes = scratch * sizeof(float);
+            st->junk = true;
         }
+        if (st->junk)
+            c->scratch_bytes = (size_t)(st->cout_g * g->oh * ph->ld) * sizeof(float);
+        st->planes = calloc(tq_conv_phase_floats(g, ph) + 1, sizeof(float));
+        if (!st->planes)
+            return tq_op_fail(c, TQ_ENOMEM, "out of memory");
     }
     int64_t od[TQ_MAX_RANK] = { st->batch, cout };
     for (int i = 0; i < nd; i++)
@@ -331,8 +351,10 @@ static int conv_eval(tq_op_ctx *c)
             add_z_pass(st, z, y);
         return TQ_OK;
     }
-    for (int64_t n = 0; n < st->batch; n++)
+    bool backwards = flip_batch_order(st->batch);
+    for (int64_t ni = 0; ni < st->batch; ni++)
         for (int64_t gi = 0; gi < st->group; gi++) {
+            int64_t n = backwards ? st->batch - 1 - ni : ni;
             const float *xg = x + (n * st->group + gi) * st->cin_g * in_plane;
             int64_t yoff = (n * st->group + gi) * st->cout_g * st->pixels;
             float *yg = y + yoff;
@@ -352,16 +374,16 @@ static int conv_eval(tq_op_ctx *c)
                 continue;
             }
             const tq_conv_phase *ph = &st->phase;
-            float *planes = c->scratch;
-            st->conv->phase_pack(g, ph, xg, planes);
-            if (!st->scratch_out) { /* no junk columns: straight into Y */
+            float *planes = st->planes;
+            st->conv->phase_fill(g, ph, xg, planes);
+            if (!st->junk) { /* no junk columns: straight into Y */
                 tq_sgemm_indirect(st->gemm, st->cout_g, ph->cols, st->k, wg, (ptrdiff_t)st->k,
                                   planes, st->offs, yg, (ptrdiff_t)st->pixels, &post);
                 continue;
             }
             /* junk columns: Z and the clamp move to the copy, where Z's
              * rows line up with Y's */
-            float *tmp = planes + st->scratch_out;
+            float *tmp = c->scratch;
             post.residual = NULL;
             post.clamp = false;
             tq_sgemm_indirect(st->gemm, st->cout_g, ph->cols, st->k, wg, (ptrdiff_t)st->k,
