@@ -42,10 +42,13 @@ void tq_conv_phase_init(const tq_conv2d_geom *g, tq_conv_phase *ph);
 /* Several images side by side in one set of phase planes, so a batched conv
  * is one GEMM with many columns per strip of images (full register tiles,
  * packing amortised) instead of a small GEMM per image. Image i of a strip
- * occupies phase columns [i*slot, i*slot + qw) of every plane row; images are
- * packed left to right and each window overlaps the next image's left
- * padding, which that image rewrites. Valid when every tap of image i's
- * outputs stays out of its neighbours' pixels (tq_conv_strip_init checks).
+ * occupies phase columns [i*slot, i*slot + qw) of every plane row (row
+ * stride ld = images*slot); images are packed left to right and each window
+ * overlaps the next image's (or the next row's) left padding, which only
+ * ever holds zeros. slot is the tightest spacing that keeps every tap of an
+ * image's outputs out of its neighbours' pixels (tq_conv_strip_init checks),
+ * so even one image has fewer junk columns than tq_conv_phase_init's
+ * (ow + 1 instead of ow + 2 per row for a 3x3 pad 1 stride 1 conv).
  * Output pixel (oy, ox) of image i is GEMM column oy*ld + i*slot + ox. */
 typedef struct tq_conv_strip {
     int64_t images;   /* per strip */

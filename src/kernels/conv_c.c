@@ -130,8 +130,19 @@ bool tq_conv_strip_init(const tq_conv2d_geom *g, int64_t images, tq_conv_strip *
     if (images < 1 || one.qw < st->slot || g->ow > st->slot)
         return false;
     st->img = one;
-    st->img.ld = (images - 1) * st->slot + one.qw;
-    st->img.plane = st->img.qh * st->img.ld;
+    /* Rows follow each other like images: the last window of a row may
+     * overlap the next row's start if that is padding in every used phase
+     * (image 0 of the next row was packed before). Otherwise rows are
+     * spaced by the whole last window. The plane ends with that window's
+     * tail. */
+    int64_t tail = one.qw - st->slot;
+    bool tail_is_pad = true;
+    for (int px = 0; px < g->sw; px++)
+        if (tail > 0 && tq_conv_phase_used(g->kw, g->dw, g->sw, px) &&
+            (tail - 1) * g->sw + px >= g->pl)
+            tail_is_pad = false;
+    st->img.ld = images * st->slot + (tail_is_pad ? 0 : tail);
+    st->img.plane = st->img.qh * st->img.ld + tail;
     st->img.cols = tq_conv_strip_cols(g, st, images);
     return true;
 }

@@ -8,9 +8,10 @@
  * are never materialised: the padded input is split into stride phases and
  * the GEMM reads each tap's row through an offset (tq_sgemm_indirect), which
  * costs one copy of the input instead of a kh*kw times larger im2col.
- * For batch > 1 the phase planes hold a strip of images side by side
- * (tq_conv_strip), so each GEMM has many columns: full register tiles and a
- * junk column per image row instead of a partial tile per image.
+ * Groups of 1 use strips (tq_conv_strip): the phase planes hold several
+ * images side by side, rows spaced as tightly as the taps allow, so each
+ * GEMM has many columns (full register tiles) and one junk column per
+ * image row at most.
  * 1x1/stride-1 convs read the input as B directly, and depthwise 3x3 has its
  * own kernel. Bias, FusedConv's residual input Z (same shape as Y) and
  * Relu/Clip run in the GEMM epilogue; a Z that only broadcasts to Y is added
@@ -157,9 +158,8 @@ static void add_z_pass(const conv_state *st, const float *z, float *y)
  * batch 64, 96-192 KiB measured no worse than 384 and better than 768). */
 #define STRIP_BYTES (192 * 1024)
 
-/* Images per strip for a batched conv, or strip.images = 0 when image by
- * image is as good (one image already fills the budget) or the geometry
- * does not allow strips. */
+/* Images per strip (1 when one image fills the budget), or strip.images = 0
+ * when the geometry does not allow strips. */
 static void plan_strip(conv_state *st)
 {
     const tq_conv2d_geom *g = &st->geom;
@@ -176,7 +176,9 @@ static void plan_strip(conv_state *st)
     int64_t n = STRIP_BYTES / (per_image > 0 ? per_image : 1);
     if (n > st->batch)
         n = st->batch;
-    if (n < 2 || !tq_conv_strip_init(g, n, &st->strip))
+    if (n < 1)
+        n = 1;
+    if (!tq_conv_strip_init(g, n, &st->strip))
         st->strip.images = 0;
 }
 
@@ -205,6 +207,13 @@ static void conv_strips(const conv_state *st, const float *x, const float *w, co
     float *planes = st->planes, *tmp = scratch;
     ptrdiff_t ldc = (ptrdiff_t)(g->oh * sp->img.ld);
     tq_sgemm_post post = { .alpha = 1.0f, .bias = bias };
+    if (!st->junk) { /* one image per GEMM, no junk columns: straight into Y */
+        ldc = (ptrdiff_t)st->pixels;
+        post.ldr = ldc;
+        post.clamp = clamp;
+        post.lo = st->lo;
+        post.hi = st->hi;
+    }
     int64_t strips = (st->batch + sp->images - 1) / sp->images;
     bool backwards = flip_batch_order(st->batch);
     for (int64_t si = 0; si < strips; si++) {
@@ -213,6 +222,12 @@ static void conv_strips(const conv_state *st, const float *x, const float *w, co
         /* left to right: each image rewrites its left neighbour's overlap */
         for (int64_t i = 0; i < n; i++)
             st->conv->phase_fill(g, &sp->img, x + (n0 + i) * in_image, planes + i * sp->slot);
+        if (!st->junk) {
+            post.residual = z ? z + n0 * out_image : NULL;
+            tq_sgemm_indirect(st->gemm, st->cout_g, sp->img.cols, st->k, w, (ptrdiff_t)st->k,
+                              planes, st->offs, y + n0 * out_image, ldc, &post);
+            continue;
+        }
         tq_sgemm_indirect(st->gemm, st->cout_g, tq_conv_strip_cols(g, sp, n), st->k, w,
                           (ptrdiff_t)st->k, planes, st->offs, tmp, ldc, &post);
         for (int64_t i = 0; i < n; i++) {
@@ -311,12 +326,12 @@ static int conv_prepare(tq_op_ctx *c)
         tq_conv_phase_offsets(g, &st->phase, st->offs);
         const tq_conv_phase *ph = &st->phase;
         st->junk = ph->qw != g->ow;
-        if (st->batch > 1 && group == 1)
+        if (group == 1)
             plan_strip(st);
         if (st->strip.images) {
             ph = &st->strip.img;
             tq_conv_phase_offsets(g, ph, st->offs);
-            st->junk = true;
+            st->junk = st->strip.images > 1 || ph->ld != g->ow;
         }
         if (st->junk)
             c->scratch_bytes = (size_t)(st->cout_g * g->oh * ph->ld) * sizeof(float);
