@@ -182,20 +182,6 @@ static void plan_strip(conv_state *st)
         st->strip.images = 0;
 }
 
-/* Batched convs walk the batch alternately forwards and backwards: a conv
- * reads first the images the previous one wrote last, which are still in
- * L2 (an activation of a whole batch is several MiB). Per thread, and only
- * an access order: results do not depend on it. */
-static _Thread_local bool batch_backwards;
-
-static bool flip_batch_order(int64_t batch)
-{
-    if (batch < 2)
-        return false;
-    batch_backwards = !batch_backwards;
-    return batch_backwards;
-}
-
 /* Batched indirect conv: a strip of images per GEMM, then each image's
  * columns copied out to Y with Z and the activation. */
 static void conv_strips(const conv_state *st, const float *x, const float *w, const float *bias,
@@ -214,10 +200,7 @@ static void conv_strips(const conv_state *st, const float *x, const float *w, co
         post.lo = st->lo;
         post.hi = st->hi;
     }
-    int64_t strips = (st->batch + sp->images - 1) / sp->images;
-    bool backwards = flip_batch_order(st->batch);
-    for (int64_t si = 0; si < strips; si++) {
-        int64_t n0 = (backwards ? strips - 1 - si : si) * sp->images;
+    for (int64_t n0 = 0; n0 < st->batch; n0 += sp->images) {
         int64_t n = st->batch - n0 < sp->images ? st->batch - n0 : sp->images;
         /* left to right: each image rewrites its left neighbour's overlap */
         for (int64_t i = 0; i < n; i++)
@@ -366,10 +349,8 @@ static int conv_eval(tq_op_ctx *c)
             add_z_pass(st, z, y);
         return TQ_OK;
     }
-    bool backwards = flip_batch_order(st->batch);
-    for (int64_t ni = 0; ni < st->batch; ni++)
+    for (int64_t n = 0; n < st->batch; n++)
         for (int64_t gi = 0; gi < st->group; gi++) {
-            int64_t n = backwards ? st->batch - 1 - ni : ni;
             const float *xg = x + (n * st->group + gi) * st->cin_g * in_plane;
             int64_t yoff = (n * st->group + gi) * st->cout_g * st->pixels;
             float *yg = y + yoff;
