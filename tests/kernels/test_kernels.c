@@ -341,33 +341,33 @@ static void check_phase_pack(const tq_conv_dsp *dsp, const tq_conv2d_geom *g)
     rnd_fill(in, in_n);
     fill_sentinel(planes, pn + 8);
     for (int pass = 0; pass < 2; pass++) {
-    if (pass == 0) {
-        dsp->phase_pack(g, &ph, in, planes);
-    } else {
-        rnd_fill(in, in_n);
-        dsp->phase_fill(g, &ph, in, planes);
-    }
-    for (int64_t ci = 0; ci < g->c; ci++)
-        for (int py = 0; py < g->sh; py++)
-            for (int px = 0; px < g->sw; px++) {
-                if (!tq_conv_phase_used(g->kh, g->dh, g->sh, py) ||
-                    !tq_conv_phase_used(g->kw, g->dw, g->sw, px))
-                    continue;
-                const float *pl = planes + ((ci * g->sh + py) * g->sw + px) * ph.plane;
-                for (int64_t y = 0; y < ph.qh; y++)
-                    for (int64_t x = 0; x < ph.qw; x++) {
-                        int64_t iy = y * g->sh + py - g->pt, ix = x * g->sw + px - g->pl;
-                        float want = iy >= 0 && iy < g->ih && ix >= 0 && ix < g->iw
-                                         ? in[(ci * g->ih + iy) * g->iw + ix]
-                                         : 0.0f;
-                        if (pl[y * ph.qw + x] != want)
-                            fail_msg("phase pack c%lld s%d,%d p%d,%d %lldx%lld: plane (%lld,%d,%d) "
-                                     "at (%lld,%lld) = %g, want %g",
-                                     (long long)g->c, g->sh, g->sw, g->pt, g->pl,
-                                     (long long)g->ih, (long long)g->iw, (long long)ci, py, px,
-                                     (long long)y, (long long)x, pl[y * ph.qw + x], want);
-                    }
-            }
+        if (pass == 0) {
+            dsp->phase_pack(g, &ph, in, planes);
+        } else {
+            rnd_fill(in, in_n);
+            dsp->phase_fill(g, &ph, in, planes);
+        }
+        for (int64_t ci = 0; ci < g->c; ci++)
+            for (int py = 0; py < g->sh; py++)
+                for (int px = 0; px < g->sw; px++) {
+                    if (!tq_conv_phase_used(g->kh, g->dh, g->sh, py) ||
+                        !tq_conv_phase_used(g->kw, g->dw, g->sw, px))
+                        continue;
+                    const float *pl = planes + ((ci * g->sh + py) * g->sw + px) * ph.plane;
+                    for (int64_t y = 0; y < ph.qh; y++)
+                        for (int64_t x = 0; x < ph.qw; x++) {
+                            int64_t iy = y * g->sh + py - g->pt, ix = x * g->sw + px - g->pl;
+                            float want = iy >= 0 && iy < g->ih && ix >= 0 && ix < g->iw
+                                             ? in[(ci * g->ih + iy) * g->iw + ix]
+                                             : 0.0f;
+                            if (pl[y * ph.qw + x] != want)
+                                fail_msg("phase pack c%lld s%d,%d p%d,%d %lldx%lld: plane "
+                                         "(%lld,%d,%d) at (%lld,%lld) = %g, want %g",
+                                         (long long)g->c, g->sh, g->sw, g->pt, g->pl,
+                                         (long long)g->ih, (long long)g->iw, (long long)ci, py, px,
+                                         (long long)y, (long long)x, pl[y * ph.qw + x], want);
+                        }
+                }
     }
     for (size_t i = pn; i < pn + 8; i++)
         assert_true(planes[i] == SENTINEL);
@@ -400,9 +400,10 @@ static void test_phase_pack(void **state)
 }
 
 /* A strip of images packed left to right into shared phase planes (conv.h,
- * tq_conv_strip) against its definition: image i's pixel (iy, ix) sits at
- * strip padded x = i*slot*sw + pl + ix, everything else a tap of a valid
- * output can reach is 0; no plane row is written past the last window. */
+ * tq_conv_strip) against its definition: in every plane row (ld wide) image
+ * i's pixel (iy, ix) sits at strip padded x = i*slot*sw + pl + ix and every
+ * other position is 0; nothing is written past the planes. Then phase_fill
+ * of another batch over the same planes must give that batch's strip. */
 static void check_strip_pack(const tq_conv_dsp *dsp, const tq_conv2d_geom *g, int64_t n)
 {
     tq_conv_strip sp;
@@ -416,39 +417,40 @@ static void check_strip_pack(const tq_conv_dsp *dsp, const tq_conv2d_geom *g, in
     fill_sentinel(planes, pn + 8);
     int64_t w_slot = sp.slot * g->sw;
     for (int pass = 0; pass < 2; pass++) {
-    /* pack, then fill another batch over it, each left to right */
-    if (pass == 1)
-        rnd_fill(in, img_n * (size_t)n);
-    for (int64_t i = 0; i < n; i++)
-        (pass ? dsp->phase_fill : dsp->phase_pack)(g, ph, in + (size_t)i * img_n,
-                                                  planes + i * sp.slot);
-    for (int64_t ci = 0; ci < g->c; ci++)
-        for (int py = 0; py < g->sh; py++)
-            for (int px = 0; px < g->sw; px++) {
-                if (!tq_conv_phase_used(g->kh, g->dh, g->sh, py) ||
-                    !tq_conv_phase_used(g->kw, g->dw, g->sw, px))
-                    continue;
-                const float *pl = planes + ((ci * g->sh + py) * g->sw + px) * ph->plane;
-                for (int64_t y = 0; y < ph->qh; y++)
-                    for (int64_t x = 0; x < ph->ld; x++) {
-                        int64_t iy = y * g->sh + py - g->pt, sx = x * g->sw + px;
-                        int64_t img = sx / w_slot, ix = sx % w_slot - g->pl;
-                        float want = 0.0f;
-                        if (ix < 0 && img > 0) { /* the previous image's tail */
-                            img--;
-                            ix += w_slot;
+        /* pack, then fill another batch over it, each left to right */
+        if (pass == 1)
+            rnd_fill(in, img_n * (size_t)n);
+        for (int64_t i = 0; i < n; i++)
+            (pass ? dsp->phase_fill : dsp->phase_pack)(g, ph, in + (size_t)i * img_n,
+                                                      planes + i * sp.slot);
+        for (int64_t ci = 0; ci < g->c; ci++)
+            for (int py = 0; py < g->sh; py++)
+                for (int px = 0; px < g->sw; px++) {
+                    if (!tq_conv_phase_used(g->kh, g->dh, g->sh, py) ||
+                        !tq_conv_phase_used(g->kw, g->dw, g->sw, px))
+                        continue;
+                    const float *pl = planes + ((ci * g->sh + py) * g->sw + px) * ph->plane;
+                    for (int64_t y = 0; y < ph->qh; y++)
+                        for (int64_t x = 0; x < ph->ld; x++) {
+                            int64_t iy = y * g->sh + py - g->pt, sx = x * g->sw + px;
+                            int64_t img = sx / w_slot, ix = sx % w_slot - g->pl;
+                            float want = 0.0f;
+                            if (ix < 0 && img > 0) { /* the previous image's tail */
+                                img--;
+                                ix += w_slot;
+                            }
+                            if (img < n && iy >= 0 && iy < g->ih && ix >= 0 && ix < g->iw)
+                                want = in[(size_t)img * img_n +
+                                          (size_t)((ci * g->ih + iy) * g->iw + ix)];
+                            if (pl[y * ph->ld + x] != want)
+                                fail_msg("strip pack of %lld: c%lld k%dx%d s%d,%d p%d,%d "
+                                         "%lldx%lld: plane (%lld,%d,%d) at (%lld,%lld) = %g, want %g",
+                                         (long long)n, (long long)g->c, g->kh, g->kw, g->sh, g->sw,
+                                         g->pt, g->pl, (long long)g->ih, (long long)g->iw,
+                                         (long long)ci, py, px, (long long)y, (long long)x,
+                                         pl[y * ph->ld + x], want);
                         }
-                        if (img < n && iy >= 0 && iy < g->ih && ix >= 0 && ix < g->iw)
-                            want = in[(size_t)img * img_n + (size_t)((ci * g->ih + iy) * g->iw + ix)];
-                        if (pl[y * ph->ld + x] != want)
-                            fail_msg("strip pack of %lld: c%lld k%dx%d s%d,%d p%d,%d %lldx%lld: "
-                                     "plane (%lld,%d,%d) at (%lld,%lld) = %g, want %g",
-                                     (long long)n, (long long)g->c, g->kh, g->kw, g->sh, g->sw,
-                                     g->pt, g->pl, (long long)g->ih, (long long)g->iw,
-                                     (long long)ci, py, px, (long long)y, (long long)x,
-                                     pl[y * ph->ld + x], want);
-                    }
-            }
+                }
     }
     for (size_t i = pn; i < pn + 8; i++)
         assert_true(planes[i] == SENTINEL);
