@@ -178,6 +178,8 @@ static void test_conv_cases(void **state)
         { 5, 3, 8, 9, 7, 1, 4, 3, 2, 3, 1, 1, { 0 }, "SAME_UPPER", true, true, false, NULL },
         { 3, 5, 1, 40, 6, 1, 1, 5, 1, 2, 1, 1, { 0, 2, 0, 1 }, NULL, true, true, true, NULL },
         { 9, 40, 7, 7, 8, 1, 3, 3, 1, 1, 1, 1, { 1, 1, 1, 1 }, NULL, true, true, false, NULL },
+        /* phase planes over 256 KiB: packed into the shared scratch each run */
+        { 2, 8, 100, 100, 4, 1, 3, 3, 1, 1, 1, 1, { 1, 1, 1, 1 }, NULL, true, true, false, "Relu" },
         /* K > KC exercises K blocking; > 1 im2col block */
         { 1, 40, 12, 12, 6, 1, 3, 3, 1, 1, 1, 1, { 1, 1, 1, 1 }, NULL, true, true, false, NULL },
         { 1, 2, 120, 130, 3, 1, 3, 3, 1, 1, 1, 1, { 1, 1, 1, 1 }, NULL, true, true, false, NULL },

@@ -38,9 +38,13 @@ typedef struct conv_state {
      * convolves image by image */
     tq_conv_strip strip;
     ptrdiff_t *offs;         /* PATH_INDIRECT: K row offsets into the phase planes; owned */
-    /* PATH_INDIRECT: the phase planes, owned and zeroed once, so each eval
-     * copies only the pixels (tq_conv_dsp.phase_fill) and not the padding */
+    /* PATH_INDIRECT: small phase planes are owned and zeroed once, so each
+     * eval copies only the pixels (tq_conv_dsp.phase_fill), not the padding;
+     * large ones (NULL here) live in the shared scratch and are packed whole
+     * each eval, where the padding is a small part of the copy and a private
+     * buffer per conv would only push the others out of cache */
     float *planes;
+    size_t scratch_out;      /* float offset of the junk-column output in scratch */
     bool junk;               /* GEMM output has junk columns: to scratch, then copied */
     int64_t k, pixels;
     bool clamp;
@@ -151,6 +155,24 @@ static void add_z_pass(const conv_state *st, const float *z, float *y)
             }
 }
 
+/* Largest phase planes a conv owns (see conv_state.planes). */
+#define OWNED_PLANES_BYTES (256 * 1024)
+
+/* The planes of this eval, filled from one image's input. */
+static float *planes_of(const conv_state *st, void *scratch)
+{
+    return st->planes ? st->planes : scratch;
+}
+
+static void fill_planes(const conv_state *st, const tq_conv_phase *ph, const float *x,
+                        float *planes)
+{
+    if (st->planes)
+        st->conv->phase_fill(&st->geom, ph, x, planes);
+    else
+        st->conv->phase_pack(&st->geom, ph, x, planes);
+}
+
 /* Bytes of phase planes plus GEMM output a strip may use: the pack writes
  * them, the GEMM rereads the planes once per row tile and the junk-column
  * copy reads the output, so they should stay in L2 next to the weights and
@@ -190,7 +212,7 @@ static void conv_strips(const conv_state *st, const float *x, const float *w, co
     const tq_conv2d_geom *g = &st->geom;
     const tq_conv_strip *sp = &st->strip;
     int64_t in_image = st->cin_g * g->ih * g->iw, out_image = st->cout_g * st->pixels;
-    float *planes = st->planes, *tmp = scratch;
+    float *planes = planes_of(st, scratch), *tmp = scratch + st->scratch_out;
     ptrdiff_t ldc = (ptrdiff_t)(g->oh * sp->img.ld);
     tq_sgemm_post post = { .alpha = 1.0f, .bias = bias };
     if (!st->junk) { /* one image per GEMM, no junk columns: straight into Y */
@@ -204,7 +226,7 @@ static void conv_strips(const conv_state *st, const float *x, const float *w, co
         int64_t n = st->batch - n0 < sp->images ? st->batch - n0 : sp->images;
         /* left to right: each image rewrites its left neighbour's overlap */
         for (int64_t i = 0; i < n; i++)
-            st->conv->phase_fill(g, &sp->img, x + (n0 + i) * in_image, planes + i * sp->slot);
+            fill_planes(st, &sp->img, x + (n0 + i) * in_image, planes + i * sp->slot);
         if (!st->junk) {
             post.residual = z ? z + n0 * out_image : NULL;
             tq_sgemm_indirect(st->gemm, st->cout_g, sp->img.cols, st->k, w, (ptrdiff_t)st->k,
@@ -316,11 +338,16 @@ static int conv_prepare(tq_op_ctx *c)
             tq_conv_phase_offsets(g, ph, st->offs);
             st->junk = st->strip.images > 1 || ph->ld != g->ow;
         }
-        if (st->junk)
-            c->scratch_bytes = (size_t)(st->cout_g * g->oh * ph->ld) * sizeof(float);
-        st->planes = calloc(tq_conv_phase_floats(g, ph) + 1, sizeof(float));
-        if (!st->planes)
-            return tq_op_fail(c, TQ_ENOMEM, "out of memory");
+        size_t planes = tq_conv_phase_floats(g, ph) + 1;
+        if (planes * sizeof(float) <= OWNED_PLANES_BYTES) {
+            st->planes = calloc(planes, sizeof(float));
+            if (!st->planes)
+                return tq_op_fail(c, TQ_ENOMEM, "out of memory");
+        } else {
+            st->scratch_out = planes;
+        }
+        size_t out = st->junk ? (size_t)(st->cout_g * g->oh * ph->ld) : 0;
+        c->scratch_bytes = (st->scratch_out + out) * sizeof(float);
     }
     int64_t od[TQ_MAX_RANK] = { st->batch, cout };
     for (int i = 0; i < nd; i++)
@@ -370,8 +397,8 @@ static int conv_eval(tq_op_ctx *c)
                 continue;
             }
             const tq_conv_phase *ph = &st->phase;
-            float *planes = st->planes;
-            st->conv->phase_fill(g, ph, xg, planes);
+            float *planes = planes_of(st, c->scratch);
+            fill_planes(st, ph, xg, planes);
             if (!st->junk) { /* no junk columns: straight into Y */
                 tq_sgemm_indirect(st->gemm, st->cout_g, ph->cols, st->k, wg, (ptrdiff_t)st->k,
                                   planes, st->offs, yg, (ptrdiff_t)st->pixels, &post);
@@ -379,7 +406,7 @@ static int conv_eval(tq_op_ctx *c)
             }
             /* junk columns: Z and the clamp move to the copy, where Z's
              * rows line up with Y's */
-            float *tmp = c->scratch;
+            float *tmp = (float *)c->scratch + st->scratch_out;
             post.residual = NULL;
             post.clamp = false;
             tq_sgemm_indirect(st->gemm, st->cout_g, ph->cols, st->k, wg, (ptrdiff_t)st->k,
