@@ -32,11 +32,36 @@ void tq_im2col_pack(const tq_conv2d_geom *g, const float *in, int64_t col0, int6
  * qw == ow). For stride 1 this is just the padded input. */
 typedef struct tq_conv_phase {
     int64_t qh, qw;   /* phase plane size */
-    int64_t plane;    /* qh * qw */
-    int64_t cols;     /* GEMM columns: (oh - 1) * qw + ow */
+    int64_t ld;       /* row stride of a plane (qw, or more when several images
+                       * share a plane side by side: tq_conv_strip) */
+    int64_t plane;    /* plane stride: qh * ld */
+    int64_t cols;     /* GEMM columns: (oh - 1) * ld + ow */
 } tq_conv_phase;
 
 void tq_conv_phase_init(const tq_conv2d_geom *g, tq_conv_phase *ph);
+/* Several images side by side in one set of phase planes, so a batched conv
+ * is one GEMM with many columns per strip of images (full register tiles,
+ * packing amortised) instead of a small GEMM per image. Image i of a strip
+ * occupies phase columns [i*slot, i*slot + qw) of every plane row (row
+ * stride ld = images*slot); images are packed left to right and each window
+ * overlaps the next image's (or the next row's) left padding, which only
+ * ever holds zeros. slot is the tightest spacing that keeps every tap of an
+ * image's outputs out of its neighbours' pixels (tq_conv_strip_init checks),
+ * so even one image has fewer junk columns than tq_conv_phase_init's
+ * (ow + 1 instead of ow + 2 per row for a 3x3 pad 1 stride 1 conv).
+ * Output pixel (oy, ox) of image i is GEMM column oy*ld + i*slot + ox. */
+typedef struct tq_conv_strip {
+    int64_t images;   /* per strip */
+    int64_t slot;     /* phase columns between neighbouring images */
+    tq_conv_phase img; /* one image's window: qw of one image, ld/plane of the strip */
+} tq_conv_strip;
+
+/* Set up a strip of up to `images` images; false if the geometry does not
+ * allow sharing planes (then convolve image by image). */
+bool tq_conv_strip_init(const tq_conv2d_geom *g, int64_t images, tq_conv_strip *st);
+/* GEMM columns of a strip holding n (<= images) images. */
+int64_t tq_conv_strip_cols(const tq_conv2d_geom *g, const tq_conv_strip *st, int64_t n);
+
 /* Floats of the phase planes of one group: c * sh * sw * plane. */
 size_t tq_conv_phase_floats(const tq_conv2d_geom *g, const tq_conv_phase *ph);
 /* The K = c*kh*kw row offsets, in weight order (ci, ky, kx). */
@@ -61,6 +86,12 @@ typedef void (*tq_dwconv_fn)(const tq_conv2d_geom *g, const float *in, const flo
 typedef void (*tq_phase_pack_fn)(const tq_conv2d_geom *g, const tq_conv_phase *ph,
                                  const float *in, float *planes);
 
+/* Like tq_phase_pack_fn but writes only the image's pixels: the padding of
+ * the planes must already be zero (planes an op owns and zeroed once; no
+ * pixel position of any window is a padding position of another, so strips
+ * keep their padding too). */
+typedef tq_phase_pack_fn tq_phase_fill_fn;
+
 /* Drop the junk columns of an indirect conv's GEMM output (row stride qw)
  * into Y (row stride ow): y[r][x] = clamp(tmp[r][x] + z[r][x]), z optional
  * (a fused residual, laid out like y), clamp only when asked. */
@@ -70,6 +101,7 @@ typedef void (*tq_conv_rows_fn)(const float *tmp, int64_t qw, float *y, const fl
 typedef struct tq_conv_dsp {
     tq_dwconv_fn dwconv;
     tq_phase_pack_fn phase_pack;
+    tq_phase_fill_fn phase_fill;
     tq_conv_rows_fn rows;
 } tq_conv_dsp;
 
@@ -80,10 +112,14 @@ void tq_dwconv_c(const tq_conv2d_geom *g, const float *in, const float *w, float
                  float *out, bool clamp, float lo, float hi);
 void tq_conv_phase_pack_c(const tq_conv2d_geom *g, const tq_conv_phase *ph, const float *in,
                           float *planes);
+void tq_conv_phase_fill_c(const tq_conv2d_geom *g, const tq_conv_phase *ph, const float *in,
+                          float *planes);
 void tq_conv_rows_c(const float *tmp, int64_t qw, float *y, const float *z, int64_t rows,
                     int64_t ow, bool clamp, float lo, float hi);
 #if defined(TQ_HAVE_AVX2)
 void tq_conv_phase_pack_avx2(const tq_conv2d_geom *g, const tq_conv_phase *ph,
+                             const float *in, float *planes);
+void tq_conv_phase_fill_avx2(const tq_conv2d_geom *g, const tq_conv_phase *ph,
                              const float *in, float *planes);
 void tq_conv_rows_avx2(const float *tmp, int64_t qw, float *y, const float *z, int64_t rows,
                        int64_t ow, bool clamp, float lo, float hi);

@@ -10,11 +10,13 @@ void tq_conv_dsp_init(tq_conv_dsp *dsp, unsigned cpu_flags)
 {
     dsp->dwconv = tq_dwconv_c;
     dsp->phase_pack = tq_conv_phase_pack_c;
+    dsp->phase_fill = tq_conv_phase_fill_c;
     dsp->rows = tq_conv_rows_c;
 #if defined(TQ_HAVE_AVX2)
     if (cpu_flags & TQ_CPU_FLAG_AVX2) {
         dsp->dwconv = tq_dwconv_avx2;
         dsp->phase_pack = tq_conv_phase_pack_avx2;
+        dsp->phase_fill = tq_conv_phase_fill_avx2;
         dsp->rows = tq_conv_rows_avx2;
     }
 #else
@@ -104,8 +106,50 @@ void tq_conv_phase_init(const tq_conv2d_geom *g, tq_conv_phase *ph)
 {
     ph->qh = g->oh + (int64_t)(g->kh - 1) * g->dh / g->sh;
     ph->qw = g->ow + (int64_t)(g->kw - 1) * g->dw / g->sw;
-    ph->plane = ph->qh * ph->qw;
-    ph->cols = (g->oh - 1) * ph->qw + g->ow;
+    ph->ld = ph->qw;
+    ph->plane = ph->qh * ph->ld;
+    ph->cols = (g->oh - 1) * ph->ld + g->ow;
+}
+
+bool tq_conv_strip_init(const tq_conv2d_geom *g, int64_t images, tq_conv_strip *st)
+{
+    tq_conv_phase one;
+    tq_conv_phase_init(g, &one);
+    /* padded x of image i's pixel x is i*W + pl + x with W = slot*sw. Image
+     * i's outputs read padded x in [i*W, i*W + (ow-1)*sw + (kw-1)*dw]: that
+     * must end before image i+1's first pixel, and image i-1's last pixel
+     * must end before i*W. */
+    int64_t reach = (g->ow - 1) * g->sw + (int64_t)(g->kw - 1) * g->dw;
+    int64_t w = g->pl + g->iw;
+    if (w < reach - g->pl + 1)
+        w = reach - g->pl + 1;
+    w = (w + g->sw - 1) / g->sw * g->sw;
+    st->images = images;
+    st->slot = w / g->sw;
+    /* the windows must tile the strip without gaps */
+    if (images < 1 || one.qw < st->slot || g->ow > st->slot)
+        return false;
+    st->img = one;
+    /* Rows follow each other like images: the last window of a row may
+     * overlap the next row's start if that is padding in every used phase
+     * (image 0 of the next row was packed before). Otherwise rows are
+     * spaced by the whole last window. The plane ends with that window's
+     * tail. */
+    int64_t tail = one.qw - st->slot;
+    bool tail_is_pad = true;
+    for (int px = 0; px < g->sw; px++)
+        if (tail > 0 && tq_conv_phase_used(g->kw, g->dw, g->sw, px) &&
+            (tail - 1) * g->sw + px >= g->pl)
+            tail_is_pad = false;
+    st->img.ld = images * st->slot + (tail_is_pad ? 0 : tail);
+    st->img.plane = st->img.qh * st->img.ld + tail;
+    st->img.cols = tq_conv_strip_cols(g, st, images);
+    return true;
+}
+
+int64_t tq_conv_strip_cols(const tq_conv2d_geom *g, const tq_conv_strip *st, int64_t n)
+{
+    return (g->oh - 1) * st->img.ld + (n - 1) * st->slot + g->ow;
 }
 
 size_t tq_conv_phase_floats(const tq_conv2d_geom *g, const tq_conv_phase *ph)
@@ -120,7 +164,7 @@ void tq_conv_phase_offsets(const tq_conv2d_geom *g, const tq_conv_phase *ph, ptr
             for (int kx = 0; kx < g->kw; kx++) {
                 int64_t ry = (int64_t)ky * g->dh, rx = (int64_t)kx * g->dw;
                 int64_t phase = (ci * g->sh + ry % g->sh) * g->sw + rx % g->sw;
-                *offs++ = (ptrdiff_t)(phase * ph->plane + (ry / g->sh) * ph->qw + rx / g->sw);
+                *offs++ = (ptrdiff_t)(phase * ph->plane + (ry / g->sh) * ph->ld + rx / g->sw);
             }
 }
 
@@ -152,8 +196,9 @@ void tq_conv_phase_pack(const tq_conv2d_geom *g, const tq_conv_phase *ph, const 
     tq_conv_dsp_get()->phase_pack(g, ph, in, planes);
 }
 
-void tq_conv_phase_pack_c(const tq_conv2d_geom *g, const tq_conv_phase *ph, const float *in,
-                          float *planes)
+/* pad: also write the padding zeros (pack) or leave them (fill) */
+static void phase_copy_c(const tq_conv2d_geom *g, const tq_conv_phase *ph, const float *in,
+                         float *planes, bool pad)
 {
     const int64_t qw = ph->qw;
     for (int64_t ci = 0; ci < g->c; ci++)
@@ -166,22 +211,34 @@ void tq_conv_phase_pack_c(const tq_conv2d_geom *g, const tq_conv_phase *ph, cons
                 float *dst = planes + ((ci * g->sh + py) * g->sw + px) * ph->plane;
                 int64_t x0, x1;
                 tq_conv_phase_cols(g, ph, px, &x0, &x1);
-                for (int64_t y = 0; y < ph->qh; y++, dst += qw) {
+                for (int64_t y = 0; y < ph->qh; y++, dst += ph->ld) {
                     int64_t iy = y * g->sh + py - g->pt;
                     if (iy < 0 || iy >= g->ih || x0 == x1) {
-                        for (int64_t x = 0; x < qw; x++)
+                        for (int64_t x = 0; pad && x < qw; x++)
                             dst[x] = 0.0f;
                         continue;
                     }
                     const float *row = src + iy * g->iw + x0 * g->sw + px - g->pl;
-                    for (int64_t x = 0; x < x0; x++)
+                    for (int64_t x = 0; pad && x < x0; x++)
                         dst[x] = 0.0f;
                     for (int64_t x = x0; x < x1; x++)
                         dst[x] = row[(x - x0) * g->sw];
-                    for (int64_t x = x1; x < qw; x++)
+                    for (int64_t x = x1; pad && x < qw; x++)
                         dst[x] = 0.0f;
                 }
             }
+}
+
+void tq_conv_phase_pack_c(const tq_conv2d_geom *g, const tq_conv_phase *ph, const float *in,
+                          float *planes)
+{
+    phase_copy_c(g, ph, in, planes, true);
+}
+
+void tq_conv_phase_fill_c(const tq_conv2d_geom *g, const tq_conv_phase *ph, const float *in,
+                          float *planes)
+{
+    phase_copy_c(g, ph, in, planes, false);
 }
 
 void tq_conv_rows_c(const float *tmp, int64_t qw, float *y, const float *z, int64_t rows,

@@ -328,7 +328,9 @@ static void check_dw(const tq_dwconv_fn fn, const char *name, const tq_conv2d_ge
 
 /* Phase planes (conv.h) of every kernel against their definition: plane
  * (ci, py, px) pixel (y, x) is the input at (y*sh + py - pt, x*sw + px - pl),
- * 0 outside; nothing written past the planes. */
+ * 0 outside; nothing written past the planes. Then phase_fill of another
+ * input over those planes (the padding is left, the pixels replaced) must
+ * give that input's planes. */
 static void check_phase_pack(const tq_conv_dsp *dsp, const tq_conv2d_geom *g)
 {
     tq_conv_phase ph;
@@ -338,28 +340,35 @@ static void check_phase_pack(const tq_conv_dsp *dsp, const tq_conv2d_geom *g)
     float *planes = malloc((pn + 8) * sizeof(float));
     rnd_fill(in, in_n);
     fill_sentinel(planes, pn + 8);
-    dsp->phase_pack(g, &ph, in, planes);
-    for (int64_t ci = 0; ci < g->c; ci++)
-        for (int py = 0; py < g->sh; py++)
-            for (int px = 0; px < g->sw; px++) {
-                if (!tq_conv_phase_used(g->kh, g->dh, g->sh, py) ||
-                    !tq_conv_phase_used(g->kw, g->dw, g->sw, px))
-                    continue;
-                const float *pl = planes + ((ci * g->sh + py) * g->sw + px) * ph.plane;
-                for (int64_t y = 0; y < ph.qh; y++)
-                    for (int64_t x = 0; x < ph.qw; x++) {
-                        int64_t iy = y * g->sh + py - g->pt, ix = x * g->sw + px - g->pl;
-                        float want = iy >= 0 && iy < g->ih && ix >= 0 && ix < g->iw
-                                         ? in[(ci * g->ih + iy) * g->iw + ix]
-                                         : 0.0f;
-                        if (pl[y * ph.qw + x] != want)
-                            fail_msg("phase pack c%lld s%d,%d p%d,%d %lldx%lld: plane (%lld,%d,%d) "
-                                     "at (%lld,%lld) = %g, want %g",
-                                     (long long)g->c, g->sh, g->sw, g->pt, g->pl,
-                                     (long long)g->ih, (long long)g->iw, (long long)ci, py, px,
-                                     (long long)y, (long long)x, pl[y * ph.qw + x], want);
-                    }
-            }
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 0) {
+            dsp->phase_pack(g, &ph, in, planes);
+        } else {
+            rnd_fill(in, in_n);
+            dsp->phase_fill(g, &ph, in, planes);
+        }
+        for (int64_t ci = 0; ci < g->c; ci++)
+            for (int py = 0; py < g->sh; py++)
+                for (int px = 0; px < g->sw; px++) {
+                    if (!tq_conv_phase_used(g->kh, g->dh, g->sh, py) ||
+                        !tq_conv_phase_used(g->kw, g->dw, g->sw, px))
+                        continue;
+                    const float *pl = planes + ((ci * g->sh + py) * g->sw + px) * ph.plane;
+                    for (int64_t y = 0; y < ph.qh; y++)
+                        for (int64_t x = 0; x < ph.qw; x++) {
+                            int64_t iy = y * g->sh + py - g->pt, ix = x * g->sw + px - g->pl;
+                            float want = iy >= 0 && iy < g->ih && ix >= 0 && ix < g->iw
+                                             ? in[(ci * g->ih + iy) * g->iw + ix]
+                                             : 0.0f;
+                            if (pl[y * ph.qw + x] != want)
+                                fail_msg("phase pack c%lld s%d,%d p%d,%d %lldx%lld: plane "
+                                         "(%lld,%d,%d) at (%lld,%lld) = %g, want %g",
+                                         (long long)g->c, g->sh, g->sw, g->pt, g->pl,
+                                         (long long)g->ih, (long long)g->iw, (long long)ci, py, px,
+                                         (long long)y, (long long)x, pl[y * ph.qw + x], want);
+                        }
+                }
+    }
     for (size_t i = pn; i < pn + 8; i++)
         assert_true(planes[i] == SENTINEL);
     free(in);
@@ -388,6 +397,94 @@ static void test_phase_pack(void **state)
         check_phase_pack(&c_dsp, &g);
         check_phase_pack(&best, &g);
     }
+}
+
+/* A strip of images packed left to right into shared phase planes (conv.h,
+ * tq_conv_strip) against its definition: in every plane row (ld wide) image
+ * i's pixel (iy, ix) sits at strip padded x = i*slot*sw + pl + ix and every
+ * other position is 0; nothing is written past the planes. Then phase_fill
+ * of another batch over the same planes must give that batch's strip. */
+static void check_strip_pack(const tq_conv_dsp *dsp, const tq_conv2d_geom *g, int64_t n)
+{
+    tq_conv_strip sp;
+    if (!tq_conv_strip_init(g, n, &sp))
+        return;
+    const tq_conv_phase *ph = &sp.img;
+    size_t img_n = (size_t)(g->c * g->ih * g->iw), pn = tq_conv_phase_floats(g, ph);
+    float *in = malloc(img_n * (size_t)n * sizeof(float));
+    float *planes = malloc((pn + 8) * sizeof(float));
+    rnd_fill(in, img_n * (size_t)n);
+    fill_sentinel(planes, pn + 8);
+    int64_t w_slot = sp.slot * g->sw;
+    for (int pass = 0; pass < 2; pass++) {
+        /* pack, then fill another batch over it, each left to right */
+        if (pass == 1)
+            rnd_fill(in, img_n * (size_t)n);
+        for (int64_t i = 0; i < n; i++)
+            (pass ? dsp->phase_fill : dsp->phase_pack)(g, ph, in + (size_t)i * img_n,
+                                                      planes + i * sp.slot);
+        for (int64_t ci = 0; ci < g->c; ci++)
+            for (int py = 0; py < g->sh; py++)
+                for (int px = 0; px < g->sw; px++) {
+                    if (!tq_conv_phase_used(g->kh, g->dh, g->sh, py) ||
+                        !tq_conv_phase_used(g->kw, g->dw, g->sw, px))
+                        continue;
+                    const float *pl = planes + ((ci * g->sh + py) * g->sw + px) * ph->plane;
+                    for (int64_t y = 0; y < ph->qh; y++)
+                        for (int64_t x = 0; x < ph->ld; x++) {
+                            int64_t iy = y * g->sh + py - g->pt, sx = x * g->sw + px;
+                            int64_t img = sx / w_slot, ix = sx % w_slot - g->pl;
+                            float want = 0.0f;
+                            if (ix < 0 && img > 0) { /* the previous image's tail */
+                                img--;
+                                ix += w_slot;
+                            }
+                            if (img < n && iy >= 0 && iy < g->ih && ix >= 0 && ix < g->iw)
+                                want = in[(size_t)img * img_n +
+                                          (size_t)((ci * g->ih + iy) * g->iw + ix)];
+                            if (pl[y * ph->ld + x] != want)
+                                fail_msg("strip pack of %lld: c%lld k%dx%d s%d,%d p%d,%d "
+                                         "%lldx%lld: plane (%lld,%d,%d) at (%lld,%lld) = %g, want %g",
+                                         (long long)n, (long long)g->c, g->kh, g->kw, g->sh, g->sw,
+                                         g->pt, g->pl, (long long)g->ih, (long long)g->iw,
+                                         (long long)ci, py, px, (long long)y, (long long)x,
+                                         pl[y * ph->ld + x], want);
+                        }
+                }
+    }
+    for (size_t i = pn; i < pn + 8; i++)
+        assert_true(planes[i] == SENTINEL);
+    free(in);
+    free(planes);
+}
+
+static void test_strip_pack(void **state)
+{
+    (void)state;
+    tq_conv_dsp c_dsp, best;
+    tq_conv_dsp_init(&c_dsp, 0);
+    tq_conv_dsp_init(&best, tq_cpu_flags());
+    int tested = 0;
+    for (int iter = 0; iter < 150; iter++) {
+        tq_conv2d_geom g;
+        rnd_geom(&g, rnd_int(1, 3));
+        if (iter % 2 == 0) { /* the CNN shapes: 3x3 / 1x1, stride 1 / 2, 7..28 wide */
+            g.kh = g.kw = rnd_int(0, 1) ? 3 : 1;
+            g.dh = g.dw = 1;
+            g.sh = g.sw = rnd_int(1, 2);
+            g.pt = g.pl = g.kh / 2;
+            g.ih = rnd_int(1, 30);
+            g.iw = rnd_int(1, 30);
+            g.oh = (g.ih + 2 * g.pt - g.kh) / g.sh + 1;
+            g.ow = (g.iw + 2 * g.pl - g.kw) / g.sw + 1;
+        }
+        int64_t n = rnd_int(1, 5);
+        tq_conv_strip sp;
+        tested += tq_conv_strip_init(&g, n, &sp);
+        check_strip_pack(&c_dsp, &g, n);
+        check_strip_pack(&best, &g, n);
+    }
+    assert_true(tested >= 50); /* the geometry check must not reject everything */
 }
 
 /* Junk-column drop with residual and clamp against its formula. */
@@ -595,6 +692,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_sgemm_tile_avx2_vs_c),
         cmocka_unit_test(test_im2col_pack),
         cmocka_unit_test(test_phase_pack),
+        cmocka_unit_test(test_strip_pack),
         cmocka_unit_test(test_conv_rows),
         cmocka_unit_test(test_dwconv),
         cmocka_unit_test(test_pooling),

@@ -168,6 +168,18 @@ static void test_conv_cases(void **state)
         { 1, 3, 8, 9, 7, 1, 4, 2, 1, 1, 1, 1, { 0 }, "SAME_LOWER", true, true, false, NULL },
         { 2, 5, 1, 40, 6, 1, 1, 5, 1, 2, 1, 1, { 0, 2, 0, 1 }, NULL, true, true, true, NULL },
         { 1, 1, 30, 29, 16, 1, 3, 3, 2, 2, 1, 1, { 1, 1, 1, 1 }, NULL, true, true, false, "Clip" },
+        /* batches: several images per strip GEMM (tq_conv_strip), strips
+         * of uneven size, stride 2 and 3, dilation, asymmetric pads, 1-D */
+        { 5, 16, 28, 28, 16, 1, 3, 3, 1, 1, 1, 1, { 1, 1, 1, 1 }, NULL, true, true, false, "Relu" },
+        { 7, 32, 14, 14, 64, 1, 3, 3, 2, 2, 1, 1, { 1, 1, 1, 1 }, NULL, true, true, false, NULL },
+        { 6, 16, 14, 14, 32, 1, 1, 1, 2, 2, 1, 1, { 0, 0, 0, 0 }, NULL, true, true, false, NULL },
+        { 4, 3, 9, 11, 5, 1, 3, 3, 3, 3, 1, 1, { 2, 0, 1, 2 }, NULL, true, true, false, NULL },
+        { 3, 6, 11, 13, 4, 1, 3, 3, 1, 2, 2, 2, { 2, 1, 0, 2 }, NULL, true, false, false, "Clip" },
+        { 5, 3, 8, 9, 7, 1, 4, 3, 2, 3, 1, 1, { 0 }, "SAME_UPPER", true, true, false, NULL },
+        { 3, 5, 1, 40, 6, 1, 1, 5, 1, 2, 1, 1, { 0, 2, 0, 1 }, NULL, true, true, true, NULL },
+        { 9, 40, 7, 7, 8, 1, 3, 3, 1, 1, 1, 1, { 1, 1, 1, 1 }, NULL, true, true, false, NULL },
+        /* phase planes over 256 KiB: packed into the shared scratch each run */
+        { 2, 8, 100, 100, 4, 1, 3, 3, 1, 1, 1, 1, { 1, 1, 1, 1 }, NULL, true, true, false, "Relu" },
         /* K > KC exercises K blocking; > 1 im2col block */
         { 1, 40, 12, 12, 6, 1, 3, 3, 1, 1, 1, 1, { 1, 1, 1, 1 }, NULL, true, true, false, NULL },
         { 1, 2, 120, 130, 3, 1, 3, 3, 1, 1, 1, 1, { 1, 1, 1, 1 }, NULL, true, true, false, NULL },

@@ -158,8 +158,10 @@ static inline void copy_floats(float *d, const float *s, int64_t n, int stride, 
     _mm256_storeu_ps(d + n - 8, load_strided(s + (n - 8) * stride, stride));
 }
 
-void tq_conv_phase_pack_avx2(const tq_conv2d_geom *g, const tq_conv_phase *ph,
-                             const float *in, float *planes)
+/* pad: also write the padding zeros (pack) or leave them (fill) */
+static inline __attribute__((always_inline)) void
+phase_copy(const tq_conv2d_geom *g, const tq_conv_phase *ph, const float *in, float *planes,
+           const bool pad)
 {
     const int64_t qw = ph->qw;
     for (int64_t ci = 0; ci < g->c; ci++)
@@ -172,16 +174,30 @@ void tq_conv_phase_pack_avx2(const tq_conv2d_geom *g, const tq_conv_phase *ph,
                 float *dst = planes + ((ci * g->sh + py) * g->sw + px) * ph->plane;
                 int64_t x0, x1;
                 tq_conv_phase_cols(g, ph, px, &x0, &x1);
-                for (int64_t y = 0; y < ph->qh; y++, dst += qw) {
+                for (int64_t y = 0; y < ph->qh; y++, dst += ph->ld) {
                     int64_t iy = y * g->sh + py - g->pt;
                     bool inside = iy >= 0 && iy < g->ih && x0 < x1;
-                    if (!inside || x0 > 0 || x1 < qw)
+                    if (pad && (!inside || x0 > 0 || x1 < qw))
                         zero_floats(dst, qw); /* padding; the copy overwrites the rest */
                     if (inside)
                         copy_floats(dst + x0, src + iy * g->iw + x0 * g->sw + px - g->pl,
                                     x1 - x0, g->sw, qw - x0);
                 }
             }
+}
+
+void tq_conv_phase_pack_avx2(const tq_conv2d_geom *g, const tq_conv_phase *ph,
+                             const float *in, float *planes)
+{
+    phase_copy(g, ph, in, planes, true);
+}
+
+/* The short-row store of copy_floats writes the lanes past the row as zero,
+ * which is what the padding there already holds. */
+void tq_conv_phase_fill_avx2(const tq_conv2d_geom *g, const tq_conv_phase *ph,
+                             const float *in, float *planes)
+{
+    phase_copy(g, ph, in, planes, false);
 }
 
 void tq_conv_rows_avx2(const float *tmp, int64_t qw, float *y, const float *z, int64_t rows,

@@ -8,6 +8,10 @@
  * are never materialised: the padded input is split into stride phases and
  * the GEMM reads each tap's row through an offset (tq_sgemm_indirect), which
  * costs one copy of the input instead of a kh*kw times larger im2col.
+ * Groups of 1 use strips (tq_conv_strip): the phase planes hold several
+ * images side by side, rows spaced as tightly as the taps allow, so each
+ * GEMM has many columns (full register tiles) and one junk column per
+ * image row at most.
  * 1x1/stride-1 convs read the input as B directly, and depthwise 3x3 has its
  * own kernel. Bias, FusedConv's residual input Z (same shape as Y) and
  * Relu/Clip run in the GEMM epilogue; a Z that only broadcasts to Y is added
@@ -30,8 +34,18 @@ typedef struct conv_state {
     int64_t batch, group, cin_g, cout_g;
     tq_conv2d_geom geom;     /* per group */
     tq_conv_phase phase;
+    /* batch > 1: images per GEMM side by side (tq_conv_strip); images == 0
+     * convolves image by image */
+    tq_conv_strip strip;
     ptrdiff_t *offs;         /* PATH_INDIRECT: K row offsets into the phase planes; owned */
-    size_t scratch_out;      /* float offset of the junk-column output, 0 if unused */
+    /* PATH_INDIRECT: small phase planes are owned and zeroed once, so each
+     * eval copies only the pixels (tq_conv_dsp.phase_fill), not the padding;
+     * large ones (NULL here) live in the shared scratch and are packed whole
+     * each eval, where the padding is a small part of the copy and a private
+     * buffer per conv would only push the others out of cache */
+    float *planes;
+    size_t scratch_out;      /* float offset of the junk-column output in scratch */
+    bool junk;               /* GEMM output has junk columns: to scratch, then copied */
     int64_t k, pixels;
     bool clamp;
     float lo, hi;
@@ -84,8 +98,10 @@ static int read_activation(tq_op_ctx *c, bool *clamp, float *lo, float *hi)
 static void conv_release(void *p)
 {
     conv_state *st = p;
-    if (st)
+    if (st) {
         free(st->offs);
+        free(st->planes);
+    }
     free(st);
 }
 
@@ -137,6 +153,94 @@ static void add_z_pass(const conv_state *st, const float *z, float *y)
                     *y++ = v;
                 }
             }
+}
+
+/* Largest phase planes a conv owns (see conv_state.planes). */
+#define OWNED_PLANES_BYTES (256 * 1024)
+
+/* The planes of this eval, filled from one image's input. */
+static float *planes_of(const conv_state *st, void *scratch)
+{
+    return st->planes ? st->planes : scratch;
+}
+
+static void fill_planes(const conv_state *st, const tq_conv_phase *ph, const float *x,
+                        float *planes)
+{
+    if (st->planes)
+        st->conv->phase_fill(&st->geom, ph, x, planes);
+    else
+        st->conv->phase_pack(&st->geom, ph, x, planes);
+}
+
+/* Bytes of phase planes plus GEMM output a strip may use: the pack writes
+ * them, the GEMM rereads the planes once per row tile and the junk-column
+ * copy reads the output, so they should stay in L2 next to the weights and
+ * the streamed activations (half of a 512 KiB L2; on the CNN fixture at
+ * batch 64, 96-192 KiB measured no worse than 384 and better than 768). */
+#define STRIP_BYTES (192 * 1024)
+
+/* Images per strip (1 when one image fills the budget), or strip.images = 0
+ * when the geometry does not allow strips. */
+static void plan_strip(conv_state *st)
+{
+    const tq_conv2d_geom *g = &st->geom;
+    tq_conv_strip one;
+    if (!tq_conv_strip_init(g, 1, &one))
+        return;
+    int64_t phases = 0;
+    for (int py = 0; py < g->sh; py++)
+        for (int px = 0; px < g->sw; px++)
+            phases += tq_conv_phase_used(g->kh, g->dh, g->sh, py) &&
+                      tq_conv_phase_used(g->kw, g->dw, g->sw, px);
+    int64_t per_image = (g->c * phases * one.img.qh + st->cout_g * g->oh) * one.slot *
+                        (int64_t)sizeof(float);
+    int64_t n = STRIP_BYTES / (per_image > 0 ? per_image : 1);
+    if (n > st->batch)
+        n = st->batch;
+    if (n < 1)
+        n = 1;
+    if (!tq_conv_strip_init(g, n, &st->strip))
+        st->strip.images = 0;
+}
+
+/* Batched indirect conv: a strip of images per GEMM, then each image's
+ * columns copied out to Y with Z and the activation. */
+static void conv_strips(const conv_state *st, const float *x, const float *w, const float *bias,
+                        const float *z, float *y, float *scratch, bool clamp)
+{
+    const tq_conv2d_geom *g = &st->geom;
+    const tq_conv_strip *sp = &st->strip;
+    int64_t in_image = st->cin_g * g->ih * g->iw, out_image = st->cout_g * st->pixels;
+    float *planes = planes_of(st, scratch), *tmp = scratch + st->scratch_out;
+    ptrdiff_t ldc = (ptrdiff_t)(g->oh * sp->img.ld);
+    tq_sgemm_post post = { .alpha = 1.0f, .bias = bias };
+    if (!st->junk) { /* one image per GEMM, no junk columns: straight into Y */
+        ldc = (ptrdiff_t)st->pixels;
+        post.ldr = ldc;
+        post.clamp = clamp;
+        post.lo = st->lo;
+        post.hi = st->hi;
+    }
+    for (int64_t n0 = 0; n0 < st->batch; n0 += sp->images) {
+        int64_t n = st->batch - n0 < sp->images ? st->batch - n0 : sp->images;
+        /* left to right: each image rewrites its left neighbour's overlap */
+        for (int64_t i = 0; i < n; i++)
+            fill_planes(st, &sp->img, x + (n0 + i) * in_image, planes + i * sp->slot);
+        if (!st->junk) {
+            post.residual = z ? z + n0 * out_image : NULL;
+            tq_sgemm_indirect(st->gemm, st->cout_g, sp->img.cols, st->k, w, (ptrdiff_t)st->k,
+                              planes, st->offs, y + n0 * out_image, ldc, &post);
+            continue;
+        }
+        tq_sgemm_indirect(st->gemm, st->cout_g, tq_conv_strip_cols(g, sp, n), st->k, w,
+                          (ptrdiff_t)st->k, planes, st->offs, tmp, ldc, &post);
+        for (int64_t i = 0; i < n; i++) {
+            int64_t yo = (n0 + i) * out_image;
+            st->conv->rows(tmp + i * sp->slot, sp->img.ld, y + yo, z ? z + yo : NULL,
+                           st->cout_g * g->oh, g->ow, clamp, st->lo, st->hi);
+        }
+    }
 }
 
 static int conv_prepare(tq_op_ctx *c)
@@ -225,12 +329,25 @@ static int conv_prepare(tq_op_ctx *c)
         if (!st->offs)
             return tq_op_fail(c, TQ_ENOMEM, "out of memory");
         tq_conv_phase_offsets(g, &st->phase, st->offs);
-        size_t scratch = tq_conv_phase_floats(g, &st->phase);
-        if (st->phase.qw != g->ow) {
-            st->scratch_out = scratch;
-            scratch += (size_t)(st->cout_g * g->oh * st->phase.qw);
+        const tq_conv_phase *ph = &st->phase;
+        st->junk = ph->qw != g->ow;
+        if (group == 1)
+            plan_strip(st);
+        if (st->strip.images) {
+            ph = &st->strip.img;
+            tq_conv_phase_offsets(g, ph, st->offs);
+            st->junk = st->strip.images > 1 || ph->ld != g->ow;
         }
-        c->scratch_bytes = scratch * sizeof(float);
+        size_t planes = tq_conv_phase_floats(g, ph) + 1;
+        if (planes * sizeof(float) <= OWNED_PLANES_BYTES) {
+            st->planes = calloc(planes, sizeof(float));
+            if (!st->planes)
+                return tq_op_fail(c, TQ_ENOMEM, "out of memory");
+        } else {
+            st->scratch_out = planes;
+        }
+        size_t out = st->junk ? (size_t)(st->cout_g * g->oh * ph->ld) : 0;
+        c->scratch_bytes = (st->scratch_out + out) * sizeof(float);
     }
     int64_t od[TQ_MAX_RANK] = { st->batch, cout };
     for (int i = 0; i < nd; i++)
@@ -253,6 +370,12 @@ static int conv_eval(tq_op_ctx *c)
     /* the epilogue clamps only when nothing is added after it */
     bool late_z = z && (!st->z_full || st->path == PATH_DEPTHWISE);
     bool clamp = st->clamp && !late_z;
+    if (st->strip.images) {
+        conv_strips(st, x, w, bias, late_z ? NULL : z, y, c->scratch, clamp);
+        if (late_z)
+            add_z_pass(st, z, y);
+        return TQ_OK;
+    }
     for (int64_t n = 0; n < st->batch; n++)
         for (int64_t gi = 0; gi < st->group; gi++) {
             const float *xg = x + (n * st->group + gi) * st->cin_g * in_plane;
@@ -274,16 +397,16 @@ static int conv_eval(tq_op_ctx *c)
                 continue;
             }
             const tq_conv_phase *ph = &st->phase;
-            float *planes = c->scratch;
-            st->conv->phase_pack(g, ph, xg, planes);
-            if (!st->scratch_out) { /* no junk columns: straight into Y */
+            float *planes = planes_of(st, c->scratch);
+            fill_planes(st, ph, xg, planes);
+            if (!st->junk) { /* no junk columns: straight into Y */
                 tq_sgemm_indirect(st->gemm, st->cout_g, ph->cols, st->k, wg, (ptrdiff_t)st->k,
                                   planes, st->offs, yg, (ptrdiff_t)st->pixels, &post);
                 continue;
             }
             /* junk columns: Z and the clamp move to the copy, where Z's
              * rows line up with Y's */
-            float *tmp = planes + st->scratch_out;
+            float *tmp = (float *)c->scratch + st->scratch_out;
             post.residual = NULL;
             post.clamp = false;
             tq_sgemm_indirect(st->gemm, st->cout_g, ph->cols, st->k, wg, (ptrdiff_t)st->k,
