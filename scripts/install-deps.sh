@@ -9,7 +9,7 @@ PKGS="build-essential meson ninja-build pkg-config
       protobuf-c-compiler libprotobuf-c-dev libonnx-dev libonnx-testdata
       libzip-dev libcjson-dev libssl-dev libyaml-dev zlib1g-dev libcmocka-dev
       python3 python3-numpy python3-onnx dataset-fashion-mnist
-      clang libclang-rt-14-dev"
+      clang libclang-rt-14-dev libtsan2 valgrind"
 # node and npm may come from another source than Debian (e.g. NodeSource, whose
 # nodejs package conflicts with Debian's npm): ask for them only when absent.
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
