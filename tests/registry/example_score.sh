@@ -23,6 +23,17 @@ b=$("$TOOL" registry score fr_regressor_v2 --registry "$R" -i "$WORK/x.npz" --en
 u=$("$EX" "$R" fr_regressor_v2 $F)
 [ -n "$a" ] && [ "$a" = "$b" ] && [ "$a" != "$u" ] && echo "ok: fr_regressor_v2 codec-aware $a (unknown encoder: $u)" ||
     { echo "FAIL: fr_regressor_v2 example '$a' vs tool '$b' (unknown '$u')"; fail=1; }
+# The shipped registry: an fp32 and an int8 entry (no scaler), each equal to
+# `tinyq run` on the file the loader resolves (the int8 sibling for int8).
+SHIP="${TQ_SOURCE_ROOT:?}/models/tiny/registry.json"
+for id in mlp_regressor_fp32 mlp_regressor_dynamic; do
+    file=$("$TOOL" registry resolve $id --registry "$SHIP")
+    a=$("$EX" "$SHIP" $id $F)
+    "$TOOL" run "$file" -i "$WORK/x.npz" -o "$WORK/run.npz" >/dev/null &&
+        b=$($PY -c "import numpy as np; d=np.load('$WORK/run.npz'); print('%.9g' % d[d.files[0]].ravel()[0])")
+    [ -n "$a" ] && [ "$a" = "${b:-}" ] && echo "ok: $id ($(basename "$file")) $a == tinyq run" ||
+        { echo "FAIL: $id example '$a' vs tinyq run '${b:-}' on $file"; fail=1; }
+done
 "$EX" "$R" fr_regressor_v1 1 2 3 2>"$WORK/err"; rc=$?
 [ $rc = 2 ] && grep -q "takes 6 features: adm2 vif_scale0" "$WORK/err" || { echo "FAIL: wrong feature count (exit $rc)"; cat "$WORK/err"; fail=1; }
 exit $fail
