@@ -122,6 +122,24 @@ refuse "model path leaving the registry's folder" \
 fresh
 refuse "missing registry" "$WORK/none.json" --registry "$WORK/none.json" --id codec_mlp
 
+# --mode auto on an entry: measured against the entry's own budget (0.01),
+# dynamic passes and is recorded; with a budget no mode meets, exit 1 and
+# nothing changes.
+fresh
+out=$("$TOOL" quantize --registry "$R" --id mlp_regressor_fp32 --mode auto 2>&1); rc=$?
+[ $rc = 0 ] && grep -q "^auto: dynamic PLCC=.* PASS (gate drop .* <= budget 0.01)" <<<"$out" &&
+    $PY -c "import json,sys; e={m['id']: m for m in json.load(open(sys.argv[1]))['models']}['mlp_regressor_fp32']; sys.exit(e.get('quant_mode') != 'dynamic' or 'int8_sha256' not in e)" "$R" &&
+    echo "ok: auto picks dynamic inside the entry's budget and records it" ||
+    bad "auto on an entry: exit $rc: $out"
+fresh
+before=$(cd "$T" && sha256sum registry.json *.int8.onnx)
+out=$("$TOOL" quantize --registry "$R" --id mlp_regressor_static --mode auto --budget 1e-9 2>&1); rc=$?
+[ $rc = 1 ] && grep -q "no quantisation mode stays inside the budget" <<<"$out" &&
+    grep -q "^auto: static  PLCC=" <<<"$out" &&
+    [ "$before" = "$(cd "$T" && sha256sum registry.json *.int8.onnx)" ] &&
+    echo "ok: auto escalates to static (the entry's calibration set), none passes: exit 1, files unchanged" ||
+    bad "auto with an impossible budget: exit $rc: $out"
+
 # A registry that cannot be rewritten: the new int8 file is taken back.
 # (Root ignores permissions, so this case only runs for other users.)
 if [ "$(id -u)" != 0 ]; then

@@ -22,7 +22,8 @@ static void usage(FILE *f)
             "         [--method minmax|entropy|percentile] [--percentile P] [--per-channel]\n"
             "         [--activation-type int8|uint8] [--op-types Conv,MatMul,...]\n"
             "         [--exclude NODE...] [--calib-batch N] [-o OUT.onnx] [--report-out R.json]\n"
-            "       tinyq quantize --registry REG --id ID [the options above except -o]\n\n"
+            "       tinyq quantize --registry REG --id ID [the options above except -o]\n"
+            "         (--mode auto then measures against the entry's quant_accuracy_budget_plcc)\n\n"
             "Writes an int8 model (default MODEL.int8.onnx beside the input; the input is\n"
             "never modified, the output appears atomically).\n\n"
             "  --mode dynamic    int8 symmetric weights, activations quantised at run time\n"
@@ -184,10 +185,12 @@ static void print_summary(const char *in, const char *out, const tq_quant_settin
 }
 
 /* --registry REG --id ID: the entry's fp32 file -> its int8 sibling, recorded in REG. */
+static void print_auto(const tq_auto_settings *a);
+
 static int quantize_registry(const char *registry, const char *id, int mode_given,
-                             tq_quant_settings *s, const char *cal, const char *report,
-                             const char **excl, int n_excl, const char **ops, int n_ops,
-                             int argc, char **argv)
+                             tq_quant_settings *s, tq_auto_settings *au, int budget_given,
+                             const char *cal, const char *report, const char **excl, int n_excl,
+                             const char **ops, int n_ops, int argc, char **argv)
 {
     s->exclude_nodes = excl;
     s->n_exclude_nodes = n_excl;
@@ -195,11 +198,14 @@ static int quantize_registry(const char *registry, const char *id, int mode_give
     s->n_op_types = n_ops;
     char *cmdline = cli_command_line(argc, argv);
     quantize_registry_job job = {.registry = registry, .id = id, .mode_given = mode_given,
-                                 .calibration = cal, .report = report, .command_line = cmdline};
+                                 .calibration = cal, .report = report, .command_line = cmdline,
+                                 .auto_settings = au, .budget_given = budget_given};
     tq_error err = {0};
     tq_quant_summary sum;
     char *int8 = NULL;
     int rc = quantize_registry_entry(&job, s, &sum, &int8, &err);
+    if (au)
+        print_auto(au);
     if (rc) {
         rc = cli_report(&err);
     } else {
@@ -249,7 +255,7 @@ static int run_quantize(int argc, char **argv, int user_argc, char **user_argv)
     tq_auto_settings au;
     memset(&au, 0, sizeof(au));
     au.budget = 0.01;
-    int is_auto = 0, lr_given = 0;
+    int is_auto = 0, lr_given = 0, budget_given = 0;
     const char *model = NULL, *out = NULL, *cal = NULL, *report = NULL;
     const char *registry = NULL, *id = NULL;
     int mode_given = 0;
@@ -317,6 +323,7 @@ static int run_quantize(int argc, char **argv, int user_argc, char **user_argv)
             if (parse_double(argv[++i], 0.0, 1.0, &qat.lr))
                 rc = cli_usage_error("quantize", "--lr-qat '%s' must be a number in [0, 1]", val);
         } else if (strcmp(a, "--budget") == 0) {
+            budget_given = 1;
             if (parse_double(argv[++i], 0.0, 1.0, &au.budget))
                 rc = cli_usage_error("quantize", "--budget '%s' must be a number in [0, 1]", val);
         } else if (strcmp(a, "--seed") == 0) {
@@ -401,10 +408,7 @@ static int run_quantize(int argc, char **argv, int user_argc, char **user_argv)
         qat.lr = 1e-3; /* SGD's usual 1e-2 / 10 */
     s.qat = &qat;
     if (rc == EXIT_OK && (registry || id)) {
-        if (is_auto)
-            rc = cli_usage_error("quantize", "--mode auto works on MODEL.onnx, not yet on "
-                                 "--registry/--id");
-        else if (!registry || !id)
+        if (!registry || !id)
             rc = cli_usage_error("quantize", "--registry and --id go together");
         else if (model)
             rc = cli_usage_error("quantize", "give MODEL.onnx or --registry/--id, not both");
@@ -412,8 +416,9 @@ static int run_quantize(int argc, char **argv, int user_argc, char **user_argv)
             rc = cli_usage_error("quantize", "-o does not apply to --registry: the output is "
                                              "the entry's <basename>.int8.onnx");
         if (rc == EXIT_OK)
-            rc = quantize_registry(registry, id, mode_given, &s, cal, report, excl, n_excl, ops,
-                                   n_ops, user_argc, user_argv);
+            rc = quantize_registry(registry, id, mode_given, &s, is_auto ? &au : NULL,
+                                   budget_given, cal, report, excl, n_excl, ops, n_ops,
+                                   user_argc, user_argv);
         free(excl);
         free(ops);
         free(ops_store);

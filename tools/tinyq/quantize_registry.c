@@ -120,7 +120,7 @@ static int check_fp32_digest(const quantize_registry_job *job, const tq_registry
 
 /* Quantise, then record; on a failed record put the previous int8 file back. */
 static int quantize_and_record(const quantize_registry_job *job, const char *fp32,
-                               const char *int8, const tq_quant_settings *s, const char *cal_read,
+                               const char *int8, tq_quant_settings *s, const char *cal_read,
                                const char *cal_field, tq_quant_summary *sum, tq_error *err)
 {
     uint8_t *old = NULL;
@@ -131,7 +131,19 @@ static int quantize_and_record(const quantize_registry_job *job, const char *fp3
         if (rc)
             return rc;
     }
-    int rc = tq_quantize_file(fp32, int8, s, cal_read, job->report, job->command_line, sum, err);
+    int rc;
+    tq_auto_settings *a = job->auto_settings;
+    if (a) {
+        a->calibration = cal_read;
+        rc = tq_quantize_auto_file(fp32, int8, s, a, job->report, job->command_line, sum, err);
+        if (!rc) {
+            s->mode = a->chosen;
+            if (s->mode == TQ_QUANT_DYNAMIC)
+                cal_field = NULL; /* not used by the chosen mode */
+        }
+    } else {
+        rc = tq_quantize_file(fp32, int8, s, cal_read, job->report, job->command_line, sum, err);
+    }
     char hex[TQ_SHA256_HEX_LEN + 1];
     if (!rc) {
         rc = tq_sha256_file(int8, hex, err);
@@ -172,10 +184,22 @@ int quantize_registry_entry(const quantize_registry_job *job, tq_quant_settings 
         if (!fp32 || !int8)
             rc = tq_fail(err, TQ_ENOMEM, "out of memory");
     }
-    if (!rc)
-        rc = pick_mode(job, &e, s, err);
-    if (!rc)
-        rc = pick_calibration(job, reg, &e, s, &cal_read, &cal_field, err);
+    if (!rc && job->auto_settings) {
+        /* Auto tries every mode against the entry's own budget; a calibration
+         * set (given or the entry's) lets it try static. */
+        if (!job->budget_given)
+            job->auto_settings->budget = e.budget_plcc;
+        tq_quant_mode keep = s->mode;
+        s->mode = TQ_QUANT_STATIC;
+        if (job->calibration || e.quant_calibration_set)
+            rc = pick_calibration(job, reg, &e, s, &cal_read, &cal_field, err);
+        s->mode = keep;
+    } else {
+        if (!rc)
+            rc = pick_mode(job, &e, s, err);
+        if (!rc)
+            rc = pick_calibration(job, reg, &e, s, &cal_read, &cal_field, err);
+    }
     if (!rc)
         rc = check_fp32_digest(job, &e, fp32, err);
     if (!rc)
