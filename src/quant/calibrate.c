@@ -17,8 +17,8 @@
  * bins); the i with the least KL(P||Q) gives t = i * bin_width. L = 128 for
  * signed tensors (one int8 half-range) and 256 for non-negative ones (an
  * asymmetric [0, t] range uses every level); the zero bin takes its
- * neighbour's count first (TensorRT), and graph outputs keep their MinMax
- * range. Range clamped as above. */
+ * neighbour's count first (TensorRT), and graph outputs (also through
+ * Squeeze/Reshape/...) keep their MinMax range. Range clamped as above. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,6 +148,27 @@ static int entropy_bins(const uint64_t *hist, int levels)
     free(p);
     free(q);
     return best_i;
+}
+
+/* Is name a graph output, or does it become one through ops that only move
+ * or rename data (Squeeze, Reshape, Flatten, ...)? */
+static bool reaches_output(const tq_graph *g, const char *name, int depth)
+{
+    static const char *const movers[] = {"Identity", "Squeeze", "Unsqueeze", "Reshape",
+                                         "Flatten", NULL};
+    if (tq_graph_is_output(g, name))
+        return true;
+    if (depth > 8)
+        return false;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const tq_node *n = &g->nodes[i];
+        if (n->n_inputs < 1 || n->n_outputs < 1 || strcmp(n->inputs[0], name) != 0)
+            continue;
+        for (int k = 0; movers[k]; k++)
+            if (tq_node_is_onnx(n, movers[k]) && reaches_output(g, n->outputs[0], depth + 1))
+                return true;
+    }
+    return false;
 }
 
 static float threshold_of(const watch *w, const tq_quant_settings *s)
@@ -382,7 +403,7 @@ int tq_calibrate(const tq_model *m, const char *npz_path, const tq_quant_setting
         /* Entropy never clips a graph output: that would saturate the
          * model's answer itself (a score, a logit) rather than trade rare
          * outliers of an intermediate tensor for resolution. */
-        bool keep_minmax = s->method == TQ_CALIB_ENTROPY && tq_graph_is_output(&m->graph, w->name);
+        bool keep_minmax = s->method == TQ_CALIB_ENTROPY && reaches_output(&m->graph, w->name, 0);
         if (w->hist && w->seen && !keep_minmax) {
             float t = threshold_of(w, s);
             r->rmin = fmaxf(r->rmin, -t);
