@@ -350,7 +350,7 @@ def ort_section(cnn_info):
          f"per-tensor: MinMax (= ORT's Entropy) {top('static int8 per-tensor minmax')}, tinyq "
          f"Entropy {top('static int8 per-tensor entropy')}; per-channel: "
          f"{top('static int8 per-channel minmax')} vs {top('static int8 per-channel entropy')} "
-         "(fp32 " + f"{fp * 100:.2f} %). On regressors Entropy hurts (section 2b). |",
+         "(fp32 " + f"{fp * 100:.2f} %). Regressors: section 2b. |",
          "| Dynamic Conv weights | ConvInteger with per-tensor weights only | per-tensor by "
          "default (identical graphs and numbers), per-output-channel with `--per-channel` | "
          f"CNN: {top('dynamic')} -> {top('dynamic per-channel (tinyq option)')}; nr_metric_v1 "
@@ -371,23 +371,7 @@ def ort_section(cnn_info):
          "| Gemm in dynamic mode | rewritten as MatMul + Add | the same (B transposed when "
          "transB) | identical numbers on vmaf_tiny_v3/v4 |",
          "",
-         "**Finding: tinyq's Entropy calibration clips ReLU outputs too hard.** On the CNN every "
-         "ReLU output's calibrated range is exactly 1/4 of its MinMax range (the KL search "
-         "always stops at candidate 512 = 2 x 256 levels): a ReLU output has a large share of "
-         "its histogram mass in bin 0 (the zeros), and that spike dominates the KL divergence. "
-         "NVIDIA's reference entropy calibrator (pytorch-quantization, "
-         "`_compute_amax_entropy`) sets `bins[0] = bins[1]` before the search for exactly "
-         "this reason. Measured by hand on this tree with that one line added to "
-         "`threshold_of` in `src/quant/calibrate.c` (not applied here; the quantiser's owner "
-         "decides): CNN static int8 Entropy 89.36 % -> 91.94 % per-tensor and 89.46 % -> "
-         "92.00 % per-channel; vmaf_tiny_v3 per-channel drop 0.065423 -> 0.000297, "
-         "vmaf_tiny_v4 0.021675 -> 0.000164, learned_filter_v1 0.001754 -> 0.000335; "
-         "nr_metric_v1 stays constant (its output-range problem, section 2b). Using 128 "
-         "levels for non-negative tensors as well (what `ORT-PARITY.md` describes) makes it "
-         "worse: the search then stops at 1/8 of the range and CNN top-1 falls to 38.40 %. "
-         "Two further fixes would make Entropy safe by default: skip the search (use MinMax) "
-         "for tensors with fewer calibration values than histogram bins, and for graph "
-         "outputs.",
+         "**Entropy and ReLU outputs.** A ReLU output has a large share of its histogram mass in bin 0 (the zeros); left alone, that spike dominates the KL divergence and the search stopped at exactly 1/4 of every ReLU output's MinMax range (CNN Entropy 89.36 % per-tensor, 89.46 % per-channel; vmaf_tiny_v3 per-channel drop 0.065423, vmaf_tiny_v4 0.021675; nr_metric_v1's score clipped to a constant). tinyq now gives bin 0 the count of bin 1 before the search, as NVIDIA's reference entropy calibrator (pytorch-quantization, `_compute_amax_entropy`) does, and keeps the MinMax range for tensors that are graph outputs or reach one through Squeeze/Reshape/Flatten/Identity (clipping the model's answer is never a good trade). The tables above are measured with both. Using 128 levels for non-negative tensors as well (what `ORT-PARITY.md` describes) makes it worse: the search then stops at 1/8 of the range and CNN top-1 fell to 38.40 %.",
          ]
     return "\n".join(L)
 
