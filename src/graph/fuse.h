@@ -35,8 +35,6 @@ int tq_fuse_fp32(tq_model *m, int *n_fused, tq_error *err);
  * tinyq.QEltwise (per-channel byte tables). *n_fused = groups rewritten. */
 int tq_fuse_qdq(tq_model *m, int *n_fused, tq_error *err);
 
-/* Remove nodes none of whose outputs is read or is a graph output. */
-void tq_graph_sweep_dead(tq_graph *g);
 
 /* For the session: when m has something to fuse, *out = a fused copy, else
  * *out = NULL (run m as is). */

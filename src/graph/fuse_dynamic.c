@@ -1,6 +1,5 @@
 /* The dynamic-int8 fusion pass (see graph/fuse.h for the pattern and why the
- * fused result is bit-identical), the dead-node sweep that follows it, and
- * the session entry point. */
+ * fused result is bit-identical) and the session entry point. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -267,38 +266,6 @@ static int make_fused(tq_graph *tmp, const tq_graph *g, const fuse_group *fg)
     return TQ_OK;
 }
 
-void tq_graph_sweep_dead(tq_graph *g)
-{
-    bool changed = true;
-    while (changed) {
-        changed = false;
-        for (int i = g->n_nodes - 1; i >= 0; i--) {
-            const tq_node *n = &g->nodes[i];
-            bool used = false;
-            for (int k = 0; k < n->n_outputs && !used; k++) {
-                const char *o = n->outputs[k];
-                if (!o[0])
-                    continue;
-                if (tq_graph_is_output(g, o)) {
-                    used = true;
-                    break;
-                }
-                for (int j = 0; j < g->n_nodes && !used; j++)
-                    for (int q = 0; q < g->nodes[j].n_inputs; q++)
-                        if (strcmp(g->nodes[j].inputs[q], o) == 0) {
-                            used = true;
-                            break;
-                        }
-            }
-            if (used)
-                continue;
-            tq_node_clear(&g->nodes[i]);
-            memmove(&g->nodes[i], &g->nodes[i + 1], sizeof(tq_node) * (size_t)(g->n_nodes - i - 1));
-            g->n_nodes--;
-            changed = true;
-        }
-    }
-}
 
 int tq_fuse_dynamic(tq_model *m, int *n_fused, tq_error *err)
 {
@@ -345,30 +312,8 @@ int tq_fuse_dynamic(tq_model *m, int *n_fused, tq_error *err)
             else if (!rc)
                 rc = TQ_ENOMEM;
         }
-    if (rc == TQ_OK && *n_fused) {
-        int total = g->n_nodes + tmp.n_nodes;
-        tq_node *nodes = calloc((size_t)total + 1, sizeof *nodes);
-        if (!nodes) {
-            rc = TQ_ENOMEM;
-        } else {
-            int k = 0;
-            for (int i = 0; i < g->n_nodes; i++) {
-                if (drop[i])
-                    tq_node_clear(&g->nodes[i]);
-                else
-                    nodes[k++] = g->nodes[i];
-            }
-            for (int i = 0; i < tmp.n_nodes; i++)
-                nodes[k++] = tmp.nodes[i];
-            free(g->nodes);
-            g->nodes = nodes;
-            g->n_nodes = k;
-            free(tmp.nodes);
-            tmp.nodes = NULL;
-            tmp.n_nodes = 0;
-            tq_graph_sweep_dead(g);
-        }
-    }
+    if (rc == TQ_OK && *n_fused)
+        rc = tq_graph_splice(g, drop, &tmp);
     tq_graph_clear(&tmp);
     free(drop);
     if (rc)

@@ -515,29 +515,8 @@ int tq_fuse_qdq(tq_model *m, int *n_fused, tq_error *err)
             take_elt(drop, &eg);
             (*n_fused)++;
         }
-    if (rc == TQ_OK && *n_fused) {
-        tq_node *nodes = calloc((size_t)(g->n_nodes + tmp.n_nodes) + 1, sizeof *nodes);
-        if (!nodes) {
-            rc = TQ_ENOMEM;
-        } else {
-            int k = 0;
-            for (int i = 0; i < g->n_nodes; i++) {
-                if (drop[i])
-                    tq_node_clear(&g->nodes[i]);
-                else
-                    nodes[k++] = g->nodes[i];
-            }
-            for (int i = 0; i < tmp.n_nodes; i++)
-                nodes[k++] = tmp.nodes[i];
-            free(g->nodes);
-            g->nodes = nodes;
-            g->n_nodes = k;
-            free(tmp.nodes);
-            tmp.nodes = NULL;
-            tmp.n_nodes = 0;
-            tq_graph_sweep_dead(g);
-        }
-    }
+    if (rc == TQ_OK && *n_fused)
+        rc = tq_graph_splice(g, drop, &tmp);
     tq_graph_clear(&tmp);
     free(drop);
     if (rc)

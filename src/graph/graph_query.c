@@ -100,3 +100,60 @@ int tq_set_name(char **slot, const char *name)
     *slot = d;
     return TQ_OK;
 }
+
+void tq_graph_sweep_dead(tq_graph *g)
+{
+    bool changed = true;
+    while (changed) {
+        changed = false;
+        for (int i = g->n_nodes - 1; i >= 0; i--) {
+            const tq_node *n = &g->nodes[i];
+            bool used = false;
+            for (int k = 0; k < n->n_outputs && !used; k++) {
+                const char *o = n->outputs[k];
+                if (!o[0])
+                    continue;
+                if (tq_graph_is_output(g, o)) {
+                    used = true;
+                    break;
+                }
+                for (int j = 0; j < g->n_nodes && !used; j++)
+                    for (int q = 0; q < g->nodes[j].n_inputs; q++)
+                        if (strcmp(g->nodes[j].inputs[q], o) == 0) {
+                            used = true;
+                            break;
+                        }
+            }
+            if (used)
+                continue;
+            tq_node_clear(&g->nodes[i]);
+            memmove(&g->nodes[i], &g->nodes[i + 1], sizeof(tq_node) * (size_t)(g->n_nodes - i - 1));
+            g->n_nodes--;
+            changed = true;
+        }
+    }
+}
+
+int tq_graph_splice(tq_graph *g, const bool *drop, tq_graph *fused)
+{
+    tq_node *nodes = calloc((size_t)(g->n_nodes + fused->n_nodes) + 1, sizeof *nodes);
+    if (!nodes)
+        return TQ_ENOMEM;
+    int k = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (drop[i])
+            tq_node_clear(&g->nodes[i]);
+        else
+            nodes[k++] = g->nodes[i];
+    }
+    for (int i = 0; i < fused->n_nodes; i++)
+        nodes[k++] = fused->nodes[i];
+    free(g->nodes);
+    g->nodes = nodes;
+    g->n_nodes = k;
+    free(fused->nodes);
+    fused->nodes = NULL;
+    fused->n_nodes = 0;
+    tq_graph_sweep_dead(g);
+    return TQ_OK;
+}

@@ -28,6 +28,12 @@ int tq_graph_fresh_name(const tq_graph *g, const char *base, const char *suffix,
                         size_t cap);
 /* Remove node i, compacting the node array. */
 void tq_graph_drop_node(tq_graph *g, int i);
+/* Remove nodes none of whose outputs is read or is a graph output. */
+void tq_graph_sweep_dead(tq_graph *g);
+/* Drop the nodes flagged in drop[] (indexed like g->nodes), append the nodes
+ * of `fused` (moved: fused ends empty), then sweep dead nodes. Node order
+ * needs not be topological: the executor sorts. TQ_ENOMEM leaves g as is. */
+int tq_graph_splice(tq_graph *g, const bool *drop, tq_graph *fused);
 /* Replace a malloc'ed string slot with a copy of name. */
 int tq_set_name(char **slot, const char *name);
 
