@@ -99,6 +99,10 @@ typedef struct tq_qconv {
      * channels per step; the zero point comes out through the start values:
      * acc = sum x*w - x_zp * sum w. Exact like the int16 path. */
     bool c4;
+    /* Without VNNI (AVX2 only) and when no weight is -128: the image holds
+     * s8 (x - 128 for u8 inputs) and kernels/qgemm.h qgemm_c4s (the sign
+     * trick, exact) replaces vpdpbusd; the zero point moves with the data. */
+    bool c4_signed;
     int kq;                     /* channel quads x kh x kw */
     int64_t c4_quads;           /* ceil(cin / 4) */
     int8_t *c4_w;               /* cout x 4kq */
