@@ -92,8 +92,9 @@ typedef struct tq_qconv {
     int ip_block_rows;          /* output rows per GEMM */
     size_t ip_img_bytes;        /* image + slack; row pointers follow */
     int64_t *ip_koff;           /* per K row: offset of its first element */
-    /* Channel-quad variant (chosen at prepare when the CPU has AVX512-VNNI,
-     * weights are constant int8 with zero points 0): the padded image keeps
+    /* Channel-quad variant (chosen at prepare when the CPU has AVX512-VNNI
+     * or AVX2, weights are constant int8 with zero points 0; see c4_signed
+     * for the AVX2-only case): the padded image keeps
      * raw bytes (int8 flipped to uint8 by +128, padding = the zero point) with
      * 4 channels per pixel, and kernels/qgemm.h qgemm_c4 (vpdpbusd) takes 4
      * channels per step; the zero point comes out through the start values:
