@@ -666,6 +666,33 @@ static void c4_build_image(const tq_qconv *q, const tq_qdsp *d, const void *xn, 
     memset(img + 4 * q->c4_quads * q->ip_plane, 0, 64);
 }
 
+/* One implicit GEMM: ncols output columns starting at output row `orow`
+ * (column j is padded-image pixel orow * sh * row_len + j), all output
+ * channels, into dst (channel stride ldc). */
+static void ip_gemm(const tq_qconv *q, const tq_qdsp *d, const void *img, const int16_t *wpack,
+                    const int32_t *row_init, const int32_t *init4, const int16_t **brows,
+                    const uint8_t **brows4, int64_t orow, int64_t ncols, int32_t *dst,
+                    size_t ldc)
+{
+    int64_t first = orow * q->sh * q->ip_row_len;
+    if (q->c4) {
+        const uint8_t *base = (const uint8_t *)img + 4 * first;
+        for (int k = 0; k < q->kq; k++)
+            brows4[k] = base + q->c4_koff[k];
+        if (q->c4_signed)
+            d->qgemm_c4s((int)q->cout, (int)ncols, q->kq, q->c4_w, (const int8_t *const *)brows4,
+                         init4, dst, ldc);
+        else
+            d->qgemm_c4((int)q->cout, (int)ncols, q->kq, q->c4_w, brows4, init4, dst, ldc);
+    } else {
+        const int16_t *base = (const int16_t *)img + first;
+        for (int k = 0; k < q->k2; k++)
+            brows[k] = base + q->ip_koff[k];
+        d->qgemm_ind((int)q->cout, (int)ncols, q->k2, wpack, (size_t)q->k2, brows, row_init, dst,
+                     ldc);
+    }
+}
+
 static void implicit_run(const tq_qconv *q, const tq_qdsp *d, const int16_t *wpack,
                          const void *x, int x_zp, const int32_t *row_init, int32_t *out_i32,
                          void *scratch, tq_qconv_epilogue epi, void *user)
@@ -695,28 +722,27 @@ static void implicit_run(const tq_qconv *q, const tq_qdsp *d, const int16_t *wpa
             /* no pad columns (1x1, no horizontal padding): the block is a
              * contiguous run of output pixels, written in place */
             bool direct = out_i32 && q->ip_row_len == q->ow;
+            /* wide rows whose 16-pixel blocks fit in the padded width: one
+             * GEMM per output row straight to its place (no pad columns
+             * computed, no gap closing or copy afterwards) */
+            bool per_row = !direct && (q->ow + 15) / 16 * 16 <= q->ip_row_len;
             int32_t *dst = direct ? out_i32 + n * q->cout * q->pixels + oh0 * q->ow : blk;
             size_t ldc = direct ? (size_t)q->pixels : q->ldb;
-            if (q->c4) {
-                const uint8_t *base = (const uint8_t *)img + 4 * oh0 * q->sh * q->ip_row_len;
-                for (int k = 0; k < q->kq; k++)
-                    brows4[k] = base + q->c4_koff[k];
-                if (q->c4_signed)
-                    d->qgemm_c4s((int)q->cout, (int)ncols, q->kq, q->c4_w,
-                                 (const int8_t *const *)brows4, init4, dst, ldc);
-                else
-                    d->qgemm_c4((int)q->cout, (int)ncols, q->kq, q->c4_w, brows4, init4, dst,
-                                ldc);
+            if (per_row) {
+                for (int r = 0; r < nrows; r++) {
+                    int32_t *rdst = out_i32 ? out_i32 + n * q->cout * q->pixels + (oh0 + r) * q->ow
+                                            : blk + (int64_t)r * q->ow;
+                    ip_gemm(q, d, img, wpack, row_init, init4, brows, brows4, oh0 + r, q->ow, rdst,
+                            out_i32 ? (size_t)q->pixels : q->ldb);
+                }
             } else {
-                const int16_t *base = img + oh0 * q->sh * q->ip_row_len;
-                for (int k = 0; k < q->k2; k++)
-                    brows[k] = base + q->ip_koff[k];
-                d->qgemm_ind((int)q->cout, (int)ncols, q->k2, wpack, (size_t)q->k2, brows,
-                             row_init, dst, ldc);
+                ip_gemm(q, d, img, wpack, row_init, init4, brows, brows4, oh0, ncols, dst, ldc);
             }
             /* output row r is columns [r * row_len, r * row_len + ow) */
-            if (direct) {
+            if (direct || per_row) {
                 /* already in place */
+                if (!out_i32 && epi)
+                    epi(user, n, 0, q->cout, oh0 * q->ow, (int64_t)nrows * q->ow, blk, q->ldb);
             } else if (out_i32) {
                 for (int r = 0; r < nrows; r++) {
                     const int32_t *src = blk + (int64_t)r * q->ip_row_len;
