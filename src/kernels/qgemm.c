@@ -162,6 +162,21 @@ void tq_qgemm_c4_c(int M, int N, int KQ, const int8_t *w, const uint8_t *const *
     }
 }
 
+void tq_qgemm_c4s_c(int M, int N, int KQ, const int8_t *w, const int8_t *const *brows,
+                    const int32_t *row_init, int32_t *c, size_t ldc)
+{
+    for (int m = 0; m < M; m++) {
+        const int8_t *wm = w + (size_t)m * 4 * (size_t)KQ;
+        for (int n = 0; n < N; n++) {
+            int32_t acc = row_init ? row_init[m] : 0;
+            for (int q = 0; q < KQ; q++)
+                for (int j = 0; j < 4; j++)
+                    acc += (int32_t)brows[q][4 * n + j] * wm[4 * q + j];
+            c[(size_t)m * ldc + n] = acc;
+        }
+    }
+}
+
 void tq_interleave4_c(uint8_t *dst, const uint8_t *const *src, int n, uint8_t flip)
 {
     for (int i = 0; i < n; i++)
@@ -242,6 +257,7 @@ static const tq_qdsp c_table = {
     .requant = tq_requant_c,
     .qgemm_ind = tq_qgemm_ind_c,
     .qgemm_c4 = tq_qgemm_c4_c,
+    .qgemm_c4s = tq_qgemm_c4s_c,
     .interleave4 = tq_interleave4_c,
     .gather_u8 = tq_gather_u8_c,
     .qadd2 = tq_qadd2_c,
@@ -261,6 +277,7 @@ static const tq_qdsp avx2_table = {
     .requant = tq_requant_avx2,
     .qgemm_ind = tq_qgemm_ind_avx2,
     .qgemm_c4 = tq_qgemm_c4_c, /* only chosen when VNNI is present (qcommon.c) */
+    .qgemm_c4s = tq_qgemm_c4s_avx2,
     .interleave4 = tq_interleave4_avx2,
     .gather_u8 = tq_gather_u8_avx2,
     .qadd2 = tq_qadd2_avx2,
@@ -279,6 +296,7 @@ static const tq_qdsp vnni_table = {
     .requant = tq_requant_avx2,
     .qgemm_ind = tq_qgemm_ind_vnni,
     .qgemm_c4 = tq_qgemm_c4_vnni,
+    .qgemm_c4s = tq_qgemm_c4s_avx2, /* (qcommon.c takes qgemm_c4 here) */
     .interleave4 = tq_interleave4_avx2,
     .gather_u8 = tq_gather_u8_avx2,
     .qadd2 = tq_qadd2_avx2,

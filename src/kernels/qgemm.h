@@ -5,7 +5,9 @@
  * (u8 - zp and s8 - zp both lie in [-255, 255]), and the dot product runs on
  * pairs of int16 with vpmaddwd (int16 x int16 -> int32, pairwise summed).
  * No intermediate can saturate: |a*b + c*d| <= 2 * 255 * 255 < 2^31. The raw
- * u8 x s8 vpmaddubsw (saturating int16 pair sums) is never used.
+ * full-range u8 x s8 vpmaddubsw (saturating int16 pair sums) is never used;
+ * the one vpmaddubsw user, qgemm_c4s, feeds it |a| <= 128 and weights in
+ * [-127, 127] (the sign trick), whose pair sums stay below 2^15.
  * Subtracting zero points while widening costs nothing (the widening pass
  * exists anyway), so the GEMM needs no per-row/column offset correction; an
  * optional per-row int32 initial value carries folded biases.
@@ -18,7 +20,8 @@
  * Dispatch: one table (tq_qdsp) filled with the C references first, then
  * overridden by AVX2 versions when tq_cpu_flags() (kernels/cpu.h) reports
  * AVX2, and qgemm_ind by its AVX512-VNNI version (x86/qgemm_vnni.c) when
- * TQ_CPU_FLAG_AVX512VNNI is set; tests force the C path with
+ * TQ_CPU_FLAG_AVX512VNNI is set (qgemm_c4 likewise; qgemm_c4s is the
+ * AVX2-only channel-quad kernel, used when VNNI is absent); tests force the C path with
  * tq_cpu_set_mask(0) or TQ_CPU_MASK=0 (TQ_CPU_MASK=1: AVX2 without VNNI). */
 #ifndef TQ_KERNELS_QGEMM_H
 #define TQ_KERNELS_QGEMM_H
@@ -100,6 +103,16 @@ typedef void (*tq_qgemm_ind_fn)(int M, int N, int K2, const int16_t *a, size_t l
 typedef void (*tq_qgemm_c4_fn)(int M, int N, int KQ, const int8_t *w, const uint8_t *const *brows,
                                const int32_t *row_init, int32_t *c, size_t ldc);
 
+/* The same for s8 activations x s8 weights in [-127, 127] (no weight may be
+ * -128): c[m][n] = row_init[m] + sum_q sum_j (int8)brows[q][4n + j] *
+ * w[m*4KQ + 4q + j]. The AVX2 version (x86/qgemm_sign_avx2.c) uses the sign
+ * trick (vpabsb / vpsignb, then vpmaddubsw: pair sums <= 2 * 128 * 127, no
+ * saturation; vpmaddwd with ones to int32): exact, for CPUs without VNNI.
+ * u8 activations become s8 by x ^ 0x80 (x - 128), the zero point moving by
+ * -128 with them. Reads up to 16 pixels (64 bytes) past each row's N. */
+typedef void (*tq_qgemm_c4s_fn)(int M, int N, int KQ, const int8_t *w, const int8_t *const *brows,
+                                const int32_t *row_init, int32_t *c, size_t ldc);
+
 /* dst[4i + j] = src[j][i] ^ flip for i < n, j < 4 (channel-quad images). */
 typedef void (*tq_interleave4_fn)(uint8_t *dst, const uint8_t *const *src, int n, uint8_t flip);
 
@@ -134,6 +147,7 @@ typedef struct tq_qdsp {
     tq_requant_fn requant;
     tq_qgemm_ind_fn qgemm_ind;
     tq_qgemm_c4_fn qgemm_c4;
+    tq_qgemm_c4s_fn qgemm_c4s;
     tq_interleave4_fn interleave4;
     tq_gather_u8_fn gather_u8;
     tq_qadd2_fn qadd2;
@@ -169,6 +183,8 @@ void tq_qadd2_c(float *out, const uint8_t *a, const tq_qbranch *ba, const uint8_
                 const tq_qbranch *bb, int n);
 void tq_qgemm_c4_c(int M, int N, int KQ, const int8_t *w, const uint8_t *const *brows,
                    const int32_t *row_init, int32_t *c, size_t ldc);
+void tq_qgemm_c4s_c(int M, int N, int KQ, const int8_t *w, const int8_t *const *brows,
+                    const int32_t *row_init, int32_t *c, size_t ldc);
 
 #if defined(TQ_HAVE_AVX2)
 void tq_qgemm_s16_avx2(int M, int N, int K2, const int16_t *a, size_t lda, const int16_t *b,
@@ -194,6 +210,8 @@ void tq_qadd2_avx2(float *out, const uint8_t *a, const tq_qbranch *ba, const uin
 void tq_qgemm_ind_avx2(int M, int N, int K2, const int16_t *a, size_t lda,
                        const int16_t *const *brows, const int32_t *row_init, int32_t *c,
                        size_t ldc);
+void tq_qgemm_c4s_avx2(int M, int N, int KQ, const int8_t *w, const int8_t *const *brows,
+                       const int32_t *row_init, int32_t *c, size_t ldc);
 void tq_qgemm_c4_vnni(int M, int N, int KQ, const int8_t *w, const uint8_t *const *brows,
                       const int32_t *row_init, int32_t *c, size_t ldc);
 void tq_qgemm_ind_vnni(int M, int N, int K2, const int16_t *a, size_t lda,

@@ -156,6 +156,52 @@ static void test_gemm_widen_requant_kernels(void **st)
             assert_int_equal(cbig[0][m * 64 + N], 0x5A5A5A5A);
         }
     }
+    /* qgemm_c4s: s8 x s8 channel quads by the sign trick (weights in
+     * [-127, 127]); extremes -128 / 127 activations with -127 / 127 weights
+     * are where vpmaddubsw would saturate if the trick were wrong */
+    for (int trial = 0; trial < 60; trial++) {
+        int M = rnd_in(1, 19), N = rnd_in(1, 50), KQ = rnd_in(1, 9);
+        static int8_t b4s[9][4 * (50 + 16)];
+        static int8_t w4s[19 * 4 * 9];
+        const int8_t *rows[9];
+        int ext = trial % 6; /* 0: -128 x -127, 1: -128 x 127, 2: 127 x 127, else random */
+        for (int q = 0; q < KQ; q++) {
+            for (int i = 0; i < 4 * (N + 16); i++)
+                b4s[q][i] = ext == 0 || ext == 1 ? -128 : ext == 2 ? 127 : (int8_t)rnd();
+            rows[q] = b4s[q];
+        }
+        for (int i = 0; i < M * 4 * KQ; i++) {
+            int8_t v = ext == 0 ? -127 : ext == 1 || ext == 2 ? 127 : (int8_t)rnd();
+            w4s[i] = v == -128 ? -127 : v;
+        }
+        if (ext == 3) /* mixed extremes, zeros included (vpsignb zeroes there) */
+            for (int q = 0; q < KQ; q++)
+                for (int i = 0; i < 4 * N; i++)
+                    b4s[q][i] = (int8_t[]){ -128, 127, 0, -1, 1 }[rnd() % 5];
+        int32_t init[19];
+        for (int m = 0; m < M; m++)
+            init[m] = rnd_in(-100000, 100000);
+        static int32_t cs[3][19 * 64];
+        for (int t = 0; t < 3; t++) {
+            for (int i = 0; i < 19 * 64; i++)
+                cs[t][i] = 0x5A5A5A5A;
+            tabs[t]->qgemm_c4s(M, N, KQ, w4s, rows, trial & 1 ? init : NULL, cs[t], 64);
+        }
+        assert_memory_equal(cs[0], cs[1], sizeof cs[0]);
+        assert_memory_equal(cs[0], cs[2], sizeof cs[0]);
+        for (int m = 0; m < M; m++) {
+            for (int n = 0; n < N; n++) {
+                int64_t ref = trial & 1 ? init[m] : 0;
+                for (int q = 0; q < KQ; q++)
+                    for (int j = 0; j < 4; j++)
+                        ref += (int64_t)b4s[q][4 * n + j] * w4s[m * 4 * KQ + 4 * q + j];
+                assert_true(cs[0][m * 64 + n] == ref);
+            }
+            assert_int_equal(cs[0][m * 64 + N], 0x5A5A5A5A);
+        }
+        for (int m = M; m < 19; m++) /* rows past M untouched */
+            assert_int_equal(cs[1][m * 64], 0x5A5A5A5A);
+    }
     for (int n = 1; n <= 40; n += 3) { /* deint2_u32 */
         uint32_t src[80], ev[3][41], od[3][41];
         for (int i = 0; i < 2 * n; i++)
@@ -389,8 +435,13 @@ static void run_case(const dw_case *k, bool qlinear)
     assert_true(x && w && ref);
     for (size_t i = 0; i < xn; i++)
         x[i] = (uint8_t)rnd();
-    for (size_t i = 0; i < wn; i++)
+    /* half the cases have no int8 weight -128: the AVX2 sign-trick path */
+    bool no_min = k->w_signed && (rnd() & 1);
+    for (size_t i = 0; i < wn; i++) {
         w[i] = (uint8_t)rnd();
+        if (no_min && w[i] == 0x80)
+            w[i] = 0x81;
+    }
     bool zero_wzp = rnd() & 1; /* symmetric weights: the channel-quad VNNI path */
     for (int c = 0; c < nout; c++)
         wzp[c] = zero_wzp ? 0 : (uint8_t)rnd();
@@ -496,10 +547,15 @@ static void test_convinteger_random(void **st)
 static void test_qlinearconv_random(void **st)
 {
     (void)st;
-    for (int i = 0; i < 40; i++) {
-        dw_case k = random_case();
-        run_case(&k, true);
+    const unsigned masks[3] = { 0u, TQ_CPU_FLAG_AVX2, ~0u }; /* C, AVX2, AVX2 + VNNI */
+    for (int mi = 0; mi < 3; mi++) {
+        tq_cpu_set_mask(masks[mi]);
+        for (int i = 0; i < 40; i++) {
+            dw_case k = random_case();
+            run_case(&k, true);
+        }
     }
+    tq_cpu_set_mask(~0u);
 }
 
 int main(void)

@@ -152,13 +152,24 @@ int tq_qconv_pack_weights(tq_op_ctx *c, tq_qconv *q, int wi, int w_zp_i, int16_t
 /* Choose and set up the channel-quad path (see qcommon.h). */
 static int c4_prepare(tq_op_ctx *c, tq_qconv *q, const tq_value *w, const tq_value *wzp)
 {
-    if (!(tq_cpu_flags() & TQ_CPU_FLAG_AVX512VNNI) || !w->is_const || !q->w_signed ||
+    unsigned cpu = tq_cpu_flags();
+    q->c4_signed = false;
+    if (!(cpu & (TQ_CPU_FLAG_AVX512VNNI | TQ_CPU_FLAG_AVX2)) || !w->is_const || !q->w_signed ||
         (wzp && !wzp->is_const))
         return TQ_OK;
     if (wzp)
         for (int64_t i = 0; i < tq_value_numel(wzp); i++)
             if (((const int8_t *)wzp->data)[i] != 0)
                 return TQ_OK;
+    if (!(cpu & TQ_CPU_FLAG_AVX512VNNI)) {
+        /* AVX2 only: the sign trick is exact only for weights in [-127, 127];
+         * a -128 keeps the int16 vpmaddwd path */
+        const int8_t *wv = w->data;
+        for (int64_t i = 0; i < tq_value_numel(w); i++)
+            if (wv[i] == -128)
+                return TQ_OK;
+        q->c4_signed = true;
+    }
     q->c4_quads = (q->cin + 3) / 4;
     q->kq = (int)(q->c4_quads * q->kh * q->kw);
     q->c4_w = calloc((size_t)q->cout * 4 * (size_t)q->kq, 1);
@@ -554,14 +565,16 @@ static void c4_build_image(const tq_qconv *q, const tq_qdsp *d, const void *xn, 
                            uint8_t *img, uint8_t *lines)
 {
     int64_t plane_in = q->ih * q->iw, rl = q->ip_row_len;
-    uint8_t flip = q->x_signed ? 0x80 : 0;
-    uint8_t pad = (uint8_t)((uint8_t)zpr ^ flip);
+    /* input bytes -> image bytes: u8 domain (VNNI) or s8 domain (c4_signed) */
+    uint8_t xflip = q->x_signed ? 0x80 : 0, dflip = q->c4_signed ? 0x80 : 0;
+    uint8_t flip = (uint8_t)(xflip ^ dflip);
+    uint8_t pad = (uint8_t)((uint8_t)zpr ^ xflip); /* the zero point as an input byte */
     /* the pixel value of padding: 4 channel bytes (missing channels 0) */
     uint8_t padpix[4];
     uint32_t padword;
     for (int64_t cq = 0; cq < q->c4_quads; cq++) {
         for (int j = 0; j < 4; j++)
-            padpix[j] = cq * 4 + j < q->cin ? (uint8_t)zpr : 0;
+            padpix[j] = cq * 4 + j < q->cin ? (uint8_t)((uint8_t)zpr ^ dflip) : 0;
         memcpy(&padword, padpix, 4);
         for (int64_t pr = 0; pr < q->ip_rows && q->sw == 1; pr++) {
             /* stride 1: interleave the input rows straight into place and
@@ -653,6 +666,33 @@ static void c4_build_image(const tq_qconv *q, const tq_qdsp *d, const void *xn, 
     memset(img + 4 * q->c4_quads * q->ip_plane, 0, 64);
 }
 
+/* One implicit GEMM: ncols output columns starting at output row `orow`
+ * (column j is padded-image pixel orow * sh * row_len + j), all output
+ * channels, into dst (channel stride ldc). */
+static void ip_gemm(const tq_qconv *q, const tq_qdsp *d, const void *img, const int16_t *wpack,
+                    const int32_t *row_init, const int32_t *init4, const int16_t **brows,
+                    const uint8_t **brows4, int64_t orow, int64_t ncols, int32_t *dst,
+                    size_t ldc)
+{
+    int64_t first = orow * q->sh * q->ip_row_len;
+    if (q->c4) {
+        const uint8_t *base = (const uint8_t *)img + 4 * first;
+        for (int k = 0; k < q->kq; k++)
+            brows4[k] = base + q->c4_koff[k];
+        if (q->c4_signed)
+            d->qgemm_c4s((int)q->cout, (int)ncols, q->kq, q->c4_w, (const int8_t *const *)brows4,
+                         init4, dst, ldc);
+        else
+            d->qgemm_c4((int)q->cout, (int)ncols, q->kq, q->c4_w, brows4, init4, dst, ldc);
+    } else {
+        const int16_t *base = (const int16_t *)img + first;
+        for (int k = 0; k < q->k2; k++)
+            brows[k] = base + q->ip_koff[k];
+        d->qgemm_ind((int)q->cout, (int)ncols, q->k2, wpack, (size_t)q->k2, brows, row_init, dst,
+                     ldc);
+    }
+}
+
 static void implicit_run(const tq_qconv *q, const tq_qdsp *d, const int16_t *wpack,
                          const void *x, int x_zp, const int32_t *row_init, int32_t *out_i32,
                          void *scratch, tq_qconv_epilogue epi, void *user)
@@ -665,9 +705,11 @@ static void implicit_run(const tq_qconv *q, const tq_qdsp *d, const int16_t *wpa
     int32_t *blk = (int32_t *)(void *)((char *)scratch + q->cols_bytes);
     int64_t plane_in = q->ih * q->iw;
     int zpr = q->x_signed ? x_zp + 128 : x_zp;
+    /* the zero point in the image's domain (s8 image: u8 value - 128) */
+    int zpi = q->c4_signed ? zpr - 128 : zpr;
     if (q->c4)
         for (int64_t o = 0; o < q->cout; o++)
-            init4[o] = (row_init ? row_init[o] : 0) - zpr * q->c4_wsum[o];
+            init4[o] = (row_init ? row_init[o] : 0) - zpi * q->c4_wsum[o];
     for (int64_t n = 0; n < q->batch; n++) {
         if (q->c4)
             c4_build_image(q, d, (const uint8_t *)x + n * q->cin * plane_in, zpr, (uint8_t *)img,
@@ -680,23 +722,27 @@ static void implicit_run(const tq_qconv *q, const tq_qdsp *d, const int16_t *wpa
             /* no pad columns (1x1, no horizontal padding): the block is a
              * contiguous run of output pixels, written in place */
             bool direct = out_i32 && q->ip_row_len == q->ow;
+            /* wide rows whose 16-pixel blocks fit in the padded width: one
+             * GEMM per output row straight to its place (no pad columns
+             * computed, no gap closing or copy afterwards) */
+            bool per_row = !direct && (q->ow + 15) / 16 * 16 <= q->ip_row_len;
             int32_t *dst = direct ? out_i32 + n * q->cout * q->pixels + oh0 * q->ow : blk;
             size_t ldc = direct ? (size_t)q->pixels : q->ldb;
-            if (q->c4) {
-                const uint8_t *base = (const uint8_t *)img + 4 * oh0 * q->sh * q->ip_row_len;
-                for (int k = 0; k < q->kq; k++)
-                    brows4[k] = base + q->c4_koff[k];
-                d->qgemm_c4((int)q->cout, (int)ncols, q->kq, q->c4_w, brows4, init4, dst, ldc);
+            if (per_row) {
+                for (int r = 0; r < nrows; r++) {
+                    int32_t *rdst = out_i32 ? out_i32 + n * q->cout * q->pixels + (oh0 + r) * q->ow
+                                            : blk + (int64_t)r * q->ow;
+                    ip_gemm(q, d, img, wpack, row_init, init4, brows, brows4, oh0 + r, q->ow, rdst,
+                            out_i32 ? (size_t)q->pixels : q->ldb);
+                }
             } else {
-                const int16_t *base = img + oh0 * q->sh * q->ip_row_len;
-                for (int k = 0; k < q->k2; k++)
-                    brows[k] = base + q->ip_koff[k];
-                d->qgemm_ind((int)q->cout, (int)ncols, q->k2, wpack, (size_t)q->k2, brows,
-                             row_init, dst, ldc);
+                ip_gemm(q, d, img, wpack, row_init, init4, brows, brows4, oh0, ncols, dst, ldc);
             }
             /* output row r is columns [r * row_len, r * row_len + ow) */
-            if (direct) {
+            if (direct || per_row) {
                 /* already in place */
+                if (!out_i32 && epi)
+                    epi(user, n, 0, q->cout, oh0 * q->ow, (int64_t)nrows * q->ow, blk, q->ldb);
             } else if (out_i32) {
                 for (int r = 0; r < nrows; r++) {
                     const int32_t *src = blk + (int64_t)r * q->ip_row_len;

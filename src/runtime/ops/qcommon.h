@@ -92,13 +92,18 @@ typedef struct tq_qconv {
     int ip_block_rows;          /* output rows per GEMM */
     size_t ip_img_bytes;        /* image + slack; row pointers follow */
     int64_t *ip_koff;           /* per K row: offset of its first element */
-    /* Channel-quad variant (chosen at prepare when the CPU has AVX512-VNNI,
-     * weights are constant int8 with zero points 0): the padded image keeps
+    /* Channel-quad variant (chosen at prepare when the CPU has AVX512-VNNI
+     * or AVX2, weights are constant int8 with zero points 0; see c4_signed
+     * for the AVX2-only case): the padded image keeps
      * raw bytes (int8 flipped to uint8 by +128, padding = the zero point) with
      * 4 channels per pixel, and kernels/qgemm.h qgemm_c4 (vpdpbusd) takes 4
      * channels per step; the zero point comes out through the start values:
      * acc = sum x*w - x_zp * sum w. Exact like the int16 path. */
     bool c4;
+    /* Without VNNI (AVX2 only) and when no weight is -128: the image holds
+     * s8 (x - 128 for u8 inputs) and kernels/qgemm.h qgemm_c4s (the sign
+     * trick, exact) replaces vpdpbusd; the zero point moves with the data. */
+    bool c4_signed;
     int kq;                     /* channel quads x kh x kw */
     int64_t c4_quads;           /* ceil(cin / 4) */
     int8_t *c4_w;               /* cout x 4kq */
