@@ -13,7 +13,7 @@ static const cli_command commands[] = {
     {"drop", "accuracy gate for one fp32/int8 pair (PLCC drop vs budget)", cmd_drop},
     {"gate", "accuracy gate over the registry's quantised entries", cmd_gate},
     {"registry", "validate / list / resolve registry entries; score through the loader", cmd_registry},
-    {"quantize", "write the int8 model (dynamic or static QDQ) beside the fp32 one", cmd_quantize},
+    {"quantize", "write the int8 model (dynamic, static QDQ, qat or auto) beside the fp32 one", cmd_quantize},
     {"eval", "task metric on a labelled set (top-1 + per-class, or PLCC/SROCC/RMSE)", cmd_eval},
     {"calib", "calib build: a calibration set by seeded / stratified sampling", cmd_calib},
     {"train", "train the FR regressor (MLP) from a corpus; ONNX + sidecar + LOSO report", cmd_train},
