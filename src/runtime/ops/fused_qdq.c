@@ -416,12 +416,43 @@ static int qgemm_eval(tq_op_ctx *c)
                   (size_t)st->k2);
     d->qgemm((int)st->M, (int)st->N, st->k2, apack, (size_t)st->k2, st->bpack, st->ldb, NULL, acc,
              (size_t)st->N);
-    uint8_t *y = c->out[0]->data;
-    for (int64_t m = 0; m < st->M; m++)
-        for (int64_t n = 0; n < st->N; n++) {
-            int32_t v = acc[m * st->N + n] + st->bias[n];
-            tq_requant_c(&v, 1, st->mult[n], st->y_zp, st->y_signed, y + m * st->N + n);
+    /* Requantise with a per-column multiplier, inline: one call per element
+     * cost more than the GEMM on small layers. Same arithmetic as
+     * tq_requant_c: rint((float)acc * mult) + zp, saturated. rint is done by
+     * the 1.5 * 2^23 trick (exact round-half-to-even for |x| < 2^22; larger
+     * values saturate anyway, so they are clamped to that first). */
+    const float big = 12582912.0f, lim = 4194304.0f;
+    const float lo = st->y_signed ? -128.0f : 0.0f, hi = st->y_signed ? 127.0f : 255.0f;
+    const float zp = (float)st->y_zp;
+    const float *restrict mult = st->mult;
+    const int32_t *restrict bias = st->bias;
+    const int64_t M = st->M, N = st->N;
+    for (int64_t m = 0; m < M; m++) {
+        const int32_t *restrict a = acc + m * N;
+        int32_t q[64];
+        for (int64_t n0 = 0; n0 < N; n0 += 64) {
+            int64_t nb = N - n0 < 64 ? N - n0 : 64;
+            /* branch-free: min/max clamps, no data-dependent jumps */
+            for (int64_t n = 0; n < nb; n++) {
+                float x = (float)(a[n0 + n] + bias[n0 + n]) * mult[n0 + n];
+                x = x > -lim ? x : -lim; /* maxss / minss: no jumps */
+                x = x < lim ? x : lim;
+                float t = ((x + big) - big) + zp; /* no -ffast-math: not folded */
+                t = t > lo ? t : lo;
+                t = t < hi ? t : hi;
+                q[n] = (int32_t)t;
+            }
+            if (st->y_signed) {
+                int8_t *restrict y = (int8_t *)c->out[0]->data + m * N + n0;
+                for (int64_t n = 0; n < nb; n++)
+                    y[n] = (int8_t)q[n];
+            } else {
+                uint8_t *restrict y = (uint8_t *)c->out[0]->data + m * N + n0;
+                for (int64_t n = 0; n < nb; n++)
+                    y[n] = (uint8_t)q[n];
+            }
         }
+    }
     return TQ_OK;
 }
 
