@@ -16,6 +16,10 @@
 #include "graph/ir.h"
 #include "util/error.h"
 
+/* Append deep copies of src's attributes to dst (fused ops keep their
+ * source node's attributes). */
+int tq_node_copy_attrs(tq_node *dst, const tq_node *src);
+
 /* Deep copy of everything execution needs (opsets, graph, provenance path). */
 int tq_model_copy_for_exec(const tq_model *src, tq_model **out, tq_error *err);
 

@@ -54,6 +54,21 @@ static void copy_attr(tq_attr *d, const tq_attr *s, int *fail)
     }
 }
 
+int tq_node_copy_attrs(tq_node *dst, const tq_node *src)
+{
+    for (int k = 0; k < src->n_attrs; k++) {
+        tq_attr *a = tq_node_add_attr(dst, src->attrs[k].name, src->attrs[k].type);
+        if (!a)
+            return TQ_ENOMEM;
+        free(a->name); /* copy_attr writes every field, the name included */
+        int fail = 0;
+        copy_attr(a, &src->attrs[k], &fail);
+        if (fail)
+            return TQ_ENOMEM;
+    }
+    return TQ_OK;
+}
+
 static char **copy_names(char **src, int n, int *fail)
 {
     char **d = calloc((size_t)n + 1, sizeof(char *));

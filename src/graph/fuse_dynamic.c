@@ -246,23 +246,8 @@ static int make_fused(tq_graph *tmp, const tq_graph *g, const fuse_group *fg)
     }
     if (tq_node_add_output(n, fg->out))
         return TQ_ENOMEM;
-    for (int k = 0; k < in->n_attrs; k++) {
-        const tq_attr *s = &in->attrs[k];
-        tq_attr *a = tq_node_add_attr(n, s->name, s->type);
-        if (!a)
-            return TQ_ENOMEM;
-        a->i = s->i;
-        a->f = s->f;
-        if (s->s && !(a->s = strdup(s->s)))
-            return TQ_ENOMEM;
-        if (s->type == TQ_ATTR_INTS && s->n) {
-            a->ints = malloc(sizeof(int64_t) * (size_t)s->n);
-            if (!a->ints)
-                return TQ_ENOMEM;
-            memcpy(a->ints, s->ints, sizeof(int64_t) * (size_t)s->n);
-            a->n = s->n;
-        }
-    }
+    if (tq_node_copy_attrs(n, in))
+        return TQ_ENOMEM;
     return TQ_OK;
 }
 

@@ -383,28 +383,6 @@ static bool match_elt_float(const tq_graph *g, int i, const bool *taken, elt_gro
 
 /* ---- rewriting */
 
-static int copy_attrs(tq_node *dst, const tq_node *src)
-{
-    for (int k = 0; k < src->n_attrs; k++) {
-        const tq_attr *s = &src->attrs[k];
-        tq_attr *a = tq_node_add_attr(dst, s->name, s->type);
-        if (!a)
-            return TQ_ENOMEM;
-        a->i = s->i;
-        a->f = s->f;
-        if (s->s && !(a->s = strdup(s->s)))
-            return TQ_ENOMEM;
-        if (s->type == TQ_ATTR_INTS && s->n) {
-            a->ints = malloc(sizeof(int64_t) * (size_t)s->n);
-            if (!a->ints)
-                return TQ_ENOMEM;
-            memcpy(a->ints, s->ints, sizeof(int64_t) * (size_t)s->n);
-            a->n = s->n;
-        }
-    }
-    return TQ_OK;
-}
-
 static int add_float_attr(tq_node *n, const char *name, float v)
 {
     tq_attr *a = tq_node_add_attr(n, name, TQ_ATTR_FLOAT);
@@ -425,7 +403,7 @@ static int emit_conv(tq_graph *tmp, const tq_graph *g, const conv_group *cg)
             return TQ_ENOMEM;
     if (tq_node_add_output(n, g->nodes[cg->q].outputs[0]))
         return TQ_ENOMEM;
-    return copy_attrs(n, cv);
+    return tq_node_copy_attrs(n, cv);
 }
 
 static int emit_gemm(tq_graph *tmp, const tq_graph *g, const gemm_group *gg)
