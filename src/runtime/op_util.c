@@ -42,7 +42,10 @@ int64_t tq_value_numel(const tq_value *v)
     return tq_shape_numel(v->dims, v->rank);
 }
 
-int tq_op_const_ints(tq_op_ctx *c, int input, int64_t *out, int max, int *n)
+/* Input `input`, readable while planning (a constant, or a graph input whose
+ * value the session remembers), with at most max values. */
+static int known_input(tq_op_ctx *c, int input, int max, const char *from, tq_value **out,
+                       int64_t *cnt)
 {
     tq_value *v = input < c->n_in ? c->in[input] : NULL;
     if (!v)
@@ -52,12 +55,23 @@ int tq_op_const_ints(tq_op_ctx *c, int input, int64_t *out, int max, int *n)
     else if (!v->is_const)
         return tq_op_fail(c, TQ_EUNSUPPORTED,
                           "input %d ('%s') must be known before running (a constant "
-                          "or computed from shapes only)",
-                          input, v->name);
-    int64_t cnt = tq_value_numel(v);
-    if (cnt < 0 || cnt > max)
+                          "or computed from %s only)",
+                          input, v->name, from);
+    *cnt = tq_value_numel(v);
+    if (*cnt < 0 || *cnt > max)
         return tq_op_fail(c, TQ_EFORMAT, "input %d ('%s') has %lld values, at most %d allowed",
-                          input, v->name, (long long)cnt, max);
+                          input, v->name, (long long)*cnt, max);
+    *out = v;
+    return TQ_OK;
+}
+
+int tq_op_const_ints(tq_op_ctx *c, int input, int64_t *out, int max, int *n)
+{
+    tq_value *v;
+    int64_t cnt;
+    int rc = known_input(c, input, max, "shapes", &v, &cnt);
+    if (rc)
+        return rc;
     for (int64_t i = 0; i < cnt; i++) {
         if (v->dtype == TQ_INT64)
             out[i] = ((const int64_t *)v->data)[i];
@@ -73,20 +87,11 @@ int tq_op_const_ints(tq_op_ctx *c, int input, int64_t *out, int max, int *n)
 
 int tq_op_const_floats(tq_op_ctx *c, int input, float *out, int max, int *n)
 {
-    tq_value *v = input < c->n_in ? c->in[input] : NULL;
-    if (!v)
-        return tq_op_fail(c, TQ_EFORMAT, "input %d is missing", input);
-    if (v->is_graph_input)
-        v->read_in_prepare = true;
-    else if (!v->is_const)
-        return tq_op_fail(c, TQ_EUNSUPPORTED,
-                          "input %d ('%s') must be known before running (a constant "
-                          "or computed from constants only)",
-                          input, v->name);
-    int64_t cnt = tq_value_numel(v);
-    if (cnt < 0 || cnt > max)
-        return tq_op_fail(c, TQ_EFORMAT, "input %d ('%s') has %lld values, at most %d allowed",
-                          input, v->name, (long long)cnt, max);
+    tq_value *v;
+    int64_t cnt;
+    int rc = known_input(c, input, max, "constants", &v, &cnt);
+    if (rc)
+        return rc;
     for (int64_t i = 0; i < cnt; i++) {
         if (v->dtype == TQ_FLOAT)
             out[i] = ((const float *)v->data)[i];
