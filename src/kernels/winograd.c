@@ -207,12 +207,17 @@ void tq_wino_conv(const tq_wino_plan *p, const tq_sgemm_dsp *gemm, const tq_wino
             tq_sgemm(gemm, cout, cols, cin, u + xi * cout * cin, (ptrdiff_t)cin,
                      v + xi * p->v_xi, (ptrdiff_t)p->ldt, false, m + xi * p->m_xi,
                      (ptrdiff_t)p->ldt, NULL);
-        for (int64_t lr = 0; lr < nr; lr++) {
-            int64_t n = (r0 + lr) / p->th, ty = (r0 + lr) % p->th;
-            int64_t off = n * cout * out_plane + 2 * ty * g->ow;
-            dsp->out(m + lr * p->tw, (ptrdiff_t)p->m_xi, (ptrdiff_t)p->ldt, cout, p->tw, bias,
-                     z ? z + off : NULL, y + off, (ptrdiff_t)out_plane, 2 * ty + 1 < g->oh,
-                     g->oh - 2 * ty - 1, g->ow, clamp, lo, hi);
-        }
+        /* channel by channel, so each output plane is written as one
+         * sequential stream (all channels of a tile row at once would keep
+         * cout write streams open) */
+        for (int64_t co = 0; co < cout; co++)
+            for (int64_t lr = 0; lr < nr; lr++) {
+                int64_t n = (r0 + lr) / p->th, ty = (r0 + lr) % p->th;
+                int64_t off = (n * cout + co) * out_plane + 2 * ty * g->ow;
+                dsp->out(m + co * p->ldt + lr * p->tw, (ptrdiff_t)p->m_xi, (ptrdiff_t)p->ldt, 1,
+                         p->tw, bias ? bias + co : NULL, z ? z + off : NULL, y + off,
+                         (ptrdiff_t)out_plane, 2 * ty + 1 < g->oh, g->oh - 2 * ty - 1, g->ow,
+                         clamp, lo, hi);
+            }
     }
 }
