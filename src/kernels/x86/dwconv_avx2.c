@@ -100,11 +100,18 @@ static const float *row_of(const tq_conv2d_geom *g, const dw_span *sp, const flo
 static inline __attribute__((always_inline)) void
 row_block(const float *const *src, const __m256 *w, int64_t x, int nv, __m256 *acc)
 {
+    /* fully unrolled so the accumulators live in registers (nv is a
+     * constant at every call) */
+#pragma GCC unroll 8
     for (int v = 0; v < nv; v++)
         acc[v] = _mm256_setzero_ps();
-    for (int t = 0; t < 9; t++)
+#pragma GCC unroll 9
+    for (int t = 0; t < 9; t++) {
+        const float *p = src[t] + x;
+#pragma GCC unroll 8
         for (int v = 0; v < nv; v++)
-            acc[v] = _mm256_fmadd_ps(w[t], _mm256_loadu_ps(src[t] + x + 8 * v), acc[v]);
+            acc[v] = _mm256_fmadd_ps(w[t], _mm256_loadu_ps(p + 8 * v), acc[v]);
+    }
 }
 
 static inline __attribute__((always_inline)) __m256 finish(__m256 a, __m256 vb, bool clamp,

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/dynq_dw.h"
 #include "runtime/ops/qcommon.h"
 
 #define XQ_ALIGN 64
@@ -37,6 +38,10 @@ typedef struct dyn_state {
      * instead of a separate pass (graph/fuse_dynamic.c pairs them). */
     bool emit_range, use_range;
     float rmin, rmax;
+    /* Depthwise 3x3 (stride 1 or 2): the whole chain per channel in one
+     * kernel (kernels/dynq_dw.h), no 8-bit tensor or int32 pass between. */
+    bool dw_fused;
+    tq_conv2d_geom dw_geom;
 } dyn_state;
 
 static void dyn_release(void *p)
@@ -151,8 +156,15 @@ static int dconv_prepare(tq_op_ctx *c)
                           "residual '%s' must be float32 of the output shape [%lld,%lld,%lld,%lld]",
                           res->name, (long long)od[0], (long long)od[1], (long long)od[2],
                           (long long)od[3]);
+    const tq_qconv *q = &st->q;
+    tq_conv2d_geom dg = { .c = 1, .ih = q->ih, .iw = q->iw, .oh = q->oh, .ow = q->ow,
+                          .kh = q->kh, .kw = q->kw, .sh = q->sh, .sw = q->sw, .dh = q->dh,
+                          .dw = q->dw, .pt = q->pt, .pl = q->pl };
+    st->dw_fused = q->cin_g == 1 && q->cout_g == 1 && q->group == q->cin && q->wpack &&
+                   !res && !q->x_signed && tq_dynq_dw_supports(&dg);
+    st->dw_geom = dg;
     st->xq_bytes = align_up((size_t)tq_value_numel(c->in[0]));
-    c->scratch_bytes = st->xq_bytes + scratch;
+    c->scratch_bytes = st->dw_fused ? 0 : st->xq_bytes + scratch;
     tq_value_set_shape(c->out[0], TQ_FLOAT, 4, od);
     return TQ_OK;
 }
@@ -174,9 +186,48 @@ static void dconv_epilogue(void *user, int64_t n, int64_t c0, int64_t nc, int64_
         }
 }
 
+/* The fused depthwise path: quantisation parameters from the input's range,
+ * then one kernel call per channel. */
+static void dconv_dw_eval(tq_op_ctx *c, dyn_state *st)
+{
+    const tq_value *x = c->in[0];
+    const tq_qconv *q = &st->q;
+    size_t n = (size_t)tq_value_numel(x);
+    float mn = 0.0f, mx = 0.0f, xs;
+    int xzp;
+    if (st->use_range && x->has_range && n) {
+        mn = x->range_min;
+        mx = x->range_max;
+    } else if (n) {
+        st->d->minmax(x->data, n, &mn, &mx);
+    }
+    tq_dynamic_qparams(mn, mx, &xs, &xzp);
+    tq_dynq_dw_fn fn = tq_dynq_dw_get();
+    float rmin = INFINITY, rmax = -INFINITY;
+    int64_t in_plane = q->ih * q->iw;
+    for (int64_t b = 0; b < q->batch; b++)
+        for (int64_t g = 0; g < q->group; g++) {
+            tq_dynq_dw_args a = { .scale = xs, .zp = xzp, .sprod = xs * st->w_scale[g],
+                                  .bias = st->bias ? st->bias + g : NULL, .act = st->act };
+            for (int t = 0; t < 9; t++)
+                a.w[t] = (float)q->wpack[g * q->k2 + t];
+            int64_t ch = b * q->cin + g;
+            fn(&st->dw_geom, (const float *)x->data + ch * in_plane, &a,
+               (float *)c->out[0]->data + ch * q->pixels, &rmin, &rmax);
+        }
+    c->out[0]->has_range = st->emit_range;
+    c->out[0]->range_min = rmin;
+    c->out[0]->range_max = rmax;
+}
+
 static int dconv_eval(tq_op_ctx *c)
 {
     dyn_state *st = c->state;
+    if (st->dw_fused) {
+        st->d = tq_qdsp_get();
+        dconv_dw_eval(c, st);
+        return TQ_OK;
+    }
     st->d = tq_qdsp_get();
     st->res = c->n_in > 5 && c->in[5] ? c->in[5]->data : NULL;
     uint8_t *xq = c->scratch;
