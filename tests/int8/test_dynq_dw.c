@@ -4,9 +4,10 @@
  * quantiser, ConvInteger as an int64 sum with padding = the zero point,
  * Cast, Mul, Add, Relu/Clip in float), bit for bit, with the min/max they
  * fold. Random shapes (stride 1/2, pads 0..2, rows narrower and wider than
- * the 8-vector blocks), zero points across the range, inputs placed exactly
- * on half-integer multiples of the scale (the division fallback), NaNs, and
- * a sentinel past the output. */
+ * the 8-vector blocks, one or several output channels per input), zero
+ * points across the range, inputs placed exactly on half-integer multiples
+ * of the scale (the division fallback), NaNs, and a sentinel past the
+ * output. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -44,52 +45,54 @@ static float rnd_f(float lo, float hi)
 static void reference(const tq_conv2d_geom *g, const float *x, const tq_dynq_dw_args *a,
                       float *out, float *mn, float *mx)
 {
-    size_t n = (size_t)(g->ih * g->iw);
-    uint8_t *q = malloc(n ? n : 1);
-    tq_quantize_f32_c(x, n, a->scale, a->zp, 0, q);
     float lo = INFINITY, hi = -INFINITY;
-    for (int64_t oy = 0; oy < g->oh; oy++)
-        for (int64_t ox = 0; ox < g->ow; ox++) {
-            int64_t acc = 0;
-            for (int ky = 0; ky < 3; ky++)
-                for (int kx = 0; kx < 3; kx++) {
-                    int64_t iy = oy * g->sh - g->pt + ky, ix = ox * g->sw - g->pl + kx;
-                    int v = iy >= 0 && iy < g->ih && ix >= 0 && ix < g->iw
-                                ? q[iy * g->iw + ix]
-                                : a->zp; /* ConvInteger pads with x_zero_point */
-                    acc += (int64_t)(v - a->zp) * (int64_t)a->w[ky * 3 + kx];
+    for (int o = 0; o < a->nout; o++) {
+        size_t n = (size_t)(g->ih * g->iw);
+        uint8_t *q = malloc(n ? n : 1);
+        tq_quantize_f32_c(x, n, a->scale, a->zp, 0, q);
+        for (int64_t oy = 0; oy < g->oh; oy++)
+            for (int64_t ox = 0; ox < g->ow; ox++) {
+                int64_t acc = 0;
+                for (int ky = 0; ky < 3; ky++)
+                    for (int kx = 0; kx < 3; kx++) {
+                        int64_t iy = oy * g->sh - g->pt + ky, ix = ox * g->sw - g->pl + kx;
+                        int v = iy >= 0 && iy < g->ih && ix >= 0 && ix < g->iw
+                                    ? q[iy * g->iw + ix]
+                                    : a->zp; /* ConvInteger pads with x_zero_point */
+                        acc += (int64_t)(v - a->zp) * (int64_t)a->w[9 * o + ky * 3 + kx];
+                    }
+                float y = (float)(int32_t)acc;
+                y = y * a->sprod[o];
+                if (a->bias)
+                    y = y + a->bias[o];
+                if (a->act.kind == TQ_QACT_RELU)
+                    y = y > 0.0f ? y : 0.0f;
+                if (a->act.kind == TQ_QACT_CLIP) {
+                    y = y < a->act.lo ? a->act.lo : y;
+                    y = y > a->act.hi ? a->act.hi : y;
                 }
-            float y = (float)(int32_t)acc;
-            y = y * a->sprod;
-            if (a->bias)
-                y = y + *a->bias;
-            if (a->act.kind == TQ_QACT_RELU)
-                y = y > 0.0f ? y : 0.0f;
-            if (a->act.kind == TQ_QACT_CLIP) {
-                y = y < a->act.lo ? a->act.lo : y;
-                y = y > a->act.hi ? a->act.hi : y;
+                out[(o * g->oh + oy) * g->ow + ox] = y;
+                if (!isnan(y)) {
+                    lo = y < lo ? y : lo;
+                    hi = y > hi ? y : hi;
+                }
             }
-            out[oy * g->ow + ox] = y;
-            if (!isnan(y)) {
-                lo = y < lo ? y : lo;
-                hi = y > hi ? y : hi;
-            }
-        }
+        free(q);
+    }
     *mn = lo;
     *mx = hi;
-    free(q);
 }
 
 static void check_one(tq_dynq_dw_fn fn, const char *name, const tq_conv2d_geom *g,
                       const float *x, const tq_dynq_dw_args *a)
 {
-    size_t on = (size_t)(g->oh * g->ow);
+    size_t on = (size_t)(a->nout * g->oh * g->ow);
     float *want = malloc(on * sizeof(float)), *got = malloc((on + 8) * sizeof(float));
     for (size_t i = 0; i < on + 8; i++)
         got[i] = SENTINEL;
     float wmn, wmx, gmn = INFINITY, gmx = -INFINITY;
     reference(g, x, a, want, &wmn, &wmx);
-    fn(g, x, a, got, &gmn, &gmx);
+    fn(g, x, a, got, (size_t)(g->oh * g->ow), &gmn, &gmx);
     for (size_t i = 0; i < on; i++)
         if (memcmp(&got[i], &want[i], sizeof(float)) != 0)
             fail_msg("%s %lldx%lld s%d p%d,%d at %zu: %.9g vs %.9g (scale %g zp %d)", name,
@@ -144,11 +147,18 @@ static void test_dynq_dw(void **st)
             else
                 x[i] = rnd_f(lo * 1.1f, hi * 1.1f); /* a few outside: saturate */
         }
-        for (int t = 0; t < 9; t++)
-            a.w[t] = (float)(iter % 9 == 0 ? (t % 2 ? 255 : -255) : rnd_in(-255, 255));
-        a.sprod = a.scale * rnd_f(0.001f, 0.05f);
-        float bias = rnd_f(-1.0f, 1.0f);
-        a.bias = rnd_in(0, 1) ? &bias : NULL;
+        enum { MAXOUT = 5 };
+        float w[9 * MAXOUT], sprod[MAXOUT], bias[MAXOUT];
+        a.nout = iter % 3 == 2 ? rnd_in(2, MAXOUT) : 1;
+        for (int t = 0; t < 9 * a.nout; t++)
+            w[t] = (float)(iter % 9 == 0 ? (t % 2 ? 255 : -255) : rnd_in(-255, 255));
+        for (int o = 0; o < a.nout; o++) {
+            sprod[o] = a.scale * rnd_f(0.001f, 0.05f);
+            bias[o] = rnd_f(-1.0f, 1.0f);
+        }
+        a.w = w;
+        a.sprod = sprod;
+        a.bias = rnd_in(0, 1) ? bias : NULL;
         a.act.kind = rnd_in(0, 2);
         a.act.lo = 0.0f;
         a.act.hi = 6.0f;

@@ -170,12 +170,12 @@ static inline __attribute__((always_inline)) __m256 epi(const dq_epi *e, __m256 
 }
 
 void tq_dynq_dw_avx2(const tq_conv2d_geom *g, const float *x, const tq_dynq_dw_args *a,
-                     float *out, float *mn, float *mx)
+                     float *out, size_t out_stride, float *mn, float *mx)
 {
     float inv = 1.0f / a->scale;
     if (!tq_dynq_dw_supports(g) || g->ow > DQ_MAX_OW || g->iw > DQ_MAX_IW ||
         !(fabsf(a->scale) >= 0x1p-126f && fabsf(inv) >= 0x1p-126f && fabsf(inv) < 0x1p126f)) {
-        tq_dynq_dw_c(g, x, a, out, mn, mx);
+        tq_dynq_dw_c(g, x, a, out, out_stride, mn, mx);
         return;
     }
     static _Thread_local dq_rows rows;
@@ -190,12 +190,9 @@ void tq_dynq_dw_avx2(const tq_conv2d_geom *g, const float *x, const tq_dynq_dw_a
                    a->scale, a->zp };
     dq_span span;
     plan_span(g, len, &span);
-    dq_epi e = { _mm256_set1_ps(a->sprod), _mm256_set1_ps(a->bias ? *a->bias : 0.0f),
-                 _mm256_set1_ps(a->act.lo), _mm256_set1_ps(a->act.hi), _mm256_setzero_ps(),
-                 a->bias != NULL, a->act.kind };
+    dq_epi e = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_set1_ps(a->act.lo),
+                 _mm256_set1_ps(a->act.hi), _mm256_setzero_ps(), a->bias != NULL, a->act.kind };
     __m256 wv[9];
-    for (int t = 0; t < 9; t++)
-        wv[t] = _mm256_set1_ps(a->w[t]);
     __m256 vmn = _mm256_set1_ps(*mn), vmx = _mm256_set1_ps(*mx);
     float smn = *mn, smx = *mx;
 
@@ -207,50 +204,57 @@ void tq_dynq_dw_avx2(const tq_conv2d_geom *g, const float *x, const tq_dynq_dw_a
             src[ky * 3 + 1] = s == 1 ? p0 + 1 : p0 + DQ_PHASE;
             src[ky * 3 + 2] = s == 1 ? p0 + 2 : p0 + 1;
         }
-        float *orow = out + oy * g->ow;
-        int64_t full = g->ow / 8, v = 0;
-        __m256 acc[8];
-        for (; v + 8 <= full; v += 8) {
-            row_block(src, wv, v * 8, 8, acc);
-            for (int k = 0; k < 8; k++) {
-                __m256 y = epi(&e, acc[k]);
-                vmn = _mm256_min_ps(y, vmn); /* NaN -> keeps vmn */
-                vmx = _mm256_max_ps(y, vmx);
-                _mm256_storeu_ps(orow + (v + k) * 8, y);
+        /* the rows are quantised once for every output channel */
+        for (int o = 0; o < a->nout; o++) {
+            for (int t = 0; t < 9; t++)
+                wv[t] = _mm256_set1_ps(a->w[9 * o + t]);
+            e.sprod = _mm256_set1_ps(a->sprod[o]);
+            e.bias = _mm256_set1_ps(a->bias ? a->bias[o] : 0.0f);
+            float *orow = out + (size_t)o * out_stride + oy * g->ow;
+            int64_t full = g->ow / 8, v = 0;
+            __m256 acc[8];
+            for (; v + 8 <= full; v += 8) {
+                row_block(src, wv, v * 8, 8, acc);
+                for (int k = 0; k < 8; k++) {
+                    __m256 y = epi(&e, acc[k]);
+                    vmn = _mm256_min_ps(y, vmn); /* NaN -> keeps vmn */
+                    vmx = _mm256_max_ps(y, vmx);
+                    _mm256_storeu_ps(orow + (v + k) * 8, y);
+                }
             }
-        }
-        if (full - v >= 4) {
-            row_block(src, wv, v * 8, 4, acc);
-            for (int k = 0; k < 4; k++) {
-                __m256 y = epi(&e, acc[k]);
-                vmn = _mm256_min_ps(y, vmn);
-                vmx = _mm256_max_ps(y, vmx);
-                _mm256_storeu_ps(orow + (v + k) * 8, y);
+            if (full - v >= 4) {
+                row_block(src, wv, v * 8, 4, acc);
+                for (int k = 0; k < 4; k++) {
+                    __m256 y = epi(&e, acc[k]);
+                    vmn = _mm256_min_ps(y, vmn);
+                    vmx = _mm256_max_ps(y, vmx);
+                    _mm256_storeu_ps(orow + (v + k) * 8, y);
+                }
+                v += 4;
             }
-            v += 4;
-        }
-        int nv = (int)(vecs - v);
-        switch (nv) {
-        case 4: row_block(src, wv, v * 8, 4, acc); break;
-        case 3: row_block(src, wv, v * 8, 3, acc); break;
-        case 2: row_block(src, wv, v * 8, 2, acc); break;
-        case 1: row_block(src, wv, v * 8, 1, acc); break;
-        default: break;
-        }
-        for (int k = 0; k < nv; k++) {
-            __m256 y = epi(&e, acc[k]);
-            int64_t x0 = (v + k) * 8;
-            if (x0 + 8 <= g->ow) {
-                vmn = _mm256_min_ps(y, vmn);
-                vmx = _mm256_max_ps(y, vmx);
-                _mm256_storeu_ps(orow + x0, y);
-            } else {
-                float tmp[8];
-                _mm256_storeu_ps(tmp, y);
-                for (int64_t i = 0; i < g->ow - x0; i++) {
-                    orow[x0 + i] = tmp[i];
-                    smn = tmp[i] < smn ? tmp[i] : smn;
-                    smx = tmp[i] > smx ? tmp[i] : smx;
+            int nv = (int)(vecs - v);
+            switch (nv) {
+            case 4: row_block(src, wv, v * 8, 4, acc); break;
+            case 3: row_block(src, wv, v * 8, 3, acc); break;
+            case 2: row_block(src, wv, v * 8, 2, acc); break;
+            case 1: row_block(src, wv, v * 8, 1, acc); break;
+            default: break;
+            }
+            for (int k = 0; k < nv; k++) {
+                __m256 y = epi(&e, acc[k]);
+                int64_t x0 = (v + k) * 8;
+                if (x0 + 8 <= g->ow) {
+                    vmn = _mm256_min_ps(y, vmn);
+                    vmx = _mm256_max_ps(y, vmx);
+                    _mm256_storeu_ps(orow + x0, y);
+                } else {
+                    float tmp[8];
+                    _mm256_storeu_ps(tmp, y);
+                    for (int64_t i = 0; i < g->ow - x0; i++) {
+                        orow[x0 + i] = tmp[i];
+                        smn = tmp[i] < smn ? tmp[i] : smn;
+                        smx = tmp[i] > smx ? tmp[i] : smx;
+                    }
                 }
             }
         }

@@ -42,6 +42,7 @@ typedef struct dyn_state {
      * kernel (kernels/dynq_dw.h), no 8-bit tensor or int32 pass between. */
     bool dw_fused;
     tq_conv2d_geom dw_geom;
+    float *dw_w;         /* cout x 9 taps: w - w_zp */
 } dyn_state;
 
 static void dyn_release(void *p)
@@ -54,6 +55,7 @@ static void dyn_release(void *p)
     free(st->w_scale);
     free(st->bias);
     free(st->sprod);
+    free(st->dw_w);
     free(st);
 }
 
@@ -160,9 +162,19 @@ static int dconv_prepare(tq_op_ctx *c)
     tq_conv2d_geom dg = { .c = 1, .ih = q->ih, .iw = q->iw, .oh = q->oh, .ow = q->ow,
                           .kh = q->kh, .kw = q->kw, .sh = q->sh, .sw = q->sw, .dh = q->dh,
                           .dw = q->dw, .pt = q->pt, .pl = q->pl };
-    st->dw_fused = q->cin_g == 1 && q->cout_g == 1 && q->group == q->cin && q->wpack &&
-                   !res && !q->x_signed && tq_dynq_dw_supports(&dg);
+    /* depthwise, or a group-1 conv of a 1-channel input (every output
+     * channel a depthwise conv of that plane) */
+    st->dw_fused = q->cin_g == 1 && (q->cout_g == 1 || q->group == 1) && q->wpack && !res &&
+                   !q->x_signed && tq_dynq_dw_supports(&dg);
     st->dw_geom = dg;
+    if (st->dw_fused) {
+        st->dw_w = malloc(sizeof(float) * 9 * (size_t)q->cout);
+        if (!st->dw_w)
+            return tq_op_fail(c, TQ_ENOMEM, "out of memory");
+        for (int64_t o = 0; o < q->cout; o++)
+            for (int t = 0; t < 9; t++)
+                st->dw_w[o * 9 + t] = (float)q->wpack[o * q->k2 + t];
+    }
     st->xq_bytes = align_up((size_t)tq_value_numel(c->in[0]));
     c->scratch_bytes = st->dw_fused ? 0 : st->xq_bytes + scratch;
     tq_value_set_shape(c->out[0], TQ_FLOAT, 4, od);
@@ -205,15 +217,17 @@ static void dconv_dw_eval(tq_op_ctx *c, dyn_state *st)
     tq_dynq_dw_fn fn = tq_dynq_dw_get();
     float rmin = INFINITY, rmax = -INFINITY;
     int64_t in_plane = q->ih * q->iw;
+    for (int64_t o = 0; o < q->cout; o++)
+        st->sprod[o] = xs * st->w_scale[o];
     for (int64_t b = 0; b < q->batch; b++)
         for (int64_t g = 0; g < q->group; g++) {
-            tq_dynq_dw_args a = { .scale = xs, .zp = xzp, .sprod = xs * st->w_scale[g],
-                                  .bias = st->bias ? st->bias + g : NULL, .act = st->act };
-            for (int t = 0; t < 9; t++)
-                a.w[t] = (float)q->wpack[g * q->k2 + t];
-            int64_t ch = b * q->cin + g;
-            fn(&st->dw_geom, (const float *)x->data + ch * in_plane, &a,
-               (float *)c->out[0]->data + ch * q->pixels, &rmin, &rmax);
+            int64_t o0 = g * q->cout_g; /* output channels [o0, o0 + cout_g) */
+            tq_dynq_dw_args a = { .scale = xs, .zp = xzp, .act = st->act, .nout = (int)q->cout_g,
+                                  .w = st->dw_w + 9 * o0, .sprod = st->sprod + o0,
+                                  .bias = st->bias ? st->bias + o0 : NULL };
+            fn(&st->dw_geom, (const float *)x->data + (b * q->cin + g) * in_plane, &a,
+               (float *)c->out[0]->data + (b * q->cout + o0) * q->pixels, (size_t)q->pixels,
+               &rmin, &rmax);
         }
     c->out[0]->has_range = st->emit_range;
     c->out[0]->range_min = rmin;
