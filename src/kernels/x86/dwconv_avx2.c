@@ -23,74 +23,58 @@ typedef struct dw_rows {
     int64_t tag[DW_SLOTS];            /* input row held by each slot, -1 none */
 } dw_rows;
 
-/* Where each phase's columns are inside the image: [lo, hi), and the end of
- * the vectorised part of a stride-2 copy (which reads 16 floats per 8). */
-typedef struct dw_span {
-    int64_t lo[2], hi[2], vec_end[2];
-} dw_span;
-
-/* phase p column j = padded column j*s + p = input column j*s + p - pl */
-static void plan_span(const tq_conv2d_geom *g, int64_t len, dw_span *sp)
+/* Input columns [c, c + 8) of one row, 0 outside [0, iw): whole-vector
+ * loads inside, masked loads (which never touch disabled lanes) at the
+ * edges. */
+static inline __attribute__((always_inline)) __m256 load_cols(const float *row, int64_t c,
+                                                               int64_t iw)
 {
-    const int s = g->sw;
-    for (int p = 0; p < s; p++) {
-        int64_t first = g->pl - p;
-        int64_t lo = first > 0 ? (first + s - 1) / s : 0;
-        int64_t last = g->iw - 1 + g->pl - p;
-        int64_t hi = last >= 0 ? last / s + 1 : 0;
-        hi = hi > len ? len : hi;
-        lo = lo > hi ? hi : lo;
-        int64_t j = lo, base = lo * s + p - g->pl;
-        /* the loads of 8 outputs from j read input columns up to
-         * base + 2(j - lo) + 15, which must be < iw */
-        while (j + 8 <= hi && base + 2 * (j - lo) + 15 < g->iw)
-            j += 8;
-        sp->lo[p] = lo;
-        sp->hi[p] = hi;
-        sp->vec_end[p] = j;
-    }
+    if (c >= 0 && c + 8 <= iw)
+        return _mm256_loadu_ps(row + c);
+    if (c + 8 <= 0 || c >= iw)
+        return _mm256_setzero_ps();
+    __m256i idx = _mm256_add_epi32(_mm256_set1_epi32((int)c),
+                                   _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    __m256i m = _mm256_and_si256(_mm256_cmpgt_epi32(idx, _mm256_set1_epi32(-1)),
+                                 _mm256_cmpgt_epi32(_mm256_set1_epi32((int)iw), idx));
+    /* the address of lane 0 may lie before the row; only enabled lanes
+     * (inside it) are read */
+    return _mm256_maskload_ps((const float *)((uintptr_t)row + (uintptr_t)(c * 4)), m);
 }
 
-static void fill_row(const tq_conv2d_geom *g, const dw_span *sp, const float *row, int64_t len,
-                     float *ph0, float *ph1)
+/* phase p column j = padded column j*s + p = input column j*s + p - pl, 0
+ * outside the image; the whole row [0, len) is written in vectors (the
+ * buffers have slack), so there are no scalar edges. */
+static void fill_row(const tq_conv2d_geom *g, const float *row, int64_t len, float *ph0,
+                     float *ph1)
 {
-    const int s = g->sw;
-    for (int p = 0; p < s; p++) {
-        float *d = p ? ph1 : ph0;
-        const int64_t lo = sp->lo[p], hi = sp->hi[p];
-        for (int64_t j = 0; j < lo; j++)
-            d[j] = 0.0f;
-        const float *src = row + lo * s + p - g->pl;
-        if (s == 1) {
-            memcpy(d + lo, src, sizeof(float) * (size_t)(hi - lo));
-        } else {
-            int64_t j = lo;
-            for (; j < sp->vec_end[p]; j += 8) {
-                const float *q = src + 2 * (j - lo);
-                __m256 a = _mm256_loadu_ps(q), b = _mm256_loadu_ps(q + 8);
-                __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
-                e = _mm256_castpd_ps(
-                    _mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
-                _mm256_storeu_ps(d + j, e);
-            }
-            for (; j < hi; j++)
-                d[j] = src[2 * (j - lo)];
-        }
-        for (int64_t j = hi; j < len; j++)
-            d[j] = 0.0f;
+    if (g->sw == 1) {
+        for (int64_t j = 0; j < len; j += 8)
+            _mm256_storeu_ps(ph0 + j, load_cols(row, j - g->pl, g->iw));
+        return;
+    }
+    for (int64_t j = 0; j < len; j += 8) {
+        int64_t c = 2 * j - g->pl;
+        __m256 a = load_cols(row, c, g->iw), b = load_cols(row, c + 8, g->iw);
+        __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+        __m256 o = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+        e = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
+        o = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), _MM_SHUFFLE(3, 1, 2, 0)));
+        _mm256_storeu_ps(ph0 + j, e);
+        _mm256_storeu_ps(ph1 + j, o);
     }
 }
 
 /* The buffer (phase 0) of padded row pr, filling a slot if needed. */
-static const float *row_of(const tq_conv2d_geom *g, const dw_span *sp, const float *in,
-                           dw_rows *r, int64_t pr, int64_t len)
+static const float *row_of(const tq_conv2d_geom *g, const float *in, dw_rows *r, int64_t pr,
+                           int64_t len)
 {
     int64_t iy = pr - g->pt;
     if (iy < 0 || iy >= g->ih)
         return r->zero[0];
     int slot = (int)(iy & (DW_SLOTS - 1));
     if (r->tag[slot] != iy) {
-        fill_row(g, sp, in + iy * g->iw, len, r->buf[slot][0], r->buf[slot][1]);
+        fill_row(g, in + iy * g->iw, len, r->buf[slot][0], r->buf[slot][1]);
         r->tag[slot] = iy;
     }
     return r->buf[slot][0];
@@ -126,7 +110,7 @@ void tq_dwconv_avx2(const tq_conv2d_geom *g, const float *in, const float *w, fl
                     float *out, bool clamp, float lo, float hi)
 {
     if (g->kh != 3 || g->kw != 3 || g->dh != 1 || g->dw != 1 || g->sh < 1 || g->sh > 2 ||
-        g->sw != g->sh || g->ow > DW_MAX_OW || g->ow < 1 || g->pl < 0 || g->pt < 0) {
+        g->sw != g->sh || g->ow > DW_MAX_OW || g->ow < 1 || g->pl < 0 || g->pt < 0 || g->iw > INT32_MAX / 2) {
         tq_dwconv_c(g, in, w, bias, out, clamp, lo, hi);
         return;
     }
@@ -140,8 +124,6 @@ void tq_dwconv_avx2(const tq_conv2d_geom *g, const float *in, const float *w, fl
     memset(r->zero[1], 0, sizeof(float) * (size_t)len);
     for (int i = 0; i < DW_SLOTS; i++)
         r->tag[i] = -1;
-    dw_span span;
-    plan_span(g, len, &span);
     __m256 wv[9];
     for (int t = 0; t < 9; t++)
         wv[t] = _mm256_set1_ps(w[t]);
@@ -150,7 +132,7 @@ void tq_dwconv_avx2(const tq_conv2d_geom *g, const float *in, const float *w, fl
     for (int64_t oy = 0; oy < g->oh; oy++) {
         const float *src[9];
         for (int ky = 0; ky < 3; ky++) {
-            const float *p0 = row_of(g, &span, in, r, oy * s + ky, len);
+            const float *p0 = row_of(g, in, r, oy * s + ky, len);
             const float *p1 = p0 + DW_PHASE; /* odd columns (stride 2) */
             if (s == 1) {
                 src[ky * 3 + 0] = p0;
