@@ -17,7 +17,7 @@
 
 #define DQ_MAX_OW 1024
 #define DQ_PHASE (DQ_MAX_OW + 72)
-#define DQ_SLOTS 4 /* a power of 2: 3 live rows + 1 */
+#define DQ_SLOTS 8 /* a power of 2: up to 5 live rows + spare */
 
 typedef struct dq_rows {
     float buf[DQ_SLOTS][2][DQ_PHASE];
@@ -144,6 +144,71 @@ static inline __attribute__((always_inline)) __m256 epi(const dq_epi *e, __m256 
     return y;
 }
 
+/* Output rows oy (a0) and oy + 1 (a1), nv vectors from column x: padded
+ * input row i of the pair is tap row i of oy and tap row i - s of oy + 1,
+ * so each loaded vector feeds both where it can. */
+static inline __attribute__((always_inline)) void
+pair_block(const float *const *rp, int s, const __m256 *w, int64_t x, int nv, __m256 *a0,
+           __m256 *a1)
+{
+#pragma GCC unroll 4
+    for (int v = 0; v < nv; v++) {
+        a0[v] = _mm256_setzero_ps();
+        a1[v] = _mm256_setzero_ps();
+    }
+#pragma GCC unroll 5
+    for (int i = 0; i < 3 + s; i++) {
+#pragma GCC unroll 3
+        for (int kx = 0; kx < 3; kx++) {
+            const float *p = s == 1 ? rp[i] + kx : kx == 1 ? rp[i] + DQ_PHASE : rp[i] + kx / 2;
+            p += x;
+#pragma GCC unroll 4
+            for (int v = 0; v < nv; v++) {
+                __m256 in = _mm256_loadu_ps(p + 8 * v);
+                if (i <= 2)
+                    a0[v] = _mm256_fmadd_ps(w[i * 3 + kx], in, a0[v]);
+                if (i >= s && i - s <= 2)
+                    a1[v] = _mm256_fmadd_ps(w[(i - s) * 3 + kx], in, a1[v]);
+            }
+        }
+    }
+}
+
+typedef struct dq_out {
+    const dq_epi *e;
+    int64_t ow;
+    __m256i tail; /* lanes of the last vector inside the row */
+    __m256 nan;
+    __m256 *vmn, *vmx;
+} dq_out;
+
+/* Vector v of an output row: the epilogue, the store (masked for the
+ * row's last partial vector) and the min / max (lanes past the row become
+ * NaN, which min / max skip: the running value is the second operand). */
+static inline __attribute__((always_inline)) void emit(const dq_out *d, __m256 acc, float *orow,
+                                                       int64_t v)
+{
+    __m256 y = epi(d->e, acc);
+    if (v * 8 + 8 <= d->ow) {
+        _mm256_storeu_ps(orow + v * 8, y);
+    } else {
+        _mm256_maskstore_ps(orow + v * 8, d->tail, y);
+        y = _mm256_blendv_ps(d->nan, y, _mm256_castsi256_ps(d->tail));
+    }
+    *d->vmn = _mm256_min_ps(y, *d->vmn);
+    *d->vmx = _mm256_max_ps(y, *d->vmx);
+}
+
+static inline __attribute__((always_inline)) void
+emit_pair(const dq_out *d, const __m256 *a0, const __m256 *a1, float *orow, int64_t v, int nv)
+{
+#pragma GCC unroll 4
+    for (int k = 0; k < nv; k++) {
+        emit(d, a0[k], orow, v + k);
+        emit(d, a1[k], orow + d->ow, v + k);
+    }
+}
+
 void tq_dynq_dw_avx2(const tq_conv2d_geom *g, const float *x, const tq_dynq_dw_args *a,
                      float *out, size_t out_stride, float *mn, float *mx)
 {
@@ -169,14 +234,18 @@ void tq_dynq_dw_avx2(const tq_conv2d_geom *g, const float *x, const tq_dynq_dw_a
     __m256 vmn = _mm256_set1_ps(*mn), vmx = _mm256_set1_ps(*mx);
     float smn = *mn, smx = *mx;
 
-    for (int64_t oy = 0; oy < g->oh; oy++) {
-        const float *src[9];
-        for (int ky = 0; ky < 3; ky++) {
-            const float *p0 = row_of(g, &q, x, r, oy * s + ky, len);
-            src[ky * 3 + 0] = p0;
-            src[ky * 3 + 1] = s == 1 ? p0 + 1 : p0 + DQ_PHASE;
-            src[ky * 3 + 2] = s == 1 ? p0 + 2 : p0 + 1;
-        }
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i tail = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(g->ow - (vecs - 1) * 8)), lane);
+    const __m256 nan = _mm256_set1_ps(NAN);
+    dq_out d = { &e, g->ow, tail, nan, &vmn, &vmx };
+
+    /* two output rows per pass share the input rows between them (4 rows
+     * for stride 1, 5 for stride 2 instead of 6), so fewer loads per FMA */
+    for (int64_t oy = 0; oy < g->oh; oy += 2) {
+        const bool pair = oy + 1 < g->oh;
+        const float *rp[5];
+        for (int i = 0; i < (pair ? 3 + s : 3); i++)
+            rp[i] = row_of(g, &q, x, r, oy * s + i, len);
         /* the rows are quantised once for every output channel */
         for (int o = 0; o < a->nout; o++) {
             for (int t = 0; t < 9; t++)
@@ -184,51 +253,53 @@ void tq_dynq_dw_avx2(const tq_conv2d_geom *g, const float *x, const tq_dynq_dw_a
             e.sprod = _mm256_set1_ps(a->sprod[o]);
             e.bias = _mm256_set1_ps(a->bias ? a->bias[o] : 0.0f);
             float *orow = out + (size_t)o * out_stride + oy * g->ow;
-            int64_t full = g->ow / 8, v = 0;
-            __m256 acc[8];
-            for (; v + 8 <= full; v += 8) {
-                row_block(src, wv, v * 8, 8, acc);
-                for (int k = 0; k < 8; k++) {
-                    __m256 y = epi(&e, acc[k]);
-                    vmn = _mm256_min_ps(y, vmn); /* NaN -> keeps vmn */
-                    vmx = _mm256_max_ps(y, vmx);
-                    _mm256_storeu_ps(orow + (v + k) * 8, y);
+            __m256 a0[4], a1[4];
+            int64_t v = 0;
+            if (pair && s == 1) {
+                for (; v + 3 <= vecs; v += 3) {
+                    pair_block(rp, 1, wv, v * 8, 3, a0, a1);
+                    emit_pair(&d, a0, a1, orow, v, 3);
                 }
-            }
-            if (full - v >= 4) {
-                row_block(src, wv, v * 8, 4, acc);
-                for (int k = 0; k < 4; k++) {
-                    __m256 y = epi(&e, acc[k]);
-                    vmn = _mm256_min_ps(y, vmn);
-                    vmx = _mm256_max_ps(y, vmx);
-                    _mm256_storeu_ps(orow + (v + k) * 8, y);
+                if (vecs - v == 2) {
+                    pair_block(rp, 1, wv, v * 8, 2, a0, a1);
+                    emit_pair(&d, a0, a1, orow, v, 2);
+                } else if (vecs - v == 1) {
+                    pair_block(rp, 1, wv, v * 8, 1, a0, a1);
+                    emit_pair(&d, a0, a1, orow, v, 1);
                 }
-                v += 4;
-            }
-            int nv = (int)(vecs - v);
-            switch (nv) {
-            case 4: row_block(src, wv, v * 8, 4, acc); break;
-            case 3: row_block(src, wv, v * 8, 3, acc); break;
-            case 2: row_block(src, wv, v * 8, 2, acc); break;
-            case 1: row_block(src, wv, v * 8, 1, acc); break;
-            default: break;
-            }
-            for (int k = 0; k < nv; k++) {
-                __m256 y = epi(&e, acc[k]);
-                int64_t x0 = (v + k) * 8;
-                if (x0 + 8 <= g->ow) {
-                    vmn = _mm256_min_ps(y, vmn);
-                    vmx = _mm256_max_ps(y, vmx);
-                    _mm256_storeu_ps(orow + x0, y);
-                } else {
-                    float tmp[8];
-                    _mm256_storeu_ps(tmp, y);
-                    for (int64_t i = 0; i < g->ow - x0; i++) {
-                        orow[x0 + i] = tmp[i];
-                        smn = tmp[i] < smn ? tmp[i] : smn;
-                        smx = tmp[i] > smx ? tmp[i] : smx;
-                    }
+            } else if (pair) {
+                for (; v + 3 <= vecs; v += 3) {
+                    pair_block(rp, 2, wv, v * 8, 3, a0, a1);
+                    emit_pair(&d, a0, a1, orow, v, 3);
                 }
+                if (vecs - v == 2) {
+                    pair_block(rp, 2, wv, v * 8, 2, a0, a1);
+                    emit_pair(&d, a0, a1, orow, v, 2);
+                } else if (vecs - v == 1) {
+                    pair_block(rp, 2, wv, v * 8, 1, a0, a1);
+                    emit_pair(&d, a0, a1, orow, v, 1);
+                }
+            } else {
+                const float *src[9];
+                for (int ky = 0; ky < 3; ky++) {
+                    src[ky * 3 + 0] = rp[ky];
+                    src[ky * 3 + 1] = s == 1 ? rp[ky] + 1 : rp[ky] + DQ_PHASE;
+                    src[ky * 3 + 2] = s == 1 ? rp[ky] + 2 : rp[ky] + 1;
+                }
+                for (; v + 4 <= vecs; v += 4) {
+                    row_block(src, wv, v * 8, 4, a0);
+                    for (int k = 0; k < 4; k++)
+                        emit(&d, a0[k], orow, v + k);
+                }
+                int nv = (int)(vecs - v);
+                switch (nv) {
+                case 3: row_block(src, wv, v * 8, 3, a0); break;
+                case 2: row_block(src, wv, v * 8, 2, a0); break;
+                case 1: row_block(src, wv, v * 8, 1, a0); break;
+                default: break;
+                }
+                for (int k = 0; k < nv; k++)
+                    emit(&d, a0[k], orow, v + k);
             }
         }
     }
