@@ -21,6 +21,7 @@ typedef struct dw_rows {
     float buf[DW_SLOTS][2][DW_PHASE]; /* [slot][phase][column] */
     float zero[2][DW_PHASE];
     int64_t tag[DW_SLOTS];            /* input row held by each slot, -1 none */
+    int64_t zero_len; /* the zero rows are zeroed up to here (0 at thread start) */
 } dw_rows;
 
 /* Input columns [c, c + 8) of one row, 0 outside [0, iw): whole-vector
@@ -180,8 +181,10 @@ void tq_dwconv_avx2(const tq_conv2d_geom *g, const float *in, const float *w, fl
     const int64_t vecs = (g->ow + 7) / 8;
     /* phase columns read: up to vecs*8 - 1 + (s == 1 ? 2 : 1) */
     const int64_t len = vecs * 8 + 2;
-    memset(r->zero[0], 0, sizeof(float) * (size_t)len);
-    memset(r->zero[1], 0, sizeof(float) * (size_t)len);
+    if (r->zero_len < len) { /* nothing else writes the zero rows */
+        memset(r->zero, 0, sizeof r->zero);
+        r->zero_len = len;
+    }
     for (int i = 0; i < DW_SLOTS; i++)
         r->tag[i] = -1;
     __m256 wv[9];

@@ -23,6 +23,7 @@ typedef struct dq_rows {
     float buf[DQ_SLOTS][2][DQ_PHASE];
     float zero[2][DQ_PHASE];
     int64_t tag[DQ_SLOTS];
+    int64_t zero_len; /* the zero rows are zeroed up to here (0 at thread start) */
 } dq_rows;
 
 typedef struct dq_quant {
@@ -222,8 +223,10 @@ void tq_dynq_dw_avx2(const tq_conv2d_geom *g, const float *x, const tq_dynq_dw_a
     dq_rows *r = &rows;
     const int s = g->sw;
     const int64_t vecs = (g->ow + 7) / 8, len = vecs * 8 + 2;
-    memset(r->zero[0], 0, sizeof(float) * (size_t)len);
-    memset(r->zero[1], 0, sizeof(float) * (size_t)len);
+    if (r->zero_len < len) { /* nothing else writes the zero rows */
+        memset(r->zero, 0, sizeof r->zero);
+        r->zero_len = len;
+    }
     for (int i = 0; i < DQ_SLOTS; i++)
         r->tag[i] = -1;
     dq_quant q = { _mm256_set1_ps(a->scale), _mm256_set1_ps(inv), _mm256_set1_ps(0.5f - 0x1p-12f),
