@@ -14,12 +14,13 @@
 #include "kernels/conv.h"
 
 #define DW_MAX_OW 1024                 /* widest output row handled here */
-#define DW_PHASE (DW_MAX_OW + 72)      /* floats per phase: ow rounded to 64 + 8 */
+#define DW_PHASE (DW_MAX_OW + 80)      /* floats per phase: ow rounded to 64 + 8, a multiple of
+                                        * 16 so every row starts on a cache line */
 #define DW_SLOTS 8                     /* row buffers (a power of 2): up to 5 live rows + spare */
 
 typedef struct dw_rows {
-    float buf[DW_SLOTS][2][DW_PHASE]; /* [slot][phase][column] */
-    float zero[2][DW_PHASE];
+    _Alignas(64) float buf[DW_SLOTS][2][DW_PHASE]; /* [slot][phase][column] */
+    _Alignas(64) float zero[2][DW_PHASE];
     int64_t tag[DW_SLOTS];            /* input row held by each slot, -1 none */
     int64_t zero_len; /* the zero rows are zeroed up to here (0 at thread start) */
 } dw_rows;

@@ -16,12 +16,12 @@
 #include "kernels/dynq_dw.h"
 
 #define DQ_MAX_OW 1024
-#define DQ_PHASE (DQ_MAX_OW + 72)
+#define DQ_PHASE (DQ_MAX_OW + 80) /* a multiple of 16: rows start on a cache line */
 #define DQ_SLOTS 8 /* a power of 2: up to 5 live rows + spare */
 
 typedef struct dq_rows {
-    float buf[DQ_SLOTS][2][DQ_PHASE];
-    float zero[2][DQ_PHASE];
+    _Alignas(64) float buf[DQ_SLOTS][2][DQ_PHASE];
+    _Alignas(64) float zero[2][DQ_PHASE];
     int64_t tag[DQ_SLOTS];
     int64_t zero_len; /* the zero rows are zeroed up to here (0 at thread start) */
 } dq_rows;
