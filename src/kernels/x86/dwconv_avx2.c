@@ -168,14 +168,19 @@ emit_pair(const dw_out *d, const __m256 *a0, const __m256 *a1, float *orow, int6
     }
 }
 
-void tq_dwconv_avx2(const tq_conv2d_geom *g, const float *in, const float *w, float bias,
-                    float *out, bool clamp, float lo, float hi)
+static bool dw_fits(const tq_conv2d_geom *g)
 {
-    if (g->kh != 3 || g->kw != 3 || g->dh != 1 || g->dw != 1 || g->sh < 1 || g->sh > 2 ||
-        g->sw != g->sh || g->ow > DW_MAX_OW || g->ow < 1 || g->pl < 0 || g->pt < 0 || g->iw > INT32_MAX / 2) {
-        tq_dwconv_c(g, in, w, bias, out, clamp, lo, hi);
-        return;
-    }
+    return g->kh == 3 && g->kw == 3 && g->dh == 1 && g->dw == 1 && g->sh >= 1 && g->sh <= 2 &&
+           g->sw == g->sh && g->ow <= DW_MAX_OW && g->ow >= 1 && g->oh >= 1 && g->pl >= 0 &&
+           g->pt >= 0 && g->iw <= INT32_MAX / 2;
+}
+
+/* nout output planes of one input plane (plane o at out + o * out_stride):
+ * the input rows are copied once for all of them. */
+static void dw_run(const tq_conv2d_geom *g, const float *in, int nout, const float *w,
+                   const float *bias, float *out, size_t out_stride, bool clamp, float lo,
+                   float hi)
+{
     static _Thread_local dw_rows rows; /* 70 KB: too big for some thread stacks */
     dw_rows *r = &rows;
     const int s = g->sw;
@@ -189,13 +194,11 @@ void tq_dwconv_avx2(const tq_conv2d_geom *g, const float *in, const float *w, fl
     for (int i = 0; i < DW_SLOTS; i++)
         r->tag[i] = -1;
     __m256 wv[9];
-    for (int t = 0; t < 9; t++)
-        wv[t] = _mm256_set1_ps(w[t]);
-    const __m256 vb = _mm256_set1_ps(bias), vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+    const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
 
     const __m256i tail = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(g->ow - (vecs - 1) * 8)),
                                             _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    dw_out d = { vb, vlo, vhi, tail, g->ow, clamp };
+    dw_out d = { _mm256_setzero_ps(), vlo, vhi, tail, g->ow, clamp };
 
     /* two output rows per pass share the input rows between them (4 rows
      * for stride 1, 5 for stride 2 instead of 6), so fewer loads per FMA */
@@ -204,54 +207,80 @@ void tq_dwconv_avx2(const tq_conv2d_geom *g, const float *in, const float *w, fl
         const float *rp[5];
         for (int i = 0; i < (pair ? 3 + s : 3); i++)
             rp[i] = row_of(g, in, r, oy * s + i, len);
-        float *orow = out + oy * g->ow;
-        __m256 a0[4], a1[4];
-        int64_t v = 0;
-        if (pair && s == 1) {
-            for (; v + 3 <= vecs; v += 3) {
-                pair_block(rp, 1, wv, v * 8, 3, a0, a1);
-                emit_pair(&d, a0, a1, orow, v, 3);
-            }
-            if (vecs - v == 2) {
-                pair_block(rp, 1, wv, v * 8, 2, a0, a1);
-                emit_pair(&d, a0, a1, orow, v, 2);
-            } else if (vecs - v == 1) {
-                pair_block(rp, 1, wv, v * 8, 1, a0, a1);
-                emit_pair(&d, a0, a1, orow, v, 1);
-            }
-        } else if (pair) {
-            for (; v + 3 <= vecs; v += 3) {
-                pair_block(rp, 2, wv, v * 8, 3, a0, a1);
-                emit_pair(&d, a0, a1, orow, v, 3);
-            }
-            if (vecs - v == 2) {
-                pair_block(rp, 2, wv, v * 8, 2, a0, a1);
-                emit_pair(&d, a0, a1, orow, v, 2);
-            } else if (vecs - v == 1) {
-                pair_block(rp, 2, wv, v * 8, 1, a0, a1);
-                emit_pair(&d, a0, a1, orow, v, 1);
-            }
-        } else {
-            const float *src[9];
-            for (int ky = 0; ky < 3; ky++) {
-                src[ky * 3 + 0] = rp[ky];
-                src[ky * 3 + 1] = s == 1 ? rp[ky] + 1 : rp[ky] + DW_PHASE;
-                src[ky * 3 + 2] = s == 1 ? rp[ky] + 2 : rp[ky] + 1;
-            }
-            for (; v + 4 <= vecs; v += 4) {
-                row_block(src, wv, v * 8, 4, a0);
-                for (int k = 0; k < 4; k++)
+        for (int o = 0; o < nout; o++) {
+            for (int t = 0; t < 9; t++)
+                wv[t] = _mm256_set1_ps(w[9 * o + t]);
+            d.vb = _mm256_set1_ps(bias ? bias[o] : 0.0f);
+            float *orow = out + (size_t)o * out_stride + oy * g->ow;
+            __m256 a0[4], a1[4];
+            int64_t v = 0;
+            if (pair && s == 1) {
+                for (; v + 3 <= vecs; v += 3) {
+                    pair_block(rp, 1, wv, v * 8, 3, a0, a1);
+                    emit_pair(&d, a0, a1, orow, v, 3);
+                }
+                if (vecs - v == 2) {
+                    pair_block(rp, 1, wv, v * 8, 2, a0, a1);
+                    emit_pair(&d, a0, a1, orow, v, 2);
+                } else if (vecs - v == 1) {
+                    pair_block(rp, 1, wv, v * 8, 1, a0, a1);
+                    emit_pair(&d, a0, a1, orow, v, 1);
+                }
+            } else if (pair) {
+                for (; v + 3 <= vecs; v += 3) {
+                    pair_block(rp, 2, wv, v * 8, 3, a0, a1);
+                    emit_pair(&d, a0, a1, orow, v, 3);
+                }
+                if (vecs - v == 2) {
+                    pair_block(rp, 2, wv, v * 8, 2, a0, a1);
+                    emit_pair(&d, a0, a1, orow, v, 2);
+                } else if (vecs - v == 1) {
+                    pair_block(rp, 2, wv, v * 8, 1, a0, a1);
+                    emit_pair(&d, a0, a1, orow, v, 1);
+                }
+            } else {
+                const float *src[9];
+                for (int ky = 0; ky < 3; ky++) {
+                    src[ky * 3 + 0] = rp[ky];
+                    src[ky * 3 + 1] = s == 1 ? rp[ky] + 1 : rp[ky] + DW_PHASE;
+                    src[ky * 3 + 2] = s == 1 ? rp[ky] + 2 : rp[ky] + 1;
+                }
+                for (; v + 4 <= vecs; v += 4) {
+                    row_block(src, wv, v * 8, 4, a0);
+                    for (int k = 0; k < 4; k++)
+                        emit(&d, a0[k], orow, v + k);
+                }
+                int nv = (int)(vecs - v);
+                switch (nv) {
+                case 3: row_block(src, wv, v * 8, 3, a0); break;
+                case 2: row_block(src, wv, v * 8, 2, a0); break;
+                case 1: row_block(src, wv, v * 8, 1, a0); break;
+                default: break;
+                }
+                for (int k = 0; k < nv; k++)
                     emit(&d, a0[k], orow, v + k);
             }
-            int nv = (int)(vecs - v);
-            switch (nv) {
-            case 3: row_block(src, wv, v * 8, 3, a0); break;
-            case 2: row_block(src, wv, v * 8, 2, a0); break;
-            case 1: row_block(src, wv, v * 8, 1, a0); break;
-            default: break;
-            }
-            for (int k = 0; k < nv; k++)
-                emit(&d, a0[k], orow, v + k);
         }
     }
+}
+
+void tq_dwconv_avx2(const tq_conv2d_geom *g, const float *in, const float *w, float bias,
+                    float *out, bool clamp, float lo, float hi)
+{
+    if (!dw_fits(g)) {
+        tq_dwconv_c(g, in, w, bias, out, clamp, lo, hi);
+        return;
+    }
+    dw_run(g, in, 1, w, &bias, out, 0, clamp, lo, hi);
+}
+
+void tq_dwconv_multi_avx2(const tq_conv2d_geom *g, const float *in, int nout, const float *w,
+                          const float *bias, float *out, size_t out_stride, bool clamp, float lo,
+                          float hi)
+{
+    if (!dw_fits(g)) {
+        tq_dwconv_multi_c(g, in, nout, w, bias, out, out_stride, clamp, lo, hi);
+        return;
+    }
+    dw_run(g, in, nout, w, bias, out, out_stride, clamp, lo, hi);
 }
