@@ -105,18 +105,23 @@ void tq_requant_row(const int32_t *acc, int n, float mult, int zp, bool is_signe
     }
 }
 
-void tq_qconv_release(tq_qconv *q)
+static void qconv_release_c4(tq_qconv *q)
 {
-    free(q->wpack);
-    q->wpack = NULL;
-    free(q->ip_koff);
-    q->ip_koff = NULL;
     free(q->c4_w);
     free(q->c4_wsum);
     free(q->c4_koff);
     q->c4_w = NULL;
     q->c4_wsum = NULL;
     q->c4_koff = NULL;
+}
+
+void tq_qconv_release(tq_qconv *q)
+{
+    free(q->wpack);
+    q->wpack = NULL;
+    free(q->ip_koff);
+    q->ip_koff = NULL;
+    qconv_release_c4(q);
 }
 
 static size_t wpack_bytes(const tq_qconv *q)
@@ -154,6 +159,7 @@ static int c4_prepare(tq_op_ctx *c, tq_qconv *q, const tq_value *w, const tq_val
 {
     unsigned cpu = tq_cpu_flags();
     q->c4_signed = false;
+    q->c4_u8s8 = false;
     if (!(cpu & (TQ_CPU_FLAG_AVX512VNNI | TQ_CPU_FLAG_AVX2)) || !w->is_const || !q->w_signed ||
         (wzp && !wzp->is_const))
         return TQ_OK;
@@ -161,15 +167,6 @@ static int c4_prepare(tq_op_ctx *c, tq_qconv *q, const tq_value *w, const tq_val
         for (int64_t i = 0; i < tq_value_numel(wzp); i++)
             if (((const int8_t *)wzp->data)[i] != 0)
                 return TQ_OK;
-    if (!(cpu & TQ_CPU_FLAG_AVX512VNNI)) {
-        /* AVX2 only: the sign trick is exact only for weights in [-127, 127];
-         * a -128 keeps the int16 vpmaddwd path */
-        const int8_t *wv = w->data;
-        for (int64_t i = 0; i < tq_value_numel(w); i++)
-            if (wv[i] == -128)
-                return TQ_OK;
-        q->c4_signed = true;
-    }
     q->c4_quads = (q->cin + 3) / 4;
     q->kq = (int)(q->c4_quads * q->kh * q->kw);
     q->c4_w = calloc((size_t)q->cout * 4 * (size_t)q->kq, 1);
@@ -179,6 +176,7 @@ static int c4_prepare(tq_op_ctx *c, tq_qconv *q, const tq_value *w, const tq_val
         return tq_op_fail(c, TQ_ENOMEM, "out of memory");
     const int8_t *wd = w->data;
     int taps = q->kh * q->kw;
+    bool has_m128 = false;
     for (int64_t o = 0; o < q->cout; o++)
         for (int64_t ci = 0; ci < q->cin; ci++)
             for (int t = 0; t < taps; t++) {
@@ -186,7 +184,20 @@ static int c4_prepare(tq_op_ctx *c, tq_qconv *q, const tq_value *w, const tq_val
                 int64_t qi = (ci / 4) * taps + t;
                 q->c4_w[o * 4 * q->kq + 4 * qi + ci % 4] = v;
                 q->c4_wsum[o] += v;
+                has_m128 |= v == -128;
             }
+    if (!(cpu & TQ_CPU_FLAG_AVX512VNNI)) {
+        /* AVX2 only: plain vpmaddubsw (qgemm_c4u) when no weight pair can
+         * saturate it (always so for reduce-range weights), else the sign
+         * trick, exact only for weights in [-127, 127]; a -128 with large
+         * pairs keeps the int16 vpmaddwd path */
+        q->c4_u8s8 = tq_qgemm_c4u_fits(q->c4_w, (size_t)q->cout * (size_t)q->kq);
+        if (!q->c4_u8s8 && has_m128) {
+            qconv_release_c4(q);
+            return TQ_OK;
+        }
+        q->c4_signed = !q->c4_u8s8;
+    }
     for (int64_t cq = 0; cq < q->c4_quads; cq++)
         for (int ky = 0; ky < q->kh; ky++)
             for (int kx = 0; kx < q->kw; kx++) {
@@ -682,6 +693,8 @@ static void ip_gemm(const tq_qconv *q, const tq_qdsp *d, const void *img, const 
         if (q->c4_signed)
             d->qgemm_c4s((int)q->cout, (int)ncols, q->kq, q->c4_w, (const int8_t *const *)brows4,
                          init4, dst, ldc);
+        else if (q->c4_u8s8)
+            d->qgemm_c4u((int)q->cout, (int)ncols, q->kq, q->c4_w, brows4, init4, dst, ldc);
         else
             d->qgemm_c4((int)q->cout, (int)ncols, q->kq, q->c4_w, brows4, init4, dst, ldc);
     } else {

@@ -104,6 +104,11 @@ typedef struct tq_qconv {
      * s8 (x - 128 for u8 inputs) and kernels/qgemm.h qgemm_c4s (the sign
      * trick, exact) replaces vpdpbusd; the zero point moves with the data. */
     bool c4_signed;
+    /* Without VNNI, when every weight pair satisfies kernels/qgemm.h
+     * tq_qgemm_c4u_fits (reduce-range weights always do): the u8 image of
+     * the VNNI path and qgemm_c4u (plain vpmaddubsw, exact under that
+     * bound); s8 inputs are flipped to u8 with the zero point. */
+    bool c4_u8s8;
     int kq;                     /* channel quads x kh x kw */
     int64_t c4_quads;           /* ceil(cin / 4) */
     int8_t *c4_w;               /* cout x 4kq */
