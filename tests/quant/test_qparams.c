@@ -113,26 +113,26 @@ static void test_weights_per_channel(void **state)
     int8_t q[6];
     float s[3];
     tq_error err = {0};
-    assert_int_equal(tq_quantize_weight_s8(&t, 0, q, s, &err), 0);
+    assert_int_equal(tq_quantize_weight_s8(&t, 0, false, q, s, &err), 0);
     assert_true(s[0] == 1.0f);                 /* 2 * 127 / 254 */
     assert_true(s[1] == 1.0f);                 /* all-zero row: FLT_MIN guard */
     assert_int_equal(q[0], 64);                /* 63.5 -> 64 (even) */
     assert_int_equal(q[1], -127);
     assert_int_equal(q[2], 62);                /* 62.5 -> 62 (even) */
     assert_int_equal(q[3], 0);
-    assert_int_equal(tq_quantize_weight_s8(&t, 1, q, s, &err), 0);
+    assert_int_equal(tq_quantize_weight_s8(&t, 1, false, q, s, &err), 0);
     assert_true(s[0] == 0.5f);                 /* column absmax 63.5 */
     assert_true(s[1] == 1.0f);
     assert_true(s[2] == (float)(125.0 / 254.0));
     assert_int_equal(q[0], 127);
     assert_int_equal(q[1], -127);
     assert_int_equal(q[2], 127);
-    assert_int_equal(tq_quantize_weight_s8(&t, -1, q, s, &err), 0);
+    assert_int_equal(tq_quantize_weight_s8(&t, -1, false, q, s, &err), 0);
     assert_true(s[0] == 1.0f);
     assert_int_equal(q[0], 64);
     /* NaN weights are refused with the tensor's name. */
     w[4] = NAN;
-    assert_int_not_equal(tq_quantize_weight_s8(&t, -1, q, s, &err), 0);
+    assert_int_not_equal(tq_quantize_weight_s8(&t, -1, false, q, s, &err), 0);
     assert_non_null(strstr(err.msg, "'w'"));
 }
 
