@@ -12,7 +12,8 @@
  *
  * Blocking: up to 4 output channels x 16 pixels (8 int32 accumulators, two
  * activation vectors, the ones vector, a broadcast weight quad and the
- * products: within the 16 ymm registers). */
+ * products: within the 16 ymm registers); a tail of at most 8 pixels takes
+ * 8 channels x 8 pixels instead. */
 #include <immintrin.h>
 #include <string.h>
 
@@ -63,6 +64,29 @@ static inline __m256i dot4_u8(__m256i acc, __m256i a, __m256i w, __m256i ones)
         }                                                                                      \
     } while (0)
 
+/* rows [m, m + R) x pixels [n0, n0 + 8): narrow tails (a 7-pixel output
+ * row of a stride-2 layer would waste 9 of 16 lanes in U8_BLOCK) */
+#define U8_BLOCK8(R)                                                                           \
+    do {                                                                                       \
+        __m256i acc[R];                                                                        \
+        for (int r = 0; r < (R); r++)                                                          \
+            acc[r] = _mm256_set1_epi32(row_init ? row_init[m + r] : 0);                        \
+        const int8_t *w0 = w + (size_t)m * 4 * (size_t)KQ;                                     \
+        for (int q = 0; q < KQ; q++) {                                                         \
+            __m256i b0 = _mm256_loadu_si256((const __m256i *)(brows[q] + 4 * (size_t)n0));     \
+            for (int r = 0; r < (R); r++) {                                                    \
+                int32_t quad;                                                                  \
+                memcpy(&quad, w0 + (size_t)r * 4 * (size_t)KQ + 4 * (size_t)q, 4);            \
+                acc[r] = dot4_u8(acc[r], b0, _mm256_set1_epi32(quad), ones);                   \
+            }                                                                                  \
+        }                                                                                      \
+        for (int r = 0; r < (R); r++) {                                                        \
+            int32_t tmp[8];                                                                    \
+            _mm256_storeu_si256((__m256i *)tmp, acc[r]);                                       \
+            memcpy(c + (size_t)(m + r) * ldc + n0, tmp, sizeof(int32_t) * (size_t)ncols);      \
+        }                                                                                      \
+    } while (0)
+
 void tq_qgemm_c4u_avx2(int M, int N, int KQ, const int8_t *w, const uint8_t *const *brows,
                        const int32_t *row_init, int32_t *c, size_t ldc)
 {
@@ -70,6 +94,15 @@ void tq_qgemm_c4u_avx2(int M, int N, int KQ, const int8_t *w, const uint8_t *con
     for (int n0 = 0; n0 < N; n0 += 16) {
         int ncols = N - n0 < 16 ? N - n0 : 16;
         int m = 0;
+        if (ncols <= 8) {
+            for (; m + 8 <= M; m += 8)
+                U8_BLOCK8(8);
+            for (; m + 2 <= M; m += 2)
+                U8_BLOCK8(2);
+            for (; m < M; m++)
+                U8_BLOCK8(1);
+            continue;
+        }
         for (; m + MRU <= M; m += MRU)
             U8_BLOCK(MRU);
         for (; m + 2 <= M; m += 2)
