@@ -273,6 +273,56 @@ static void test_qlinearconv_selection(void **st)
     tq_cpu_set_mask(~0u);
 }
 
+/* The AVX2 requantisation (32 at a time with integer rounding and
+ * saturating packs) and short-row interleave equal the C references: random
+ * and extreme accumulators (INT32 limits, exact .5 ties, products far
+ * outside the 8-bit range, an infinite and a NaN multiplier), all lengths
+ * around the 32 / 8 / 16 steps, sentinels past the end. */
+static void test_requant_interleave(void **st)
+{
+    (void)st;
+    if (!(tq_cpu_flags() & TQ_CPU_FLAG_AVX2))
+        skip();
+    const tq_qdsp *simd = avx2_table();
+    enum { MAXN = 131 };
+    int32_t acc[MAXN];
+    uint8_t a[MAXN + 1], b[MAXN + 1];
+    const float mults[6] = { 1.0f / 1024.0f, 0.5f, 1.0f, 3e-7f, INFINITY, NAN };
+    for (int n = 1; n <= MAXN; n++)
+        for (int k = 0; k < 6; k++)
+            for (int sgn = 0; sgn < 2; sgn++) {
+                for (int i = 0; i < n; i++) {
+                    int pick = (int)(rnd() % 5);
+                    acc[i] = pick == 0   ? INT32_MAX
+                             : pick == 1 ? INT32_MIN
+                             : pick == 2 ? 1024 * rnd_in(-300, 300) + 512 /* tie at 1/1024 */
+                                         : rnd_in(-2000000, 2000000);
+                }
+                int zp = sgn ? rnd_in(-128, 127) : rnd_in(0, 255);
+                a[n] = b[n] = 0xA5;
+                tq_requant_c(acc, n, mults[k], zp, sgn, a);
+                simd->requant(acc, n, mults[k], zp, sgn, b);
+                assert_memory_equal(a, b, (size_t)n + 1);
+            }
+    for (int n = 1; n <= 40; n++) {
+        uint8_t rows[4][40], out_c[4 * 40 + 1], out_s[4 * 40 + 1];
+        const uint8_t *src[4];
+        for (int j = 0; j < 4; j++) {
+            for (int i = 0; i < 40; i++)
+                rows[j][i] = (uint8_t)rnd();
+            src[j] = rows[j];
+        }
+        for (int flip = 0; flip <= 0x80; flip += 0x80) {
+            memset(out_c, 0x5A, sizeof out_c);
+            memset(out_s, 0x5A, sizeof out_s);
+            tq_interleave4_c(out_c, src, n, (uint8_t)flip);
+            simd->interleave4(out_s, src, n, (uint8_t)flip);
+            assert_memory_equal(out_c, out_s, sizeof out_c);
+            assert_int_equal(out_s[4 * n], 0x5A);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -280,6 +330,7 @@ int main(void)
         cmocka_unit_test(test_vpmaddubsw_saturates),
         cmocka_unit_test(test_kernel_matches_c),
         cmocka_unit_test(test_qlinearconv_selection),
+        cmocka_unit_test(test_requant_interleave),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -327,12 +327,36 @@ void tq_qwiden_s16_avx2(int16_t *dst, const void *src, int n, int step, int zp, 
     }
 }
 
+/* 8 products acc * mult as int32 rint values, clamped to +-2^16 first (a
+ * bound far outside every 8-bit result, so the later saturating packs give
+ * the same bytes as clamping rint(x) + zp in float; NaN becomes -2^16, i.e.
+ * the low end, like max_ps(NaN, lo) in the 8-lane path). */
+static inline __m256i requant_i32(const int32_t *acc, __m256 vm, __m256i vz)
+{
+    const __m256 big = _mm256_set1_ps(65536.0f), nbig = _mm256_set1_ps(-65536.0f);
+    __m256 x = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)acc)), vm);
+    x = _mm256_max_ps(x, nbig); /* NaN -> -2^16 (second operand) */
+    x = _mm256_min_ps(x, big);
+    /* cvtps rounds half to even (default MXCSR), = rint; + zp exact in int32 */
+    return _mm256_add_epi32(_mm256_cvtps_epi32(x), vz);
+}
+
 void tq_requant_avx2(const int32_t *acc, int n, float mult, int zp, int is_signed, void *out)
 {
     const __m256 vm = _mm256_set1_ps(mult), vz = _mm256_set1_ps((float)zp);
     const __m256 lo = _mm256_set1_ps(is_signed ? -128.0f : 0.0f);
     const __m256 hi = _mm256_set1_ps(is_signed ? 127.0f : 255.0f);
     int i = 0;
+    /* 32 at a time: integer rounding and saturating packs (one store) */
+    const __m256i vzi = _mm256_set1_epi32(zp), order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (; i + 32 <= n; i += 32) {
+        __m256i v0 = requant_i32(acc + i, vm, vzi), v1 = requant_i32(acc + i + 8, vm, vzi);
+        __m256i v2 = requant_i32(acc + i + 16, vm, vzi), v3 = requant_i32(acc + i + 24, vm, vzi);
+        /* packs work per 128-bit lane: the permute restores element order */
+        __m256i w01 = _mm256_packs_epi32(v0, v1), w23 = _mm256_packs_epi32(v2, v3);
+        __m256i b = is_signed ? _mm256_packs_epi16(w01, w23) : _mm256_packus_epi16(w01, w23);
+        _mm256_storeu_si256((__m256i *)((uint8_t *)out + i), _mm256_permutevar8x32_epi32(b, order));
+    }
     for (; i + 8 <= n; i += 8) {
         __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)(acc + i))),
                                  vm);
@@ -401,6 +425,35 @@ void tq_qgemm_ind_avx2(int M, int N, int K2, const int16_t *a, size_t lda,
     }
 }
 
+/* 8 pixels: dst[4i + j] = src[j][i] ^ flip for i < 8 (reads 8 bytes of each row). */
+static inline void interleave4_8(uint8_t *dst, const uint8_t *const *src, int i, __m128i vf)
+{
+    __m128i ab = _mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)(src[0] + i)),
+                                   _mm_loadl_epi64((const __m128i *)(src[1] + i)));
+    __m128i cd = _mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)(src[2] + i)),
+                                   _mm_loadl_epi64((const __m128i *)(src[3] + i)));
+    uint8_t *o = dst + 4 * (size_t)i;
+    _mm_storeu_si128((__m128i *)o, _mm_xor_si128(_mm_unpacklo_epi16(ab, cd), vf));
+    _mm_storeu_si128((__m128i *)(o + 16), _mm_xor_si128(_mm_unpackhi_epi16(ab, cd), vf));
+}
+
+/* n < 16 pixels: two overlapping 8-pixel steps when n >= 8 (the overlap
+ * writes the same bytes twice), else through 8-byte copies of the rows. */
+static void interleave4_short(uint8_t *dst, const uint8_t *const *src, int n, __m128i vf)
+{
+    if (n >= 8) {
+        interleave4_8(dst, src, 0, vf);
+        interleave4_8(dst, src, n - 8, vf);
+        return;
+    }
+    uint8_t rows[4][8] = { { 0 } }, tmp[32];
+    const uint8_t *rp[4] = { rows[0], rows[1], rows[2], rows[3] };
+    for (int j = 0; j < 4; j++)
+        memcpy(rows[j], src[j], (size_t)n);
+    interleave4_8(tmp, rp, 0, vf);
+    memcpy(dst, tmp, 4 * (size_t)n);
+}
+
 void tq_interleave4_avx2(uint8_t *dst, const uint8_t *const *src, int n, uint8_t flip)
 {
     const __m128i vf = _mm_set1_epi8((char)flip);
@@ -424,10 +477,8 @@ void tq_interleave4_avx2(uint8_t *dst, const uint8_t *const *src, int n, uint8_t
         _mm_storeu_si128((__m128i *)(o + 48), _mm_xor_si128(_mm_unpackhi_epi16(ab1, cd1), vf));
         i += 16;
     }
-    if (i < n) {
-        const uint8_t *rest[4] = { src[0] + i, src[1] + i, src[2] + i, src[3] + i };
-        tq_interleave4_c(dst + 4 * (size_t)i, rest, n - i, flip);
-    }
+    if (i < n) /* n < 16: 14- and 7-pixel rows of the small layers */
+        interleave4_short(dst, src, n, vf);
 }
 
 void tq_gather_u8_avx2(uint8_t *dst, const uint8_t *src, int n, int step)
