@@ -341,42 +341,39 @@ static inline __m256i requant_i32(const int32_t *acc, __m256 vm, __m256i vz)
     return _mm256_add_epi32(_mm256_cvtps_epi32(x), vz);
 }
 
+/* 8 requantised bytes of acc[0..8) (see requant_i32). */
+static inline __m128i requant8(const int32_t *acc, __m256 vm, __m256i vz, int is_signed)
+{
+    __m256i v = requant_i32(acc, vm, vz);
+    __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    return is_signed ? _mm_packs_epi16(w, w) : _mm_packus_epi16(w, w);
+}
+
 void tq_requant_avx2(const int32_t *acc, int n, float mult, int zp, int is_signed, void *out)
 {
-    const __m256 vm = _mm256_set1_ps(mult), vz = _mm256_set1_ps((float)zp);
-    const __m256 lo = _mm256_set1_ps(is_signed ? -128.0f : 0.0f);
-    const __m256 hi = _mm256_set1_ps(is_signed ? 127.0f : 255.0f);
+    const __m256 vm = _mm256_set1_ps(mult);
+    const __m256i vz = _mm256_set1_epi32(zp), order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    uint8_t *o = out;
     int i = 0;
-    /* 32 at a time: integer rounding and saturating packs (one store) */
-    const __m256i vzi = _mm256_set1_epi32(zp), order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    /* 32 at a time: one store */
     for (; i + 32 <= n; i += 32) {
-        __m256i v0 = requant_i32(acc + i, vm, vzi), v1 = requant_i32(acc + i + 8, vm, vzi);
-        __m256i v2 = requant_i32(acc + i + 16, vm, vzi), v3 = requant_i32(acc + i + 24, vm, vzi);
+        __m256i v0 = requant_i32(acc + i, vm, vz), v1 = requant_i32(acc + i + 8, vm, vz);
+        __m256i v2 = requant_i32(acc + i + 16, vm, vz), v3 = requant_i32(acc + i + 24, vm, vz);
         /* packs work per 128-bit lane: the permute restores element order */
         __m256i w01 = _mm256_packs_epi32(v0, v1), w23 = _mm256_packs_epi32(v2, v3);
         __m256i b = is_signed ? _mm256_packs_epi16(w01, w23) : _mm256_packus_epi16(w01, w23);
-        _mm256_storeu_si256((__m256i *)((uint8_t *)out + i), _mm256_permutevar8x32_epi32(b, order));
+        _mm256_storeu_si256((__m256i *)(o + i), _mm256_permutevar8x32_epi32(b, order));
     }
-    for (; i + 8 <= n; i += 8) {
-        __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)(acc + i))),
-                                 vm);
-        t = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        t = _mm256_add_ps(t, vz);
-        t = _mm256_max_ps(t, lo); /* t > lo ? t : lo */
-        t = _mm256_min_ps(t, hi); /* t < hi ? t : hi */
-        __m256i v = _mm256_cvtps_epi32(t);
-        __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-        __m128i bytes = is_signed ? _mm_packs_epi16(w, w) : _mm_packus_epi16(w, w);
-        _mm_storel_epi64((__m128i *)((uint8_t *)out + i), bytes);
-    }
+    for (; i + 8 <= n; i += 8)
+        _mm_storel_epi64((__m128i *)(o + i), requant8(acc + i, vm, vz, is_signed));
     if (i < n && n >= 8) { /* overlapping last vector: same values written twice */
-        tq_requant_avx2(acc + n - 8, 8, mult, zp, is_signed, (uint8_t *)out + n - 8);
-    } else if (i < n) { /* tail through a full vector (same operations, same results) */
-        int32_t a8[8] = {0};
+        _mm_storel_epi64((__m128i *)(o + n - 8), requant8(acc + n - 8, vm, vz, is_signed));
+    } else if (i < n) { /* fewer than 8: through a zero-padded vector */
+        int32_t a8[8] = { 0 };
         uint8_t o8[8];
-        memcpy(a8, acc + i, sizeof(int32_t) * (size_t)(n - i));
-        tq_requant_avx2(a8, 8, mult, zp, is_signed, o8);
-        memcpy((uint8_t *)out + i, o8, (size_t)(n - i));
+        memcpy(a8, acc, sizeof(int32_t) * (size_t)n);
+        _mm_storel_epi64((__m128i *)o8, requant8(a8, vm, vz, is_signed));
+        memcpy(o, o8, (size_t)n);
     }
 }
 

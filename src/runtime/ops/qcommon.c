@@ -306,10 +306,15 @@ int tq_qconv_prepare(tq_op_ctx *c, tq_qconv *q, int xi, int wi, int w_zp_i, size
         q->ip_rows = hneed;
         q->ip_plane = hneed * q->ip_row_len;
         bool multi = q->sh == 1 && q->sw == 1;
-        int64_t br = multi ? 512 / q->ip_row_len : 1;
+        /* strided, with 16-pixel blocks that fit in the padded width: one
+         * GEMM per output row into a block of rows (implicit_run's per_row
+         * path), so the epilogue runs once per block, not per output row */
+        bool rowwise = !multi && q->ip_row_len != q->ow &&
+                       (q->ow + 15) / 16 * 16 <= q->ip_row_len;
+        int64_t br = multi ? 512 / q->ip_row_len : rowwise ? 512 / q->ow : 1;
         br = br < 1 ? 1 : (br > q->oh ? q->oh : br);
         q->ip_block_rows = (int)br;
-        int64_t ncols = multi ? (br - 1) * q->ip_row_len + q->ow : q->ow;
+        int64_t ncols = multi ? (br - 1) * q->ip_row_len + q->ow : rowwise ? br * q->ow : q->ow;
         q->ldb = tq_qgemm_ldb((int)ncols);
         /* slack: qgemm_ind reads up to 15 columns past a row's N */
         q->ip_img_bytes = ((size_t)(q->cin * q->ip_plane) + 32) * sizeof(int16_t);
