@@ -188,23 +188,26 @@ static void test_kernel_matches_c(void **st)
     run_kernel_case(16, 33, 512, 1); /* long sums of the worst case */
 }
 
-/* QLinearConv 3x3 pad 1 stride s, group 1, through the real op, against a
- * naive int64 convolution and ORT's float requantisation. */
-static void run_qlinearconv(bool x_signed, bool reduce_range, int stride)
+/* QLinearConv 3 x KW pad 1 stride s, group 1, CIN input channels, through
+ * the real op, against a naive int64 convolution and ORT's float
+ * requantisation. CIN = 1 with stride 1 takes the horizontal-tap quads
+ * (qcommon.h c4_taps; KW = 5: two quads per kernel row, 3 zero slots). */
+static void run_qlinearconv(bool x_signed, bool reduce_range, int stride, int CIN, int KW)
 {
-    enum { CIN = 6, COUT = 7, IH = 11, IW = 13, KH = 3, KW = 3 };
+    enum { COUT = 7, IH = 11, IW = 13, KH = 3, MAXC = 6, MAXKW = 5 };
     int oh = (IH + 2 - KH) / stride + 1, ow = (IW + 2 - KW) / stride + 1;
-    uint8_t x[CIN * IH * IW];
-    int8_t w[COUT * CIN * KH * KW], wzp[COUT] = { 0 };
-    for (size_t i = 0; i < sizeof x; i++)
+    uint8_t x[MAXC * IH * IW];
+    int8_t w[COUT * MAXC * KH * MAXKW], wzp[COUT] = { 0 };
+    size_t xn = (size_t)CIN * IH * IW, wn = (size_t)COUT * CIN * KH * KW;
+    for (size_t i = 0; i < xn; i++)
         x[i] = rnd() % 3 ? 255 : (uint8_t)rnd(); /* mostly the extreme u8 value */
-    for (size_t i = 0; i < sizeof w; i++) {
+    for (size_t i = 0; i < wn; i++) {
         int v = reduce_range ? (rnd() % 3 ? (rnd() & 1 ? 64 : -64) : rnd_in(-64, 64))
                              : (rnd() % 3 ? 127 : rnd_in(-127, 127));
         w[i] = (int8_t)v;
     }
     int xz = x_signed ? -7 : 9;
-    float xs = 0.5f, ws[COUT], ys = reduce_range ? 1000.0f : 4000.0f;
+    float xs = 0.5f, ws[COUT], ys = (reduce_range ? 1000.0f : 4000.0f) * (float)(CIN * KW) / 18.0f;
     for (int c = 0; c < COUT; c++)
         ws[c] = 0.25f + 0.125f * (float)(c % 5);
     int8_t yz = 3;
@@ -268,7 +271,9 @@ static void test_qlinearconv_selection(void **st)
         for (int xs = 0; xs < 2; xs++)
             for (int rr = 0; rr < 2; rr++)
                 for (int s = 1; s <= 2; s++)
-                    run_qlinearconv(xs, rr, s);
+                    for (int cin = 1; cin <= 6; cin += 5)
+                        for (int kw = 3; kw <= 5; kw += 2)
+                            run_qlinearconv(xs, rr, s, cin, kw);
     }
     tq_cpu_set_mask(~0u);
 }

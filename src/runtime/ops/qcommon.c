@@ -167,8 +167,10 @@ static int c4_prepare(tq_op_ctx *c, tq_qconv *q, const tq_value *w, const tq_val
         for (int64_t i = 0; i < tq_value_numel(wzp); i++)
             if (((const int8_t *)wzp->data)[i] != 0)
                 return TQ_OK;
+    q->c4_taps = q->cin == 1 && q->sw == 1 && q->dw == 1 && q->kw > 1;
+    int tquads = (q->kw + 3) / 4; /* c4_taps: quads per kernel row */
     q->c4_quads = (q->cin + 3) / 4;
-    q->kq = (int)(q->c4_quads * q->kh * q->kw);
+    q->kq = q->c4_taps ? q->kh * tquads : (int)(q->c4_quads * q->kh * q->kw);
     q->c4_w = calloc((size_t)q->cout * 4 * (size_t)q->kq, 1);
     q->c4_wsum = calloc((size_t)q->cout, sizeof(int32_t));
     q->c4_koff = malloc(sizeof(int64_t) * (size_t)q->kq);
@@ -181,8 +183,11 @@ static int c4_prepare(tq_op_ctx *c, tq_qconv *q, const tq_value *w, const tq_val
         for (int64_t ci = 0; ci < q->cin; ci++)
             for (int t = 0; t < taps; t++) {
                 int8_t v = wd[(o * q->cin + ci) * taps + t];
-                int64_t qi = (ci / 4) * taps + t;
-                q->c4_w[o * 4 * q->kq + 4 * qi + ci % 4] = v;
+                int ky = t / q->kw, kx = t % q->kw;
+                if (q->c4_taps) /* quad (ky, kx / 4), byte kx % 4 */
+                    q->c4_w[o * 4 * q->kq + 4 * (ky * tquads + kx / 4) + kx % 4] = v;
+                else
+                    q->c4_w[o * 4 * q->kq + 4 * ((ci / 4) * taps + t) + ci % 4] = v;
                 q->c4_wsum[o] += v;
                 has_m128 |= v == -128;
             }
@@ -198,7 +203,10 @@ static int c4_prepare(tq_op_ctx *c, tq_qconv *q, const tq_value *w, const tq_val
         }
         q->c4_signed = !q->c4_u8s8;
     }
-    for (int64_t cq = 0; cq < q->c4_quads; cq++)
+    for (int ky = 0; q->c4_taps && ky < q->kh; ky++)
+        for (int g = 0; g < tquads; g++) /* quad g starts at tap 4g: pixel + 4g */
+            q->c4_koff[ky * tquads + g] = 4 * ((int64_t)ky * q->dh * q->ip_row_len + 4 * g);
+    for (int64_t cq = 0; !q->c4_taps && cq < q->c4_quads; cq++)
         for (int ky = 0; ky < q->kh; ky++)
             for (int kx = 0; kx < q->kw; kx++) {
                 int64_t tcol = (int64_t)kx * q->dw;
@@ -588,6 +596,29 @@ static void c4_build_image(const tq_qconv *q, const tq_qdsp *d, const void *xn, 
     /* the pixel value of padding: 4 channel bytes (missing channels 0) */
     uint8_t padpix[4];
     uint32_t padword;
+    if (q->c4_taps) {
+        /* pixel i = bytes x[i..i+3] of the padded row: the interleave of
+         * the row with itself shifted by 1, 2, 3 (built in `lines` with 3
+         * more pad bytes; taps past kw meet zero weights) */
+        for (int64_t pr = 0; pr < q->ip_rows; pr++) {
+            int64_t iy = pr - q->pt;
+            uint8_t *ln = lines;
+            if (iy < 0 || iy >= q->ih) {
+                memset(ln, pad, (size_t)rl + 3);
+            } else {
+                int64_t lo = q->pl < rl ? q->pl : rl, hi = q->pl + q->iw < rl ? q->pl + q->iw : rl;
+                memset(ln, pad, (size_t)lo);
+                if (hi > lo)
+                    memcpy(ln + lo, (const uint8_t *)xn + iy * q->iw + (lo - q->pl),
+                           (size_t)(hi - lo));
+                memset(ln + hi, pad, (size_t)(rl + 3 - hi));
+            }
+            const uint8_t *src[4] = { ln, ln + 1, ln + 2, ln + 3 };
+            d->interleave4(img + 4 * (pr * rl), src, (int)rl, flip);
+        }
+        memset(img + 4 * q->ip_plane, 0, 64);
+        return;
+    }
     for (int64_t cq = 0; cq < q->c4_quads; cq++) {
         for (int j = 0; j < 4; j++)
             padpix[j] = cq * 4 + j < q->cin ? (uint8_t)((uint8_t)zpr ^ dflip) : 0;
