@@ -5,9 +5,11 @@
  * (u8 - zp and s8 - zp both lie in [-255, 255]), and the dot product runs on
  * pairs of int16 with vpmaddwd (int16 x int16 -> int32, pairwise summed).
  * No intermediate can saturate: |a*b + c*d| <= 2 * 255 * 255 < 2^31. The raw
- * full-range u8 x s8 vpmaddubsw (saturating int16 pair sums) is never used;
- * the one vpmaddubsw user, qgemm_c4s, feeds it |a| <= 128 and weights in
- * [-127, 127] (the sign trick), whose pair sums stay below 2^15.
+ * u8 x s8 vpmaddubsw (saturating int16 pair sums) is used only where its
+ * pair sums provably stay inside int16: qgemm_c4s feeds it |a| <= 128 and
+ * weights in [-127, 127] (the sign trick), and qgemm_c4u runs only on
+ * weights checked at packing time to have 255 * (|w_a| + |w_b|) <= 32767
+ * for every pair (tq_qgemm_c4u_fits; reduce-range weights always pass).
  * Subtracting zero points while widening costs nothing (the widening pass
  * exists anyway), so the GEMM needs no per-row/column offset correction; an
  * optional per-row int32 initial value carries folded biases.
