@@ -7,9 +7,12 @@
 void tq_sgemm_dsp_init(tq_sgemm_dsp *dsp, unsigned cpu_flags)
 {
     dsp->tile = tq_sgemm_tile_c;
+    dsp->panel = tq_sgemm_panel_c;
 #if defined(TQ_HAVE_AVX2)
-    if (cpu_flags & TQ_CPU_FLAG_AVX2)
+    if (cpu_flags & TQ_CPU_FLAG_AVX2) {
         dsp->tile = tq_sgemm_tile_avx2;
+        dsp->panel = tq_sgemm_panel_avx2;
+    }
 #else
     (void)cpu_flags;
 #endif
@@ -54,6 +57,8 @@ void tq_sgemm_pack_b(const float *b, ptrdiff_t stride_k, ptrdiff_t stride_n, int
     }
 }
 
+#define INDIRECT_KC 1024
+
 /* Shared blocked loop: B row kk of column j0 is at b + boff(kk) + j0 with
  * boff = kk*ldb (raw), offs[kk] (indirect) or the packed panel layout. */
 static void sgemm_blocked(const tq_sgemm_dsp *dsp, int64_t m, int64_t n, int64_t k,
@@ -65,10 +70,14 @@ static void sgemm_blocked(const tq_sgemm_dsp *dsp, int64_t m, int64_t n, int64_t
     if (!post)
         post = &plain;
     /* K blocks outermost so each B micro-panel (KC x NR) is reused from L1
-     * by every row tile; C is revisited once per K block (rare: K > KC). */
+     * by every row tile; C is revisited once per K block (rare: K > KC).
+     * An indirect B (conv taps) rereads a few overlapping input rows, so its
+     * L1 footprint is far below K x NR floats: it is blocked only past
+     * INDIRECT_KC (a 64-channel 3x3 conv, K = 576, runs in one pass). */
     int64_t k0 = 0;
     do {
-        int64_t kc = k - k0 < TQ_SGEMM_KC ? k - k0 : TQ_SGEMM_KC;
+        int64_t kcmax = offs ? INDIRECT_KC : TQ_SGEMM_KC;
+        int64_t kc = k - k0 < kcmax ? k - k0 : kcmax;
         bool first = k0 == 0, last = k0 + kc >= k;
         bool load_c = first ? post->accumulate : true;
         for (int64_t j0 = 0; j0 < n; j0 += TQ_SGEMM_NR) {
@@ -85,19 +94,18 @@ static void sgemm_blocked(const tq_sgemm_dsp *dsp, int64_t m, int64_t n, int64_t
             } else {
                 bt = b + k0 * ldb + j0;
             }
-            const float *bias_col = last && post->bias && post->bias_per_col ? post->bias + j0
-                                                                             : NULL;
-            for (int64_t i0 = 0; i0 < m; i0 += TQ_SGEMM_MR) {
-                int mr = (int)(m - i0 < TQ_SGEMM_MR ? m - i0 : TQ_SGEMM_MR);
-                const float *bias_row =
-                    last && post->bias && !post->bias_per_col ? post->bias + i0 : NULL;
-                const float *res =
-                    last && post->residual ? post->residual + i0 * post->ldr + j0 : NULL;
-                tq_sgemm_epi epi = { post->alpha, load_c, bias_row, bias_col, res, post->ldr,
-                                     last && post->clamp, post->lo, post->hi };
-                dsp->tile(mr, nr, kc, a + i0 * lda + k0, lda, bt, ldbt, ot, c + i0 * ldc + j0,
-                          ldc, &epi);
-            }
+            tq_sgemm_epi epi = {
+                .alpha = post->alpha,
+                .load_c = load_c,
+                .bias_row = last && post->bias && !post->bias_per_col ? post->bias : NULL,
+                .bias_col = last && post->bias && post->bias_per_col ? post->bias + j0 : NULL,
+                .residual = last && post->residual ? post->residual + j0 : NULL,
+                .ldr = post->ldr,
+                .clamp = last && post->clamp,
+                .lo = post->lo,
+                .hi = post->hi,
+            };
+            dsp->panel(m, nr, kc, a + k0, lda, bt, ldbt, ot, c + j0, ldc, &epi);
         }
         k0 += kc;
     } while (k0 < k);

@@ -59,8 +59,18 @@ typedef void (*tq_sgemm_tile_fn)(int mr, int nr, int64_t k, const float *a, ptrd
                                  const float *b, ptrdiff_t ldb, const ptrdiff_t *offs,
                                  float *c, ptrdiff_t ldc, const tq_sgemm_epi *epi);
 
+/* Every row tile of one column block: rows [0, m) in tiles of MR (the last
+ * may be shorter) x columns [0, nr), nr <= NR; arguments as for a tile, with
+ * epi->bias_row and epi->residual at row 0 (they advance with the rows). One
+ * call per column block keeps the per-tile dispatch and epilogue set-up out
+ * of short-K GEMMs (Winograd's K = channels). */
+typedef void (*tq_sgemm_panel_fn)(int64_t m, int nr, int64_t k, const float *a, ptrdiff_t lda,
+                                  const float *b, ptrdiff_t ldb, const ptrdiff_t *offs,
+                                  float *c, ptrdiff_t ldc, const tq_sgemm_epi *epi);
+
 typedef struct tq_sgemm_dsp {
     tq_sgemm_tile_fn tile;
+    tq_sgemm_panel_fn panel;
 } tq_sgemm_dsp;
 
 /* Fill with the C reference, then the best kernels cpu_flags allows. */
@@ -71,7 +81,13 @@ const tq_sgemm_dsp *tq_sgemm_dsp_get(void);
 void tq_sgemm_tile_c(int mr, int nr, int64_t k, const float *a, ptrdiff_t lda,
                      const float *b, ptrdiff_t ldb, const ptrdiff_t *offs, float *c,
                      ptrdiff_t ldc, const tq_sgemm_epi *epi);
+void tq_sgemm_panel_c(int64_t m, int nr, int64_t k, const float *a, ptrdiff_t lda,
+                      const float *b, ptrdiff_t ldb, const ptrdiff_t *offs, float *c,
+                      ptrdiff_t ldc, const tq_sgemm_epi *epi);
 #if defined(TQ_HAVE_AVX2)
+void tq_sgemm_panel_avx2(int64_t m, int nr, int64_t k, const float *a, ptrdiff_t lda,
+                         const float *b, ptrdiff_t ldb, const ptrdiff_t *offs, float *c,
+                         ptrdiff_t ldc, const tq_sgemm_epi *epi);
 void tq_sgemm_tile_avx2(int mr, int nr, int64_t k, const float *a, ptrdiff_t lda,
                         const float *b, ptrdiff_t ldb, const ptrdiff_t *offs, float *c,
                         ptrdiff_t ldc, const tq_sgemm_epi *epi);

@@ -37,3 +37,18 @@ void tq_sgemm_tile_c(int mr, int nr, int64_t k, const float *a, ptrdiff_t lda,
         }
     }
 }
+
+void tq_sgemm_panel_c(int64_t m, int nr, int64_t k, const float *a, ptrdiff_t lda,
+                      const float *b, ptrdiff_t ldb, const ptrdiff_t *offs, float *c,
+                      ptrdiff_t ldc, const tq_sgemm_epi *epi)
+{
+    for (int64_t i0 = 0; i0 < m; i0 += TQ_SGEMM_MR) {
+        int mr = (int)(m - i0 < TQ_SGEMM_MR ? m - i0 : TQ_SGEMM_MR);
+        tq_sgemm_epi e = *epi;
+        if (e.bias_row)
+            e.bias_row += i0;
+        if (e.residual)
+            e.residual += i0 * e.ldr;
+        tq_sgemm_tile_c(mr, nr, k, a + i0 * lda, lda, b, ldb, offs, c + i0 * ldc, ldc, &e);
+    }
+}

@@ -286,6 +286,8 @@ void tq_session_free(tq_session **ps)
     free(s->graph_outputs);
     free(s->input_infos);
     free(s->arena);
+    for (int i = 0; i < TQ_SLICE_MAX_INPUTS; i++)
+        free(s->slice_out[i]);
     tq_model_free(&s->fused_model);
     free(s);
     *ps = NULL;
@@ -308,6 +310,8 @@ int tq_session_create_ex(tq_session **out, const tq_model *m, bool fuse, tq_erro
     }
     if (s->fused_model)
         s->model = s->fused_model;
+    const char *no_slice = getenv("TQ_NO_SLICE");
+    s->slice_off = no_slice && *no_slice && strcmp(no_slice, "0") != 0;
     rc = bind_graph(s, err);
     if (rc) {
         tq_session_free(&s);
@@ -452,8 +456,8 @@ static int plan(tq_session *s, tq_error *err)
     return TQ_OK;
 }
 
-int tq_session_run(tq_session *s, const tq_tensor_view *inputs, int n_inputs,
-                   tq_tensor_view *outputs, int n_outputs, tq_error *err)
+int tq_session_run_once(tq_session *s, const tq_tensor_view *inputs, int n_inputs,
+                        tq_tensor_view *outputs, int n_outputs, tq_error *err)
 {
     if (!s)
         return tq_fail(err, TQ_EINVAL, "tq_session_run: no session");

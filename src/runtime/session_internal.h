@@ -6,6 +6,9 @@
 #include "runtime/op.h"
 #include "runtime/session_observer.h"
 
+/* Inputs and outputs a sliced run handles (more: the batch runs whole). */
+#define TQ_SLICE_MAX_INPUTS 16
+
 typedef enum value_kind {
     VALUE_ACTIVATION = 0, /* produced by a node at run time: lives in the arena */
     VALUE_INITIALIZER,    /* points at the model's tensor data */
@@ -50,7 +53,21 @@ struct tq_session {
     size_t arena_capacity;
     tq_value_observer observer;
     void *observer_user;
+    /* batch slicing (batch_slice.c): the batch the choice was made for, the
+     * images per slice (0: run whole), and the whole-batch outputs */
+    bool slice_off;
+    int64_t slice_for_batch, slice_images;
+    void *slice_out[TQ_SLICE_MAX_INPUTS];
+    size_t slice_out_bytes[TQ_SLICE_MAX_INPUTS];
 };
+
+/* One run of the current plan (re-planning when the shapes changed), the
+ * executor proper; tq_session_run adds batch slicing around it. */
+int tq_session_run_once(tq_session *s, const tq_tensor_view *inputs, int n_inputs,
+                        tq_tensor_view *outputs, int n_outputs, tq_error *err);
+/* Would the current plan (made for batch k) give every sample the result it
+ * gets alone? Only allowlisted per-sample ops, batch on axis 0 everywhere. */
+bool tq_slice_plan_is_per_sample(const tq_session *s, int64_t k);
 
 /* tq_session_create with graph fusion on or off. Integer fusion never
  * changes results; fp32 fusion (Conv+BN folding, FusedConv) only rounds

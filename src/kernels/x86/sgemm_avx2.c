@@ -70,7 +70,7 @@ ALWAYS_INLINE void store_vec(const bool FULL, __m256 r, float *dst, __m256i mask
 /* B row kk of the tile is at b + boff(kk): kk*ldb (strided or packed), or
  * offs[kk] (indirect: rows anywhere, e.g. shifted input rows of a conv). */
 ALWAYS_INLINE void tile_impl(const bool INDIRECT, const int MR, const int NV, const bool FULL,
-                             int nr, int64_t k,
+                             const bool PLAIN, int nr, int64_t k,
                              const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb,
                              const ptrdiff_t *offs, float *c, ptrdiff_t ldc,
                              const tq_sgemm_epi *epi)
@@ -92,6 +92,21 @@ ALWAYS_INLINE void tile_impl(const bool INDIRECT, const int MR, const int NV, co
         ACC_STEP(1)
         ACC_STEP(2)
         ACC_STEP(3)
+    }
+    if (PLAIN && FULL) { /* C = A*B: nothing to add, scale or clamp */
+#define PLAIN_STORE(i)                                                                       \
+    if (MR > i) {                                                                            \
+        _mm256_storeu_ps(c + i * ldc, c##i##0);                                              \
+        if (NV > 1)                                                                          \
+            _mm256_storeu_ps(c + i * ldc + 8, c##i##1);                                      \
+        if (NV > 2)                                                                          \
+            _mm256_storeu_ps(c + i * ldc + 16, c##i##2);                                     \
+    }
+        PLAIN_STORE(0)
+        PLAIN_STORE(1)
+        PLAIN_STORE(2)
+        PLAIN_STORE(3)
+        return;
     }
     const float *bias_row = epi->bias_row, *bias_col = epi->bias_col, *res = epi->residual;
     const ptrdiff_t ldr = epi->ldr;
@@ -124,7 +139,7 @@ ALWAYS_INLINE void tile_impl(const bool INDIRECT, const int MR, const int NV, co
 #define DEFINE_TILE(IND, MR, NV, FULL)                                                       \
     static void tile_##IND##_##MR##x##NV##_##FULL(TILE_ARGS)                                 \
     {                                                                                        \
-        tile_impl(IND, MR, NV, FULL, TILE_PASS_IMPL);                                        \
+        tile_impl(IND, MR, NV, FULL, false, TILE_PASS_IMPL);                                 \
     }
 #define DEFINE_TILES(IND, MR)                                                                \
     DEFINE_TILE(IND, MR, 1, 0) DEFINE_TILE(IND, MR, 1, 1) DEFINE_TILE(IND, MR, 2, 0)         \
@@ -137,6 +152,35 @@ DEFINE_TILES(1, 1)
 DEFINE_TILES(1, 2)
 DEFINE_TILES(1, 3)
 DEFINE_TILES(1, 4)
+
+/* All row tiles of a column block with the variant fixed: full 4-row tiles
+ * inline in the loop, the last partial tile through the table. */
+#define DEFINE_PANEL(IND, NV, FULL)                                                          \
+    static void panel_##IND##_##NV##_##FULL(int64_t m, TILE_ARGS)                            \
+    {                                                                                        \
+        tq_sgemm_epi e = *epi;                                                               \
+        bool plain = e.alpha == 1.0f && !e.load_c && !e.bias_row && !e.bias_col &&           \
+                     !e.residual && !e.clamp;                                                \
+        int64_t i0 = 0;                                                                      \
+        for (; i0 + 4 <= m; i0 += 4) {                                                       \
+            if (plain)                                                                       \
+                tile_impl(IND, 4, NV, FULL, true, nr, k, a + i0 * lda, lda, b, ldb, offs,    \
+                          c + i0 * ldc, ldc, &e);                                            \
+            else                                                                             \
+                tile_impl(IND, 4, NV, FULL, false, nr, k, a + i0 * lda, lda, b, ldb, offs,   \
+                          c + i0 * ldc, ldc, &e);                                            \
+            if (e.bias_row)                                                                  \
+                e.bias_row += 4;                                                             \
+            if (e.residual)                                                                  \
+                e.residual += 4 * e.ldr;                                                     \
+        }                                                                                    \
+        if (i0 < m)                                                                          \
+            variants[IND][m - i0 - 1][NV - 1][FULL](nr, k, a + i0 * lda, lda, b, ldb, offs,  \
+                                                    c + i0 * ldc, ldc, &e);                  \
+    }
+#define DEFINE_PANELS(IND)                                                                   \
+    DEFINE_PANEL(IND, 1, 0) DEFINE_PANEL(IND, 1, 1) DEFINE_PANEL(IND, 2, 0)                 \
+    DEFINE_PANEL(IND, 2, 1) DEFINE_PANEL(IND, 3, 0) DEFINE_PANEL(IND, 3, 1)
 
 typedef void (*tile_variant)(TILE_ARGS);
 #define ROW(IND, MR)                                                                         \
@@ -155,4 +199,23 @@ void tq_sgemm_tile_avx2(int mr, int nr, int64_t k, const float *a, ptrdiff_t lda
     int nv = (nr + 7) / 8;
     int full = nr == nv * 8;
     variants[offs != NULL][mr - 1][nv - 1][full](TILE_PASS);
+}
+
+DEFINE_PANELS(0)
+DEFINE_PANELS(1)
+
+typedef void (*panel_variant)(int64_t m, TILE_ARGS);
+#define PANEL_ROW(IND)                                                                       \
+    { { panel_##IND##_1_0, panel_##IND##_1_1 },                                              \
+      { panel_##IND##_2_0, panel_##IND##_2_1 },                                              \
+      { panel_##IND##_3_0, panel_##IND##_3_1 } }
+static const panel_variant panels[2][3][2] = { PANEL_ROW(0), PANEL_ROW(1) };
+
+void tq_sgemm_panel_avx2(int64_t m, int nr, int64_t k, const float *a, ptrdiff_t lda,
+                         const float *b, ptrdiff_t ldb, const ptrdiff_t *offs, float *c,
+                         ptrdiff_t ldc, const tq_sgemm_epi *epi)
+{
+    int nv = (nr + 7) / 8;
+    int full = nr == nv * 8;
+    panels[offs != NULL][nv - 1][full](m, TILE_PASS);
 }

@@ -12,8 +12,11 @@
  * images side by side, rows spaced as tightly as the taps allow, so each
  * GEMM has many columns (full register tiles) and one junk column per
  * image row at most.
- * 1x1/stride-1 convs read the input as B directly, and depthwise 3x3 has its
- * own kernel. Bias, FusedConv's residual input Z (same shape as Y) and
+ * 3x3 stride-1 convs with constant weights and at least 8 channels each
+ * side use Winograd F(2x2, 3x3) (kernels/winograd.h: 2.25x fewer
+ * multiplies, no padded copy, no junk columns; TQ_NO_WINOGRAD=1 turns it
+ * off to compare). 1x1/stride-1 convs read the input as B directly, and
+ * depthwise 3x3 has its own kernel. Bias, FusedConv's residual input Z (same shape as Y) and
  * Relu/Clip run in the GEMM epilogue; a Z that only broadcasts to Y is added
  * in a second pass. */
 #include <math.h>
@@ -22,10 +25,11 @@
 
 #include "kernels/conv.h"
 #include "kernels/sgemm.h"
+#include "kernels/winograd.h"
 #include "runtime/op.h"
 #include "runtime/ops/spatial.h"
 
-typedef enum conv_path { PATH_INDIRECT, PATH_1X1, PATH_DEPTHWISE } conv_path;
+typedef enum conv_path { PATH_INDIRECT, PATH_1X1, PATH_DEPTHWISE, PATH_WINOGRAD } conv_path;
 
 typedef struct conv_state {
     const tq_sgemm_dsp *gemm;
@@ -38,6 +42,10 @@ typedef struct conv_state {
      * convolves image by image */
     tq_conv_strip strip;
     ptrdiff_t *offs;         /* PATH_INDIRECT: K row offsets into the phase planes; owned */
+    /* PATH_WINOGRAD: the plan and the transformed weights (owned) */
+    const tq_wino_dsp *wino_dsp;
+    tq_wino_plan wino;
+    float *wino_u;
     /* PATH_INDIRECT: small phase planes are owned and zeroed once, so each
      * eval copies only the pixels (tq_conv_dsp.phase_fill), not the padding;
      * large ones (NULL here) live in the shared scratch and are packed whole
@@ -101,6 +109,7 @@ static void conv_release(void *p)
     if (st) {
         free(st->offs);
         free(st->planes);
+        free(st->wino_u);
     }
     free(st);
 }
@@ -243,6 +252,13 @@ static void conv_strips(const conv_state *st, const float *x, const float *w, co
     }
 }
 
+/* TQ_NO_WINOGRAD=1: every conv takes the direct path (to compare). */
+static bool winograd_disabled(void)
+{
+    const char *e = getenv("TQ_NO_WINOGRAD");
+    return e && *e && strcmp(e, "0") != 0;
+}
+
 static int conv_prepare(tq_op_ctx *c)
 {
     bool fused = strcmp(c->node->op_type, "FusedConv") == 0;
@@ -321,8 +337,19 @@ static int conv_prepare(tq_op_ctx *c)
         st->path = PATH_DEPTHWISE;
     else if (pointwise)
         st->path = PATH_1X1;
+    else if (group == 1 && w->is_const && tq_wino_suits(g, cout) && !winograd_disabled())
+        st->path = PATH_WINOGRAD;
     else
         st->path = PATH_INDIRECT;
+    if (st->path == PATH_WINOGRAD) {
+        st->wino_dsp = tq_wino_dsp_get();
+        tq_wino_plan_init(&st->wino, g, cout, st->batch);
+        st->wino_u = malloc(tq_wino_weight_floats(&st->wino) * sizeof(float));
+        if (!st->wino_u)
+            return tq_op_fail(c, TQ_ENOMEM, "out of memory");
+        tq_wino_weights(&st->wino, w->data, st->wino_u);
+        c->scratch_bytes = tq_wino_scratch_floats(&st->wino) * sizeof(float);
+    }
     if (st->path == PATH_INDIRECT) {
         tq_conv_phase_init(g, &st->phase);
         st->offs = malloc(sizeof(ptrdiff_t) * (size_t)(st->k > 0 ? st->k : 1));
@@ -370,6 +397,13 @@ static int conv_eval(tq_op_ctx *c)
     /* the epilogue clamps only when nothing is added after it */
     bool late_z = z && (!st->z_full || st->path == PATH_DEPTHWISE);
     bool clamp = st->clamp && !late_z;
+    if (st->path == PATH_WINOGRAD) {
+        tq_wino_conv(&st->wino, st->gemm, st->wino_dsp, st->batch, x, st->wino_u, bias,
+                     late_z ? NULL : z, y, clamp, st->lo, st->hi, c->scratch);
+        if (late_z)
+            add_z_pass(st, z, y);
+        return TQ_OK;
+    }
     if (st->strip.images) {
         conv_strips(st, x, w, bias, late_z ? NULL : z, y, c->scratch, clamp);
         if (late_z)
