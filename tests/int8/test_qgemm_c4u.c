@@ -279,7 +279,7 @@ static void test_qlinearconv_selection(void **st)
 }
 
 /* The AVX2 requantisation (32 at a time with integer rounding and
- * saturating packs) and short-row interleave equal the C references: random
+ * saturating packs), short-row interleave and deint2 equal the C references: random
  * and extreme accumulators (INT32 limits, exact .5 ties, products far
  * outside the 8-bit range, an infinite and a NaN multiplier), all lengths
  * around the 32 / 8 / 16 steps, sentinels past the end. */
@@ -325,6 +325,21 @@ static void test_requant_interleave(void **st)
             assert_memory_equal(out_c, out_s, sizeof out_c);
             assert_int_equal(out_s[4 * n], 0x5A);
         }
+    }
+    /* deint2_u32 (stride-2 column phases): every length, overlap included */
+    for (int n = 1; n <= 40; n++) {
+        uint32_t src[80], ev_c[41], od_c[41], ev_s[41], od_s[41];
+        for (int i = 0; i < 2 * n; i++)
+            src[i] = rnd();
+        for (int i = 0; i <= n; i++)
+            ev_c[i] = od_c[i] = ev_s[i] = od_s[i] = SENTINEL;
+        tq_deint2_u32_c(ev_c, od_c, src, n);
+        simd->deint2_u32(ev_s, od_s, src, n);
+        assert_memory_equal(ev_c, ev_s, sizeof(uint32_t) * (size_t)(n + 1));
+        assert_memory_equal(od_c, od_s, sizeof(uint32_t) * (size_t)(n + 1));
+        assert_int_equal(ev_s[n], SENTINEL);
+        for (int i = 0; i < n; i++)
+            assert_true(ev_s[i] == src[2 * i] && od_s[i] == src[2 * i + 1]);
     }
 }
 

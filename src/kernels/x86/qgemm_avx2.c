@@ -531,7 +531,12 @@ void tq_qadd2_avx2(float *out, const uint8_t *a, const tq_qbranch *ba, const uin
 void tq_deint2_u32_avx2(uint32_t *even, uint32_t *odd, const uint32_t *src, int n)
 {
     int i = 0;
-    for (; i + 8 <= n; i += 8) {
+    for (;;) {
+        if (i + 8 > n) {
+            if (i == n || n < 8)
+                break;
+            i = n - 8; /* overlap the last vector: same values written twice */
+        }
         __m256 a = _mm256_loadu_ps((const float *)(src + 2 * (size_t)i));
         __m256 b = _mm256_loadu_ps((const float *)(src + 2 * (size_t)i + 8));
         /* per 128-bit lane {a0 a2 b0 b2}: 64-bit chunks reordered 0, 2, 1, 3 */
@@ -539,7 +544,8 @@ void tq_deint2_u32_avx2(uint32_t *even, uint32_t *odd, const uint32_t *src, int 
         __m256d o = _mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD));
         _mm256_storeu_pd((double *)(void *)(even + i), _mm256_permute4x64_pd(e, 0xD8));
         _mm256_storeu_pd((double *)(void *)(odd + i), _mm256_permute4x64_pd(o, 0xD8));
+        i += 8;
     }
-    if (i < n)
+    if (i < n) /* n < 8 */
         tq_deint2_u32_c(even + i, odd + i, src + 2 * (size_t)i, n - i);
 }
