@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/dynq_dw.h"
 #include "runtime/ops/qcommon.h"
 
 #define XQ_ALIGN 64
@@ -37,6 +38,11 @@ typedef struct dyn_state {
      * instead of a separate pass (graph/fuse_dynamic.c pairs them). */
     bool emit_range, use_range;
     float rmin, rmax;
+    /* Depthwise 3x3 (stride 1 or 2): the whole chain per channel in one
+     * kernel (kernels/dynq_dw.h), no 8-bit tensor or int32 pass between. */
+    bool dw_fused;
+    tq_conv2d_geom dw_geom;
+    float *dw_w;         /* cout x 9 taps: w - w_zp */
 } dyn_state;
 
 static void dyn_release(void *p)
@@ -49,6 +55,7 @@ static void dyn_release(void *p)
     free(st->w_scale);
     free(st->bias);
     free(st->sprod);
+    free(st->dw_w);
     free(st);
 }
 
@@ -151,8 +158,25 @@ static int dconv_prepare(tq_op_ctx *c)
                           "residual '%s' must be float32 of the output shape [%lld,%lld,%lld,%lld]",
                           res->name, (long long)od[0], (long long)od[1], (long long)od[2],
                           (long long)od[3]);
+    const tq_qconv *q = &st->q;
+    tq_conv2d_geom dg = { .c = 1, .ih = q->ih, .iw = q->iw, .oh = q->oh, .ow = q->ow,
+                          .kh = q->kh, .kw = q->kw, .sh = q->sh, .sw = q->sw, .dh = q->dh,
+                          .dw = q->dw, .pt = q->pt, .pl = q->pl };
+    /* depthwise, or a group-1 conv of a 1-channel input (every output
+     * channel a depthwise conv of that plane) */
+    st->dw_fused = q->cin_g == 1 && (q->cout_g == 1 || q->group == 1) && q->wpack && !res &&
+                   !q->x_signed && tq_dynq_dw_supports(&dg);
+    st->dw_geom = dg;
+    if (st->dw_fused) {
+        st->dw_w = malloc(sizeof(float) * 9 * (size_t)q->cout);
+        if (!st->dw_w)
+            return tq_op_fail(c, TQ_ENOMEM, "out of memory");
+        for (int64_t o = 0; o < q->cout; o++)
+            for (int t = 0; t < 9; t++)
+                st->dw_w[o * 9 + t] = (float)q->wpack[o * q->k2 + t];
+    }
     st->xq_bytes = align_up((size_t)tq_value_numel(c->in[0]));
-    c->scratch_bytes = st->xq_bytes + scratch;
+    c->scratch_bytes = st->dw_fused ? 0 : st->xq_bytes + scratch;
     tq_value_set_shape(c->out[0], TQ_FLOAT, 4, od);
     return TQ_OK;
 }
@@ -174,9 +198,50 @@ static void dconv_epilogue(void *user, int64_t n, int64_t c0, int64_t nc, int64_
         }
 }
 
+/* The fused depthwise path: quantisation parameters from the input's range,
+ * then one kernel call per channel. */
+static void dconv_dw_eval(tq_op_ctx *c, dyn_state *st)
+{
+    const tq_value *x = c->in[0];
+    const tq_qconv *q = &st->q;
+    size_t n = (size_t)tq_value_numel(x);
+    float mn = 0.0f, mx = 0.0f, xs;
+    int xzp;
+    if (st->use_range && x->has_range && n) {
+        mn = x->range_min;
+        mx = x->range_max;
+    } else if (n) {
+        st->d->minmax(x->data, n, &mn, &mx);
+    }
+    tq_dynamic_qparams(mn, mx, &xs, &xzp);
+    tq_dynq_dw_fn fn = tq_dynq_dw_get();
+    float rmin = INFINITY, rmax = -INFINITY;
+    int64_t in_plane = q->ih * q->iw;
+    for (int64_t o = 0; o < q->cout; o++)
+        st->sprod[o] = xs * st->w_scale[o];
+    for (int64_t b = 0; b < q->batch; b++)
+        for (int64_t g = 0; g < q->group; g++) {
+            int64_t o0 = g * q->cout_g; /* output channels [o0, o0 + cout_g) */
+            tq_dynq_dw_args a = { .scale = xs, .zp = xzp, .act = st->act, .nout = (int)q->cout_g,
+                                  .w = st->dw_w + 9 * o0, .sprod = st->sprod + o0,
+                                  .bias = st->bias ? st->bias + o0 : NULL };
+            fn(&st->dw_geom, (const float *)x->data + (b * q->cin + g) * in_plane, &a,
+               (float *)c->out[0]->data + (b * q->cout + o0) * q->pixels, (size_t)q->pixels,
+               &rmin, &rmax);
+        }
+    c->out[0]->has_range = st->emit_range;
+    c->out[0]->range_min = rmin;
+    c->out[0]->range_max = rmax;
+}
+
 static int dconv_eval(tq_op_ctx *c)
 {
     dyn_state *st = c->state;
+    if (st->dw_fused) {
+        st->d = tq_qdsp_get();
+        dconv_dw_eval(c, st);
+        return TQ_OK;
+    }
     st->d = tq_qdsp_get();
     st->res = c->n_in > 5 && c->in[5] ? c->in[5]->data : NULL;
     uint8_t *xq = c->scratch;
