@@ -326,6 +326,28 @@ static void test_requant_interleave(void **st)
             assert_int_equal(out_s[4 * n], 0x5A);
         }
     }
+    /* quantize (separate and in-place buffers) and qadd2 tails */
+    for (int n = 1; n <= 40; n++) {
+        float x[40], xin[40], vo_c[41], vo_s[41];
+        uint8_t q_c[41], q_s[41], qa[40], qb[40];
+        for (int i = 0; i < n; i++) {
+            x[i] = (float)rnd_in(-40000, 40000) / 64.0f;
+            qa[i] = (uint8_t)rnd();
+            qb[i] = (uint8_t)rnd();
+        }
+        q_c[n] = q_s[n] = 0xA5;
+        tq_quantize_f32_c(x, (size_t)n, 0.75f, 3, n & 1, q_c);
+        simd->quantize(x, (size_t)n, 0.75f, 3, n & 1, q_s);
+        assert_memory_equal(q_c, q_s, (size_t)n + 1);
+        memcpy(xin, x, sizeof(float) * (size_t)n); /* in place: bytes over the floats */
+        simd->quantize(xin, (size_t)n, 0.75f, 3, n & 1, xin);
+        assert_memory_equal(q_c, xin, (size_t)n);
+        tq_qbranch ba = { 5, n & 1, 0, 0.125f, 1.0f, 0.0f }, bb = { 200, 0, 1, 0.5f, 1.5f, -2.0f };
+        vo_c[n] = vo_s[n] = 1234.5f;
+        tq_qadd2_c(vo_c, qa, &ba, n & 2 ? qb : NULL, &bb, n);
+        simd->qadd2(vo_s, qa, &ba, n & 2 ? qb : NULL, &bb, n);
+        assert_memory_equal(vo_c, vo_s, sizeof(float) * (size_t)(n + 1));
+    }
     /* deint2_u32 (stride-2 column phases): every length, overlap included */
     for (int n = 1; n <= 40; n++) {
         uint32_t src[80], ev_c[41], od_c[41], ev_s[41], od_s[41];

@@ -6,6 +6,7 @@
  * vpmaddwd, which is exact (see qgemm.h). The unpack leaves columns in the
  * order {0-3, 8-11} / {4-7, 12-15}; vperm2i128 restores it at the store. */
 #include <immintrin.h>
+#include <stdbool.h>
 #include <math.h>
 #include <string.h>
 
@@ -98,8 +99,18 @@ void tq_quantize_f32_avx2(const float *x, size_t n, float scale, int zp, int is_
     const __m256 vinv = _mm256_set1_ps(inv);
     const __m256 half = _mm256_set1_ps(0.5f), rel = _mm256_set1_ps(0x1p-20f);
     const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    /* a short tail re-does the last 8 (same values written twice) unless q
+     * overlaps x (in place: bytes already written would be read again) */
+    uintptr_t qb = (uintptr_t)q, xb = (uintptr_t)x;
+    bool overlap_ok = n >= 8 && (qb + n <= xb || qb >= xb + n * sizeof(float));
     size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
+    for (;;) {
+        if (i + 8 > n) {
+            if (i == n || !overlap_ok)
+                break;
+            i = n - 8;
+            overlap_ok = false; /* once */
+        }
         __m256 xv = _mm256_loadu_ps(x + i);
         __m256 t = _mm256_mul_ps(xv, vinv);
         __m256 r = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -120,6 +131,7 @@ void tq_quantize_f32_avx2(const float *x, size_t n, float scale, int zp, int is_
         __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
         __m128i bytes = is_signed ? _mm_packs_epi16(w, w) : _mm_packus_epi16(w, w);
         _mm_storel_epi64((__m128i *)((uint8_t *)q + i), bytes);
+        i += 8;
     }
     if (i < n)
         tq_quantize_f32_c(x + i, n - i, scale, zp, is_signed, (uint8_t *)q + i);
@@ -524,8 +536,14 @@ void tq_qadd2_avx2(float *out, const uint8_t *a, const tq_qbranch *ba, const uin
             v = _mm256_add_ps(v, branch8(b + i, bb));
         _mm256_storeu_ps(out + i, v);
     }
-    if (i < n)
+    if (i < n && n >= 8) { /* overlapping last vector: same values written twice */
+        __m256 v = branch8(a + n - 8, ba);
+        if (b)
+            v = _mm256_add_ps(v, branch8(b + n - 8, bb));
+        _mm256_storeu_ps(out + n - 8, v);
+    } else if (i < n) {
         tq_qadd2_c(out + i, a + i, ba, b ? b + i : NULL, bb, n - i);
+    }
 }
 
 void tq_deint2_u32_avx2(uint32_t *even, uint32_t *odd, const uint32_t *src, int n)
