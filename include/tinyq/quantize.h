@@ -64,7 +64,11 @@ typedef struct tq_quant_settings {
     const char *const *op_types;  /* op types to quantise; NULL = all supported */
     int n_op_types;
     tq_qat_settings *qat;         /* TQ_QUANT_QAT: training knobs and results */
-    uint8_t reserved[64 - sizeof(void *)]; /* zero; room for new settings */
+    int reduce_range;             /* weights 7-bit like ONNX Runtime's reduce_range:
+                                     int8 symmetric in [-64, 64] (activations
+                                     unchanged); lets CPUs without VNNI use the
+                                     fast exact u8 x s8 vpmaddubsw kernels */
+    uint8_t reserved[64 - sizeof(void *) - sizeof(int)]; /* zero; room for new settings */
 } tq_quant_settings;
 
 TQ_API void tq_quant_default_settings(tq_quant_settings *s);

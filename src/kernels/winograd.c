@@ -154,8 +154,12 @@ static void transform_block(const tq_wino_plan *p, const tq_wino_dsp *dsp, const
     int64_t copy = g->iw < p->row_floats - g->pl ? g->iw : p->row_floats - g->pl;
     for (int64_t ci = 0; ci < cin; ci++) {
         int64_t tag[4] = { -1, -1, -1, -1 };
-        for (int64_t lr = 0; lr < nr; lr++) {
-            int64_t n = (r0 + lr) / p->th, ty = (r0 + lr) % p->th;
+        int64_t n = r0 / p->th, ty = r0 % p->th;
+        for (int64_t lr = 0; lr < nr; lr++, ty++) {
+            if (ty == p->th) { /* next image */
+                ty = 0;
+                n++;
+            }
             const float *plane = x + (n * cin + ci) * in_plane;
             const float *rows[4];
             for (int i = 0; i < 4; i++) {
@@ -194,10 +198,13 @@ void tq_wino_conv(const tq_wino_plan *p, const tq_sgemm_dsp *gemm, const tq_wino
      * transform writes: those must hold finite numbers (zeros, or a previous
      * block's V), so zero them once */
     int64_t written = gemm_cols(p->tw, p->block_rows);
-    for (int64_t r = 0; r < TQ_WINO_XI * cin; r++) {
-        float *row = v + (r / cin) * p->v_xi + (r % cin) * p->ldt;
-        memset(row + written, 0, (size_t)(p->ldt - written) * sizeof(float));
-    }
+    if (written < p->ldt)
+        for (int xi = 0; xi < TQ_WINO_XI; xi++)
+            for (int64_t ci = 0; ci < cin; ci++) {
+                float *row = v + xi * p->v_xi + ci * p->ldt + written;
+                for (int64_t j = 0; j < p->ldt - written; j++)
+                    row[j] = 0.0f;
+            }
     int64_t total = batch * p->th;
     for (int64_t r0 = 0; r0 < total; r0 += p->block_rows) {
         int64_t nr = total - r0 < p->block_rows ? total - r0 : p->block_rows;
