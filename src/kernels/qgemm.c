@@ -5,6 +5,7 @@
 #include "kernels/cpu.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -276,6 +277,116 @@ static const tq_qdsp c_table = {
     .qgemm_c4u = tq_qgemm_c4_c,
 };
 
+/* ---- qgemm_c4u pairing schedule (qgemm.h tq_c4u_pairs) */
+
+/* Per quad of a 4-row block: for each row and byte pair, the sum of its
+ * positive weights and of the magnitudes of its negative ones (16 values);
+ * key = the largest. */
+typedef struct quad_load {
+    uint8_t v[16];
+    int key;
+    uint32_t q;
+} quad_load;
+
+static int cmp_load_desc(const void *a, const void *b)
+{
+    const quad_load *x = a, *y = b;
+    if (x->key != y->key)
+        return y->key - x->key;
+    return x->q < y->q ? -1 : x->q > y->q; /* stable: deterministic schedule */
+}
+
+static bool loads_fit(const quad_load *a, const quad_load *b)
+{
+    for (int i = 0; i < 16; i++)
+        if (a->v[i] + b->v[i] > TQ_C4U_PAIR_MAX)
+            return false;
+    return true;
+}
+
+void tq_c4u_pairs_free(tq_c4u_pairs *p)
+{
+    free(p->npairs);
+    free(p->nsingles);
+    free(p->order);
+    free(p->w);
+    memset(p, 0, sizeof *p);
+}
+
+int tq_c4u_pairs_build(tq_c4u_pairs *p, int M, int KQ, const int8_t *w)
+{
+    memset(p, 0, sizeof *p);
+    p->M = M;
+    p->KQ = KQ;
+    p->blocks = M / 4;
+    size_t nb = (size_t)(p->blocks > 0 ? p->blocks : 1), kq = (size_t)(KQ > 0 ? KQ : 1);
+    p->npairs = calloc(nb, sizeof(int));
+    p->nsingles = calloc(nb, sizeof(int));
+    p->order = calloc(nb * kq, sizeof(uint32_t));
+    p->w = calloc(nb * kq * 16, 1);
+    quad_load *ld = malloc(sizeof(quad_load) * kq);
+    if (!p->npairs || !p->nsingles || !p->order || !p->w || !ld) {
+        free(ld);
+        tq_c4u_pairs_free(p);
+        return -1;
+    }
+    for (int b = 0; b < p->blocks; b++) {
+        int n = 0;
+        for (int q = 0; q < KQ; q++) {
+            quad_load l = { .key = 0, .q = (uint32_t)q };
+            bool zero = true;
+            for (int r = 0; r < 4; r++)
+                for (int h = 0; h < 2; h++) {
+                    int pos = 0, neg = 0;
+                    for (int j = 0; j < 2; j++) {
+                        int v = w[((size_t)b * 4 + (size_t)r) * 4 * (size_t)KQ + 4 * (size_t)q +
+                                  2 * (size_t)h + (size_t)j];
+                        pos += v > 0 ? v : 0;
+                        neg += v < 0 ? -v : 0;
+                        zero &= v == 0;
+                    }
+                    /* <= 128 each (tq_qgemm_c4u_fits) */
+                    l.v[4 * r + 2 * h] = (uint8_t)pos;
+                    l.v[4 * r + 2 * h + 1] = (uint8_t)neg;
+                    l.key = pos > l.key ? pos : l.key;
+                    l.key = neg > l.key ? neg : l.key;
+                }
+            if (!zero) /* all-zero quads add nothing */
+                ld[n++] = l;
+        }
+        qsort(ld, (size_t)n, sizeof *ld, cmp_load_desc);
+        /* greedy: the heaviest quad left with the lightest, when they fit */
+        uint32_t *ord = p->order + (size_t)b * kq;
+        int np = 0, ns = 0;
+        uint32_t *singles = malloc(sizeof(uint32_t) * kq);
+        if (!singles) {
+            free(ld);
+            tq_c4u_pairs_free(p);
+            return -1;
+        }
+        for (int i = 0, j = n - 1; i <= j;) {
+            if (i < j && loads_fit(&ld[i], &ld[j])) {
+                ord[2 * np] = ld[i++].q;
+                ord[2 * np + 1] = ld[j--].q;
+                np++;
+            } else {
+                singles[ns++] = ld[i++].q;
+            }
+        }
+        memcpy(ord + 2 * np, singles, sizeof(uint32_t) * (size_t)ns);
+        free(singles);
+        p->npairs[b] = np;
+        p->nsingles[b] = ns;
+        int8_t *wb = p->w + (size_t)b * kq * 16;
+        for (int i = 0; i < 2 * np + ns; i++)
+            for (int r = 0; r < 4; r++)
+                memcpy(wb + 16 * (size_t)i + 4 * (size_t)r,
+                       w + ((size_t)b * 4 + (size_t)r) * 4 * (size_t)KQ + 4 * (size_t)ord[i], 4);
+    }
+    free(ld);
+    return 0;
+}
+
 #if defined(TQ_HAVE_AVX2)
 static const tq_qdsp avx2_table = {
     .qgemm = tq_qgemm_s16_avx2,
@@ -295,6 +406,7 @@ static const tq_qdsp avx2_table = {
     .qadd2 = tq_qadd2_avx2,
     .deint2_u32 = tq_deint2_u32_avx2,
     .qgemm_c4u = tq_qgemm_c4u_avx2,
+    .qgemm_c4u_pairs = tq_qgemm_c4u_pairs_avx2,
 };
 /* AVX2 plus the AVX512-VNNI implicit-GEMM kernel. */
 static const tq_qdsp vnni_table = {

@@ -110,6 +110,7 @@ static void qconv_release_c4(tq_qconv *q)
     free(q->c4_w);
     free(q->c4_wsum);
     free(q->c4_koff);
+    tq_c4u_pairs_free(&q->c4u_pairs);
     q->c4_w = NULL;
     q->c4_wsum = NULL;
     q->c4_koff = NULL;
@@ -202,6 +203,9 @@ static int c4_prepare(tq_op_ctx *c, tq_qconv *q, const tq_value *w, const tq_val
             return TQ_OK;
         }
         q->c4_signed = !q->c4_u8s8;
+        if (q->c4_u8s8 && tq_qdsp_get()->qgemm_c4u_pairs &&
+            tq_c4u_pairs_build(&q->c4u_pairs, (int)q->cout, q->kq, q->c4_w))
+            return tq_op_fail(c, TQ_ENOMEM, "out of memory");
     }
     for (int ky = 0; q->c4_taps && ky < q->kh; ky++)
         for (int g = 0; g < tquads; g++) /* quad g starts at tap 4g: pixel + 4g */
@@ -729,6 +733,8 @@ static void ip_gemm(const tq_qconv *q, const tq_qdsp *d, const void *img, const 
         if (q->c4_signed)
             d->qgemm_c4s((int)q->cout, (int)ncols, q->kq, q->c4_w, (const int8_t *const *)brows4,
                          init4, dst, ldc);
+        else if (q->c4_u8s8 && q->c4u_pairs.order && d->qgemm_c4u_pairs)
+            d->qgemm_c4u_pairs(&q->c4u_pairs, q->c4_w, (int)ncols, brows4, init4, dst, ldc);
         else if (q->c4_u8s8)
             d->qgemm_c4u((int)q->cout, (int)ncols, q->kq, q->c4_w, brows4, init4, dst, ldc);
         else

@@ -109,6 +109,9 @@ typedef struct tq_qconv {
      * the VNNI path and qgemm_c4u (plain vpmaddubsw, exact under that
      * bound); s8 inputs are flipped to u8 with the zero point. */
     bool c4_u8s8;
+    /* c4_u8s8 with a pairing schedule (kernels/qgemm.h tq_c4u_pairs; built
+     * when the CPU table has qgemm_c4u_pairs): two quads per vpmaddwd */
+    tq_c4u_pairs c4u_pairs;
     /* One input channel, stride 1, no horizontal dilation (a stem conv):
      * the 4 bytes of an image pixel are 4 horizontal taps (x[i..i+3] of the
      * padded row) instead of 4 channels, so a 3-wide kernel row is one quad,
