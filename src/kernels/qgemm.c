@@ -224,6 +224,24 @@ void tq_qadd2_c(float *out, const uint8_t *a, const tq_qbranch *ba, const uint8_
     }
 }
 
+void tq_qelt2q_c(uint8_t *y, const uint8_t *a, const tq_qbranch *ba, const uint8_t *b,
+                 const tq_qbranch *bb, int n, const tq_qact *act, float y_scale, int y_zp,
+                 int y_signed)
+{
+    for (int i = 0; i < n; i++) {
+        float v = tq_qbranch_value(ba, a[i]);
+        if (b)
+            v = v + tq_qbranch_value(bb, b[i]);
+        if (act->kind == TQ_QACT_RELU) {
+            v = v > 0.0f ? v : 0.0f;
+        } else if (act->kind == TQ_QACT_CLIP) {
+            v = v < act->lo ? act->lo : v;
+            v = v > act->hi ? act->hi : v;
+        }
+        tq_quantize_f32_c(&v, 1, y_scale, y_zp, y_signed, y + i);
+    }
+}
+
 void tq_deint2_u32_c(uint32_t *even, uint32_t *odd, const uint32_t *src, int n)
 {
     for (int i = 0; i < n; i++) {
@@ -273,6 +291,7 @@ static const tq_qdsp c_table = {
     .interleave4 = tq_interleave4_c,
     .gather_u8 = tq_gather_u8_c,
     .qadd2 = tq_qadd2_c,
+    .qelt2q = tq_qelt2q_c,
     .deint2_u32 = tq_deint2_u32_c,
     .qgemm_c4u = tq_qgemm_c4_c,
 };
@@ -404,6 +423,7 @@ static const tq_qdsp avx2_table = {
     .interleave4 = tq_interleave4_avx2,
     .gather_u8 = tq_gather_u8_avx2,
     .qadd2 = tq_qadd2_avx2,
+    .qelt2q = tq_qelt2q_avx2,
     .deint2_u32 = tq_deint2_u32_avx2,
     .qgemm_c4u = tq_qgemm_c4u_avx2,
     .qgemm_c4u_pairs = tq_qgemm_c4u_pairs_avx2,
@@ -425,6 +445,7 @@ static const tq_qdsp vnni_table = {
     .interleave4 = tq_interleave4_avx2,
     .gather_u8 = tq_gather_u8_avx2,
     .qadd2 = tq_qadd2_avx2,
+    .qelt2q = tq_qelt2q_avx2,
     .deint2_u32 = tq_deint2_u32_avx2,
     .qgemm_c4u = tq_qgemm_c4_vnni, /* exact for any weights */
 };

@@ -176,6 +176,14 @@ typedef struct tq_qbranch {
 typedef void (*tq_qadd2_fn)(float *out, const uint8_t *a, const tq_qbranch *ba,
                             const uint8_t *b, const tq_qbranch *bb, int n);
 
+/* y[i] = QuantizeLinear(act(branch_a(a[i]) [+ branch_b(b[i])])) for i < n
+ * (b may be NULL): the QEltwise island in one pass, with every float step
+ * of tq_qadd2 / Relu or Clip (act->kind; NaN passes Clip, Relu makes it 0)
+ * / tq_quantize_f32_c (rint(v / y_scale) + y_zp, saturated). */
+typedef void (*tq_qelt2q_fn)(uint8_t *y, const uint8_t *a, const tq_qbranch *ba,
+                             const uint8_t *b, const tq_qbranch *bb, int n, const tq_qact *act,
+                             float y_scale, int y_zp, int y_signed);
+
 /* even[i] = src[2i], odd[i] = src[2i + 1] for i < n (4-byte pixels: the
  * stride-2 column phases of a channel-quad image row). */
 typedef void (*tq_deint2_u32_fn)(uint32_t *even, uint32_t *odd, const uint32_t *src, int n);
@@ -200,6 +208,7 @@ typedef struct tq_qdsp {
     tq_qgemm_c4u_fn qgemm_c4u;
     /* NULL where qgemm_c4u is not chosen (C, VNNI tables) */
     tq_qgemm_c4u_pairs_fn qgemm_c4u_pairs;
+    tq_qelt2q_fn qelt2q;
 } tq_qdsp;
 
 /* The table for the CPU features currently allowed (cheap: call per eval). */
@@ -229,6 +238,9 @@ void tq_deint2_u32_c(uint32_t *even, uint32_t *odd, const uint32_t *src, int n);
 float tq_qbranch_value(const tq_qbranch *br, uint8_t byte);
 void tq_qadd2_c(float *out, const uint8_t *a, const tq_qbranch *ba, const uint8_t *b,
                 const tq_qbranch *bb, int n);
+void tq_qelt2q_c(uint8_t *y, const uint8_t *a, const tq_qbranch *ba, const uint8_t *b,
+                 const tq_qbranch *bb, int n, const tq_qact *act, float y_scale, int y_zp,
+                 int y_signed);
 void tq_qgemm_c4_c(int M, int N, int KQ, const int8_t *w, const uint8_t *const *brows,
                    const int32_t *row_init, int32_t *c, size_t ldc);
 void tq_qgemm_c4s_c(int M, int N, int KQ, const int8_t *w, const int8_t *const *brows,
@@ -255,6 +267,9 @@ void tq_gather_u8_avx2(uint8_t *dst, const uint8_t *src, int n, int step);
 void tq_deint2_u32_avx2(uint32_t *even, uint32_t *odd, const uint32_t *src, int n);
 void tq_qadd2_avx2(float *out, const uint8_t *a, const tq_qbranch *ba, const uint8_t *b,
                    const tq_qbranch *bb, int n);
+void tq_qelt2q_avx2(uint8_t *y, const uint8_t *a, const tq_qbranch *ba, const uint8_t *b,
+                    const tq_qbranch *bb, int n, const tq_qact *act, float y_scale, int y_zp,
+                    int y_signed);
 void tq_qgemm_ind_avx2(int M, int N, int K2, const int16_t *a, size_t lda,
                        const int16_t *const *brows, const int32_t *row_init, int32_t *c,
                        size_t ldc);
