@@ -298,10 +298,11 @@ static const tq_qdsp c_table = {
 
 /* ---- qgemm_c4u pairing schedule (qgemm.h tq_c4u_pairs) */
 
-/* Per quad of a 4-row block: for each row and byte pair, the sum of its
- * positive weights and of the magnitudes of its negative ones (16 values);
- * key = the largest. */
+/* One step's quad of a 4-row block: its weights, the image row it reads
+ * and, for each row and byte pair, the sum of its positive weights and of
+ * the magnitudes of its negative ones (16 values; key = the largest). */
 typedef struct quad_load {
+    int8_t w[16]; /* [row][4] */
     uint8_t v[16];
     int key;
     uint32_t q;
@@ -312,7 +313,9 @@ static int cmp_load_desc(const void *a, const void *b)
     const quad_load *x = a, *y = b;
     if (x->key != y->key)
         return y->key - x->key;
-    return x->q < y->q ? -1 : x->q > y->q; /* stable: deterministic schedule */
+    if (x->q != y->q)
+        return x->q < y->q ? -1 : 1;
+    return memcmp(x->w, y->w, sizeof x->w); /* total order: deterministic schedule */
 }
 
 static bool loads_fit(const quad_load *a, const quad_load *b)
@@ -321,6 +324,28 @@ static bool loads_fit(const quad_load *a, const quad_load *b)
         if (a->v[i] + b->v[i] > TQ_C4U_PAIR_MAX)
             return false;
     return true;
+}
+
+/* Fill l->v / l->key from l->w; false when a pair exceeds the bound. */
+static bool quad_loads(quad_load *l)
+{
+    bool fits = true;
+    l->key = 0;
+    for (int r = 0; r < 4; r++)
+        for (int h = 0; h < 2; h++) {
+            int pos = 0, neg = 0;
+            for (int j = 0; j < 2; j++) {
+                int v = l->w[4 * r + 2 * h + j];
+                pos += v > 0 ? v : 0;
+                neg += v < 0 ? -v : 0;
+            }
+            fits &= pos <= TQ_C4U_PAIR_MAX && neg <= TQ_C4U_PAIR_MAX;
+            l->v[4 * r + 2 * h] = (uint8_t)(pos < 255 ? pos : 255);
+            l->v[4 * r + 2 * h + 1] = (uint8_t)(neg < 255 ? neg : 255);
+            l->key = pos > l->key ? pos : l->key;
+            l->key = neg > l->key ? neg : l->key;
+        }
+    return fits;
 }
 
 void tq_c4u_pairs_free(tq_c4u_pairs *p)
@@ -338,71 +363,75 @@ int tq_c4u_pairs_build(tq_c4u_pairs *p, int M, int KQ, const int8_t *w)
     p->M = M;
     p->KQ = KQ;
     p->blocks = M / 4;
-    size_t nb = (size_t)(p->blocks > 0 ? p->blocks : 1), kq = (size_t)(KQ > 0 ? KQ : 1);
+    p->stride = 2 * (KQ > 0 ? KQ : 1);
+    size_t nb = (size_t)(p->blocks > 0 ? p->blocks : 1), st = (size_t)p->stride;
     p->npairs = calloc(nb, sizeof(int));
     p->nsingles = calloc(nb, sizeof(int));
-    p->order = calloc(nb * kq, sizeof(uint32_t));
-    p->w = calloc(nb * kq * 16, 1);
-    quad_load *ld = malloc(sizeof(quad_load) * kq);
-    if (!p->npairs || !p->nsingles || !p->order || !p->w || !ld) {
+    p->order = calloc(nb * st, sizeof(uint32_t));
+    p->w = calloc(nb * st * 16, 1);
+    quad_load *ld = malloc(sizeof(quad_load) * st);
+    quad_load *singles = malloc(sizeof(quad_load) * st);
+    if (!p->npairs || !p->nsingles || !p->order || !p->w || !ld || !singles) {
         free(ld);
+        free(singles);
         tq_c4u_pairs_free(p);
         return -1;
     }
     for (int b = 0; b < p->blocks; b++) {
         int n = 0;
         for (int q = 0; q < KQ; q++) {
-            quad_load l = { .key = 0, .q = (uint32_t)q };
+            quad_load l = { .q = (uint32_t)q };
             bool zero = true;
             for (int r = 0; r < 4; r++)
-                for (int h = 0; h < 2; h++) {
-                    int pos = 0, neg = 0;
-                    for (int j = 0; j < 2; j++) {
-                        int v = w[((size_t)b * 4 + (size_t)r) * 4 * (size_t)KQ + 4 * (size_t)q +
-                                  2 * (size_t)h + (size_t)j];
-                        pos += v > 0 ? v : 0;
-                        neg += v < 0 ? -v : 0;
-                        zero &= v == 0;
-                    }
-                    /* <= 128 each (tq_qgemm_c4u_fits) */
-                    l.v[4 * r + 2 * h] = (uint8_t)pos;
-                    l.v[4 * r + 2 * h + 1] = (uint8_t)neg;
-                    l.key = pos > l.key ? pos : l.key;
-                    l.key = neg > l.key ? neg : l.key;
+                for (int j = 0; j < 4; j++) {
+                    l.w[4 * r + j] = w[((size_t)b * 4 + (size_t)r) * 4 * (size_t)KQ +
+                                       4 * (size_t)q + (size_t)j];
+                    zero &= l.w[4 * r + j] == 0;
                 }
-            if (!zero) /* all-zero quads add nothing */
+            if (zero) /* all-zero quads add nothing */
+                continue;
+            if (quad_loads(&l)) {
                 ld[n++] = l;
+                continue;
+            }
+            /* a pair over the bound: two steps on the same image row with
+             * w = lo + hi, lo = floor(w / 2) in [-64, 63], hi in [-64, 64]:
+             * every pair of each then fits */
+            quad_load lo = { .q = (uint32_t)q }, hi = { .q = (uint32_t)q };
+            for (int k = 0; k < 16; k++) {
+                lo.w[k] = (int8_t)(l.w[k] >> 1);
+                hi.w[k] = (int8_t)(l.w[k] - lo.w[k]);
+            }
+            quad_loads(&lo);
+            quad_loads(&hi);
+            ld[n++] = lo;
+            ld[n++] = hi;
         }
         qsort(ld, (size_t)n, sizeof *ld, cmp_load_desc);
         /* greedy: the heaviest quad left with the lightest, when they fit */
-        uint32_t *ord = p->order + (size_t)b * kq;
+        uint32_t *ord = p->order + (size_t)b * st;
+        int8_t *wb = p->w + (size_t)b * st * 16;
         int np = 0, ns = 0;
-        uint32_t *singles = malloc(sizeof(uint32_t) * kq);
-        if (!singles) {
-            free(ld);
-            tq_c4u_pairs_free(p);
-            return -1;
-        }
         for (int i = 0, j = n - 1; i <= j;) {
             if (i < j && loads_fit(&ld[i], &ld[j])) {
-                ord[2 * np] = ld[i++].q;
-                ord[2 * np + 1] = ld[j--].q;
+                ord[2 * np] = ld[i].q;
+                ord[2 * np + 1] = ld[j].q;
+                memcpy(wb + 32 * (size_t)np, ld[i++].w, 16);
+                memcpy(wb + 32 * (size_t)np + 16, ld[j--].w, 16);
                 np++;
             } else {
-                singles[ns++] = ld[i++].q;
+                singles[ns++] = ld[i++];
             }
         }
-        memcpy(ord + 2 * np, singles, sizeof(uint32_t) * (size_t)ns);
-        free(singles);
+        for (int k = 0; k < ns; k++) {
+            ord[2 * np + k] = singles[k].q;
+            memcpy(wb + 16 * (size_t)(2 * np + k), singles[k].w, 16);
+        }
         p->npairs[b] = np;
         p->nsingles[b] = ns;
-        int8_t *wb = p->w + (size_t)b * kq * 16;
-        for (int i = 0; i < 2 * np + ns; i++)
-            for (int r = 0; r < 4; r++)
-                memcpy(wb + 16 * (size_t)i + 4 * (size_t)r,
-                       w + ((size_t)b * 4 + (size_t)r) * 4 * (size_t)KQ + 4 * (size_t)ord[i], 4);
     }
     free(ld);
+    free(singles);
     return 0;
 }
 

@@ -139,17 +139,21 @@ int tq_qgemm_c4u_fits(const int8_t *w, size_t nquads);
  * (vpaddw wraps, so only the final lane sum must fit). The sum is the same
  * in any quad order, so each block of 4 rows gets its own order: pairs
  * that fit for all 4 rows first, then single quads; quads whose 4 rows of
- * weights are all zero are left out. Rows past the last full block of 4
- * use qgemm_c4u. */
+ * weights are all zero are left out. Full-range weights work too: a quad
+ * with a pair over the bound becomes two steps on the same image row, w =
+ * lo + hi with lo = floor(w / 2) and hi = w - lo (both in [-64, 64], so
+ * every pair of each fits). Rows past the last full block of 4 use
+ * qgemm_c4u, so with M % 4 != 0 the weights must pass tq_qgemm_c4u_fits. */
 typedef struct tq_c4u_pairs {
     int M, KQ, blocks;   /* weights it was built from; blocks = M / 4 */
-    int *npairs;         /* per block: pair steps (quads order[0 .. 2 npairs)) */
+    int stride;          /* step capacity per block (2 KQ: every quad split) */
+    int *npairs;         /* per block: pair steps (order[0 .. 2 npairs)) */
     int *nsingles;       /* per block: single steps after the pairs */
-    uint32_t *order;     /* per block, KQ entries: quad indices in step order */
-    int8_t *w;           /* per block, KQ x 16 bytes: the 4 rows' quads in that order */
+    uint32_t *order;     /* per block, stride entries: the image row (quad) of each step */
+    int8_t *w;           /* per block, stride x 16 bytes: the 4 rows' weight quads of each step */
 } tq_c4u_pairs;
-/* Build the schedule of M x 4KQ weights w (qgemm_c4 layout; they must pass
- * tq_qgemm_c4u_fits). Returns 0, or -1 when out of memory (p is then freed). */
+/* Build the schedule of M x 4KQ weights w (qgemm_c4 layout). Returns 0, or
+ * -1 when out of memory (p is then freed). */
 int tq_c4u_pairs_build(tq_c4u_pairs *p, int M, int KQ, const int8_t *w);
 void tq_c4u_pairs_free(tq_c4u_pairs *p);
 /* qgemm_c4u's result through a schedule of w (the same weights, needed for

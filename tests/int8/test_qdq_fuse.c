@@ -5,9 +5,10 @@
  * fused integer graph must agree with the same file run op by op in float
  * (DequantizeLinear -> float Conv -> QuantizeLinear) to within one output
  * quantisation step for every logit. Agreement with ONNX Runtime on the same
- * files is checked by tests/quant/quant_e2e.py. With reduce-range weights
- * the fused graph must also give bit-identical logits on every CPU tier
- * (AVX2 without VNNI -- the grouped u8 x s8 kernel --, C only, all). */
+ * files is checked by tests/quant/quant_e2e.py. With reduce-range and
+ * full-range weights the fused graph must also give bit-identical logits on
+ * every CPU tier (AVX2 without VNNI -- the paired u8 x s8 kernel --, C
+ * only, all). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -135,14 +136,14 @@ static void check(tq_dtype act)
 static void test_cnn_static_int8(void **st) { (void)st; check(TQ_INT8); }
 static void test_cnn_static_uint8(void **st) { (void)st; check(TQ_UINT8); }
 
-/* The product CPU path: reduce-range weights on AVX2 without VNNI take the
- * grouped u8 x s8 kernel (qgemm_c4u_pairs) and the one-pass QEltwise
- * kernel. Integer results are exact and every float step is the unfused
+/* The product CPU path: on AVX2 without VNNI, reduce-range and full-range
+ * weights (whose quads over the bound the schedule splits) take the paired
+ * u8 x s8 kernel (qgemm_c4u_pairs), and QEltwise the one-pass kernel. Integer results are exact and every float step is the unfused
  * op's, so the fused CNN must give the same bytes -- hence the same logits,
  * bit for bit -- on every CPU tier: AVX2 only (TQ_CPU_MASK=1), C only (the
  * int16 im2col GEMM and the scalar QEltwise), and everything the machine
  * has (VNNI where present). */
-static void check_tiers(tq_dtype act)
+static void check_tiers(tq_dtype act, int reduce_range)
 {
     const char *root = getenv("TQ_SOURCE_ROOT");
     char path[4096], cal[4096];
@@ -164,7 +165,7 @@ static void check_tiers(tq_dtype act)
     tq_quant_default_settings(&qs);
     qs.mode = TQ_QUANT_STATIC;
     qs.per_channel = 1;
-    qs.reduce_range = 1;
+    qs.reduce_range = reduce_range;
     qs.activation_type = act;
     tq_quant_summary sum;
     int rc = tq_quantize_model(m, &qs, cal, &sum, &err);
@@ -212,16 +213,26 @@ static void check_tiers(tq_dtype act)
     tq_model_free(&m);
 }
 
-static void test_cnn_reduce_range_tiers_int8(void **st) { (void)st; check_tiers(TQ_INT8); }
-static void test_cnn_reduce_range_tiers_uint8(void **st) { (void)st; check_tiers(TQ_UINT8); }
+static void test_cnn_tiers_int8(void **st)
+{
+    (void)st;
+    check_tiers(TQ_INT8, 1);
+    check_tiers(TQ_INT8, 0);
+}
+static void test_cnn_tiers_uint8(void **st)
+{
+    (void)st;
+    check_tiers(TQ_UINT8, 1);
+    check_tiers(TQ_UINT8, 0);
+}
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cnn_static_int8),
         cmocka_unit_test(test_cnn_static_uint8),
-        cmocka_unit_test(test_cnn_reduce_range_tiers_int8),
-        cmocka_unit_test(test_cnn_reduce_range_tiers_uint8),
+        cmocka_unit_test(test_cnn_tiers_int8),
+        cmocka_unit_test(test_cnn_tiers_uint8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

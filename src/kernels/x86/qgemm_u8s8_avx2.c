@@ -146,8 +146,8 @@ static inline __m256i bcast_quad(const int8_t *p)
             for (int v = 0; v < (W); v++)                                                      \
                 acc[r][v] = init;                                                              \
         }                                                                                      \
-        const uint32_t *ord = p->order + (size_t)b * (size_t)p->KQ;                            \
-        const int8_t *wq = p->w + (size_t)b * (size_t)p->KQ * 16;                              \
+        const uint32_t *ord = p->order + (size_t)b * (size_t)p->stride;                        \
+        const int8_t *wq = p->w + (size_t)b * (size_t)p->stride * 16;                          \
         int np = p->npairs[b], ns = p->nsingles[b];                                            \
         for (int s = 0; s < np; s++, ord += 2, wq += 32) {                                     \
             const uint8_t *pa = brows[ord[0]] + 4 * (size_t)n0;                                \

@@ -112,6 +112,10 @@ typedef struct tq_qconv {
     /* c4_u8s8 with a pairing schedule (kernels/qgemm.h tq_c4u_pairs; built
      * when the CPU table has qgemm_c4u_pairs): two quads per vpmaddwd */
     tq_c4u_pairs c4u_pairs;
+    /* the weights pass tq_qgemm_c4u_fits: qgemm_c4u alone is exact; else
+     * only the schedule (which splits quads) or qgemm_c4 (exact for any
+     * weights: C, or VNNI) may run them */
+    bool c4u_fits;
     /* One input channel, stride 1, no horizontal dilation (a stem conv):
      * the 4 bytes of an image pixel are 4 horizontal taps (x[i..i+3] of the
      * padded row) instead of 4 channels, so a 3-wide kernel row is one quad,
