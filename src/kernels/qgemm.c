@@ -348,6 +348,10 @@ static bool quad_loads(quad_load *l)
     return fits;
 }
 
+/* Steps per block up to which pairing searches all earlier steps
+ * (quadratic; 4096 steps = a 3x3 conv with ~900 input channels). */
+#define BEST_FIT_MAX 4096
+
 void tq_c4u_pairs_free(tq_c4u_pairs *p)
 {
     free(p->npairs);
@@ -371,9 +375,11 @@ int tq_c4u_pairs_build(tq_c4u_pairs *p, int M, int KQ, const int8_t *w)
     p->w = calloc(nb * st * 16, 1);
     quad_load *ld = malloc(sizeof(quad_load) * st);
     quad_load *singles = malloc(sizeof(quad_load) * st);
-    if (!p->npairs || !p->nsingles || !p->order || !p->w || !ld || !singles) {
+    int *partner = malloc(sizeof(int) * st);
+    if (!p->npairs || !p->nsingles || !p->order || !p->w || !ld || !singles || !partner) {
         free(ld);
         free(singles);
+        free(partner);
         tq_c4u_pairs_free(p);
         return -1;
     }
@@ -408,19 +414,51 @@ int tq_c4u_pairs_build(tq_c4u_pairs *p, int M, int KQ, const int8_t *w)
             ld[n++] = hi;
         }
         qsort(ld, (size_t)n, sizeof *ld, cmp_load_desc);
-        /* greedy: the heaviest quad left with the lightest, when they fit */
         uint32_t *ord = p->order + (size_t)b * st;
         int8_t *wb = p->w + (size_t)b * st * 16;
         int np = 0, ns = 0;
-        for (int i = 0, j = n - 1; i <= j;) {
-            if (i < j && loads_fit(&ld[i], &ld[j])) {
+        if (n <= BEST_FIT_MAX) {
+            /* best fit, heaviest first: each step joins the heaviest
+             * earlier unpaired step it fits with (partner[] = -1: none yet;
+             * -2: taken as the second of a pair) */
+            for (int i = 0; i < n; i++) {
+                int best = -1;
+                for (int k = 0; k < i; k++)
+                    if (partner[k] == -1 && (best < 0 || ld[k].key > ld[best].key) &&
+                        loads_fit(&ld[k], &ld[i]))
+                        best = k;
+                partner[i] = -1;
+                if (best >= 0) {
+                    partner[best] = i;
+                    partner[i] = -2;
+                }
+            }
+            for (int i = 0; i < n; i++) {
+                if (partner[i] == -2)
+                    continue;
+                if (partner[i] == -1) {
+                    singles[ns++] = ld[i];
+                    continue;
+                }
                 ord[2 * np] = ld[i].q;
-                ord[2 * np + 1] = ld[j].q;
-                memcpy(wb + 32 * (size_t)np, ld[i++].w, 16);
-                memcpy(wb + 32 * (size_t)np + 16, ld[j--].w, 16);
+                ord[2 * np + 1] = ld[partner[i]].q;
+                memcpy(wb + 32 * (size_t)np, ld[i].w, 16);
+                memcpy(wb + 32 * (size_t)np + 16, ld[partner[i]].w, 16);
                 np++;
-            } else {
-                singles[ns++] = ld[i++];
+            }
+        } else {
+            /* linear time for huge layers: the heaviest step left with the
+             * lightest, when they fit */
+            for (int i = 0, j = n - 1; i <= j;) {
+                if (i < j && loads_fit(&ld[i], &ld[j])) {
+                    ord[2 * np] = ld[i].q;
+                    ord[2 * np + 1] = ld[j].q;
+                    memcpy(wb + 32 * (size_t)np, ld[i++].w, 16);
+                    memcpy(wb + 32 * (size_t)np + 16, ld[j--].w, 16);
+                    np++;
+                } else {
+                    singles[ns++] = ld[i++];
+                }
             }
         }
         for (int k = 0; k < ns; k++) {
@@ -432,6 +470,7 @@ int tq_c4u_pairs_build(tq_c4u_pairs *p, int M, int KQ, const int8_t *w)
     }
     free(ld);
     free(singles);
+    free(partner);
     return 0;
 }
 

@@ -325,6 +325,8 @@ static void test_pairs_match_c(void **st)
                     run_pairs_case(M, N, rnd_in(1, 40), mode, all255);
             run_pairs_case(32, 200, 72, mode, all255);
             run_pairs_case(16, 33, 300, mode, all255);
+            /* over 4096 steps per block: the linear-time pairing */
+            run_pairs_case(4, 20, 4200, mode, all255);
         }
 }
 
