@@ -5,6 +5,7 @@
 #include "kernels/cpu.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -223,6 +224,24 @@ void tq_qadd2_c(float *out, const uint8_t *a, const tq_qbranch *ba, const uint8_
     }
 }
 
+void tq_qelt2q_c(uint8_t *y, const uint8_t *a, const tq_qbranch *ba, const uint8_t *b,
+                 const tq_qbranch *bb, int n, const tq_qact *act, float y_scale, int y_zp,
+                 int y_signed)
+{
+    for (int i = 0; i < n; i++) {
+        float v = tq_qbranch_value(ba, a[i]);
+        if (b)
+            v = v + tq_qbranch_value(bb, b[i]);
+        if (act->kind == TQ_QACT_RELU) {
+            v = v > 0.0f ? v : 0.0f;
+        } else if (act->kind == TQ_QACT_CLIP) {
+            v = v < act->lo ? act->lo : v;
+            v = v > act->hi ? act->hi : v;
+        }
+        tq_quantize_f32_c(&v, 1, y_scale, y_zp, y_signed, y + i);
+    }
+}
+
 void tq_deint2_u32_c(uint32_t *even, uint32_t *odd, const uint32_t *src, int n)
 {
     for (int i = 0; i < n; i++) {
@@ -272,9 +291,188 @@ static const tq_qdsp c_table = {
     .interleave4 = tq_interleave4_c,
     .gather_u8 = tq_gather_u8_c,
     .qadd2 = tq_qadd2_c,
+    .qelt2q = tq_qelt2q_c,
     .deint2_u32 = tq_deint2_u32_c,
     .qgemm_c4u = tq_qgemm_c4_c,
 };
+
+/* ---- qgemm_c4u pairing schedule (qgemm.h tq_c4u_pairs) */
+
+/* One step's quad of a 4-row block: its weights, the image row it reads
+ * and, for each row and byte pair, the sum of its positive weights and of
+ * the magnitudes of its negative ones (16 values; key = the largest). */
+typedef struct quad_load {
+    int8_t w[16]; /* [row][4] */
+    uint8_t v[16];
+    int key;
+    uint32_t q;
+} quad_load;
+
+static int cmp_load_desc(const void *a, const void *b)
+{
+    const quad_load *x = a, *y = b;
+    if (x->key != y->key)
+        return y->key - x->key;
+    if (x->q != y->q)
+        return x->q < y->q ? -1 : 1;
+    return memcmp(x->w, y->w, sizeof x->w); /* total order: deterministic schedule */
+}
+
+static bool loads_fit(const quad_load *a, const quad_load *b)
+{
+    for (int i = 0; i < 16; i++)
+        if (a->v[i] + b->v[i] > TQ_C4U_PAIR_MAX)
+            return false;
+    return true;
+}
+
+/* Fill l->v / l->key from l->w; false when a pair exceeds the bound. */
+static bool quad_loads(quad_load *l)
+{
+    bool fits = true;
+    l->key = 0;
+    for (int r = 0; r < 4; r++)
+        for (int h = 0; h < 2; h++) {
+            int pos = 0, neg = 0;
+            for (int j = 0; j < 2; j++) {
+                int v = l->w[4 * r + 2 * h + j];
+                pos += v > 0 ? v : 0;
+                neg += v < 0 ? -v : 0;
+            }
+            fits &= pos <= TQ_C4U_PAIR_MAX && neg <= TQ_C4U_PAIR_MAX;
+            l->v[4 * r + 2 * h] = (uint8_t)(pos < 255 ? pos : 255);
+            l->v[4 * r + 2 * h + 1] = (uint8_t)(neg < 255 ? neg : 255);
+            l->key = pos > l->key ? pos : l->key;
+            l->key = neg > l->key ? neg : l->key;
+        }
+    return fits;
+}
+
+/* Steps per block up to which pairing searches all earlier steps
+ * (quadratic; 4096 steps = a 3x3 conv with ~900 input channels). */
+#define BEST_FIT_MAX 4096
+
+void tq_c4u_pairs_free(tq_c4u_pairs *p)
+{
+    free(p->npairs);
+    free(p->nsingles);
+    free(p->order);
+    free(p->w);
+    memset(p, 0, sizeof *p);
+}
+
+int tq_c4u_pairs_build(tq_c4u_pairs *p, int M, int KQ, const int8_t *w)
+{
+    memset(p, 0, sizeof *p);
+    p->M = M;
+    p->KQ = KQ;
+    p->blocks = M / 4;
+    p->stride = 2 * (KQ > 0 ? KQ : 1);
+    size_t nb = (size_t)(p->blocks > 0 ? p->blocks : 1), st = (size_t)p->stride;
+    p->npairs = calloc(nb, sizeof(int));
+    p->nsingles = calloc(nb, sizeof(int));
+    p->order = calloc(nb * st, sizeof(uint32_t));
+    p->w = calloc(nb * st * 16, 1);
+    quad_load *ld = malloc(sizeof(quad_load) * st);
+    quad_load *singles = malloc(sizeof(quad_load) * st);
+    int *partner = malloc(sizeof(int) * st);
+    if (!p->npairs || !p->nsingles || !p->order || !p->w || !ld || !singles || !partner) {
+        free(ld);
+        free(singles);
+        free(partner);
+        tq_c4u_pairs_free(p);
+        return -1;
+    }
+    for (int b = 0; b < p->blocks; b++) {
+        int n = 0;
+        for (int q = 0; q < KQ; q++) {
+            quad_load l = { .q = (uint32_t)q };
+            bool zero = true;
+            for (int r = 0; r < 4; r++)
+                for (int j = 0; j < 4; j++) {
+                    l.w[4 * r + j] = w[((size_t)b * 4 + (size_t)r) * 4 * (size_t)KQ +
+                                       4 * (size_t)q + (size_t)j];
+                    zero &= l.w[4 * r + j] == 0;
+                }
+            if (zero) /* all-zero quads add nothing */
+                continue;
+            if (quad_loads(&l)) {
+                ld[n++] = l;
+                continue;
+            }
+            /* a pair over the bound: two steps on the same image row with
+             * w = lo + hi, lo = floor(w / 2) in [-64, 63], hi in [-64, 64]:
+             * every pair of each then fits */
+            quad_load lo = { .q = (uint32_t)q }, hi = { .q = (uint32_t)q };
+            for (int k = 0; k < 16; k++) {
+                lo.w[k] = (int8_t)(l.w[k] >> 1);
+                hi.w[k] = (int8_t)(l.w[k] - lo.w[k]);
+            }
+            quad_loads(&lo);
+            quad_loads(&hi);
+            ld[n++] = lo;
+            ld[n++] = hi;
+        }
+        qsort(ld, (size_t)n, sizeof *ld, cmp_load_desc);
+        uint32_t *ord = p->order + (size_t)b * st;
+        int8_t *wb = p->w + (size_t)b * st * 16;
+        int np = 0, ns = 0;
+        if (n <= BEST_FIT_MAX) {
+            /* best fit, heaviest first: each step joins the heaviest
+             * earlier unpaired step it fits with (partner[] = -1: none yet;
+             * -2: taken as the second of a pair) */
+            for (int i = 0; i < n; i++) {
+                int best = -1;
+                for (int k = 0; k < i; k++)
+                    if (partner[k] == -1 && (best < 0 || ld[k].key > ld[best].key) &&
+                        loads_fit(&ld[k], &ld[i]))
+                        best = k;
+                partner[i] = -1;
+                if (best >= 0) {
+                    partner[best] = i;
+                    partner[i] = -2;
+                }
+            }
+            for (int i = 0; i < n; i++) {
+                if (partner[i] == -2)
+                    continue;
+                if (partner[i] == -1) {
+                    singles[ns++] = ld[i];
+                    continue;
+                }
+                ord[2 * np] = ld[i].q;
+                ord[2 * np + 1] = ld[partner[i]].q;
+                memcpy(wb + 32 * (size_t)np, ld[i].w, 16);
+                memcpy(wb + 32 * (size_t)np + 16, ld[partner[i]].w, 16);
+                np++;
+            }
+        } else {
+            /* linear time for huge layers: the heaviest step left with the
+             * lightest, when they fit */
+            for (int i = 0, j = n - 1; i <= j;) {
+                if (i < j && loads_fit(&ld[i], &ld[j])) {
+                    ord[2 * np] = ld[i].q;
+                    ord[2 * np + 1] = ld[j].q;
+                    memcpy(wb + 32 * (size_t)np, ld[i++].w, 16);
+                    memcpy(wb + 32 * (size_t)np + 16, ld[j--].w, 16);
+                    np++;
+                } else {
+                    singles[ns++] = ld[i++];
+                }
+            }
+        }
+        for (int k = 0; k < ns; k++) {
+            ord[2 * np + k] = singles[k].q;
+            memcpy(wb + 16 * (size_t)(2 * np + k), singles[k].w, 16);
+        }
+        p->npairs[b] = np;
+        p->nsingles[b] = ns;
+    }
+    free(ld);
+    free(singles);
+    free(partner);
+    return 0;
+}
 
 #if defined(TQ_HAVE_AVX2)
 static const tq_qdsp avx2_table = {
@@ -293,8 +491,10 @@ static const tq_qdsp avx2_table = {
     .interleave4 = tq_interleave4_avx2,
     .gather_u8 = tq_gather_u8_avx2,
     .qadd2 = tq_qadd2_avx2,
+    .qelt2q = tq_qelt2q_avx2,
     .deint2_u32 = tq_deint2_u32_avx2,
     .qgemm_c4u = tq_qgemm_c4u_avx2,
+    .qgemm_c4u_pairs = tq_qgemm_c4u_pairs_avx2,
 };
 /* AVX2 plus the AVX512-VNNI implicit-GEMM kernel. */
 static const tq_qdsp vnni_table = {
@@ -313,6 +513,7 @@ static const tq_qdsp vnni_table = {
     .interleave4 = tq_interleave4_avx2,
     .gather_u8 = tq_gather_u8_avx2,
     .qadd2 = tq_qadd2_avx2,
+    .qelt2q = tq_qelt2q_avx2,
     .deint2_u32 = tq_deint2_u32_avx2,
     .qgemm_c4u = tq_qgemm_c4_vnni, /* exact for any weights */
 };

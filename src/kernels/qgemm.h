@@ -129,6 +129,39 @@ typedef tq_qgemm_c4_fn tq_qgemm_c4u_fn;
  * |w2| + |w3| <= TQ_C4U_PAIR_MAX (the qgemm_c4u precondition). */
 int tq_qgemm_c4u_fits(const int8_t *w, size_t nquads);
 
+/* A pairing schedule for qgemm_c4u_pairs, built once from constant weights.
+ * vpmaddubsw leaves int16 pair sums; adding the pair sums of two quads in
+ * int16 (vpaddw) before the one vpmaddwd that widens them saves a multiply
+ * per two quads, and is exact when the two quads' int16 lane cannot leave
+ * int16 for any u8 activations: for each row and each byte pair h (bytes
+ * 2h, 2h+1), the positive weights of both quads sum to <= TQ_C4U_PAIR_MAX
+ * (255 * 128 <= 32767) and so do the magnitudes of the negative ones
+ * (vpaddw wraps, so only the final lane sum must fit). The sum is the same
+ * in any quad order, so each block of 4 rows gets its own order: pairs
+ * that fit for all 4 rows first, then single quads; quads whose 4 rows of
+ * weights are all zero are left out. Full-range weights work too: a quad
+ * with a pair over the bound becomes two steps on the same image row, w =
+ * lo + hi with lo = floor(w / 2) and hi = w - lo (both in [-64, 64], so
+ * every pair of each fits). Rows past the last full block of 4 use
+ * qgemm_c4u, so with M % 4 != 0 the weights must pass tq_qgemm_c4u_fits. */
+typedef struct tq_c4u_pairs {
+    int M, KQ, blocks;   /* weights it was built from; blocks = M / 4 */
+    int stride;          /* step capacity per block (2 KQ: every quad split) */
+    int *npairs;         /* per block: pair steps (order[0 .. 2 npairs)) */
+    int *nsingles;       /* per block: single steps after the pairs */
+    uint32_t *order;     /* per block, stride entries: the image row (quad) of each step */
+    int8_t *w;           /* per block, stride x 16 bytes: the 4 rows' weight quads of each step */
+} tq_c4u_pairs;
+/* Build the schedule of M x 4KQ weights w (qgemm_c4 layout). Returns 0, or
+ * -1 when out of memory (p is then freed). */
+int tq_c4u_pairs_build(tq_c4u_pairs *p, int M, int KQ, const int8_t *w);
+void tq_c4u_pairs_free(tq_c4u_pairs *p);
+/* qgemm_c4u's result through a schedule of w (the same weights, needed for
+ * the rows past the last block of 4). */
+typedef void (*tq_qgemm_c4u_pairs_fn)(const tq_c4u_pairs *p, const int8_t *w, int N,
+                                      const uint8_t *const *brows, const int32_t *row_init,
+                                      int32_t *c, size_t ldc);
+
 /* dst[4i + j] = src[j][i] ^ flip for i < n, j < 4 (channel-quad images). */
 typedef void (*tq_interleave4_fn)(uint8_t *dst, const uint8_t *const *src, int n, uint8_t flip);
 
@@ -146,6 +179,14 @@ typedef struct tq_qbranch {
 /* out[i] = branch_a(a[i]) [+ branch_b(b[i])] for i < n (b may be NULL). */
 typedef void (*tq_qadd2_fn)(float *out, const uint8_t *a, const tq_qbranch *ba,
                             const uint8_t *b, const tq_qbranch *bb, int n);
+
+/* y[i] = QuantizeLinear(act(branch_a(a[i]) [+ branch_b(b[i])])) for i < n
+ * (b may be NULL): the QEltwise island in one pass, with every float step
+ * of tq_qadd2 / Relu or Clip (act->kind; NaN passes Clip, Relu makes it 0)
+ * / tq_quantize_f32_c (rint(v / y_scale) + y_zp, saturated). */
+typedef void (*tq_qelt2q_fn)(uint8_t *y, const uint8_t *a, const tq_qbranch *ba,
+                             const uint8_t *b, const tq_qbranch *bb, int n, const tq_qact *act,
+                             float y_scale, int y_zp, int y_signed);
 
 /* even[i] = src[2i], odd[i] = src[2i + 1] for i < n (4-byte pixels: the
  * stride-2 column phases of a channel-quad image row). */
@@ -169,6 +210,9 @@ typedef struct tq_qdsp {
     tq_qadd2_fn qadd2;
     tq_deint2_u32_fn deint2_u32;
     tq_qgemm_c4u_fn qgemm_c4u;
+    /* NULL where qgemm_c4u is not chosen (C, VNNI tables) */
+    tq_qgemm_c4u_pairs_fn qgemm_c4u_pairs;
+    tq_qelt2q_fn qelt2q;
 } tq_qdsp;
 
 /* The table for the CPU features currently allowed (cheap: call per eval). */
@@ -198,6 +242,9 @@ void tq_deint2_u32_c(uint32_t *even, uint32_t *odd, const uint32_t *src, int n);
 float tq_qbranch_value(const tq_qbranch *br, uint8_t byte);
 void tq_qadd2_c(float *out, const uint8_t *a, const tq_qbranch *ba, const uint8_t *b,
                 const tq_qbranch *bb, int n);
+void tq_qelt2q_c(uint8_t *y, const uint8_t *a, const tq_qbranch *ba, const uint8_t *b,
+                 const tq_qbranch *bb, int n, const tq_qact *act, float y_scale, int y_zp,
+                 int y_signed);
 void tq_qgemm_c4_c(int M, int N, int KQ, const int8_t *w, const uint8_t *const *brows,
                    const int32_t *row_init, int32_t *c, size_t ldc);
 void tq_qgemm_c4s_c(int M, int N, int KQ, const int8_t *w, const int8_t *const *brows,
@@ -224,6 +271,9 @@ void tq_gather_u8_avx2(uint8_t *dst, const uint8_t *src, int n, int step);
 void tq_deint2_u32_avx2(uint32_t *even, uint32_t *odd, const uint32_t *src, int n);
 void tq_qadd2_avx2(float *out, const uint8_t *a, const tq_qbranch *ba, const uint8_t *b,
                    const tq_qbranch *bb, int n);
+void tq_qelt2q_avx2(uint8_t *y, const uint8_t *a, const tq_qbranch *ba, const uint8_t *b,
+                    const tq_qbranch *bb, int n, const tq_qact *act, float y_scale, int y_zp,
+                    int y_signed);
 void tq_qgemm_ind_avx2(int M, int N, int K2, const int16_t *a, size_t lda,
                        const int16_t *const *brows, const int32_t *row_init, int32_t *c,
                        size_t ldc);
@@ -231,6 +281,9 @@ void tq_qgemm_c4s_avx2(int M, int N, int KQ, const int8_t *w, const int8_t *cons
                        const int32_t *row_init, int32_t *c, size_t ldc);
 void tq_qgemm_c4u_avx2(int M, int N, int KQ, const int8_t *w, const uint8_t *const *brows,
                        const int32_t *row_init, int32_t *c, size_t ldc);
+void tq_qgemm_c4u_pairs_avx2(const tq_c4u_pairs *p, const int8_t *w, int N,
+                             const uint8_t *const *brows, const int32_t *row_init, int32_t *c,
+                             size_t ldc);
 void tq_qgemm_c4_vnni(int M, int N, int KQ, const int8_t *w, const uint8_t *const *brows,
                       const int32_t *row_init, int32_t *c, size_t ldc);
 void tq_qgemm_ind_vnni(int M, int N, int K2, const int16_t *a, size_t lda,

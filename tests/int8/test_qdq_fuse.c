@@ -5,7 +5,10 @@
  * fused integer graph must agree with the same file run op by op in float
  * (DequantizeLinear -> float Conv -> QuantizeLinear) to within one output
  * quantisation step for every logit. Agreement with ONNX Runtime on the same
- * files is checked by tests/quant/quant_e2e.py. */
+ * files is checked by tests/quant/quant_e2e.py. With reduce-range and
+ * full-range weights the fused graph must also give bit-identical logits on
+ * every CPU tier (AVX2 without VNNI -- the paired u8 x s8 kernel --, C
+ * only, all). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +21,7 @@
 #include <cmocka.h>
 
 #include "graph/ir.h"
+#include "kernels/cpu.h"
 #include "runtime/session_internal.h"
 #include "tinyq/quantize.h"
 
@@ -132,11 +136,103 @@ static void check(tq_dtype act)
 static void test_cnn_static_int8(void **st) { (void)st; check(TQ_INT8); }
 static void test_cnn_static_uint8(void **st) { (void)st; check(TQ_UINT8); }
 
+/* The product CPU path: on AVX2 without VNNI, reduce-range and full-range
+ * weights (whose quads over the bound the schedule splits) take the paired
+ * u8 x s8 kernel (qgemm_c4u_pairs), and QEltwise the one-pass kernel. Integer results are exact and every float step is the unfused
+ * op's, so the fused CNN must give the same bytes -- hence the same logits,
+ * bit for bit -- on every CPU tier: AVX2 only (TQ_CPU_MASK=1), C only (the
+ * int16 im2col GEMM and the scalar QEltwise), and everything the machine
+ * has (VNNI where present). */
+static void check_tiers(tq_dtype act, int reduce_range)
+{
+    const char *root = getenv("TQ_SOURCE_ROOT");
+    char path[4096], cal[4096];
+    snprintf(path, sizeof path, "%s/fixtures/cnn.onnx", root ? root : ".");
+    snprintf(cal, sizeof cal, "%s/fixtures/cnn_calib.npz", root ? root : ".");
+    FILE *f = fopen(path, "rb"), *fc = fopen(cal, "rb");
+    if (f)
+        fclose(f);
+    if (fc)
+        fclose(fc);
+    if (!f || !fc) {
+        skip();
+        return;
+    }
+    tq_model *m = NULL;
+    tq_error err = {0};
+    assert_int_equal(tq_model_load(&m, path, &err), TQ_OK);
+    tq_quant_settings qs;
+    tq_quant_default_settings(&qs);
+    qs.mode = TQ_QUANT_STATIC;
+    qs.per_channel = 1;
+    qs.reduce_range = reduce_range;
+    qs.activation_type = act;
+    tq_quant_summary sum;
+    int rc = tq_quantize_model(m, &qs, cal, &sum, &err);
+    if (rc)
+        fail_msg("%s", err.msg);
+    const unsigned masks[3] = { 1u, 0u, ~0u }; /* AVX2, C, all */
+    tq_session *s[3] = { NULL, NULL, NULL };
+    tq_tensor_view in;
+    assert_int_equal(tq_model_input(m, 0, &in), TQ_OK);
+    in.dims[0] = 1;
+    int64_t n = tq_shape_numel(in.dims, in.rank);
+    float *x = malloc(sizeof(float) * (size_t)n);
+    float *ref = NULL;
+    assert_non_null(x);
+    for (int trial = 0; trial < 10; trial++) {
+        for (int64_t i = 0; i < n; i++)
+            x[i] = rnd01() * (trial % 2 ? 1.0f : 3.0f) - (trial % 3 ? 0.0f : 0.5f);
+        in.data = x;
+        int64_t on = 0;
+        for (int t = 0; t < 3; t++) {
+            /* the tier is fixed when a session plans (its first run) */
+            tq_cpu_set_mask(masks[t]);
+            if (!s[t])
+                assert_int_equal(tq_session_create_ex(&s[t], m, true, &err), TQ_OK);
+            tq_tensor_view y;
+            rc = tq_session_run(s[t], &in, 1, &y, 1, &err);
+            if (rc)
+                fail_msg("%s", err.msg);
+            on = tq_shape_numel(y.dims, y.rank);
+            if (t == 0) {
+                free(ref);
+                ref = malloc(sizeof(float) * (size_t)on);
+                assert_non_null(ref);
+                memcpy(ref, y.data, sizeof(float) * (size_t)on);
+            } else {
+                assert_memory_equal(ref, y.data, sizeof(float) * (size_t)on);
+            }
+        }
+    }
+    tq_cpu_set_mask(~0u);
+    free(x);
+    free(ref);
+    for (int t = 0; t < 3; t++)
+        tq_session_free(&s[t]);
+    tq_model_free(&m);
+}
+
+static void test_cnn_tiers_int8(void **st)
+{
+    (void)st;
+    check_tiers(TQ_INT8, 1);
+    check_tiers(TQ_INT8, 0);
+}
+static void test_cnn_tiers_uint8(void **st)
+{
+    (void)st;
+    check_tiers(TQ_UINT8, 1);
+    check_tiers(TQ_UINT8, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cnn_static_int8),
         cmocka_unit_test(test_cnn_static_uint8),
+        cmocka_unit_test(test_cnn_tiers_int8),
+        cmocka_unit_test(test_cnn_tiers_uint8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 
 #include "../ops/op_harness.h"
 #include "kernels/cpu.h"
+#include "kernels/qgemm.h"
 
 static uint64_t rng_state = 0x1234567887654321ull;
 static uint32_t rnd(void)
@@ -192,10 +194,80 @@ static void test_qeltwise(void **st)
     tq_cpu_set_mask(~0u);
 }
 
+/* The one-pass kernel (kernels/qgemm.h qelt2q) of every table against the
+ * unfused formula written here, on lengths 1..40 (vector body, overlapped
+ * tail, short inputs), in place too (y == a), with a's steps half of
+ * y_scale so that many quotients are half-integers: exact ties (y_scale 1,
+ * rint to even) or within rounding of one (random y_scale: where v * (1 /
+ * y_scale) and v / y_scale can round differently). */
+static void test_qelt2q_kernel(void **st)
+{
+    (void)st;
+    for (unsigned mask = 0; mask < 2; mask++) {
+        tq_cpu_set_mask(mask ? ~0u : 0u);
+        const tq_qdsp *d = tq_qdsp_get();
+        assert_non_null(d->qelt2q);
+        for (int n = 1; n <= 40; n++)
+            for (int trial = 0; trial < 6; trial++) {
+                /* a's steps are half of y_scale: odd (q - zp) lands on a
+                 * half-integer quotient, give or take the float rounding */
+                float ys = trial % 3 ? (float)(rnd() % 100000u + 1u) * 1e-6f : 1.0f;
+                tq_qbranch ba = { .zp = (int)(rnd() % 9u) - 4, .is_signed = (int)(rnd() & 1),
+                                  .has_affine = trial % 2, .scale = ys * 0.5f,
+                                  .mul = 0.75f, .add = (float)(rnd() % 5u) * 0.25f };
+                tq_qbranch bb = { .zp = (int)(rnd() % 9u) - 4, .is_signed = (int)(rnd() & 1),
+                                  .has_affine = 0, .scale = trial < 3 ? 0.5f : 0.013f };
+                tq_qact act = { .kind = trial % 3, .lo = -3.5f, .hi = 20.5f };
+                int yzp = (int)(rnd() % 11u) - 5, ysg = (int)(rnd() & 1);
+                if (!ysg)
+                    yzp += 5;
+                bool two = trial != 5, in_place = trial == 4;
+                uint8_t a[40], b[40], y[40], ref[40];
+                for (int i = 0; i < n; i++) {
+                    a[i] = (uint8_t)rnd();
+                    b[i] = (uint8_t)rnd();
+                }
+                for (int i = 0; i < n; i++) {
+                    int qa = ba.is_signed ? (int8_t)a[i] : a[i];
+                    volatile float v = (float)(qa - ba.zp) * ba.scale;
+                    if (ba.has_affine) {
+                        v = v * ba.mul;
+                        v = v + ba.add;
+                    }
+                    if (two) {
+                        int qb = bb.is_signed ? (int8_t)b[i] : b[i];
+                        volatile float w = (float)(qb - bb.zp) * bb.scale;
+                        v = v + w;
+                    }
+                    if (act.kind == TQ_QACT_RELU)
+                        v = v > 0.0f ? v : 0.0f;
+                    if (act.kind == TQ_QACT_CLIP) {
+                        v = v < act.lo ? act.lo : v;
+                        v = v > act.hi ? act.hi : v;
+                    }
+                    float t = rintf(v / ys) + (float)yzp;
+                    float lo = ysg ? -128.0f : 0.0f, hi = ysg ? 127.0f : 255.0f;
+                    t = t < lo ? lo : (t > hi ? hi : t);
+                    ref[i] = ysg ? (uint8_t)(int8_t)(int)t : (uint8_t)(int)t;
+                }
+                uint8_t *out = in_place ? a : y;
+                if (!in_place)
+                    memset(y, 0xA5, sizeof y);
+                d->qelt2q(out, a, &ba, two ? b : NULL, two ? &bb : NULL, n, &act, ys, yzp, ysg);
+                assert_memory_equal(out, ref, (size_t)n);
+                if (!in_place)
+                    for (int i = n; i < 40; i++)
+                        assert_int_equal(y[i], 0xA5);
+            }
+    }
+    tq_cpu_set_mask(~0u);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_qeltwise),
+        cmocka_unit_test(test_qelt2q_kernel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,11 @@
  *    (all activations 255 with pairs +-64 / +-64, 127 / 1, -128 / 0);
  *  - the saturating case itself: a raw vpmaddubsw on 255 x (127, 127) gives
  *    32767, not 64770 -- what the selection guards against;
+ *  - the pairing schedule (two quads per vpmaddwd where their int16 lane
+ *    provably fits; full-range quads split in two): its steps add up to
+ *    the weights, and qgemm_c4u_pairs equals the C reference on small,
+ *    one-signed (with all-255 activations, where a wrong pair would
+ *    overflow), near-bound and full-range (127 / -128) weights;
  *  - through QLinearConv at TQ_CPU_MASK=1 (AVX2 without VNNI): reduce-range
  *    weights (which take qgemm_c4u) and full-range weights with saturating
  *    pairs (which must not) both equal a naive int64 convolution and ONNX
@@ -186,6 +191,143 @@ static void test_kernel_matches_c(void **st)
                 run_kernel_case(M, N, rnd_in(1, 30), mode);
     run_kernel_case(32, 200, 72, 0); /* the CNN's size class */
     run_kernel_case(16, 33, 512, 1); /* long sums of the worst case */
+}
+
+/* ---- the pairing schedule (qgemm.h tq_c4u_pairs, qgemm_c4u_pairs) */
+
+/* Weight quad for the pairing cases: mode 0 small (|w| <= 32: any two quads
+ * pair), 1 non-negative in [0, 64] and 2 non-positive in [-64, 0] (with
+ * all-255 activations an int16 lane of a wrongly paired quad overflows),
+ * 3 a mix of zero quads, small quads and pair sums near the bound; full
+ * range (the schedule splits quads over the bound): 4 random int8, 5 the
+ * extremes 127 / -128 mixed with small weights, 6 non-negative up to 127. */
+static void pairing_quad(int8_t *q, int mode)
+{
+    int kind = mode == 3 ? rnd_in(0, 3) : -1;
+    for (int j = 0; j < 4; j++) {
+        int v;
+        if (mode == 0 || kind == 1)
+            v = rnd_in(-32, 32);
+        else if (mode == 1)
+            v = rnd_in(0, 64);
+        else if (mode == 2)
+            v = -rnd_in(0, 64);
+        else if (mode == 4)
+            v = rnd_in(-128, 127);
+        else if (mode == 5)
+            v = rnd() % 3 == 0 ? (rnd() & 1 ? 127 : -128) : rnd_in(-8, 8);
+        else if (mode == 6)
+            v = rnd_in(0, 127);
+        else if (kind == 0)
+            v = 0;
+        else if (kind == 2)
+            v = (j & 1) ? rnd_in(0, 4) : 60; /* pair sums 60..64: two fit, three do not */
+        else
+            v = (j & 1) ? -rnd_in(0, 4) : -60;
+        q[j] = (int8_t)v;
+    }
+}
+
+/* The steps of each block read real quads and their weights add up to the
+ * block's weights quad by quad (a quad once, or twice when split); every
+ * step's pairs are within the bound. */
+static void check_schedule(const tq_c4u_pairs *p, const int8_t *w)
+{
+    int KQ = p->KQ;
+    int32_t *sum = malloc(sizeof(int32_t) * 16 * (size_t)KQ);
+    assert_non_null(sum);
+    assert_true(p->stride >= 2 * KQ);
+    for (int b = 0; b < p->blocks; b++) {
+        memset(sum, 0, sizeof(int32_t) * 16 * (size_t)KQ);
+        const uint32_t *ord = p->order + (size_t)b * (size_t)p->stride;
+        const int8_t *wb = p->w + (size_t)b * (size_t)p->stride * 16;
+        int steps = 2 * p->npairs[b] + p->nsingles[b];
+        assert_true(steps <= p->stride);
+        for (int i = 0; i < steps; i++) {
+            assert_true(ord[i] < (uint32_t)KQ);
+            for (int k = 0; k < 16; k++) {
+                sum[16 * ord[i] + (uint32_t)k] += wb[16 * i + k];
+                if (k % 2 == 0) { /* one byte pair of one row: 255 * each sign's sum fits */
+                    int x = wb[16 * i + k], y = wb[16 * i + k + 1];
+                    assert_true((x > 0 ? x : 0) + (y > 0 ? y : 0) <= TQ_C4U_PAIR_MAX);
+                    assert_true((x < 0 ? -x : 0) + (y < 0 ? -y : 0) <= TQ_C4U_PAIR_MAX);
+                }
+            }
+        }
+        for (int q = 0; q < KQ; q++)
+            for (int r = 0; r < 4; r++)
+                for (int j = 0; j < 4; j++)
+                    assert_int_equal(sum[16 * q + 4 * r + j],
+                                     w[((size_t)b * 4 + (size_t)r) * 4 * (size_t)KQ +
+                                       4 * (size_t)q + (size_t)j]);
+    }
+    free(sum);
+}
+
+static void run_pairs_case(int M, int N, int KQ, int mode, bool all255)
+{
+    const tq_qdsp *simd = avx2_table();
+    assert_non_null(simd->qgemm_c4u_pairs);
+    size_t row_bytes = 4 * (size_t)(N + 16);
+    uint8_t *img = malloc(row_bytes * (size_t)KQ);
+    int8_t *w = malloc((size_t)M * 4 * (size_t)KQ);
+    const uint8_t **brows = malloc(sizeof(uint8_t *) * (size_t)KQ);
+    int32_t *init = malloc(sizeof(int32_t) * (size_t)M);
+    size_t ldc = (size_t)N + 5;
+    int32_t *c_ref = malloc(sizeof(int32_t) * ldc * (size_t)M);
+    int32_t *c_simd = malloc(sizeof(int32_t) * ldc * (size_t)M);
+    assert_true(img && w && brows && init && c_ref && c_simd);
+    for (size_t i = 0; i < row_bytes * (size_t)KQ; i++)
+        img[i] = all255 ? 255 : (uint8_t)rnd();
+    for (int q = 0; q < KQ; q++)
+        brows[q] = img + (size_t)q * row_bytes;
+    for (int i = 0; i < M * KQ; i++)
+        pairing_quad(w + 4 * i, mode);
+    /* full-range weights: only whole blocks of 4 rows (qgemm.h) */
+    assert_true(mode >= 4 ? M % 4 == 0 : tq_qgemm_c4u_fits(w, (size_t)M * (size_t)KQ));
+    for (int m = 0; m < M; m++)
+        init[m] = rnd_in(-1000000, 1000000);
+    tq_c4u_pairs p;
+    assert_int_equal(tq_c4u_pairs_build(&p, M, KQ, w), 0);
+    assert_int_equal(p.blocks, M / 4);
+    check_schedule(&p, w);
+    int pairs = 0;
+    for (int b = 0; b < p.blocks; b++)
+        pairs += p.npairs[b];
+    if (mode == 0 && p.blocks > 0 && KQ >= 2) /* small weights: all pair up */
+        assert_int_equal(pairs, p.blocks * (KQ / 2));
+    for (int pass = 0; pass < 2; pass++) {
+        const int32_t *ri = pass ? NULL : init;
+        for (size_t i = 0; i < ldc * (size_t)M; i++)
+            c_ref[i] = c_simd[i] = SENTINEL;
+        tq_qgemm_c4_c(M, N, KQ, w, brows, ri, c_ref, ldc);
+        simd->qgemm_c4u_pairs(&p, w, N, brows, ri, c_simd, ldc);
+        assert_memory_equal(c_ref, c_simd, sizeof(int32_t) * ldc * (size_t)M);
+    }
+    tq_c4u_pairs_free(&p);
+    free(img);
+    free(w);
+    free(brows);
+    free(init);
+    free(c_ref);
+    free(c_simd);
+}
+
+static void test_pairs_match_c(void **st)
+{
+    (void)st;
+    if (!(tq_cpu_flags() & TQ_CPU_FLAG_AVX2))
+        skip();
+    for (int mode = 0; mode < 7; mode++)
+        for (int all255 = 0; all255 < 2; all255++) {
+            for (int M = mode < 4 ? 1 : 4; M <= 13; M += (mode >= 4 ? 4 : M < 9 ? 1 : 4))
+                for (int N = 1; N <= 41; N += 4)
+                    run_pairs_case(M, N, rnd_in(1, 40), mode, all255);
+            run_pairs_case(32, 200, 72, mode, all255);
+            run_pairs_case(16, 33, 300, mode, all255);
+            /* over 4096 steps per block: the linear-time pairing */
+            run_pairs_case(4, 20, 4200, mode, all255);
+        }
 }
 
 /* QLinearConv 3 x KW pad 1 stride s, group 1, CIN input channels, through
@@ -371,6 +513,7 @@ int main(void)
         cmocka_unit_test(test_fits_boundaries),
         cmocka_unit_test(test_vpmaddubsw_saturates),
         cmocka_unit_test(test_kernel_matches_c),
+        cmocka_unit_test(test_pairs_match_c),
         cmocka_unit_test(test_qlinearconv_selection),
         cmocka_unit_test(test_requant_interleave),
     };

@@ -82,23 +82,61 @@ void tq_qgemm_s16_avx2(int M, int N, int K2, const int16_t *a, size_t lda, const
     }
 }
 
-void tq_quantize_f32_avx2(const float *x, size_t n, float scale, int zp, int is_signed, void *q)
+/* QuantizeLinear of 8 floats (constants from quant_consts_init). x / scale
+ * rounded to an integer is what counts. x * (1 / scale) is within a few
+ * ulps of the quotient, so unless it lies within 8 ulps of a half-integer
+ * (where rounding could go the other way) rint of it equals rint of the
+ * division: those rare vectors take the division. */
+typedef struct quant_consts {
+    __m256 vs, vz, lo, hi, vinv;
+} quant_consts;
+
+/* False when the scale or its inverse is not a normal float (the bound
+ * assumes normal numbers): the caller takes the C path then. */
+static inline bool quant_consts_init(quant_consts *k, float scale, int zp, int is_signed)
 {
-    const __m256 vs = _mm256_set1_ps(scale), vz = _mm256_set1_ps((float)zp);
-    const __m256 lo = _mm256_set1_ps(is_signed ? -128.0f : 0.0f);
-    const __m256 hi = _mm256_set1_ps(is_signed ? 127.0f : 255.0f);
-    /* x / scale rounded to an integer is what counts. x * (1 / scale) is
-     * within a few ulps of the quotient, so unless it lies within 8 ulps of a
-     * half-integer (where rounding could go the other way) rint of it equals
-     * rint of the division: those rare vectors take the division. */
     float inv = 1.0f / scale;
-    if (!(fabsf(scale) >= 0x1p-126f && fabsf(inv) >= 0x1p-126f && fabsf(inv) < 0x1p126f)) {
-        tq_quantize_f32_c(x, n, scale, zp, is_signed, q); /* the bound assumes normal numbers */
-        return;
-    }
-    const __m256 vinv = _mm256_set1_ps(inv);
+    if (!(fabsf(scale) >= 0x1p-126f && fabsf(inv) >= 0x1p-126f && fabsf(inv) < 0x1p126f))
+        return false;
+    k->vs = _mm256_set1_ps(scale);
+    k->vz = _mm256_set1_ps((float)zp);
+    k->lo = _mm256_set1_ps(is_signed ? -128.0f : 0.0f);
+    k->hi = _mm256_set1_ps(is_signed ? 127.0f : 255.0f);
+    k->vinv = _mm256_set1_ps(inv);
+    return true;
+}
+
+static inline __m128i quant8(__m256 xv, const quant_consts *k, int is_signed)
+{
     const __m256 half = _mm256_set1_ps(0.5f), rel = _mm256_set1_ps(0x1p-20f);
     const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    __m256 t = _mm256_mul_ps(xv, k->vinv);
+    __m256 r = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 dist = _mm256_and_ps(_mm256_sub_ps(t, r), absmask);
+    __m256 margin = _mm256_add_ps(_mm256_mul_ps(_mm256_and_ps(t, absmask), rel),
+                                  _mm256_set1_ps(0x1p-60f));
+    __m256 near = _mm256_cmp_ps(dist, _mm256_sub_ps(half, margin), _CMP_GT_OQ);
+    if (_mm256_movemask_ps(near))
+        t = _mm256_div_ps(xv, k->vs);
+    else
+        t = r;
+    t = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    t = _mm256_add_ps(t, k->vz);
+    t = _mm256_max_ps(t, k->lo); /* NaN in t -> lo (second operand) */
+    t = _mm256_min_ps(t, k->hi);
+    __m256i v = _mm256_cvtps_epi32(t);
+    /* 8 int32 in [-128, 255] -> 8 bytes. */
+    __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    return is_signed ? _mm_packs_epi16(w, w) : _mm_packus_epi16(w, w);
+}
+
+void tq_quantize_f32_avx2(const float *x, size_t n, float scale, int zp, int is_signed, void *q)
+{
+    quant_consts k;
+    if (!quant_consts_init(&k, scale, zp, is_signed)) {
+        tq_quantize_f32_c(x, n, scale, zp, is_signed, q);
+        return;
+    }
     /* a short tail re-does the last 8 (same values written twice) unless q
      * overlaps x (in place: bytes already written would be read again) */
     uintptr_t qb = (uintptr_t)q, xb = (uintptr_t)x;
@@ -111,26 +149,7 @@ void tq_quantize_f32_avx2(const float *x, size_t n, float scale, int zp, int is_
             i = n - 8;
             overlap_ok = false; /* once */
         }
-        __m256 xv = _mm256_loadu_ps(x + i);
-        __m256 t = _mm256_mul_ps(xv, vinv);
-        __m256 r = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        __m256 dist = _mm256_and_ps(_mm256_sub_ps(t, r), absmask);
-        __m256 margin = _mm256_add_ps(_mm256_mul_ps(_mm256_and_ps(t, absmask), rel),
-                                      _mm256_set1_ps(0x1p-60f));
-        __m256 near = _mm256_cmp_ps(dist, _mm256_sub_ps(half, margin), _CMP_GT_OQ);
-        if (_mm256_movemask_ps(near))
-            t = _mm256_div_ps(xv, vs);
-        else
-            t = r;
-        t = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        t = _mm256_add_ps(t, vz);
-        t = _mm256_max_ps(t, lo); /* NaN in t -> lo (second operand) */
-        t = _mm256_min_ps(t, hi);
-        __m256i v = _mm256_cvtps_epi32(t);
-        /* 8 int32 in [-128, 255] -> 8 bytes. */
-        __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-        __m128i bytes = is_signed ? _mm_packs_epi16(w, w) : _mm_packus_epi16(w, w);
-        _mm_storel_epi64((__m128i *)((uint8_t *)q + i), bytes);
+        _mm_storel_epi64((__m128i *)((uint8_t *)q + i), quant8(_mm256_loadu_ps(x + i), &k, is_signed));
         i += 8;
     }
     if (i < n)
@@ -543,6 +562,45 @@ void tq_qadd2_avx2(float *out, const uint8_t *a, const tq_qbranch *ba, const uin
         _mm256_storeu_ps(out + n - 8, v);
     } else if (i < n) {
         tq_qadd2_c(out + i, a + i, ba, b ? b + i : NULL, bb, n - i);
+    }
+}
+
+void tq_qelt2q_avx2(uint8_t *y, const uint8_t *a, const tq_qbranch *ba, const uint8_t *b,
+                    const tq_qbranch *bb, int n, const tq_qact *act, float y_scale, int y_zp,
+                    int y_signed)
+{
+    quant_consts k;
+    if (n < 8 || !quant_consts_init(&k, y_scale, y_zp, y_signed)) {
+        tq_qelt2q_c(y, a, ba, b, bb, n, act, y_scale, y_zp, y_signed);
+        return;
+    }
+    const __m256 zero = _mm256_setzero_ps();
+    const __m256 lo = _mm256_set1_ps(act->lo), hi = _mm256_set1_ps(act->hi);
+    /* the short tail re-does the last 8 (same bytes written twice) unless y
+     * overlaps an input (bytes already written would be read again) */
+    uintptr_t yb = (uintptr_t)y, ab = (uintptr_t)a, bb_ = (uintptr_t)b;
+    bool redo_ok = (yb + (size_t)n <= ab || yb >= ab + (size_t)n) &&
+                   (!b || yb + (size_t)n <= bb_ || yb >= bb_ + (size_t)n);
+    for (int i = 0;; i += 8) {
+        if (i + 8 > n) {
+            if (i < n && !redo_ok)
+                tq_qelt2q_c(y + i, a + i, ba, b ? b + i : NULL, bb, n - i, act, y_scale, y_zp,
+                            y_signed);
+            if (i == n || !redo_ok)
+                break;
+            i = n - 8;
+            redo_ok = false; /* once */
+        }
+        __m256 v = branch8(a + i, ba);
+        if (b)
+            v = _mm256_add_ps(v, branch8(b + i, bb));
+        if (act->kind == TQ_QACT_RELU) {
+            v = _mm256_max_ps(v, zero); /* v > 0 ? v : 0 (NaN -> 0) */
+        } else if (act->kind == TQ_QACT_CLIP) {
+            v = _mm256_max_ps(lo, v); /* lo > v ? lo : v (NaN stays) */
+            v = _mm256_min_ps(hi, v); /* hi < v ? hi : v */
+        }
+        _mm_storel_epi64((__m128i *)(y + i), quant8(v, &k, y_signed));
     }
 }
 

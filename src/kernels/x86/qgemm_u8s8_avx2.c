@@ -117,3 +117,83 @@ void tq_qgemm_c4u_avx2(int M, int N, int KQ, const int8_t *w, const uint8_t *con
             U8_BLOCK(1);
     }
 }
+
+/* ---- Paired steps (kernels/qgemm.h tq_c4u_pairs): two quads' vpmaddubsw
+ * pair sums added in int16, one vpmaddwd for both. 3 multiplies per two
+ * quads instead of 4. */
+
+/* acc += widen(a0 * wa + a1 * wb) (the pair fits int16: tq_c4u_pairs) */
+static inline __m256i dot8_u8(__m256i acc, __m256i a0, __m256i wa, __m256i a1, __m256i wb,
+                              __m256i ones)
+{
+    __m256i s = _mm256_add_epi16(_mm256_maddubs_epi16(a0, wa), _mm256_maddubs_epi16(a1, wb));
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(s, ones));
+}
+
+static inline __m256i bcast_quad(const int8_t *p)
+{
+    int32_t quad;
+    memcpy(&quad, p, 4);
+    return _mm256_set1_epi32(quad);
+}
+
+/* one block of 4 rows x 16 pixels (W = 2 vectors) or 8 pixels (W = 1) */
+#define PAIR_BLOCK(W)                                                                          \
+    do {                                                                                       \
+        __m256i acc[4][W];                                                                     \
+        for (int r = 0; r < 4; r++) {                                                          \
+            __m256i init = _mm256_set1_epi32(row_init ? row_init[m + r] : 0);                  \
+            for (int v = 0; v < (W); v++)                                                      \
+                acc[r][v] = init;                                                              \
+        }                                                                                      \
+        const uint32_t *ord = p->order + (size_t)b * (size_t)p->stride;                        \
+        const int8_t *wq = p->w + (size_t)b * (size_t)p->stride * 16;                          \
+        int np = p->npairs[b], ns = p->nsingles[b];                                            \
+        for (int s = 0; s < np; s++, ord += 2, wq += 32) {                                     \
+            const uint8_t *pa = brows[ord[0]] + 4 * (size_t)n0;                                \
+            const uint8_t *pb = brows[ord[1]] + 4 * (size_t)n0;                                \
+            __m256i a[W], bb[W];                                                               \
+            for (int v = 0; v < (W); v++) {                                                    \
+                a[v] = _mm256_loadu_si256((const __m256i *)(pa + 32 * v));                     \
+                bb[v] = _mm256_loadu_si256((const __m256i *)(pb + 32 * v));                    \
+            }                                                                                  \
+            for (int r = 0; r < 4; r++) {                                                      \
+                __m256i wa = bcast_quad(wq + 4 * r), wb = bcast_quad(wq + 16 + 4 * r);         \
+                for (int v = 0; v < (W); v++)                                                  \
+                    acc[r][v] = dot8_u8(acc[r][v], a[v], wa, bb[v], wb, ones);                 \
+            }                                                                                  \
+        }                                                                                      \
+        for (int s = 0; s < ns; s++, ord++, wq += 16) {                                        \
+            const uint8_t *pa = brows[ord[0]] + 4 * (size_t)n0;                                \
+            __m256i a[W];                                                                      \
+            for (int v = 0; v < (W); v++)                                                      \
+                a[v] = _mm256_loadu_si256((const __m256i *)(pa + 32 * v));                     \
+            for (int r = 0; r < 4; r++) {                                                      \
+                __m256i wa = bcast_quad(wq + 4 * r);                                           \
+                for (int v = 0; v < (W); v++)                                                  \
+                    acc[r][v] = dot4_u8(acc[r][v], a[v], wa, ones);                            \
+            }                                                                                  \
+        }                                                                                      \
+        for (int r = 0; r < 4; r++)                                                            \
+            store16(c + (size_t)(m + r) * ldc + n0, acc[r][0], acc[r][(W) - 1], ncols);        \
+    } while (0)
+
+void tq_qgemm_c4u_pairs_avx2(const tq_c4u_pairs *p, const int8_t *w, int N,
+                             const uint8_t *const *brows, const int32_t *row_init, int32_t *c,
+                             size_t ldc)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int n0 = 0; n0 < N; n0 += 16) {
+        int ncols = N - n0 < 16 ? N - n0 : 16;
+        for (int b = 0, m = 0; b < p->blocks; b++, m += 4) {
+            if (ncols > 8)
+                PAIR_BLOCK(2);
+            else
+                PAIR_BLOCK(1);
+        }
+    }
+    int m4 = 4 * p->blocks;
+    if (m4 < p->M)
+        tq_qgemm_c4u_avx2(p->M - m4, N, p->KQ, w + (size_t)m4 * 4 * (size_t)p->KQ, brows,
+                          row_init ? row_init + m4 : NULL, c + (size_t)m4 * ldc, ldc);
+}

@@ -247,6 +247,12 @@ static int qelt_eval(tq_op_ctx *c)
             lut((uint8_t *)c->out[0]->data + i0, a + i0, (size_t)len, st->tq + ch * 256);
             continue;
         }
+        if (st->quant_out && d->qelt2q) { /* one pass, no float buffer */
+            d->qelt2q((uint8_t *)c->out[0]->data + i0, a + i0, st->ba + ch, b ? b + i0 : NULL,
+                      b ? st->bb + ch : NULL, (int)len, &st->act, st->y_scale, st->y_zp,
+                      st->y_signed);
+            continue;
+        }
         float *yf = st->quant_out ? NULL : (float *)c->out[0]->data + i0;
         uint8_t *yq = st->quant_out ? (uint8_t *)c->out[0]->data + i0 : NULL;
         float buf[256];

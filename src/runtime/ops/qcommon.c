@@ -110,6 +110,7 @@ static void qconv_release_c4(tq_qconv *q)
     free(q->c4_w);
     free(q->c4_wsum);
     free(q->c4_koff);
+    tq_c4u_pairs_free(&q->c4u_pairs);
     q->c4_w = NULL;
     q->c4_wsum = NULL;
     q->c4_koff = NULL;
@@ -196,12 +197,19 @@ static int c4_prepare(tq_op_ctx *c, tq_qconv *q, const tq_value *w, const tq_val
          * saturate it (always so for reduce-range weights), else the sign
          * trick, exact only for weights in [-127, 127]; a -128 with large
          * pairs keeps the int16 vpmaddwd path */
-        q->c4_u8s8 = tq_qgemm_c4u_fits(q->c4_w, (size_t)q->cout * (size_t)q->kq);
+        q->c4u_fits = tq_qgemm_c4u_fits(q->c4_w, (size_t)q->cout * (size_t)q->kq);
+        /* full-range weights too when the pairing schedule can split the
+         * quads over the bound (whole blocks of 4 output channels) */
+        bool pairs = tq_qdsp_get()->qgemm_c4u_pairs != NULL;
+        q->c4_u8s8 = q->c4u_fits || (pairs && q->cout % 4 == 0);
         if (!q->c4_u8s8 && has_m128) {
             qconv_release_c4(q);
             return TQ_OK;
         }
         q->c4_signed = !q->c4_u8s8;
+        if (q->c4_u8s8 && pairs &&
+            tq_c4u_pairs_build(&q->c4u_pairs, (int)q->cout, q->kq, q->c4_w))
+            return tq_op_fail(c, TQ_ENOMEM, "out of memory");
     }
     for (int ky = 0; q->c4_taps && ky < q->kh; ky++)
         for (int g = 0; g < tquads; g++) /* quad g starts at tap 4g: pixel + 4g */
@@ -729,7 +737,9 @@ static void ip_gemm(const tq_qconv *q, const tq_qdsp *d, const void *img, const 
         if (q->c4_signed)
             d->qgemm_c4s((int)q->cout, (int)ncols, q->kq, q->c4_w, (const int8_t *const *)brows4,
                          init4, dst, ldc);
-        else if (q->c4_u8s8)
+        else if (q->c4_u8s8 && q->c4u_pairs.order && d->qgemm_c4u_pairs)
+            d->qgemm_c4u_pairs(&q->c4u_pairs, q->c4_w, (int)ncols, brows4, init4, dst, ldc);
+        else if (q->c4_u8s8 && q->c4u_fits)
             d->qgemm_c4u((int)q->cout, (int)ncols, q->kq, q->c4_w, brows4, init4, dst, ldc);
         else
             d->qgemm_c4((int)q->cout, (int)ncols, q->kq, q->c4_w, brows4, init4, dst, ldc);

@@ -105,10 +105,21 @@ typedef struct tq_qconv {
      * trick, exact) replaces vpdpbusd; the zero point moves with the data. */
     bool c4_signed;
     /* Without VNNI, when every weight pair satisfies kernels/qgemm.h
-     * tq_qgemm_c4u_fits (reduce-range weights always do): the u8 image of
-     * the VNNI path and qgemm_c4u (plain vpmaddubsw, exact under that
-     * bound); s8 inputs are flipped to u8 with the zero point. */
+     * tq_qgemm_c4u_fits (reduce-range weights always do), or for any
+     * weights when the CPU table has qgemm_c4u_pairs and cout % 4 == 0
+     * (its schedule splits the quads over the bound): the u8 image of the
+     * VNNI path and qgemm_c4u / qgemm_c4u_pairs (plain vpmaddubsw, exact
+     * under that bound); s8 inputs are flipped to u8 with the zero point.
+     * Preferred to the sign trick (c4_signed): fewer instructions per
+     * multiply-add, and pairs of quads share one vpmaddwd. */
     bool c4_u8s8;
+    /* c4_u8s8 with a pairing schedule (kernels/qgemm.h tq_c4u_pairs; built
+     * when the CPU table has qgemm_c4u_pairs): two quads per vpmaddwd */
+    tq_c4u_pairs c4u_pairs;
+    /* the weights pass tq_qgemm_c4u_fits: qgemm_c4u alone is exact; else
+     * only the schedule (which splits quads) or qgemm_c4 (exact for any
+     * weights: C, or VNNI) may run them */
+    bool c4u_fits;
     /* One input channel, stride 1, no horizontal dilation (a stem conv):
      * the 4 bytes of an image pixel are 4 horizontal taps (x[i..i+3] of the
      * padded row) instead of 4 channels, so a 3-wide kernel row is one quad,
