@@ -22,18 +22,8 @@
 #include "kernels/dynq_dw.h"
 #include "kernels/qgemm.h"
 
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static uint32_t rnd(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t)(rng_state >> 16);
-}
-static int rnd_in(int lo, int hi) /* inclusive */
-{
-    return lo + (int)(rnd() % (uint32_t)(hi - lo + 1));
-}
+#define QRAND_SEED 0x9E3779B97F4A7C15ull
+#include "qrand.h"
 static float rnd_f(float lo, float hi)
 {
     return lo + (hi - lo) * (float)(rnd() & 0xFFFFFF) / 16777216.0f;

@@ -22,18 +22,8 @@
 #include "kernels/cpu.h"
 #include "kernels/qgemm.h"
 
-static uint64_t rng_state = 0xD1B54A32D192ED03ull;
-static uint32_t rnd(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t)(rng_state >> 16);
-}
-static int rnd_in(int lo, int hi) /* inclusive */
-{
-    return lo + (int)(rnd() % (uint32_t)(hi - lo + 1));
-}
+#define QRAND_SEED 0xD1B54A32D192ED03ull
+#include "qrand.h"
 
 static void test_dw_taps_kernel(void **st)
 {

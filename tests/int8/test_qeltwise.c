@@ -21,14 +21,8 @@
 #include "kernels/cpu.h"
 #include "kernels/qgemm.h"
 
-static uint64_t rng_state = 0x1234567887654321ull;
-static uint32_t rnd(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t)(rng_state >> 16);
-}
+#define QRAND_SEED 0x1234567887654321ull
+#include "qrand.h"
 
 enum { C = 3, H = 4, W = 5, N = C * H * W };
 

@@ -38,18 +38,8 @@
 
 #define SENTINEL 0x5A5A5A5A
 
-static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
-static uint32_t rnd(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t)(rng_state >> 16);
-}
-static int rnd_in(int lo, int hi) /* inclusive */
-{
-    return lo + (int)(rnd() % (uint32_t)(hi - lo + 1));
-}
+#define QRAND_SEED 0x2545F4914F6CDD1Dull
+#include "qrand.h"
 
 static void test_fits_boundaries(void **st)
 {

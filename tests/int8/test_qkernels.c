@@ -18,14 +18,8 @@
 
 #define SENTINEL 0x5A5A5A5A
 
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static uint32_t rnd(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t)(rng_state >> 16);
-}
+#define QRAND_SEED 0x9E3779B97F4A7C15ull
+#include "qrand.h"
 
 static const tq_qdsp *simd_table(void)
 {
