@@ -55,7 +55,8 @@ fi
 for m in nr_metric_v1 learned_filter_v1 vmaf_tiny_v4; do
     if [ -f "$SEED/$m.onnx" ] && [ -f "$SEED/$m.int8.onnx" ]; then
         CASES="$CASES
-$m $SEED/$m.onnx $SEED/$m.int8.onnx"
+$m $SEED/$m.onnx $SEED/$m.int8.onnx
+$m@avx2 $SEED/$m.onnx $SEED/$m.int8.onnx"
     fi
 done
 
