@@ -19,6 +19,7 @@ typedef enum tq_calib_method {
     TQ_CALIB_MINMAX = 0,     /* observed min/max (ORT default) */
     TQ_CALIB_ENTROPY = 1,    /* KL search, 2048-bin |x| histogram, 128 levels */
     TQ_CALIB_PERCENTILE = 2, /* |x| percentile over a 2048-bin histogram */
+    TQ_CALIB_MSE = 3,        /* threshold minimising the quantisation MSE (same histogram) */
 } tq_calib_method;
 
 /* Quantisation-aware training (mode TQ_QUANT_QAT): fake-quant fine-tuning of

@@ -6,7 +6,8 @@
 
 static const char *method_name(tq_calib_method m)
 {
-    return m == TQ_CALIB_ENTROPY ? "entropy" : m == TQ_CALIB_PERCENTILE ? "percentile" : "minmax";
+    return m == TQ_CALIB_ENTROPY ? "entropy" : m == TQ_CALIB_PERCENTILE ? "percentile"
+           : m == TQ_CALIB_MSE ? "mse" : "minmax";
 }
 
 /* What QAT fine-tuning did: objective, data, optimiser and the loss curve. */

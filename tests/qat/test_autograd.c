@@ -280,6 +280,7 @@ static void un_f(void *c, double *y)
         break;
     }
     case 3: tq_agk_fakeq_fwd_d(2, 3, 4, k->x, k->scale, k->zp, -128, 127, y); break;
+    case 4: tq_agk_clip_fwd_d(k->n, k->x, -0.7, 0.9, y); break;
     }
 }
 
@@ -292,6 +293,26 @@ static void test_pointwise(void **state)
     double *r = rnd(40, -1, 1), *dx = calloc(40, sizeof(double));
     tq_agk_relu_bwd_d(40, k.x, r, dx);
     check_fd(&k, un_f, k.x, 40, r, 40, dx, "relu");
+    free(k.x), free(r), free(dx);
+    /* Clip to [-0.7, 0.9]: x spans [-1.6, 1.6] so both the pass-through and
+     * the clamped pieces are exercised; x is kept 0.01 away from the ends
+     * (the kinks) so +-h stays in one piece. */
+    k.kind = 4, k.n = 60, k.x = rnd(60, -1.6, 1.6);
+    int clamped = 0, passed = 0;
+    for (int i = 0; i < 60; i++) {
+        if (fabs(k.x[i] + 0.7) < 0.01 || fabs(k.x[i] - 0.9) < 0.01)
+            k.x[i] += 0.02;
+        bool in = k.x[i] >= -0.7 && k.x[i] <= 0.9;
+        clamped += !in, passed += in;
+    }
+    assert_true(clamped > 0 && passed > 0);
+    r = rnd(60, -1, 1), dx = calloc(60, sizeof(double));
+    tq_agk_clip_bwd_d(60, k.x, -0.7, 0.9, r, dx);
+    check_fd(&k, un_f, k.x, 60, r, 60, dx, "clip");
+    double yc[60];
+    un_f(&k, yc); /* forward against the definition */
+    for (int i = 0; i < 60; i++)
+        assert_true(yc[i] == fmin(fmax(k.x[i], -0.7), 0.9));
     free(k.x), free(r), free(dx);
     /* GlobalAveragePool: 6 channels of 5x4 */
     k.kind = 1, k.nc = 6, k.hw = 20, k.x = rnd(120, -1, 1);

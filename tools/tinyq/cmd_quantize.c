@@ -19,7 +19,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "Usage: tinyq quantize MODEL.onnx [--mode dynamic|static|qat|auto] [--calibration CAL.npz]\n"
-            "         [--method minmax|entropy|percentile] [--percentile P] [--per-channel]\n"
+            "         [--method minmax|entropy|percentile|mse] [--percentile P] [--per-channel]\n"
             "         [--activation-type int8|uint8] [--op-types Conv,MatMul,...]\n"
             "         [--exclude NODE...] [--calib-batch N] [-o OUT.onnx] [--report-out R.json]\n"
             "       tinyq quantize --registry REG --id ID [the options above except -o]\n"
@@ -46,7 +46,10 @@ static void usage(FILE *f)
             "  --config F.yaml   the options above as YAML keys (e.g. `epochs-qat: 5`,\n"
             "                    `per-channel: true`); command-line options win\n"
             "  --method M        calibration: minmax (default), entropy (KL, 2048-bin\n"
-            "                    histogram), percentile (--percentile, default 99.999)\n"
+            "                    histogram), percentile (--percentile, default 99.999),\n"
+            "                    mse (the clipping threshold with the least estimated\n"
+            "                    quantisation MSE on the same histogram; graph outputs\n"
+            "                    keep their MinMax range)\n"
             "  --per-channel     one weight scale per output channel\n"
             "  --activation-type static activations: int8 (default) or uint8\n"
             "  --op-types LIST   op types to quantise (default Conv,ConvTranspose,Gemm,MatMul)\n"
@@ -351,8 +354,10 @@ static int run_quantize(int argc, char **argv, int user_argc, char **user_argv)
                 s.method = TQ_CALIB_ENTROPY;
             else if (strcmp(val, "percentile") == 0)
                 s.method = TQ_CALIB_PERCENTILE;
+            else if (strcmp(val, "mse") == 0)
+                s.method = TQ_CALIB_MSE;
             else
-                rc = cli_usage_error("quantize", "unknown --method '%s' (minmax, entropy, percentile)", val);
+                rc = cli_usage_error("quantize", "unknown --method '%s' (minmax, entropy, percentile, mse)", val);
         } else if (strcmp(a, "--percentile") == 0) {
             char *end;
             s.percentile = strtod(argv[++i], &end);
