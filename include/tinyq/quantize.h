@@ -65,7 +65,12 @@ typedef struct tq_quant_settings {
     const char *const *op_types;  /* op types to quantise; NULL = all supported */
     int n_op_types;
     tq_qat_settings *qat;         /* TQ_QUANT_QAT: training knobs and results */
-    uint8_t reserved[64 - sizeof(void *)]; /* zero; room for new settings */
+    /* static/qat: quantise only the inputs of quantised nodes, as the dynamic
+     * graph does; an output gets its Q/DQ only as the input of another
+     * quantised node (ONNX Runtime: OpTypesToExcludeOutputQuantization for
+     * every op). Off by default (ORT's default quantises every output). */
+    int float_outputs;
+    uint8_t reserved[64 - sizeof(void *) - sizeof(int)]; /* zero; room for new settings */
 } tq_quant_settings;
 
 TQ_API void tq_quant_default_settings(tq_quant_settings *s);

@@ -10,7 +10,10 @@
  * nodes read it; all readers see the dequantised value, as in ORT.
  * Relu after a quantised node is folded into the output's quantisation (the
  * Relu's output range has min 0, so the clamp of QuantizeLinear does its
- * job); a Clip keeps its node but its input takes the Clip's output range. */
+ * job); a Clip keeps its node but its input takes the Clip's output range.
+ * With float_outputs only the inputs of quantised nodes get Q/DQ pairs
+ * (outputs stay float unless another quantised node reads them; no Relu is
+ * folded then). */
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -123,6 +126,10 @@ static int plan(qdq_ctx *c, const tq_graph *g, tq_quant_summary *sum)
             if (strcmp(c->acts[a].name, n->inputs[0]) == 0)
                 c->x_act[i] = a;
         const char *y = n->outputs[0];
+        if (rc)
+            return rc;
+        if (c->s->float_outputs)
+            continue; /* readers that are quantised nodes add it as their input */
         int r = sole_reader(g, y);
         const tq_node *rd = r >= 0 ? &g->nodes[r] : NULL;
         if (!rc && rd && is_op(rd, "Relu") && !c->selected[r]) {

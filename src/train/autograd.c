@@ -215,6 +215,8 @@ static int plan_fake_quant(const tq_graph *mg, const tq_quant_settings *qs, fq_p
             continue;
         if (!tq_graph_find_initializer(mg, n->inputs[0]) && plan_add(p, n->inputs[0]))
             return -1;
+        if (qs->float_outputs)
+            continue; /* as the export: outputs only as inputs of quantised nodes */
         const tq_node *r = sole_reader(mg, n->outputs[0]);
         /* A Relu is folded into the output Q/DQ; a Clip keeps its node but the
          * output Q/DQ takes the Clip's output range, and since that range lies

@@ -14,7 +14,9 @@ of the exported int8 model against the fp32 model, both run by `tinyq run`
 (numpy computes that MSE). Tolerance 1 %: the two differ only where float32
 accumulation puts a value within ~1e-6 relative of a rounding boundary and
 by the int32 bias rounding, both far below 1 % of the error here; per tensor
-and per channel weights.
+and per channel weights, with and without --float-outputs (Q/DQ only on the
+inputs of quantised nodes: the second Conv's output must then reach the Add
+directly, and the fake quant must follow the export there too).
 Exit 0 pass, 1 failure.
 """
 import json
@@ -72,7 +74,8 @@ def main():
         np.savez(data, x=x)
         run("run", model, "-i", data, "-o", os.path.join(tmp, "f.npz"))
         ref = np.load(os.path.join(tmp, "f.npz"))["y"].astype(np.float64)
-        for extra in ([], ["--per-channel"]):
+        n_q = {}
+        for extra in ([], ["--per-channel"], ["--float-outputs"], ["--per-channel", "--float-outputs"]):
             out, rep = os.path.join(tmp, "q.onnx"), os.path.join(tmp, "q.json")
             run("quantize", model, "--mode", "qat", "--train", data, "--epochs-qat", 0,
                 "--n-calibration", len(x), "-o", out, "--report-out", rep, *extra)
@@ -81,11 +84,23 @@ def main():
             mse = float(np.mean((got - ref) ** 2))
             q = json.load(open(rep))["qat"]
             rel = abs(q["loss_before"] - mse) / mse
-            ok = mse > 0 and rel < 0.01 and q["fake_quant_activations"] >= 3
+            ok = mse > 0 and rel < 0.01 and q["fake_quant_activations"] == (2 if "--float-outputs" in extra else 3)
             print(f"{'ok ' if ok else 'FAIL'} {' '.join(extra) or 'per-tensor'}: exported MSE "
                   f"{mse:.6g}, fake-quant loss_before {q['loss_before']:.6g} (rel {rel:.2g}), "
                   f"{q['fake_quant_activations']} activation fake quants")
             failures += not ok
+            g = onnx.load(out).graph
+            n_q[" ".join(extra)] = sum(n.op_type == "QuantizeLinear" for n in g.node)
+            if "--float-outputs" in extra:
+                # conv2d's output feeds only Add: no Q/DQ may follow it, and the
+                # graph keeps one pair per quantised node input (x, r1)
+                made_by = {o: n for n in g.node for o in n.output}
+                add = next(n for n in g.node if n.op_type == "Add")
+                conv_out = made_by[add.input[1]]
+                ok = conv_out.op_type == "Conv" and n_q[" ".join(extra)] == 2
+                print(f"{'ok ' if ok else 'FAIL'} {' '.join(extra)}: Add reads "
+                      f"{conv_out.op_type}, {n_q[' '.join(extra)]} QuantizeLinear nodes")
+                failures += not ok
     return 1 if failures else 0
 
 

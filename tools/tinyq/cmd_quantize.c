@@ -20,6 +20,7 @@ static void usage(FILE *f)
     fprintf(f,
             "Usage: tinyq quantize MODEL.onnx [--mode dynamic|static|qat|auto] [--calibration CAL.npz]\n"
             "         [--method minmax|entropy|percentile|mse] [--percentile P] [--per-channel]\n"
+            "         [--float-outputs]\n"
             "         [--activation-type int8|uint8] [--op-types Conv,MatMul,...]\n"
             "         [--exclude NODE...] [--calib-batch N] [-o OUT.onnx] [--report-out R.json]\n"
             "       tinyq quantize --registry REG --id ID [the options above except -o]\n"
@@ -51,6 +52,9 @@ static void usage(FILE *f)
             "                    quantisation MSE on the same histogram; graph outputs\n"
             "                    keep their MinMax range)\n"
             "  --per-channel     one weight scale per output channel\n"
+            "  --float-outputs   static/qat: Q/DQ only on the inputs of quantised nodes;\n"
+            "                    an output stays float unless a quantised node reads it\n"
+            "                    (ORT: OpTypesToExcludeOutputQuantization; weights stay int8)\n"
             "  --activation-type static activations: int8 (default) or uint8\n"
             "  --op-types LIST   op types to quantise (default Conv,ConvTranspose,Gemm,MatMul)\n"
             "  --exclude NODE... node names left in fp32 (put MODEL before --exclude)\n"
@@ -370,6 +374,8 @@ static int run_quantize(int argc, char **argv, int user_argc, char **user_argv)
             s.calib_batch = (int)v;
         } else if (strcmp(a, "--per-channel") == 0) {
             s.per_channel = 1;
+        } else if (strcmp(a, "--float-outputs") == 0) {
+            s.float_outputs = 1;
         } else if (strcmp(a, "--activation-type") == 0) {
             i++;
             if (strcmp(val, "int8") == 0)
