@@ -41,6 +41,9 @@ typedef struct tq_qat_settings {
     uint64_t seed;               /* shuffling and calibration sample (0) */
     int smoke;                   /* 1 epoch over at most 64 samples (CI) */
     int64_t max_train;           /* use at most this many samples (0 = all) */
+    int centered;                /* MSE objectives: remove the error's batch mean first
+                                    (a loss blind to a constant output offset, like
+                                    the PLCC gate); 0 = plain MSE (default) */
     /* filled by the run */
     char objective[32];          /* "mse-target", "xent-label" or "mse-teacher" */
     int64_t n_train, n_steps, n_calibration_used;

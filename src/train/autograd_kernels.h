@@ -83,6 +83,9 @@ int64_t tq_agk_conv_col_size(const tq_agk_conv *g);
                              const REAL *dy, REAL *dx);                                          \
     /* Mean squared error over n values; writes dy = dLoss/dy (not accumulated). */            \
     double tq_agk_mse##S(int64_t n, const REAL *y, const REAL *t, REAL *dy);                     \
+    /* The same with the error's mean removed first (blind to a constant offset, */          \
+    /* as PLCC is): mean((e - mean(e))^2), e = y - t.                           */          \
+    double tq_agk_mse_centered##S(int64_t n, const REAL *y, const REAL *t, REAL *dy);           \
     /* Mean softmax cross-entropy of rows [b, k] against class indices. */                     \
     double tq_agk_xent##S(int64_t b, int64_t k, const REAL *logits, const int64_t *label,        \
                           REAL *dy);

@@ -360,7 +360,7 @@ static void test_pointwise(void **state)
 
 /* ---- losses: gradients of the loss itself */
 typedef struct loss_ctx {
-    int xent;
+    int xent; /* 0 mse, 1 cross-entropy, 2 centered mse */
     double *y, *t;
     int64_t lab[4];
 } loss_ctx;
@@ -368,7 +368,9 @@ typedef struct loss_ctx {
 static void loss_f(void *c, double *out)
 {
     loss_ctx *k = c;
-    out[0] = k->xent ? tq_agk_xent_d(4, 5, k->y, k->lab, NULL) : tq_agk_mse_d(20, k->y, k->t, NULL);
+    out[0] = k->xent == 1   ? tq_agk_xent_d(4, 5, k->y, k->lab, NULL)
+             : k->xent == 2 ? tq_agk_mse_centered_d(20, k->y, k->t, NULL)
+                            : tq_agk_mse_d(20, k->y, k->t, NULL);
 }
 
 static void test_losses(void **state)
@@ -379,6 +381,18 @@ static void test_losses(void **state)
     double dy[20];
     tq_agk_mse_d(20, k.y, k.t, dy);
     check_fd(&k, loss_f, k.y, 20, &one, 1, dy, "mse");
+    k.xent = 2;
+    tq_agk_mse_centered_d(20, k.y, k.t, dy);
+    check_fd(&k, loss_f, k.y, 20, &one, 1, dy, "centered mse");
+    { /* blind to a constant offset, and equal to numpy's np.var(y - t) */
+        double sh[20], e[20], m = 0, v = 0;
+        for (int i = 0; i < 20; i++)
+            sh[i] = k.y[i] + 3.25, e[i] = k.y[i] - k.t[i], m += e[i] / 20;
+        for (int i = 0; i < 20; i++)
+            v += (e[i] - m) * (e[i] - m) / 20;
+        double a = tq_agk_mse_centered_d(20, k.y, k.t, NULL), b = tq_agk_mse_centered_d(20, sh, k.t, NULL);
+        assert_true(fabs(a - b) < 1e-12 && fabs(a - v) < 1e-12 && a < tq_agk_mse_d(20, k.y, k.t, NULL));
+    }
     k.xent = 1;
     tq_agk_xent_d(4, 5, k.y, k.lab, dy);
     check_fd(&k, loss_f, k.y, 20, &one, 1, dy, "cross-entropy");

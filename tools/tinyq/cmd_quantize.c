@@ -42,6 +42,9 @@ static void usage(FILE *f)
             "  --train DATA.npz  qat training set        --epochs-qat N (10)\n"
             "  --lr-qat LR       (1e-4 Adam, = 1e-3/10)  --batch-qat N (32)\n"
             "  --optimizer adam|sgd  --seed S (0)        --n-calibration N (64)\n"
+            "  --qat-centered    MSE objectives (target or teacher): remove the error's\n"
+            "                    batch mean first, so a constant output offset (which a\n"
+            "                    PLCC gate ignores) costs nothing\n"
             "  --smoke           qat: one epoch over at most 64 samples (CI)\n"
             "  --budget B        auto: allowed drop      --data D.npz  auto: evaluation set\n"
             "  --config F.yaml   the options above as YAML keys (e.g. `epochs-qat: 5`,\n"
@@ -376,6 +379,8 @@ static int run_quantize(int argc, char **argv, int user_argc, char **user_argv)
             s.per_channel = 1;
         } else if (strcmp(a, "--float-outputs") == 0) {
             s.float_outputs = 1;
+        } else if (strcmp(a, "--qat-centered") == 0) {
+            qat.centered = 1;
         } else if (strcmp(a, "--activation-type") == 0) {
             i++;
             if (strcmp(val, "int8") == 0)
