@@ -336,7 +336,8 @@ def build(args, work):
         "",
         "- `fp32`: the model as is. `dynamic`: int8 weights, activations quantised per run "
         "(no calibration). `static`: QDQ graph with int8/uint8 activations calibrated by "
-        "MinMax, Entropy or Percentile on a calibration `.npz`, int32 bias.",
+        "MinMax, Entropy, Percentile or MSE on a calibration `.npz`, int32 bias "
+        "(`--float-outputs`: Q/DQ on node inputs only, as the dynamic graph).",
         "- Pick the cheapest mode that stays inside the model's budget (`tinyq drop`).",
         "",
         "## 2. Fashion-MNIST CNN",

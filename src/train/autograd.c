@@ -40,6 +40,7 @@ typedef struct ag_value {
     int64_t n_ints;
     bool is_const, is_param, needs_grad, is_input;
     int64_t sample_numel;  /* graph inputs: elements per sample */
+    int fq_src;            /* output of an activation fake quant: the value it reads, else -1 */
 } ag_value;
 
 typedef struct ag_node {
@@ -85,6 +86,7 @@ static int add_value(tq_ag_graph *g, const char *name)
     g->v = nv;
     memset(&g->v[g->n_v], 0, sizeof(ag_value));
     g->v[g->n_v].name = name;
+    g->v[g->n_v].fq_src = -1;
     return g->n_v++;
 }
 
@@ -248,6 +250,7 @@ static int add_fq_act(tq_ag_graph *g, int vi, tq_dtype at, tq_error *err)
     n->in[0] = vi;
     n->n_in = 1;
     n->out = out;
+    g->v[out].fq_src = vi;
     n->qmin = at == TQ_UINT8 ? 0.0f : -128.0f;
     n->qmax = at == TQ_UINT8 ? 255.0f : 127.0f;
     return out;
@@ -375,6 +378,11 @@ static int build_node(tq_ag_graph *g, const tq_model *m, const tq_node *n,
         if (vi < 0)
             return tq_fail(err, TQ_EFORMAT, "%s: node '%s' (%s): input '%s' is not produced "
                            "by any node", g->model_name, nn, n->op_type, n->inputs[k]);
+        /* float_outputs: as in the export, only a quantised node's activation
+         * input reads the fake-quantised value; every other reader (a skip
+         * Add, a graph output path) reads the float value. */
+        if (qs && qs->float_outputs && !(quant && k == 0) && g->v[vi].fq_src >= 0)
+            vi = g->v[vi].fq_src;
         bool weight_slot = (op == OP_CONV || op == OP_GEMM) ? (k == 1 || k == 2)
                            : op == OP_MATMUL ? k == 1 : false;
         if (weight_slot && g->v[vi].is_const && g->v[vi].data) {

@@ -15,8 +15,9 @@ of the exported int8 model against the fp32 model, both run by `tinyq run`
 accumulation puts a value within ~1e-6 relative of a rounding boundary and
 by the int32 bias rounding, both far below 1 % of the error here; per tensor
 and per channel weights, with and without --float-outputs (Q/DQ only on the
-inputs of quantised nodes: the second Conv's output must then reach the Add
-directly, and the fake quant must follow the export there too).
+inputs of quantised nodes, read only by those: the second Conv's output must
+then reach the Add directly, the Add's skip input must be the float `x`, and
+the fake quant must follow the export there too).
 Exit 0 pass, 1 failure.
 """
 import json
@@ -97,7 +98,8 @@ def main():
                 made_by = {o: n for n in g.node for o in n.output}
                 add = next(n for n in g.node if n.op_type == "Add")
                 conv_out = made_by[add.input[1]]
-                ok = conv_out.op_type == "Conv" and n_q[" ".join(extra)] == 2
+                # and the skip path reads the float input, not its Q/DQ
+                ok = conv_out.op_type == "Conv" and n_q[" ".join(extra)] == 2 and add.input[0] == "x"
                 print(f"{'ok ' if ok else 'FAIL'} {' '.join(extra)}: Add reads "
                       f"{conv_out.op_type}, {n_q[' '.join(extra)]} QuantizeLinear nodes")
                 failures += not ok
