@@ -68,12 +68,16 @@ typedef struct tq_quant_settings {
     const char *const *op_types;  /* op types to quantise; NULL = all supported */
     int n_op_types;
     tq_qat_settings *qat;         /* TQ_QUANT_QAT: training knobs and results */
+    int reduce_range;             /* weights 7-bit like ONNX Runtime's reduce_range:
+                                     int8 symmetric in [-64, 64] (activations
+                                     unchanged); lets CPUs without VNNI use the
+                                     fast exact u8 x s8 vpmaddubsw kernels */
     /* static/qat: quantise only the inputs of quantised nodes, as the dynamic
      * graph does; an output gets its Q/DQ only as the input of another
      * quantised node (ONNX Runtime: OpTypesToExcludeOutputQuantization for
      * every op). Off by default (ORT's default quantises every output). */
     int float_outputs;
-    uint8_t reserved[64 - sizeof(void *) - sizeof(int)]; /* zero; room for new settings */
+    uint8_t reserved[64 - sizeof(void *) - 2 * sizeof(int)]; /* zero; room for new settings */
 } tq_quant_settings;
 
 TQ_API void tq_quant_default_settings(tq_quant_settings *s);

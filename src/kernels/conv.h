@@ -82,6 +82,14 @@ bool tq_conv_phase_used(int k, int d, int stride, int p);
 typedef void (*tq_dwconv_fn)(const tq_conv2d_geom *g, const float *in, const float *w,
                              float bias, float *out, bool clamp, float lo, float hi);
 
+/* Several output channels of one input plane (a group with one input
+ * channel and nout outputs, e.g. the stem conv of a grey image): plane o =
+ * tq_dwconv_fn's result with weights w + o*kh*kw and bias[o] (bias NULL =
+ * 0), at out + o * out_stride. The input rows are prepared once for all. */
+typedef void (*tq_dwconv_multi_fn)(const tq_conv2d_geom *g, const float *in, int nout,
+                                   const float *w, const float *bias, float *out,
+                                   size_t out_stride, bool clamp, float lo, float hi);
+
 /* Copy the phase planes of one group (tq_conv_phase_pack's contract). */
 typedef void (*tq_phase_pack_fn)(const tq_conv2d_geom *g, const tq_conv_phase *ph,
                                  const float *in, float *planes);
@@ -100,6 +108,7 @@ typedef void (*tq_conv_rows_fn)(const float *tmp, int64_t qw, float *y, const fl
 
 typedef struct tq_conv_dsp {
     tq_dwconv_fn dwconv;
+    tq_dwconv_multi_fn dwconv_multi;
     tq_phase_pack_fn phase_pack;
     tq_phase_fill_fn phase_fill;
     tq_conv_rows_fn rows;
@@ -110,6 +119,12 @@ const tq_conv_dsp *tq_conv_dsp_get(void);
 
 void tq_dwconv_c(const tq_conv2d_geom *g, const float *in, const float *w, float bias,
                  float *out, bool clamp, float lo, float hi);
+void tq_dwconv_multi_c(const tq_conv2d_geom *g, const float *in, int nout, const float *w,
+                       const float *bias, float *out, size_t out_stride, bool clamp, float lo,
+                       float hi);
+/* Is dsp's dwconv_multi a vector kernel for this shape (3x3, dilation 1,
+ * stride 1 or 2, rows up to 1024 wide)? Otherwise a GEMM does better. */
+bool tq_dwconv_multi_fast(const tq_conv_dsp *dsp, const tq_conv2d_geom *g);
 void tq_conv_phase_pack_c(const tq_conv2d_geom *g, const tq_conv_phase *ph, const float *in,
                           float *planes);
 void tq_conv_phase_fill_c(const tq_conv2d_geom *g, const tq_conv_phase *ph, const float *in,
@@ -126,6 +141,9 @@ void tq_conv_rows_avx2(const float *tmp, int64_t qw, float *y, const float *z, i
 /* 3x3, dilation 1, stride 1 or 2 in the interior; defers to C otherwise. */
 void tq_dwconv_avx2(const tq_conv2d_geom *g, const float *in, const float *w, float bias,
                     float *out, bool clamp, float lo, float hi);
+void tq_dwconv_multi_avx2(const tq_conv2d_geom *g, const float *in, int nout, const float *w,
+                          const float *bias, float *out, size_t out_stride, bool clamp, float lo,
+                          float hi);
 #endif
 
 #endif

@@ -9,12 +9,14 @@
 void tq_conv_dsp_init(tq_conv_dsp *dsp, unsigned cpu_flags)
 {
     dsp->dwconv = tq_dwconv_c;
+    dsp->dwconv_multi = tq_dwconv_multi_c;
     dsp->phase_pack = tq_conv_phase_pack_c;
     dsp->phase_fill = tq_conv_phase_fill_c;
     dsp->rows = tq_conv_rows_c;
 #if defined(TQ_HAVE_AVX2)
     if (cpu_flags & TQ_CPU_FLAG_AVX2) {
         dsp->dwconv = tq_dwconv_avx2;
+        dsp->dwconv_multi = tq_dwconv_multi_avx2;
         dsp->phase_pack = tq_conv_phase_pack_avx2;
         dsp->phase_fill = tq_conv_phase_fill_avx2;
         dsp->rows = tq_conv_rows_avx2;
@@ -280,4 +282,20 @@ void tq_dwconv_c(const tq_conv2d_geom *g, const float *in, const float *w, float
                 v = v < lo ? lo : (v > hi ? hi : v);
             out[oy * g->ow + ox] = v;
         }
+}
+
+void tq_dwconv_multi_c(const tq_conv2d_geom *g, const float *in, int nout, const float *w,
+                       const float *bias, float *out, size_t out_stride, bool clamp, float lo,
+                       float hi)
+{
+    for (int o = 0; o < nout; o++)
+        tq_dwconv_c(g, in, w + (int64_t)o * g->kh * g->kw, bias ? bias[o] : 0.0f,
+                    out + (size_t)o * out_stride, clamp, lo, hi);
+}
+
+bool tq_dwconv_multi_fast(const tq_conv_dsp *dsp, const tq_conv2d_geom *g)
+{
+    return dsp->dwconv_multi != tq_dwconv_multi_c && g->kh == 3 && g->kw == 3 && g->dh == 1 &&
+           g->dw == 1 && g->sh == g->sw && (g->sw == 1 || g->sw == 2) && g->pt >= 0 &&
+           g->pl >= 0 && g->ow >= 1 && g->ow <= 1024 && g->oh >= 1;
 }

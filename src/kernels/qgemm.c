@@ -5,6 +5,7 @@
 #include "kernels/cpu.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 void tq_qgemm_s16_c(int M, int N, int K2, const int16_t *a, size_t lda, const int16_t *b,
@@ -177,6 +178,16 @@ void tq_qgemm_c4s_c(int M, int N, int KQ, const int8_t *w, const int8_t *const *
     }
 }
 
+int tq_qgemm_c4u_fits(const int8_t *w, size_t nquads)
+{
+    for (size_t i = 0; i < nquads; i++) {
+        const int8_t *p = w + 4 * i;
+        if (abs(p[0]) + abs(p[1]) > TQ_C4U_PAIR_MAX || abs(p[2]) + abs(p[3]) > TQ_C4U_PAIR_MAX)
+            return 0;
+    }
+    return 1;
+}
+
 void tq_interleave4_c(uint8_t *dst, const uint8_t *const *src, int n, uint8_t flip)
 {
     for (int i = 0; i < n; i++)
@@ -262,6 +273,7 @@ static const tq_qdsp c_table = {
     .gather_u8 = tq_gather_u8_c,
     .qadd2 = tq_qadd2_c,
     .deint2_u32 = tq_deint2_u32_c,
+    .qgemm_c4u = tq_qgemm_c4_c,
 };
 
 #if defined(TQ_HAVE_AVX2)
@@ -282,6 +294,7 @@ static const tq_qdsp avx2_table = {
     .gather_u8 = tq_gather_u8_avx2,
     .qadd2 = tq_qadd2_avx2,
     .deint2_u32 = tq_deint2_u32_avx2,
+    .qgemm_c4u = tq_qgemm_c4u_avx2,
 };
 /* AVX2 plus the AVX512-VNNI implicit-GEMM kernel. */
 static const tq_qdsp vnni_table = {
@@ -301,6 +314,7 @@ static const tq_qdsp vnni_table = {
     .gather_u8 = tq_gather_u8_avx2,
     .qadd2 = tq_qadd2_avx2,
     .deint2_u32 = tq_deint2_u32_avx2,
+    .qgemm_c4u = tq_qgemm_c4_vnni, /* exact for any weights */
 };
 #endif
 

@@ -5,9 +5,11 @@
  * (u8 - zp and s8 - zp both lie in [-255, 255]), and the dot product runs on
  * pairs of int16 with vpmaddwd (int16 x int16 -> int32, pairwise summed).
  * No intermediate can saturate: |a*b + c*d| <= 2 * 255 * 255 < 2^31. The raw
- * full-range u8 x s8 vpmaddubsw (saturating int16 pair sums) is never used;
- * the one vpmaddubsw user, qgemm_c4s, feeds it |a| <= 128 and weights in
- * [-127, 127] (the sign trick), whose pair sums stay below 2^15.
+ * u8 x s8 vpmaddubsw (saturating int16 pair sums) is used only where its
+ * pair sums provably stay inside int16: qgemm_c4s feeds it |a| <= 128 and
+ * weights in [-127, 127] (the sign trick), and qgemm_c4u runs only on
+ * weights checked at packing time to have 255 * (|w_a| + |w_b|) <= 32767
+ * for every pair (tq_qgemm_c4u_fits; reduce-range weights always pass).
  * Subtracting zero points while widening costs nothing (the widening pass
  * exists anyway), so the GEMM needs no per-row/column offset correction; an
  * optional per-row int32 initial value carries folded biases.
@@ -21,7 +23,8 @@
  * overridden by AVX2 versions when tq_cpu_flags() (kernels/cpu.h) reports
  * AVX2, and qgemm_ind by its AVX512-VNNI version (x86/qgemm_vnni.c) when
  * TQ_CPU_FLAG_AVX512VNNI is set (qgemm_c4 likewise; qgemm_c4s is the
- * AVX2-only channel-quad kernel, used when VNNI is absent); tests force the C path with
+ * AVX2-only channel-quad kernel, used when VNNI is absent, and qgemm_c4u
+ * the faster AVX2 one for weights with small pair sums); tests force the C path with
  * tq_cpu_set_mask(0) or TQ_CPU_MASK=0 (TQ_CPU_MASK=1: AVX2 without VNNI). */
 #ifndef TQ_KERNELS_QGEMM_H
 #define TQ_KERNELS_QGEMM_H
@@ -113,6 +116,19 @@ typedef void (*tq_qgemm_c4_fn)(int M, int N, int KQ, const int8_t *w, const uint
 typedef void (*tq_qgemm_c4s_fn)(int M, int N, int KQ, const int8_t *w, const int8_t *const *brows,
                                 const int32_t *row_init, int32_t *c, size_t ldc);
 
+/* qgemm_c4u: the qgemm_c4 contract (u8 activations x s8 weights, same
+ * layout and result) restricted to weights for which tq_qgemm_c4u_fits()
+ * holds, so the AVX2 version (x86/qgemm_u8s8_avx2.c) can use the plain
+ * saturating vpmaddubsw exactly. Callers check the bound once, when packing
+ * constant weights; with VNNI the table points it at qgemm_c4's kernel. */
+typedef tq_qgemm_c4_fn tq_qgemm_c4u_fn;
+/* Largest |w_a| + |w_b| of a vpmaddubsw weight pair whose products with any
+ * u8 activations sum inside int16: 255 * 128 = 32640 <= 32767 < 255 * 129. */
+#define TQ_C4U_PAIR_MAX 128
+/* True when every weight quad w[4i..4i+3] (i < nquads) has |w0| + |w1| and
+ * |w2| + |w3| <= TQ_C4U_PAIR_MAX (the qgemm_c4u precondition). */
+int tq_qgemm_c4u_fits(const int8_t *w, size_t nquads);
+
 /* dst[4i + j] = src[j][i] ^ flip for i < n, j < 4 (channel-quad images). */
 typedef void (*tq_interleave4_fn)(uint8_t *dst, const uint8_t *const *src, int n, uint8_t flip);
 
@@ -152,6 +168,7 @@ typedef struct tq_qdsp {
     tq_gather_u8_fn gather_u8;
     tq_qadd2_fn qadd2;
     tq_deint2_u32_fn deint2_u32;
+    tq_qgemm_c4u_fn qgemm_c4u;
 } tq_qdsp;
 
 /* The table for the CPU features currently allowed (cheap: call per eval). */
@@ -211,6 +228,8 @@ void tq_qgemm_ind_avx2(int M, int N, int K2, const int16_t *a, size_t lda,
                        const int16_t *const *brows, const int32_t *row_init, int32_t *c,
                        size_t ldc);
 void tq_qgemm_c4s_avx2(int M, int N, int KQ, const int8_t *w, const int8_t *const *brows,
+                       const int32_t *row_init, int32_t *c, size_t ldc);
+void tq_qgemm_c4u_avx2(int M, int N, int KQ, const int8_t *w, const uint8_t *const *brows,
                        const int32_t *row_init, int32_t *c, size_t ldc);
 void tq_qgemm_c4_vnni(int M, int N, int KQ, const int8_t *w, const uint8_t *const *brows,
                       const int32_t *row_init, int32_t *c, size_t ldc);

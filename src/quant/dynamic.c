@@ -86,7 +86,7 @@ static int add_quantized_weight(dyn_ctx *c, const tq_tensor *w, const char *wnam
     if (!q || !scales || !zeros)
         rc = tq_fail(err, TQ_ENOMEM, "out of memory quantising weight '%s'", wname);
     if (!rc)
-        rc = tq_quantize_weight_s8(w, axis, q, scales, err);
+        rc = tq_quantize_weight_s8(w, axis, c->s->reduce_range != 0, q, scales, err);
     int rank = w->rank;
     int64_t dims[TQ_MAX_RANK];
     memcpy(dims, w->dims, sizeof(dims));

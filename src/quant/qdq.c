@@ -257,7 +257,7 @@ static int quantize_params(qdq_ctx *c, tq_node *n, const act *xa)
     char *dq_out = NULL;
     int rc = q && ws && wname ? TQ_OK : tq_fail(rw->err, TQ_ENOMEM, "out of memory");
     if (!rc)
-        rc = tq_quantize_weight_s8(&w, axis, q, ws, rw->err);
+        rc = tq_quantize_weight_s8(&w, axis, c->s->reduce_range != 0, q, ws, rw->err);
     if (!rc)
         rc = emit_const_dq(c, wname, TQ_INT8, w.rank, w.dims, q, ws, nch, axis, &dq_out);
     if (!rc)

@@ -78,7 +78,8 @@ int32_t tq_quantize_bias_value(float b, float bias_scale)
     return (int32_t)v;
 }
 
-int tq_quantize_weight_s8(const tq_tensor *w, int axis, int8_t *q, float *scales, tq_error *err)
+int tq_quantize_weight_s8(const tq_tensor *w, int axis, bool reduce_range, int8_t *q,
+                          float *scales, tq_error *err)
 {
     if (w->dtype != TQ_FLOAT)
         return tq_fail(err, TQ_EUNSUPPORTED, "weight '%s': %s weights cannot be quantised (float32 only)",
@@ -100,7 +101,7 @@ int tq_quantize_weight_s8(const tq_tensor *w, int axis, int8_t *q, float *scales
         inner = numel;
     }
     int qmin, qmax, lo, hi;
-    tq_qrange(TQ_INT8, true, false, &qmin, &qmax);
+    tq_qrange(TQ_INT8, true, reduce_range, &qmin, &qmax);
     tq_qtype_limits(TQ_INT8, &lo, &hi);
     for (int64_t c = 0; c < channels; c++) {
         float mn = 0.0f, mx = 0.0f;

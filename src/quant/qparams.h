@@ -34,8 +34,9 @@ int32_t tq_quantize_bias_value(float b, float bias_scale);
 
 /* Symmetric int8 quantisation of a float weight tensor. axis < 0: one scale
  * for the whole tensor; otherwise one scale per index of `axis`
- * (n_scales = dims[axis]). q must hold numel int8 values, scales n_scales. */
-int tq_quantize_weight_s8(const tq_tensor *w, int axis, int8_t *q, float *scales,
-                          tq_error *err);
+ * (n_scales = dims[axis]). q must hold numel int8 values, scales n_scales.
+ * reduce_range: the scale maps |w|max to 64 (ORT's [-64, 64]), else 127. */
+int tq_quantize_weight_s8(const tq_tensor *w, int axis, bool reduce_range, int8_t *q,
+                          float *scales, tq_error *err);
 
 #endif

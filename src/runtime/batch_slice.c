@@ -235,14 +235,9 @@ int tq_session_run(tq_session *s, const tq_tensor_view *inputs, int n_inputs,
         }
     }
     for (int i = 0; i < n_outputs && i < s->n_graph_outputs; i++) {
-        const tq_value *v = &s->values[s->graph_outputs[i]].v;
-        tq_tensor_view *o = &outputs[i];
-        o->name = v->name;
-        o->dtype = v->dtype;
-        o->rank = v->rank;
-        memcpy(o->dims, v->dims, sizeof o->dims);
-        o->dims[0] = n;
-        o->data = s->slice_out[i];
+        tq_session_output_view(s, i, &outputs[i]);
+        outputs[i].dims[0] = n;
+        outputs[i].data = s->slice_out[i];
     }
     return TQ_OK;
 }

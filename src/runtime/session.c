@@ -518,16 +518,19 @@ int tq_session_run_once(tq_session *s, const tq_tensor_view *inputs, int n_input
                 if (en->ctx.out[k])
                     s->observer(en->ctx.out[k], s->observer_user);
     }
-    for (int i = 0; i < n_outputs && i < s->n_graph_outputs; i++) {
-        const tq_value *v = &s->values[s->graph_outputs[i]].v;
-        tq_tensor_view *o = &outputs[i];
-        o->name = v->name;
-        o->dtype = v->dtype;
-        o->rank = v->rank;
-        memcpy(o->dims, v->dims, sizeof o->dims);
-        o->data = v->data;
-    }
+    for (int i = 0; i < n_outputs && i < s->n_graph_outputs; i++)
+        tq_session_output_view(s, i, &outputs[i]);
     return TQ_OK;
+}
+
+void tq_session_output_view(const tq_session *s, int i, tq_tensor_view *o)
+{
+    const tq_value *v = &s->values[s->graph_outputs[i]].v;
+    o->name = v->name;
+    o->dtype = v->dtype;
+    o->rank = v->rank;
+    memcpy(o->dims, v->dims, sizeof o->dims);
+    o->data = v->data;
 }
 
 int tq_session_create(tq_session **out, const tq_model *m, tq_error *err)

@@ -65,6 +65,8 @@ struct tq_session {
  * executor proper; tq_session_run adds batch slicing around it. */
 int tq_session_run_once(tq_session *s, const tq_tensor_view *inputs, int n_inputs,
                         tq_tensor_view *outputs, int n_outputs, tq_error *err);
+/* Output i of the last run as a view (data in the arena). */
+void tq_session_output_view(const tq_session *s, int i, tq_tensor_view *o);
 /* Would the current plan (made for batch k) give every sample the result it
  * gets alone? Only allowlisted per-sample ops, batch on axis 0 everywhere. */
 bool tq_slice_plan_is_per_sample(const tq_session *s, int64_t k);

@@ -256,7 +256,7 @@ static int add_fq_act(tq_ag_graph *g, int vi, tq_dtype at, tq_error *err)
     return out;
 }
 
-static int add_fq_weight(tq_ag_graph *g, int vi, int axis, tq_error *err)
+static int add_fq_weight(tq_ag_graph *g, int vi, int axis, bool reduce_range, tq_error *err)
 {
     int out = add_value(g, g->v[vi].name);
     ag_node *n = out < 0 ? NULL : add_node(g, OP_FQ_W, NULL);
@@ -266,8 +266,9 @@ static int add_fq_weight(tq_ag_graph *g, int vi, int axis, tq_error *err)
     n->n_in = 1;
     n->out = out;
     n->axis = axis;
-    n->qmin = -127.0f; /* symmetric int8 weights, as the static export */
-    n->qmax = 127.0f;
+    /* symmetric int8 weights, as the static export ([-64, 64] with reduce_range) */
+    n->qmin = reduce_range ? -64.0f : -127.0f;
+    n->qmax = reduce_range ? 64.0f : 127.0f;
     return out;
 }
 
@@ -390,7 +391,8 @@ static int build_node(tq_ag_graph *g, const tq_model *m, const tq_node *n,
             g->v[vi].needs_grad = true;
             if (quant && k == 1) {
                 int axis = tq_quant_weight_axis(n);
-                int fq = add_fq_weight(g, vi, qs->per_channel ? axis : -1, err);
+                int fq = add_fq_weight(g, vi, qs->per_channel ? axis : -1, qs->reduce_range != 0,
+                                       err);
                 if (fq < 0)
                     return fq;
                 g->v[fq].needs_grad = true;
@@ -891,8 +893,9 @@ static void weight_qparams(ag_node *n, const ag_value *w)
                 float a = fabsf(w->data[(o * ch + c) * inner + i]);
                 amax = a > amax ? a : amax;
             }
-        /* ORT: scale = 2 absmax / 254 in double, stored as float; tiny -> 1 */
-        double s = 2.0 * (double)amax / 254.0;
+        /* ORT: scale = 2 absmax / (qmax - qmin) in double (254, or 128 with
+         * reduce_range), stored as float; tiny -> 1 */
+        double s = 2.0 * (double)amax / (double)(n->qmax - n->qmin);
         n->scale[c] = s < FLT_MIN ? 1.0f : (float)s;
         n->zp[c] = 0.0f;
     }

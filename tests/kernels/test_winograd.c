@@ -243,6 +243,8 @@ static void test_conv_vs_double(void **state)
         { 1, 8, 8, 4, 11, 2, 0, 1, 2, false, true, false },
         { 5, 12, 8, 7, 7, 1, 1, 1, 1, true, true, true },
         { 1, 8, 9, 3, 40, 1, 1, 1, 1, true, false, true },
+        { 4, 8, 8, 1, 1, 1, 1, 1, 1, true, true, true },   /* 1x1 images */
+        { 3, 10, 8, 2, 2, 1, 1, 1, 1, false, true, false },
     };
     tq_wino_dsp c_dsp, best;
     tq_wino_dsp_init(&c_dsp, 0);

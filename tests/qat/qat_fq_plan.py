@@ -17,7 +17,8 @@ by the int32 bias rounding, both far below 1 % of the error here; per tensor
 and per channel weights, with and without --float-outputs (Q/DQ only on the
 inputs of quantised nodes, read only by those: the second Conv's output must
 then reach the Add directly, the Add's skip input must be the float `x`, and
-the fake quant must follow the export there too).
+the fake quant must follow the export there too), and with --reduce-range
+(7-bit weights in [-64, 64]).
 Exit 0 pass, 1 failure.
 """
 import json
@@ -76,7 +77,8 @@ def main():
         run("run", model, "-i", data, "-o", os.path.join(tmp, "f.npz"))
         ref = np.load(os.path.join(tmp, "f.npz"))["y"].astype(np.float64)
         n_q = {}
-        for extra in ([], ["--per-channel"], ["--float-outputs"], ["--per-channel", "--float-outputs"]):
+        for extra in ([], ["--per-channel"], ["--float-outputs"], ["--per-channel", "--float-outputs"],
+                      ["--per-channel", "--reduce-range"]):
             out, rep = os.path.join(tmp, "q.onnx"), os.path.join(tmp, "q.json")
             run("quantize", model, "--mode", "qat", "--train", data, "--epochs-qat", 0,
                 "--n-calibration", len(x), "-o", out, "--report-out", rep, *extra)

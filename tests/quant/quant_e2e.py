@@ -14,6 +14,9 @@ output quantisation step:
            rounding that flips one input element of the last integer layer by
            one quantum x_scale, which moves an output by at most
            x_scale * max|W|: tol = x_scale * max|W| (x_scale read from ORT).
+With --reduce-range (ORT's reduce_range: 7-bit weights) the same checks run,
+and every int8 weight initializer must lie in [-64, 64] with 64 reached (the
+symmetric scale maps |w|max to 64), where without it 127 is reached.
 Calibration is checked against ONNX Runtime (MinMax ranges of every
 calibrated tensor, from the fp32 model's intermediates) and numpy (input scale/zero point by ORT's formula,
 percentile threshold). Bad calibration data must exit 2 with a named error
@@ -58,8 +61,9 @@ def have_ort():
         return False
 
 
-def tinyq(*args):
-    return subprocess.run([TOOL] + list(args), capture_output=True, text=True)
+def tinyq(*args, env=None):
+    return subprocess.run([TOOL] + list(args), capture_output=True, text=True,
+                          env=None if env is None else {**os.environ, **env})
 
 
 def ort(model, inp, out):
@@ -171,17 +175,33 @@ def dynamic_tolerance(m, int8_path, inp, work):
     return xs.reshape(-1) * wmax
 
 
-def check_one(name, model, cal, mode, at, pc, work):
+def check_weight_range(tag, m, rr):
+    """int8 weights (rank >= 2 int8 initializers): in [-64, 64] reaching 64
+    with reduce_range, reaching 127 without."""
+    ws = [numpy_helper.to_array(t) for t in m.graph.initializer
+          if t.data_type == TensorProto.INT8 and len(t.dims) >= 2]
+    if not ws:
+        return fail(f"{tag}: no int8 weight initializers")
+    top = max(int(np.max(np.abs(w.astype(np.int32)))) for w in ws)
+    want = 64 if rr else 127
+    if top != want:
+        fail(f"{tag}: largest |int8 weight| is {top}, expected {want}")
+
+
+def check_one(name, model, cal, mode, at, pc, work, rr=False):
     n_fail = len(failures)
-    tag = f"{name} {mode}{' ' + at if mode == 'static' else ''}{' per-channel' if pc else ''}"
+    tag = (f"{name} {mode}{' ' + at if mode == 'static' else ''}{' per-channel' if pc else ''}"
+           f"{' reduce-range' if rr else ''}")
     before = {f: sha(f) for f in fp32_files(model)}
-    out = os.path.join(work, f"{name}.{mode}.{at}.{int(pc)}.onnx")
+    out = os.path.join(work, f"{name}.{mode}.{at}.{int(pc)}.{int(rr)}.onnx")
     rep = out + ".json"
     args = ["quantize", model, "--mode", mode, "-o", out, "--report-out", rep]
     if mode == "static":
         args += ["--calibration", cal, "--activation-type", at]
     if pc:
         args.append("--per-channel")
+    if rr:
+        args.append("--reduce-range")
     p = tinyq(*args)
     if {f: sha(f) for f in fp32_files(model)} != before:
         fail(f"{tag}: fp32 files changed")
@@ -193,6 +213,7 @@ def check_one(name, model, cal, mode, at, pc, work):
     except Exception as e:  # noqa: BLE001 - report any checker failure
         fail(f"{tag}: ONNX checker: {e}")
         return
+    check_weight_range(tag, onnx.load(out), rr)
     r = json.load(open(rep))
     fp32_bytes = sum(os.path.getsize(f) for f in fp32_files(model))
     exp = {"mode": mode, "per_channel": pc, "int8_bytes": os.path.getsize(out),
@@ -228,6 +249,17 @@ def check_one(name, model, cal, mode, at, pc, work):
         return
     m = onnx.load(out)
     ref, got = np.load(ort_out), np.load(tq_out)
+    if rr:
+        # the integer kernels are exact: AVX2 without VNNI (the u8 x s8
+        # vpmaddubsw path reduce-range weights select) and plain C give the
+        # same bytes as the default dispatch
+        for mask in ("1", "0"):
+            alt = out + f".tq{mask}.npz"
+            p = tinyq("run", out, "-i", inp, "-o", alt, "--per-sample", env={"TQ_CPU_MASK": mask})
+            other = np.load(alt) if p.returncode == 0 else None
+            if other is None or any(not np.array_equal(got[o.name], other[o.name])
+                                    for o in m.graph.output):
+                fail(f"{tag}: TQ_CPU_MASK={mask} output differs from the default dispatch")
     for o in m.graph.output:
         a, b = ref[o.name].astype(np.float64), got[o.name].astype(np.float64)
         if mode == "static":
@@ -399,6 +431,10 @@ def main():
             for mode, at in [("dynamic", "uint8"), ("static", "int8"), ("static", "uint8")]:
                 for pc in (False, True):
                     check_one(name, model, cal, mode, at, pc, work)
+                # reduce_range: per-channel (the fast AVX2 case) and, for
+                # dynamic, per-tensor too
+                for pc in ((False, True) if mode == "dynamic" else (True,)):
+                    check_one(name, model, cal, mode, at, pc, work, rr=True)
         name, model, cal = fx[0]
         check_calibration(model, cal, work)
         check_bad_calibration(model, cal, work)

@@ -113,26 +113,43 @@ static void test_weights_per_channel(void **state)
     int8_t q[6];
     float s[3];
     tq_error err = {0};
-    assert_int_equal(tq_quantize_weight_s8(&t, 0, q, s, &err), 0);
+    assert_int_equal(tq_quantize_weight_s8(&t, 0, false, q, s, &err), 0);
     assert_true(s[0] == 1.0f);                 /* 2 * 127 / 254 */
     assert_true(s[1] == 1.0f);                 /* all-zero row: FLT_MIN guard */
     assert_int_equal(q[0], 64);                /* 63.5 -> 64 (even) */
     assert_int_equal(q[1], -127);
     assert_int_equal(q[2], 62);                /* 62.5 -> 62 (even) */
     assert_int_equal(q[3], 0);
-    assert_int_equal(tq_quantize_weight_s8(&t, 1, q, s, &err), 0);
+    assert_int_equal(tq_quantize_weight_s8(&t, 1, false, q, s, &err), 0);
     assert_true(s[0] == 0.5f);                 /* column absmax 63.5 */
     assert_true(s[1] == 1.0f);
     assert_true(s[2] == (float)(125.0 / 254.0));
     assert_int_equal(q[0], 127);
     assert_int_equal(q[1], -127);
     assert_int_equal(q[2], 127);
-    assert_int_equal(tq_quantize_weight_s8(&t, -1, q, s, &err), 0);
+    assert_int_equal(tq_quantize_weight_s8(&t, -1, false, q, s, &err), 0);
     assert_true(s[0] == 1.0f);
     assert_int_equal(q[0], 64);
+    /* reduce_range: [-64, 64], scale 2 * absmax / 128 (ORT's reduce_range);
+     * absmax 127 -> scale 127/64, so 63.5 -> 32.0 and 62.5 -> 31.496 -> 31 */
+    assert_int_equal(tq_quantize_weight_s8(&t, 0, true, q, s, &err), 0);
+    assert_true(s[0] == (float)(254.0 / 128.0));
+    assert_true(s[1] == 1.0f);
+    assert_int_equal(q[0], 32);
+    assert_int_equal(q[1], -64);
+    assert_int_equal(q[2], 31);
+    /* absmax 64 -> scale 1; ties round half to even: 0.5 -> 0, -1.5 -> -2 */
+    float w2[3] = {64.0f, 0.5f, -1.5f};
+    tq_tensor t2 = {.name = "w2", .dtype = TQ_FLOAT, .rank = 1, .dims = {3}, .data = w2,
+                    .nbytes = sizeof w2};
+    assert_int_equal(tq_quantize_weight_s8(&t2, -1, true, q, s, &err), 0);
+    assert_true(s[0] == 1.0f);
+    assert_int_equal(q[0], 64);
+    assert_int_equal(q[1], 0);
+    assert_int_equal(q[2], -2);
     /* NaN weights are refused with the tensor's name. */
     w[4] = NAN;
-    assert_int_not_equal(tq_quantize_weight_s8(&t, -1, q, s, &err), 0);
+    assert_int_not_equal(tq_quantize_weight_s8(&t, -1, false, q, s, &err), 0);
     assert_non_null(strstr(err.msg, "'w'"));
 }
 

@@ -3,18 +3,7 @@
 #include <immintrin.h>
 
 #include "kernels/conv.h"
-
-/* even / odd elements of p[0..15] */
-static inline __m256 even8(__m256 lo, __m256 hi)
-{
-    __m256 s = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
-    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(s), _MM_SHUFFLE(3, 1, 2, 0)));
-}
-static inline __m256 odd8(__m256 lo, __m256 hi)
-{
-    __m256 s = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));
-    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(s), _MM_SHUFFLE(3, 1, 2, 0)));
-}
+#include "kernels/x86/avx2_lanes.h"
 
 /* ------------------------------------------------ phase pack, junk rows */
 /* Rows are short (7..30 floats): a tail is one overlapping unaligned vector
@@ -39,7 +28,7 @@ static inline __m256 load_strided(const float *p, int stride)
         return _mm256_loadu_ps(p);
     /* p[0..14] are the elements copied; p[15] may lie past the row */
     const __m256i m7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
-    return even8(_mm256_loadu_ps(p), _mm256_maskload_ps(p + 8, m7));
+    return tq_even8(_mm256_loadu_ps(p), _mm256_maskload_ps(p + 8, m7));
 }
 
 static inline __m256i lanes(int64_t n)
@@ -59,7 +48,7 @@ static inline void copy_floats(float *d, const float *s, int64_t n, int stride, 
             v = _mm256_maskload_ps(s, lanes(n));
         } else {
             int64_t e = 2 * n - 1; /* elements s[0..2n-2] */
-            v = even8(_mm256_maskload_ps(s, lanes(e)), _mm256_maskload_ps(s + 8, lanes(e - 8)));
+            v = tq_even8(_mm256_maskload_ps(s, lanes(e)), _mm256_maskload_ps(s + 8, lanes(e - 8)));
         }
         _mm256_storeu_ps(d, v);
         return;

@@ -14,83 +14,69 @@
 #include "kernels/conv.h"
 
 #define DW_MAX_OW 1024                 /* widest output row handled here */
-#define DW_PHASE (DW_MAX_OW + 72)      /* floats per phase: ow rounded to 64 + 8 */
-#define DW_SLOTS 4                     /* row buffers (a power of 2): 3 live rows + 1 */
+#define DW_PHASE (DW_MAX_OW + 80)      /* floats per phase: ow rounded to 64 + 8, a multiple of
+                                        * 16 so every row starts on a cache line */
+#define DW_SLOTS 8                     /* row buffers (a power of 2): up to 5 live rows + spare */
 
 typedef struct dw_rows {
-    float buf[DW_SLOTS][2][DW_PHASE]; /* [slot][phase][column] */
-    float zero[2][DW_PHASE];
+    _Alignas(64) float buf[DW_SLOTS][2][DW_PHASE]; /* [slot][phase][column] */
+    _Alignas(64) float zero[2][DW_PHASE];
     int64_t tag[DW_SLOTS];            /* input row held by each slot, -1 none */
+    int64_t zero_len; /* the zero rows are zeroed up to here (0 at thread start) */
 } dw_rows;
 
-/* Where each phase's columns are inside the image: [lo, hi), and the end of
- * the vectorised part of a stride-2 copy (which reads 16 floats per 8). */
-typedef struct dw_span {
-    int64_t lo[2], hi[2], vec_end[2];
-} dw_span;
-
-/* phase p column j = padded column j*s + p = input column j*s + p - pl */
-static void plan_span(const tq_conv2d_geom *g, int64_t len, dw_span *sp)
+/* Input columns [c, c + 8) of one row, 0 outside [0, iw): whole-vector
+ * loads inside, masked loads (which never touch disabled lanes) at the
+ * edges. */
+static inline __attribute__((always_inline)) __m256 load_cols(const float *row, int64_t c,
+                                                               int64_t iw)
 {
-    const int s = g->sw;
-    for (int p = 0; p < s; p++) {
-        int64_t first = g->pl - p;
-        int64_t lo = first > 0 ? (first + s - 1) / s : 0;
-        int64_t last = g->iw - 1 + g->pl - p;
-        int64_t hi = last >= 0 ? last / s + 1 : 0;
-        hi = hi > len ? len : hi;
-        lo = lo > hi ? hi : lo;
-        int64_t j = lo, base = lo * s + p - g->pl;
-        /* the loads of 8 outputs from j read input columns up to
-         * base + 2(j - lo) + 15, which must be < iw */
-        while (j + 8 <= hi && base + 2 * (j - lo) + 15 < g->iw)
-            j += 8;
-        sp->lo[p] = lo;
-        sp->hi[p] = hi;
-        sp->vec_end[p] = j;
-    }
+    if (c >= 0 && c + 8 <= iw)
+        return _mm256_loadu_ps(row + c);
+    if (c + 8 <= 0 || c >= iw)
+        return _mm256_setzero_ps();
+    __m256i idx = _mm256_add_epi32(_mm256_set1_epi32((int)c),
+                                   _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    __m256i m = _mm256_and_si256(_mm256_cmpgt_epi32(idx, _mm256_set1_epi32(-1)),
+                                 _mm256_cmpgt_epi32(_mm256_set1_epi32((int)iw), idx));
+    /* the address of lane 0 may lie before the row; only enabled lanes
+     * (inside it) are read */
+    return _mm256_maskload_ps((const float *)((uintptr_t)row + (uintptr_t)(c * 4)), m);
 }
 
-static void fill_row(const tq_conv2d_geom *g, const dw_span *sp, const float *row, int64_t len,
-                     float *ph0, float *ph1)
+/* phase p column j = padded column j*s + p = input column j*s + p - pl, 0
+ * outside the image; the whole row [0, len) is written in vectors (the
+ * buffers have slack), so there are no scalar edges. */
+static void fill_row(const tq_conv2d_geom *g, const float *row, int64_t len, float *ph0,
+                     float *ph1)
 {
-    const int s = g->sw;
-    for (int p = 0; p < s; p++) {
-        float *d = p ? ph1 : ph0;
-        const int64_t lo = sp->lo[p], hi = sp->hi[p];
-        for (int64_t j = 0; j < lo; j++)
-            d[j] = 0.0f;
-        const float *src = row + lo * s + p - g->pl;
-        if (s == 1) {
-            memcpy(d + lo, src, sizeof(float) * (size_t)(hi - lo));
-        } else {
-            int64_t j = lo;
-            for (; j < sp->vec_end[p]; j += 8) {
-                const float *q = src + 2 * (j - lo);
-                __m256 a = _mm256_loadu_ps(q), b = _mm256_loadu_ps(q + 8);
-                __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
-                e = _mm256_castpd_ps(
-                    _mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
-                _mm256_storeu_ps(d + j, e);
-            }
-            for (; j < hi; j++)
-                d[j] = src[2 * (j - lo)];
-        }
-        for (int64_t j = hi; j < len; j++)
-            d[j] = 0.0f;
+    if (g->sw == 1) {
+        for (int64_t j = 0; j < len; j += 8)
+            _mm256_storeu_ps(ph0 + j, load_cols(row, j - g->pl, g->iw));
+        return;
+    }
+    for (int64_t j = 0; j < len; j += 8) {
+        int64_t c = 2 * j - g->pl;
+        __m256 a = load_cols(row, c, g->iw), b = load_cols(row, c + 8, g->iw);
+        __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+        __m256 o = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+        e = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
+        o = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), _MM_SHUFFLE(3, 1, 2, 0)));
+        _mm256_storeu_ps(ph0 + j, e);
+        _mm256_storeu_ps(ph1 + j, o);
     }
 }
 
 /* The buffer (phase 0) of padded row pr, filling a slot if needed. */
-static const float *row_of(const tq_conv2d_geom *g, const dw_span *sp, const float *in,
-                           dw_rows *r, int64_t pr, int64_t len)
+static const float *row_of(const tq_conv2d_geom *g, const float *in, dw_rows *r, int64_t pr,
+                           int64_t len)
 {
     int64_t iy = pr - g->pt;
     if (iy < 0 || iy >= g->ih)
         return r->zero[0];
     int slot = (int)(iy & (DW_SLOTS - 1));
     if (r->tag[slot] != iy) {
-        fill_row(g, sp, in + iy * g->iw, len, r->buf[slot][0], r->buf[slot][1]);
+        fill_row(g, in + iy * g->iw, len, r->buf[slot][0], r->buf[slot][1]);
         r->tag[slot] = iy;
     }
     return r->buf[slot][0];
@@ -122,81 +108,179 @@ static inline __attribute__((always_inline)) __m256 finish(__m256 a, __m256 vb, 
     return clamp ? _mm256_min_ps(vhi, _mm256_max_ps(vlo, a)) : a;
 }
 
-void tq_dwconv_avx2(const tq_conv2d_geom *g, const float *in, const float *w, float bias,
-                    float *out, bool clamp, float lo, float hi)
+/* Output rows oy (a0) and oy + 1 (a1), nv vectors from column x: padded
+ * input row i of the pair is tap row i of oy and tap row i - s of oy + 1,
+ * so each loaded vector feeds both where it can. Each accumulator still
+ * takes its taps in (ky, kx) order from 0. */
+static inline __attribute__((always_inline)) void
+pair_block(const float *const *rp, int s, const __m256 *w, int64_t x, int nv, __m256 *a0,
+           __m256 *a1)
 {
-    if (g->kh != 3 || g->kw != 3 || g->dh != 1 || g->dw != 1 || g->sh < 1 || g->sh > 2 ||
-        g->sw != g->sh || g->ow > DW_MAX_OW || g->ow < 1 || g->pl < 0 || g->pt < 0) {
-        tq_dwconv_c(g, in, w, bias, out, clamp, lo, hi);
-        return;
+#pragma GCC unroll 4
+    for (int v = 0; v < nv; v++) {
+        a0[v] = _mm256_setzero_ps();
+        a1[v] = _mm256_setzero_ps();
     }
-    static _Thread_local dw_rows rows; /* 35 KB: too big for some thread stacks */
+#pragma GCC unroll 5
+    for (int i = 0; i < 3 + s; i++) {
+#pragma GCC unroll 3
+        for (int kx = 0; kx < 3; kx++) {
+            const float *p = s == 1 ? rp[i] + kx : kx == 1 ? rp[i] + DW_PHASE : rp[i] + kx / 2;
+            p += x;
+#pragma GCC unroll 4
+            for (int v = 0; v < nv; v++) {
+                __m256 in = _mm256_loadu_ps(p + 8 * v);
+                if (i <= 2)
+                    a0[v] = _mm256_fmadd_ps(w[i * 3 + kx], in, a0[v]);
+                if (i >= s && i - s <= 2)
+                    a1[v] = _mm256_fmadd_ps(w[(i - s) * 3 + kx], in, a1[v]);
+            }
+        }
+    }
+}
+
+typedef struct dw_out {
+    __m256 vb, vlo, vhi;
+    __m256i tail; /* lanes of the row's last vector inside the row */
+    int64_t ow;
+    bool clamp;
+} dw_out;
+
+/* Vector v of an output row: bias, clamp, store (masked for the row's last
+ * partial vector). */
+static inline __attribute__((always_inline)) void emit(const dw_out *d, __m256 acc, float *orow,
+                                                       int64_t v)
+{
+    __m256 y = finish(acc, d->vb, d->clamp, d->vlo, d->vhi);
+    if (v * 8 + 8 <= d->ow)
+        _mm256_storeu_ps(orow + v * 8, y);
+    else
+        _mm256_maskstore_ps(orow + v * 8, d->tail, y);
+}
+
+static inline __attribute__((always_inline)) void
+emit_pair(const dw_out *d, const __m256 *a0, const __m256 *a1, float *orow, int64_t v, int nv)
+{
+#pragma GCC unroll 4
+    for (int k = 0; k < nv; k++) {
+        emit(d, a0[k], orow, v + k);
+        emit(d, a1[k], orow + d->ow, v + k);
+    }
+}
+
+static bool dw_fits(const tq_conv2d_geom *g)
+{
+    return g->kh == 3 && g->kw == 3 && g->dh == 1 && g->dw == 1 && g->sh >= 1 && g->sh <= 2 &&
+           g->sw == g->sh && g->ow <= DW_MAX_OW && g->ow >= 1 && g->oh >= 1 && g->pl >= 0 &&
+           g->pt >= 0 && g->iw <= INT32_MAX / 2;
+}
+
+/* nout output planes of one input plane (plane o at out + o * out_stride):
+ * the input rows are copied once for all of them. */
+static void dw_run(const tq_conv2d_geom *g, const float *in, int nout, const float *w,
+                   const float *bias, float *out, size_t out_stride, bool clamp, float lo,
+                   float hi)
+{
+    static _Thread_local dw_rows rows; /* 70 KB: too big for some thread stacks */
     dw_rows *r = &rows;
     const int s = g->sw;
     const int64_t vecs = (g->ow + 7) / 8;
     /* phase columns read: up to vecs*8 - 1 + (s == 1 ? 2 : 1) */
     const int64_t len = vecs * 8 + 2;
-    memset(r->zero[0], 0, sizeof(float) * (size_t)len);
-    memset(r->zero[1], 0, sizeof(float) * (size_t)len);
+    if (r->zero_len < len) { /* nothing else writes the zero rows */
+        memset(r->zero, 0, sizeof r->zero);
+        r->zero_len = len;
+    }
     for (int i = 0; i < DW_SLOTS; i++)
         r->tag[i] = -1;
-    dw_span span;
-    plan_span(g, len, &span);
     __m256 wv[9];
-    for (int t = 0; t < 9; t++)
-        wv[t] = _mm256_set1_ps(w[t]);
-    const __m256 vb = _mm256_set1_ps(bias), vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+    const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
 
-    for (int64_t oy = 0; oy < g->oh; oy++) {
-        const float *src[9];
-        for (int ky = 0; ky < 3; ky++) {
-            const float *p0 = row_of(g, &span, in, r, oy * s + ky, len);
-            const float *p1 = p0 + DW_PHASE; /* odd columns (stride 2) */
-            if (s == 1) {
-                src[ky * 3 + 0] = p0;
-                src[ky * 3 + 1] = p0 + 1;
-                src[ky * 3 + 2] = p0 + 2;
+    const __m256i tail = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(g->ow - (vecs - 1) * 8)),
+                                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    dw_out d = { _mm256_setzero_ps(), vlo, vhi, tail, g->ow, clamp };
+
+    /* two output rows per pass share the input rows between them (4 rows
+     * for stride 1, 5 for stride 2 instead of 6), so fewer loads per FMA */
+    for (int64_t oy = 0; oy < g->oh; oy += 2) {
+        const bool pair = oy + 1 < g->oh;
+        const float *rp[5];
+        for (int i = 0; i < (pair ? 3 + s : 3); i++)
+            rp[i] = row_of(g, in, r, oy * s + i, len);
+        for (int o = 0; o < nout; o++) {
+            for (int t = 0; t < 9; t++)
+                wv[t] = _mm256_set1_ps(w[9 * o + t]);
+            d.vb = _mm256_set1_ps(bias ? bias[o] : 0.0f);
+            float *orow = out + (size_t)o * out_stride + oy * g->ow;
+            __m256 a0[4], a1[4];
+            int64_t v = 0;
+            if (pair && s == 1) {
+                for (; v + 3 <= vecs; v += 3) {
+                    pair_block(rp, 1, wv, v * 8, 3, a0, a1);
+                    emit_pair(&d, a0, a1, orow, v, 3);
+                }
+                if (vecs - v == 2) {
+                    pair_block(rp, 1, wv, v * 8, 2, a0, a1);
+                    emit_pair(&d, a0, a1, orow, v, 2);
+                } else if (vecs - v == 1) {
+                    pair_block(rp, 1, wv, v * 8, 1, a0, a1);
+                    emit_pair(&d, a0, a1, orow, v, 1);
+                }
+            } else if (pair) {
+                for (; v + 3 <= vecs; v += 3) {
+                    pair_block(rp, 2, wv, v * 8, 3, a0, a1);
+                    emit_pair(&d, a0, a1, orow, v, 3);
+                }
+                if (vecs - v == 2) {
+                    pair_block(rp, 2, wv, v * 8, 2, a0, a1);
+                    emit_pair(&d, a0, a1, orow, v, 2);
+                } else if (vecs - v == 1) {
+                    pair_block(rp, 2, wv, v * 8, 1, a0, a1);
+                    emit_pair(&d, a0, a1, orow, v, 1);
+                }
             } else {
-                src[ky * 3 + 0] = p0;
-                src[ky * 3 + 1] = p1;
-                src[ky * 3 + 2] = p0 + 1;
-            }
-        }
-        float *orow = out + oy * g->ow;
-        int64_t full = g->ow / 8; /* whole vectors inside the row */
-        int64_t v = 0;
-        __m256 acc[8];
-        for (; v + 8 <= full; v += 8) {
-            row_block(src, wv, v * 8, 8, acc);
-            for (int k = 0; k < 8; k++)
-                _mm256_storeu_ps(orow + (v + k) * 8, finish(acc[k], vb, clamp, vlo, vhi));
-        }
-        int64_t left = full - v;
-        if (left >= 4) {
-            row_block(src, wv, v * 8, 4, acc);
-            for (int k = 0; k < 4; k++)
-                _mm256_storeu_ps(orow + (v + k) * 8, finish(acc[k], vb, clamp, vlo, vhi));
-            v += 4;
-        }
-        /* the last 0..3 whole vectors and the partial one together */
-        int nv = (int)(vecs - v);
-        switch (nv) {
-        case 4: row_block(src, wv, v * 8, 4, acc); break;
-        case 3: row_block(src, wv, v * 8, 3, acc); break;
-        case 2: row_block(src, wv, v * 8, 2, acc); break;
-        case 1: row_block(src, wv, v * 8, 1, acc); break;
-        default: break;
-        }
-        for (int k = 0; k < nv; k++) {
-            __m256 y = finish(acc[k], vb, clamp, vlo, vhi);
-            int64_t x = (v + k) * 8;
-            if (x + 8 <= g->ow) {
-                _mm256_storeu_ps(orow + x, y);
-            } else {
-                float tmp[8];
-                _mm256_storeu_ps(tmp, y);
-                memcpy(orow + x, tmp, sizeof(float) * (size_t)(g->ow - x));
+                const float *src[9];
+                for (int ky = 0; ky < 3; ky++) {
+                    src[ky * 3 + 0] = rp[ky];
+                    src[ky * 3 + 1] = s == 1 ? rp[ky] + 1 : rp[ky] + DW_PHASE;
+                    src[ky * 3 + 2] = s == 1 ? rp[ky] + 2 : rp[ky] + 1;
+                }
+                for (; v + 4 <= vecs; v += 4) {
+                    row_block(src, wv, v * 8, 4, a0);
+                    for (int k = 0; k < 4; k++)
+                        emit(&d, a0[k], orow, v + k);
+                }
+                int nv = (int)(vecs - v);
+                switch (nv) {
+                case 3: row_block(src, wv, v * 8, 3, a0); break;
+                case 2: row_block(src, wv, v * 8, 2, a0); break;
+                case 1: row_block(src, wv, v * 8, 1, a0); break;
+                default: break;
+                }
+                for (int k = 0; k < nv; k++)
+                    emit(&d, a0[k], orow, v + k);
             }
         }
     }
+}
+
+void tq_dwconv_avx2(const tq_conv2d_geom *g, const float *in, const float *w, float bias,
+                    float *out, bool clamp, float lo, float hi)
+{
+    if (!dw_fits(g)) {
+        tq_dwconv_c(g, in, w, bias, out, clamp, lo, hi);
+        return;
+    }
+    dw_run(g, in, 1, w, &bias, out, 0, clamp, lo, hi);
+}
+
+void tq_dwconv_multi_avx2(const tq_conv2d_geom *g, const float *in, int nout, const float *w,
+                          const float *bias, float *out, size_t out_stride, bool clamp, float lo,
+                          float hi)
+{
+    if (!dw_fits(g)) {
+        tq_dwconv_multi_c(g, in, nout, w, bias, out, out_stride, clamp, lo, hi);
+        return;
+    }
+    dw_run(g, in, nout, w, bias, out, out_stride, clamp, lo, hi);
 }

@@ -5,8 +5,10 @@
  * eight independent chains. The sums are exact (integers below 2^24, see
  * kernels/qgemm.h dw_taps), so FMA and order do not matter; the epilogue
  * does the unfused float roundings (mul, then add) and folds min / max.
- * Quantisation is tq_quantize_f32_avx2's: x * (1 / scale) rounded, unless
- * that lies near a half-integer, where the vector takes the division. */
+ * Quantisation is x * (1 / scale) rounded, unless that lies near a
+ * half-integer, where the vector takes the division (quant8); it is fused
+ * with the padding (masked loads: a zero input quantises to exactly 0) and
+ * the stride-2 even / odd split, so a row is one pass with no scalar tail. */
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
@@ -14,118 +16,92 @@
 #include "kernels/dynq_dw.h"
 
 #define DQ_MAX_OW 1024
-#define DQ_MAX_IW 4096
-#define DQ_PHASE (DQ_MAX_OW + 72)
-#define DQ_SLOTS 4 /* a power of 2: 3 live rows + 1 */
+#define DQ_PHASE (DQ_MAX_OW + 80) /* a multiple of 16: rows start on a cache line */
+#define DQ_SLOTS 8 /* a power of 2: up to 5 live rows + spare */
 
 typedef struct dq_rows {
-    float buf[DQ_SLOTS][2][DQ_PHASE];
-    float zero[2][DQ_PHASE];
-    float qrow[DQ_MAX_IW + 16]; /* one quantised input row (stride 2) */
+    _Alignas(64) float buf[DQ_SLOTS][2][DQ_PHASE];
+    _Alignas(64) float zero[2][DQ_PHASE];
     int64_t tag[DQ_SLOTS];
+    int64_t zero_len; /* the zero rows are zeroed up to here (0 at thread start) */
 } dq_rows;
 
 typedef struct dq_quant {
-    __m256 vs, vinv, vz;
-    float scale;
-    int zp;
+    __m256 vs, vinv, near, qlo, qhi;
 } dq_quant;
 
-static int quant1(float x, float scale, int zp)
+/* q(x) - zp for one vector (DynamicQuantizeLinear's rounding, kernels/qgemm.h
+ * tq_quantize_f32_c). t = x * (1 / scale) is within |t| 2^-23 of the exact
+ * quotient (two roundings) and fl(x / scale) within |t| 2^-24, so for
+ * |t| < 512 both round alike unless t lies within 2^-12 of a half-integer:
+ * then the vector takes the division. Lanes with |t| >= 512 saturate (to 0
+ * or 255) whichever way they round, as zp is in [0, 255]. The clamp to
+ * [0, 255] is done on q - zp: [-zp, 255 - zp]; NaN gives -zp (q = 0). A
+ * zero input gives exactly 0, the padding value. */
+static inline __attribute__((always_inline)) __m256 quant8(const dq_quant *q, __m256 xv)
 {
-    float t = rintf(x / scale) + (float)zp;
-    t = t > 0.0f ? t : 0.0f;
-    t = t < 255.0f ? t : 255.0f;
-    return (int)t - zp;
-}
-
-/* dst[i] = q(x[i]) - zp as float */
-static void quant_row(const dq_quant *q, const float *x, int64_t n, float *dst)
-{
-    const __m256 half = _mm256_set1_ps(0.5f), rel = _mm256_set1_ps(0x1p-20f);
-    const __m256 tiny = _mm256_set1_ps(0x1p-60f);
     const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
-    const __m256 lo = _mm256_setzero_ps(), hi = _mm256_set1_ps(255.0f);
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 xv = _mm256_loadu_ps(x + i);
-        __m256 t = _mm256_mul_ps(xv, q->vinv);
-        __m256 r = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        __m256 dist = _mm256_and_ps(_mm256_sub_ps(t, r), absmask);
-        __m256 margin = _mm256_add_ps(_mm256_mul_ps(_mm256_and_ps(t, absmask), rel), tiny);
-        __m256 near = _mm256_cmp_ps(dist, _mm256_sub_ps(half, margin), _CMP_GT_OQ);
-        if (_mm256_movemask_ps(near))
-            r = _mm256_round_ps(_mm256_div_ps(xv, q->vs),
-                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        r = _mm256_add_ps(r, q->vz);
-        r = _mm256_max_ps(r, lo); /* NaN -> 0 (second operand) */
-        r = _mm256_min_ps(r, hi);
-        _mm256_storeu_ps(dst + i, _mm256_sub_ps(r, q->vz));
-    }
-    for (; i < n; i++)
-        dst[i] = (float)quant1(x[i], q->scale, q->zp);
+    __m256 t = _mm256_mul_ps(xv, q->vinv);
+    __m256 r = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 dist = _mm256_and_ps(_mm256_sub_ps(t, r), absmask);
+    if (_mm256_movemask_ps(_mm256_cmp_ps(dist, q->near, _CMP_GT_OQ)))
+        r = _mm256_round_ps(_mm256_div_ps(xv, q->vs),
+                            _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    r = _mm256_max_ps(r, q->qlo); /* NaN -> second operand */
+    return _mm256_min_ps(r, q->qhi);
 }
 
-typedef struct dq_span {
-    int64_t lo[2], hi[2];
-} dq_span;
-
-static void plan_span(const tq_conv2d_geom *g, int64_t len, dq_span *sp)
+/* Input columns [c, c + 8) of one row, 0 outside [0, iw): whole-vector
+ * loads inside, masked loads (which never touch disabled lanes) at the
+ * edges. */
+static inline __attribute__((always_inline)) __m256 load_cols(const float *row, int64_t c,
+                                                               int64_t iw)
 {
-    const int s = g->sw;
-    for (int p = 0; p < s; p++) {
-        int64_t first = g->pl - p;
-        int64_t lo = first > 0 ? (first + s - 1) / s : 0;
-        int64_t last = g->iw - 1 + g->pl - p;
-        int64_t hi = last >= 0 ? last / s + 1 : 0;
-        hi = hi > len ? len : hi;
-        lo = lo > hi ? hi : lo;
-        sp->lo[p] = lo;
-        sp->hi[p] = hi;
-    }
+    if (c >= 0 && c + 8 <= iw)
+        return _mm256_loadu_ps(row + c);
+    if (c + 8 <= 0 || c >= iw)
+        return _mm256_setzero_ps();
+    __m256i idx = _mm256_add_epi32(_mm256_set1_epi32((int)c),
+                                   _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    __m256i m = _mm256_and_si256(_mm256_cmpgt_epi32(idx, _mm256_set1_epi32(-1)),
+                                 _mm256_cmpgt_epi32(_mm256_set1_epi32((int)iw), idx));
+    /* the address of lane 0 may lie before the row; only enabled lanes
+     * (inside it) are read */
+    return _mm256_maskload_ps((const float *)((uintptr_t)row + (uintptr_t)(c * 4)), m);
 }
 
-/* phase p column j = input column j*s + p - pl (0 outside the image) */
-static void fill_row(const tq_conv2d_geom *g, const dq_span *sp, const dq_quant *q,
-                     const float *row, int64_t len, float *ph0, float *ph1, float *qrow)
+/* phase p column j = input column j*s + p - pl (0 outside the image); the
+ * whole row [0, len) is written, in vectors (the buffers have slack). */
+static void fill_row(const tq_conv2d_geom *g, const dq_quant *q, const float *row, int64_t len,
+                     float *ph0, float *ph1)
 {
     if (g->sw == 1) {
-        const int64_t lo = sp->lo[0], hi = sp->hi[0];
-        memset(ph0, 0, sizeof(float) * (size_t)lo);
-        quant_row(q, row + lo - g->pl, hi - lo, ph0 + lo);
-        memset(ph0 + hi, 0, sizeof(float) * (size_t)(len - hi));
+        for (int64_t j = 0; j < len; j += 8)
+            _mm256_storeu_ps(ph0 + j, quant8(q, load_cols(row, j - g->pl, g->iw)));
         return;
     }
-    quant_row(q, row, g->iw, qrow);
-    for (int p = 0; p < 2; p++) {
-        float *d = p ? ph1 : ph0;
-        const int64_t lo = sp->lo[p], hi = sp->hi[p];
-        const float *src = qrow + lo * 2 + p - g->pl;
-        memset(d, 0, sizeof(float) * (size_t)lo);
-        int64_t j = lo;
-        /* 8 outputs read src[2(j-lo) .. +15]: qrow has 16 floats of slack */
-        for (; j + 8 <= hi; j += 8) {
-            const float *s = src + 2 * (j - lo);
-            __m256 a = _mm256_loadu_ps(s), b = _mm256_loadu_ps(s + 8);
-            __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
-            e = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
-            _mm256_storeu_ps(d + j, e);
-        }
-        for (; j < hi; j++)
-            d[j] = src[2 * (j - lo)];
-        memset(d + hi, 0, sizeof(float) * (size_t)(len - hi));
+    for (int64_t j = 0; j < len; j += 8) {
+        int64_t c = 2 * j - g->pl;
+        __m256 a = quant8(q, load_cols(row, c, g->iw));
+        __m256 b = quant8(q, load_cols(row, c + 8, g->iw));
+        __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+        __m256 o = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+        e = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
+        o = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), _MM_SHUFFLE(3, 1, 2, 0)));
+        _mm256_storeu_ps(ph0 + j, e);
+        _mm256_storeu_ps(ph1 + j, o);
     }
 }
 
-static const float *row_of(const tq_conv2d_geom *g, const dq_span *sp, const dq_quant *q,
-                           const float *x, dq_rows *r, int64_t pr, int64_t len)
+static const float *row_of(const tq_conv2d_geom *g, const dq_quant *q, const float *x,
+                           dq_rows *r, int64_t pr, int64_t len)
 {
     int64_t iy = pr - g->pt;
     if (iy < 0 || iy >= g->ih)
         return r->zero[0];
     int slot = (int)(iy & (DQ_SLOTS - 1));
     if (r->tag[slot] != iy) {
-        fill_row(g, sp, q, x + iy * g->iw, len, r->buf[slot][0], r->buf[slot][1], r->qrow);
+        fill_row(g, q, x + iy * g->iw, len, r->buf[slot][0], r->buf[slot][1]);
         r->tag[slot] = iy;
     }
     return r->buf[slot][0];
@@ -169,11 +145,76 @@ static inline __attribute__((always_inline)) __m256 epi(const dq_epi *e, __m256 
     return y;
 }
 
+/* Output rows oy (a0) and oy + 1 (a1), nv vectors from column x: padded
+ * input row i of the pair is tap row i of oy and tap row i - s of oy + 1,
+ * so each loaded vector feeds both where it can. */
+static inline __attribute__((always_inline)) void
+pair_block(const float *const *rp, int s, const __m256 *w, int64_t x, int nv, __m256 *a0,
+           __m256 *a1)
+{
+#pragma GCC unroll 4
+    for (int v = 0; v < nv; v++) {
+        a0[v] = _mm256_setzero_ps();
+        a1[v] = _mm256_setzero_ps();
+    }
+#pragma GCC unroll 5
+    for (int i = 0; i < 3 + s; i++) {
+#pragma GCC unroll 3
+        for (int kx = 0; kx < 3; kx++) {
+            const float *p = s == 1 ? rp[i] + kx : kx == 1 ? rp[i] + DQ_PHASE : rp[i] + kx / 2;
+            p += x;
+#pragma GCC unroll 4
+            for (int v = 0; v < nv; v++) {
+                __m256 in = _mm256_loadu_ps(p + 8 * v);
+                if (i <= 2)
+                    a0[v] = _mm256_fmadd_ps(w[i * 3 + kx], in, a0[v]);
+                if (i >= s && i - s <= 2)
+                    a1[v] = _mm256_fmadd_ps(w[(i - s) * 3 + kx], in, a1[v]);
+            }
+        }
+    }
+}
+
+typedef struct dq_out {
+    const dq_epi *e;
+    int64_t ow;
+    __m256i tail; /* lanes of the last vector inside the row */
+    __m256 nan;
+    __m256 *vmn, *vmx;
+} dq_out;
+
+/* Vector v of an output row: the epilogue, the store (masked for the
+ * row's last partial vector) and the min / max (lanes past the row become
+ * NaN, which min / max skip: the running value is the second operand). */
+static inline __attribute__((always_inline)) void emit(const dq_out *d, __m256 acc, float *orow,
+                                                       int64_t v)
+{
+    __m256 y = epi(d->e, acc);
+    if (v * 8 + 8 <= d->ow) {
+        _mm256_storeu_ps(orow + v * 8, y);
+    } else {
+        _mm256_maskstore_ps(orow + v * 8, d->tail, y);
+        y = _mm256_blendv_ps(d->nan, y, _mm256_castsi256_ps(d->tail));
+    }
+    *d->vmn = _mm256_min_ps(y, *d->vmn);
+    *d->vmx = _mm256_max_ps(y, *d->vmx);
+}
+
+static inline __attribute__((always_inline)) void
+emit_pair(const dq_out *d, const __m256 *a0, const __m256 *a1, float *orow, int64_t v, int nv)
+{
+#pragma GCC unroll 4
+    for (int k = 0; k < nv; k++) {
+        emit(d, a0[k], orow, v + k);
+        emit(d, a1[k], orow + d->ow, v + k);
+    }
+}
+
 void tq_dynq_dw_avx2(const tq_conv2d_geom *g, const float *x, const tq_dynq_dw_args *a,
                      float *out, size_t out_stride, float *mn, float *mx)
 {
     float inv = 1.0f / a->scale;
-    if (!tq_dynq_dw_supports(g) || g->ow > DQ_MAX_OW || g->iw > DQ_MAX_IW ||
+    if (!tq_dynq_dw_supports(g) || g->ow > DQ_MAX_OW || g->iw > INT32_MAX / 2 ||
         !(fabsf(a->scale) >= 0x1p-126f && fabsf(inv) >= 0x1p-126f && fabsf(inv) < 0x1p126f)) {
         tq_dynq_dw_c(g, x, a, out, out_stride, mn, mx);
         return;
@@ -182,28 +223,32 @@ void tq_dynq_dw_avx2(const tq_conv2d_geom *g, const float *x, const tq_dynq_dw_a
     dq_rows *r = &rows;
     const int s = g->sw;
     const int64_t vecs = (g->ow + 7) / 8, len = vecs * 8 + 2;
-    memset(r->zero[0], 0, sizeof(float) * (size_t)len);
-    memset(r->zero[1], 0, sizeof(float) * (size_t)len);
+    if (r->zero_len < len) { /* nothing else writes the zero rows */
+        memset(r->zero, 0, sizeof r->zero);
+        r->zero_len = len;
+    }
     for (int i = 0; i < DQ_SLOTS; i++)
         r->tag[i] = -1;
-    dq_quant q = { _mm256_set1_ps(a->scale), _mm256_set1_ps(inv), _mm256_set1_ps((float)a->zp),
-                   a->scale, a->zp };
-    dq_span span;
-    plan_span(g, len, &span);
+    dq_quant q = { _mm256_set1_ps(a->scale), _mm256_set1_ps(inv), _mm256_set1_ps(0.5f - 0x1p-12f),
+                   _mm256_set1_ps((float)-a->zp), _mm256_set1_ps((float)(255 - a->zp)) };
     dq_epi e = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_set1_ps(a->act.lo),
                  _mm256_set1_ps(a->act.hi), _mm256_setzero_ps(), a->bias != NULL, a->act.kind };
     __m256 wv[9];
     __m256 vmn = _mm256_set1_ps(*mn), vmx = _mm256_set1_ps(*mx);
     float smn = *mn, smx = *mx;
 
-    for (int64_t oy = 0; oy < g->oh; oy++) {
-        const float *src[9];
-        for (int ky = 0; ky < 3; ky++) {
-            const float *p0 = row_of(g, &span, &q, x, r, oy * s + ky, len);
-            src[ky * 3 + 0] = p0;
-            src[ky * 3 + 1] = s == 1 ? p0 + 1 : p0 + DQ_PHASE;
-            src[ky * 3 + 2] = s == 1 ? p0 + 2 : p0 + 1;
-        }
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i tail = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(g->ow - (vecs - 1) * 8)), lane);
+    const __m256 nan = _mm256_set1_ps(NAN);
+    dq_out d = { &e, g->ow, tail, nan, &vmn, &vmx };
+
+    /* two output rows per pass share the input rows between them (4 rows
+     * for stride 1, 5 for stride 2 instead of 6), so fewer loads per FMA */
+    for (int64_t oy = 0; oy < g->oh; oy += 2) {
+        const bool pair = oy + 1 < g->oh;
+        const float *rp[5];
+        for (int i = 0; i < (pair ? 3 + s : 3); i++)
+            rp[i] = row_of(g, &q, x, r, oy * s + i, len);
         /* the rows are quantised once for every output channel */
         for (int o = 0; o < a->nout; o++) {
             for (int t = 0; t < 9; t++)
@@ -211,51 +256,53 @@ void tq_dynq_dw_avx2(const tq_conv2d_geom *g, const float *x, const tq_dynq_dw_a
             e.sprod = _mm256_set1_ps(a->sprod[o]);
             e.bias = _mm256_set1_ps(a->bias ? a->bias[o] : 0.0f);
             float *orow = out + (size_t)o * out_stride + oy * g->ow;
-            int64_t full = g->ow / 8, v = 0;
-            __m256 acc[8];
-            for (; v + 8 <= full; v += 8) {
-                row_block(src, wv, v * 8, 8, acc);
-                for (int k = 0; k < 8; k++) {
-                    __m256 y = epi(&e, acc[k]);
-                    vmn = _mm256_min_ps(y, vmn); /* NaN -> keeps vmn */
-                    vmx = _mm256_max_ps(y, vmx);
-                    _mm256_storeu_ps(orow + (v + k) * 8, y);
+            __m256 a0[4], a1[4];
+            int64_t v = 0;
+            if (pair && s == 1) {
+                for (; v + 3 <= vecs; v += 3) {
+                    pair_block(rp, 1, wv, v * 8, 3, a0, a1);
+                    emit_pair(&d, a0, a1, orow, v, 3);
                 }
-            }
-            if (full - v >= 4) {
-                row_block(src, wv, v * 8, 4, acc);
-                for (int k = 0; k < 4; k++) {
-                    __m256 y = epi(&e, acc[k]);
-                    vmn = _mm256_min_ps(y, vmn);
-                    vmx = _mm256_max_ps(y, vmx);
-                    _mm256_storeu_ps(orow + (v + k) * 8, y);
+                if (vecs - v == 2) {
+                    pair_block(rp, 1, wv, v * 8, 2, a0, a1);
+                    emit_pair(&d, a0, a1, orow, v, 2);
+                } else if (vecs - v == 1) {
+                    pair_block(rp, 1, wv, v * 8, 1, a0, a1);
+                    emit_pair(&d, a0, a1, orow, v, 1);
                 }
-                v += 4;
-            }
-            int nv = (int)(vecs - v);
-            switch (nv) {
-            case 4: row_block(src, wv, v * 8, 4, acc); break;
-            case 3: row_block(src, wv, v * 8, 3, acc); break;
-            case 2: row_block(src, wv, v * 8, 2, acc); break;
-            case 1: row_block(src, wv, v * 8, 1, acc); break;
-            default: break;
-            }
-            for (int k = 0; k < nv; k++) {
-                __m256 y = epi(&e, acc[k]);
-                int64_t x0 = (v + k) * 8;
-                if (x0 + 8 <= g->ow) {
-                    vmn = _mm256_min_ps(y, vmn);
-                    vmx = _mm256_max_ps(y, vmx);
-                    _mm256_storeu_ps(orow + x0, y);
-                } else {
-                    float tmp[8];
-                    _mm256_storeu_ps(tmp, y);
-                    for (int64_t i = 0; i < g->ow - x0; i++) {
-                        orow[x0 + i] = tmp[i];
-                        smn = tmp[i] < smn ? tmp[i] : smn;
-                        smx = tmp[i] > smx ? tmp[i] : smx;
-                    }
+            } else if (pair) {
+                for (; v + 3 <= vecs; v += 3) {
+                    pair_block(rp, 2, wv, v * 8, 3, a0, a1);
+                    emit_pair(&d, a0, a1, orow, v, 3);
                 }
+                if (vecs - v == 2) {
+                    pair_block(rp, 2, wv, v * 8, 2, a0, a1);
+                    emit_pair(&d, a0, a1, orow, v, 2);
+                } else if (vecs - v == 1) {
+                    pair_block(rp, 2, wv, v * 8, 1, a0, a1);
+                    emit_pair(&d, a0, a1, orow, v, 1);
+                }
+            } else {
+                const float *src[9];
+                for (int ky = 0; ky < 3; ky++) {
+                    src[ky * 3 + 0] = rp[ky];
+                    src[ky * 3 + 1] = s == 1 ? rp[ky] + 1 : rp[ky] + DQ_PHASE;
+                    src[ky * 3 + 2] = s == 1 ? rp[ky] + 2 : rp[ky] + 1;
+                }
+                for (; v + 4 <= vecs; v += 4) {
+                    row_block(src, wv, v * 8, 4, a0);
+                    for (int k = 0; k < 4; k++)
+                        emit(&d, a0[k], orow, v + k);
+                }
+                int nv = (int)(vecs - v);
+                switch (nv) {
+                case 3: row_block(src, wv, v * 8, 3, a0); break;
+                case 2: row_block(src, wv, v * 8, 2, a0); break;
+                case 1: row_block(src, wv, v * 8, 1, a0); break;
+                default: break;
+                }
+                for (int k = 0; k < nv; k++)
+                    emit(&d, a0[k], orow, v + k);
             }
         }
     }

@@ -6,6 +6,7 @@
  * vpmaddwd, which is exact (see qgemm.h). The unpack leaves columns in the
  * order {0-3, 8-11} / {4-7, 12-15}; vperm2i128 restores it at the store. */
 #include <immintrin.h>
+#include <stdbool.h>
 #include <math.h>
 #include <string.h>
 
@@ -98,8 +99,18 @@ void tq_quantize_f32_avx2(const float *x, size_t n, float scale, int zp, int is_
     const __m256 vinv = _mm256_set1_ps(inv);
     const __m256 half = _mm256_set1_ps(0.5f), rel = _mm256_set1_ps(0x1p-20f);
     const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    /* a short tail re-does the last 8 (same values written twice) unless q
+     * overlaps x (in place: bytes already written would be read again) */
+    uintptr_t qb = (uintptr_t)q, xb = (uintptr_t)x;
+    bool overlap_ok = n >= 8 && (qb + n <= xb || qb >= xb + n * sizeof(float));
     size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
+    for (;;) {
+        if (i + 8 > n) {
+            if (i == n || !overlap_ok)
+                break;
+            i = n - 8;
+            overlap_ok = false; /* once */
+        }
         __m256 xv = _mm256_loadu_ps(x + i);
         __m256 t = _mm256_mul_ps(xv, vinv);
         __m256 r = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -120,6 +131,7 @@ void tq_quantize_f32_avx2(const float *x, size_t n, float scale, int zp, int is_
         __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
         __m128i bytes = is_signed ? _mm_packs_epi16(w, w) : _mm_packus_epi16(w, w);
         _mm_storel_epi64((__m128i *)((uint8_t *)q + i), bytes);
+        i += 8;
     }
     if (i < n)
         tq_quantize_f32_c(x + i, n - i, scale, zp, is_signed, (uint8_t *)q + i);
@@ -327,32 +339,53 @@ void tq_qwiden_s16_avx2(int16_t *dst, const void *src, int n, int step, int zp, 
     }
 }
 
+/* 8 products acc * mult as int32 rint values, clamped to +-2^16 first (a
+ * bound far outside every 8-bit result, so the later saturating packs give
+ * the same bytes as clamping rint(x) + zp in float; NaN becomes -2^16, i.e.
+ * the low end, like max_ps(NaN, lo) in the 8-lane path). */
+static inline __m256i requant_i32(const int32_t *acc, __m256 vm, __m256i vz)
+{
+    const __m256 big = _mm256_set1_ps(65536.0f), nbig = _mm256_set1_ps(-65536.0f);
+    __m256 x = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)acc)), vm);
+    x = _mm256_max_ps(x, nbig); /* NaN -> -2^16 (second operand) */
+    x = _mm256_min_ps(x, big);
+    /* cvtps rounds half to even (default MXCSR), = rint; + zp exact in int32 */
+    return _mm256_add_epi32(_mm256_cvtps_epi32(x), vz);
+}
+
+/* 8 requantised bytes of acc[0..8) (see requant_i32). */
+static inline __m128i requant8(const int32_t *acc, __m256 vm, __m256i vz, int is_signed)
+{
+    __m256i v = requant_i32(acc, vm, vz);
+    __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    return is_signed ? _mm_packs_epi16(w, w) : _mm_packus_epi16(w, w);
+}
+
 void tq_requant_avx2(const int32_t *acc, int n, float mult, int zp, int is_signed, void *out)
 {
-    const __m256 vm = _mm256_set1_ps(mult), vz = _mm256_set1_ps((float)zp);
-    const __m256 lo = _mm256_set1_ps(is_signed ? -128.0f : 0.0f);
-    const __m256 hi = _mm256_set1_ps(is_signed ? 127.0f : 255.0f);
+    const __m256 vm = _mm256_set1_ps(mult);
+    const __m256i vz = _mm256_set1_epi32(zp), order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    uint8_t *o = out;
     int i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)(acc + i))),
-                                 vm);
-        t = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        t = _mm256_add_ps(t, vz);
-        t = _mm256_max_ps(t, lo); /* t > lo ? t : lo */
-        t = _mm256_min_ps(t, hi); /* t < hi ? t : hi */
-        __m256i v = _mm256_cvtps_epi32(t);
-        __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-        __m128i bytes = is_signed ? _mm_packs_epi16(w, w) : _mm_packus_epi16(w, w);
-        _mm_storel_epi64((__m128i *)((uint8_t *)out + i), bytes);
+    /* 32 at a time: one store */
+    for (; i + 32 <= n; i += 32) {
+        __m256i v0 = requant_i32(acc + i, vm, vz), v1 = requant_i32(acc + i + 8, vm, vz);
+        __m256i v2 = requant_i32(acc + i + 16, vm, vz), v3 = requant_i32(acc + i + 24, vm, vz);
+        /* packs work per 128-bit lane: the permute restores element order */
+        __m256i w01 = _mm256_packs_epi32(v0, v1), w23 = _mm256_packs_epi32(v2, v3);
+        __m256i b = is_signed ? _mm256_packs_epi16(w01, w23) : _mm256_packus_epi16(w01, w23);
+        _mm256_storeu_si256((__m256i *)(o + i), _mm256_permutevar8x32_epi32(b, order));
     }
+    for (; i + 8 <= n; i += 8)
+        _mm_storel_epi64((__m128i *)(o + i), requant8(acc + i, vm, vz, is_signed));
     if (i < n && n >= 8) { /* overlapping last vector: same values written twice */
-        tq_requant_avx2(acc + n - 8, 8, mult, zp, is_signed, (uint8_t *)out + n - 8);
-    } else if (i < n) { /* tail through a full vector (same operations, same results) */
-        int32_t a8[8] = {0};
+        _mm_storel_epi64((__m128i *)(o + n - 8), requant8(acc + n - 8, vm, vz, is_signed));
+    } else if (i < n) { /* fewer than 8: through a zero-padded vector */
+        int32_t a8[8] = { 0 };
         uint8_t o8[8];
-        memcpy(a8, acc + i, sizeof(int32_t) * (size_t)(n - i));
-        tq_requant_avx2(a8, 8, mult, zp, is_signed, o8);
-        memcpy((uint8_t *)out + i, o8, (size_t)(n - i));
+        memcpy(a8, acc, sizeof(int32_t) * (size_t)n);
+        _mm_storel_epi64((__m128i *)o8, requant8(a8, vm, vz, is_signed));
+        memcpy(o, o8, (size_t)n);
     }
 }
 
@@ -401,6 +434,35 @@ void tq_qgemm_ind_avx2(int M, int N, int K2, const int16_t *a, size_t lda,
     }
 }
 
+/* 8 pixels: dst[4i + j] = src[j][i] ^ flip for i < 8 (reads 8 bytes of each row). */
+static inline void interleave4_8(uint8_t *dst, const uint8_t *const *src, int i, __m128i vf)
+{
+    __m128i ab = _mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)(src[0] + i)),
+                                   _mm_loadl_epi64((const __m128i *)(src[1] + i)));
+    __m128i cd = _mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)(src[2] + i)),
+                                   _mm_loadl_epi64((const __m128i *)(src[3] + i)));
+    uint8_t *o = dst + 4 * (size_t)i;
+    _mm_storeu_si128((__m128i *)o, _mm_xor_si128(_mm_unpacklo_epi16(ab, cd), vf));
+    _mm_storeu_si128((__m128i *)(o + 16), _mm_xor_si128(_mm_unpackhi_epi16(ab, cd), vf));
+}
+
+/* n < 16 pixels: two overlapping 8-pixel steps when n >= 8 (the overlap
+ * writes the same bytes twice), else through 8-byte copies of the rows. */
+static void interleave4_short(uint8_t *dst, const uint8_t *const *src, int n, __m128i vf)
+{
+    if (n >= 8) {
+        interleave4_8(dst, src, 0, vf);
+        interleave4_8(dst, src, n - 8, vf);
+        return;
+    }
+    uint8_t rows[4][8] = { { 0 } }, tmp[32];
+    const uint8_t *rp[4] = { rows[0], rows[1], rows[2], rows[3] };
+    for (int j = 0; j < 4; j++)
+        memcpy(rows[j], src[j], (size_t)n);
+    interleave4_8(tmp, rp, 0, vf);
+    memcpy(dst, tmp, 4 * (size_t)n);
+}
+
 void tq_interleave4_avx2(uint8_t *dst, const uint8_t *const *src, int n, uint8_t flip)
 {
     const __m128i vf = _mm_set1_epi8((char)flip);
@@ -424,10 +486,8 @@ void tq_interleave4_avx2(uint8_t *dst, const uint8_t *const *src, int n, uint8_t
         _mm_storeu_si128((__m128i *)(o + 48), _mm_xor_si128(_mm_unpackhi_epi16(ab1, cd1), vf));
         i += 16;
     }
-    if (i < n) {
-        const uint8_t *rest[4] = { src[0] + i, src[1] + i, src[2] + i, src[3] + i };
-        tq_interleave4_c(dst + 4 * (size_t)i, rest, n - i, flip);
-    }
+    if (i < n) /* n < 16: 14- and 7-pixel rows of the small layers */
+        interleave4_short(dst, src, n, vf);
 }
 
 void tq_gather_u8_avx2(uint8_t *dst, const uint8_t *src, int n, int step)
@@ -476,14 +536,25 @@ void tq_qadd2_avx2(float *out, const uint8_t *a, const tq_qbranch *ba, const uin
             v = _mm256_add_ps(v, branch8(b + i, bb));
         _mm256_storeu_ps(out + i, v);
     }
-    if (i < n)
+    if (i < n && n >= 8) { /* overlapping last vector: same values written twice */
+        __m256 v = branch8(a + n - 8, ba);
+        if (b)
+            v = _mm256_add_ps(v, branch8(b + n - 8, bb));
+        _mm256_storeu_ps(out + n - 8, v);
+    } else if (i < n) {
         tq_qadd2_c(out + i, a + i, ba, b ? b + i : NULL, bb, n - i);
+    }
 }
 
 void tq_deint2_u32_avx2(uint32_t *even, uint32_t *odd, const uint32_t *src, int n)
 {
     int i = 0;
-    for (; i + 8 <= n; i += 8) {
+    for (;;) {
+        if (i + 8 > n) {
+            if (i == n || n < 8)
+                break;
+            i = n - 8; /* overlap the last vector: same values written twice */
+        }
         __m256 a = _mm256_loadu_ps((const float *)(src + 2 * (size_t)i));
         __m256 b = _mm256_loadu_ps((const float *)(src + 2 * (size_t)i + 8));
         /* per 128-bit lane {a0 a2 b0 b2}: 64-bit chunks reordered 0, 2, 1, 3 */
@@ -491,7 +562,8 @@ void tq_deint2_u32_avx2(uint32_t *even, uint32_t *odd, const uint32_t *src, int 
         __m256d o = _mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD));
         _mm256_storeu_pd((double *)(void *)(even + i), _mm256_permute4x64_pd(e, 0xD8));
         _mm256_storeu_pd((double *)(void *)(odd + i), _mm256_permute4x64_pd(o, 0xD8));
+        i += 8;
     }
-    if (i < n)
+    if (i < n) /* n < 8 */
         tq_deint2_u32_c(even + i, odd + i, src + 2 * (size_t)i, n - i);
 }

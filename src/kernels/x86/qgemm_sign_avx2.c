@@ -22,16 +22,21 @@
 
 #define MRS 4
 
+/* The first ncols (1..16) of v0:v1 at dst: masked stores for partial
+ * vectors (nothing past ncols is written; no scalar memcpy per row). */
 static inline void store_rows(int32_t *dst, __m256i v0, __m256i v1, int ncols)
 {
-    if (ncols == 16) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    if (ncols >= 8) {
         _mm256_storeu_si256((__m256i *)dst, v0);
-        _mm256_storeu_si256((__m256i *)(dst + 8), v1);
+        if (ncols == 16)
+            _mm256_storeu_si256((__m256i *)(dst + 8), v1);
+        else if (ncols > 8)
+            _mm256_maskstore_epi32((int *)(dst + 8),
+                                   _mm256_cmpgt_epi32(_mm256_set1_epi32(ncols - 8), lane), v1);
     } else {
-        int32_t tmp[16];
-        _mm256_storeu_si256((__m256i *)tmp, v0);
-        _mm256_storeu_si256((__m256i *)(tmp + 8), v1);
-        memcpy(dst, tmp, sizeof(int32_t) * (size_t)ncols);
+        _mm256_maskstore_epi32((int *)dst, _mm256_cmpgt_epi32(_mm256_set1_epi32(ncols), lane),
+                               v0);
     }
 }
 

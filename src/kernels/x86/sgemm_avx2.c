@@ -5,15 +5,9 @@
 #include <immintrin.h>
 
 #include "kernels/sgemm.h"
+#include "kernels/x86/avx2_lanes.h"
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
-
-ALWAYS_INLINE __m256i lane_mask(int valid)
-{
-    /* lanes [0, valid) set; valid may be <= 0 or >= 8 */
-    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(valid), idx);
-}
 
 /* Accumulators are named scalars, not an array: GCC keeps an array in
  * memory and stores all twelve every k step, halving the FMA rate. */
@@ -75,7 +69,7 @@ ALWAYS_INLINE void tile_impl(const bool INDIRECT, const int MR, const int NV, co
                              const ptrdiff_t *offs, float *c, ptrdiff_t ldc,
                              const tq_sgemm_epi *epi)
 {
-    const __m256i m0 = lane_mask(nr), m1 = lane_mask(nr - 8), m2 = lane_mask(nr - 16);
+    const __m256i m0 = tq_lane_mask(nr), m1 = tq_lane_mask(nr - 8), m2 = tq_lane_mask(nr - 16);
     ACC_DECL(0);
     ACC_DECL(1);
     ACC_DECL(2);

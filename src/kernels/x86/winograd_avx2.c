@@ -3,18 +3,7 @@
 #include <immintrin.h>
 
 #include "kernels/winograd.h"
-
-/* even / odd floats of p[0..15] given as lo = p[0..7], hi = p[8..15] */
-static inline __m256 even8(__m256 lo, __m256 hi)
-{
-    __m256 s = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
-    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(s), _MM_SHUFFLE(3, 1, 2, 0)));
-}
-static inline __m256 odd8(__m256 lo, __m256 hi)
-{
-    __m256 s = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));
-    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(s), _MM_SHUFFLE(3, 1, 2, 0)));
-}
+#include "kernels/x86/avx2_lanes.h"
 
 /* One row of B^T d (a combination of two input rows, taken element-wise
  * over the 18 floats the eight tiles read), then (B^T d) B along it. */
@@ -24,8 +13,8 @@ static inline __m256 odd8(__m256 lo, __m256 hi)
         __m256 hi = op(_mm256_loadu_ps(ra + 8), _mm256_loadu_ps(rb + 8));                    \
         __m256 lo2 = op(_mm256_loadu_ps(ra + 2), _mm256_loadu_ps(rb + 2));                   \
         __m256 hi2 = op(_mm256_loadu_ps(ra + 10), _mm256_loadu_ps(rb + 10));                 \
-        __m256 t0 = even8(lo, hi), t1 = odd8(lo, hi);                                        \
-        __m256 t2 = even8(lo2, hi2), t3 = odd8(lo2, hi2);                                    \
+        __m256 t0 = tq_even8(lo, hi), t1 = tq_odd8(lo, hi);                                  \
+        __m256 t2 = tq_even8(lo2, hi2), t3 = tq_odd8(lo2, hi2);                              \
         float *o = out + (k) * 4 * xi_stride + tx;                                           \
         _mm256_storeu_ps(o, _mm256_sub_ps(t0, t2));                                          \
         _mm256_storeu_ps(o + xi_stride, _mm256_add_ps(t1, t2));                              \
@@ -46,13 +35,6 @@ void tq_wino_in_avx2(const float *const rows[4], int64_t ntiles, float *out,
     }
 }
 
-static inline __m256i lane_mask(int64_t valid)
-{
-    /* lanes [0, valid) set; valid may be <= 0 or >= 8 */
-    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    int v = valid < 0 ? 0 : (valid > 8 ? 8 : (int)valid);
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(v), idx);
-}
 
 /* bias, z and the clamp on 8 pixels, the C reference's order; writes all 8
  * when valid >= 8 or spilling is allowed (the extra pixels land in a row
@@ -63,7 +45,7 @@ static inline void finish8(__m256 v, const float *bias, const float *z, float *y
     if (valid <= 0)
         return;
     bool whole = valid >= 8 || spill;
-    __m256i mask = lane_mask(valid);
+    __m256i mask = tq_lane_mask(valid);
     if (bias)
         v = _mm256_add_ps(v, _mm256_broadcast_ss(bias));
     if (z)

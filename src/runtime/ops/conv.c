@@ -333,7 +333,10 @@ static int conv_prepare(tq_op_ctx *c)
 
     bool pointwise = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->pt == 0 &&
                      g->pl == 0 && g->oh == g->ih && g->ow == g->iw;
-    if (st->cin_g == 1 && st->cout_g == 1 && nd == 2)
+    /* one input channel per group: depthwise, or several outputs of one
+     * plane (a grey-image stem) when the vector kernel takes the shape */
+    if (st->cin_g == 1 && nd == 2 &&
+        (st->cout_g == 1 || (st->cout_g <= INT32_MAX && tq_dwconv_multi_fast(st->conv, g))))
         st->path = PATH_DEPTHWISE;
     else if (pointwise)
         st->path = PATH_1X1;
@@ -419,7 +422,11 @@ static int conv_eval(tq_op_ctx *c)
             const float *wg = w + gi * st->cout_g * st->k;
             const float *bg = bias ? bias + gi * st->cout_g : NULL;
             if (st->path == PATH_DEPTHWISE) {
-                st->conv->dwconv(g, xg, wg, bg ? bg[0] : 0.0f, yg, clamp, st->lo, st->hi);
+                if (st->cout_g == 1)
+                    st->conv->dwconv(g, xg, wg, bg ? bg[0] : 0.0f, yg, clamp, st->lo, st->hi);
+                else
+                    st->conv->dwconv_multi(g, xg, (int)st->cout_g, wg, bg, yg,
+                                           (size_t)st->pixels, clamp, st->lo, st->hi);
                 continue;
             }
             tq_sgemm_post post = { .alpha = 1.0f, .bias = bg, .residual = zg,

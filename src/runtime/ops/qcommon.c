@@ -105,18 +105,23 @@ void tq_requant_row(const int32_t *acc, int n, float mult, int zp, bool is_signe
     }
 }
 
-void tq_qconv_release(tq_qconv *q)
+static void qconv_release_c4(tq_qconv *q)
 {
-    free(q->wpack);
-    q->wpack = NULL;
-    free(q->ip_koff);
-    q->ip_koff = NULL;
     free(q->c4_w);
     free(q->c4_wsum);
     free(q->c4_koff);
     q->c4_w = NULL;
     q->c4_wsum = NULL;
     q->c4_koff = NULL;
+}
+
+void tq_qconv_release(tq_qconv *q)
+{
+    free(q->wpack);
+    q->wpack = NULL;
+    free(q->ip_koff);
+    q->ip_koff = NULL;
+    qconv_release_c4(q);
 }
 
 static size_t wpack_bytes(const tq_qconv *q)
@@ -154,6 +159,7 @@ static int c4_prepare(tq_op_ctx *c, tq_qconv *q, const tq_value *w, const tq_val
 {
     unsigned cpu = tq_cpu_flags();
     q->c4_signed = false;
+    q->c4_u8s8 = false;
     if (!(cpu & (TQ_CPU_FLAG_AVX512VNNI | TQ_CPU_FLAG_AVX2)) || !w->is_const || !q->w_signed ||
         (wzp && !wzp->is_const))
         return TQ_OK;
@@ -161,17 +167,10 @@ static int c4_prepare(tq_op_ctx *c, tq_qconv *q, const tq_value *w, const tq_val
         for (int64_t i = 0; i < tq_value_numel(wzp); i++)
             if (((const int8_t *)wzp->data)[i] != 0)
                 return TQ_OK;
-    if (!(cpu & TQ_CPU_FLAG_AVX512VNNI)) {
-        /* AVX2 only: the sign trick is exact only for weights in [-127, 127];
-         * a -128 keeps the int16 vpmaddwd path */
-        const int8_t *wv = w->data;
-        for (int64_t i = 0; i < tq_value_numel(w); i++)
-            if (wv[i] == -128)
-                return TQ_OK;
-        q->c4_signed = true;
-    }
+    q->c4_taps = q->cin == 1 && q->sw == 1 && q->dw == 1 && q->kw > 1;
+    int tquads = (q->kw + 3) / 4; /* c4_taps: quads per kernel row */
     q->c4_quads = (q->cin + 3) / 4;
-    q->kq = (int)(q->c4_quads * q->kh * q->kw);
+    q->kq = q->c4_taps ? q->kh * tquads : (int)(q->c4_quads * q->kh * q->kw);
     q->c4_w = calloc((size_t)q->cout * 4 * (size_t)q->kq, 1);
     q->c4_wsum = calloc((size_t)q->cout, sizeof(int32_t));
     q->c4_koff = malloc(sizeof(int64_t) * (size_t)q->kq);
@@ -179,15 +178,35 @@ static int c4_prepare(tq_op_ctx *c, tq_qconv *q, const tq_value *w, const tq_val
         return tq_op_fail(c, TQ_ENOMEM, "out of memory");
     const int8_t *wd = w->data;
     int taps = q->kh * q->kw;
+    bool has_m128 = false;
     for (int64_t o = 0; o < q->cout; o++)
         for (int64_t ci = 0; ci < q->cin; ci++)
             for (int t = 0; t < taps; t++) {
                 int8_t v = wd[(o * q->cin + ci) * taps + t];
-                int64_t qi = (ci / 4) * taps + t;
-                q->c4_w[o * 4 * q->kq + 4 * qi + ci % 4] = v;
+                int ky = t / q->kw, kx = t % q->kw;
+                if (q->c4_taps) /* quad (ky, kx / 4), byte kx % 4 */
+                    q->c4_w[o * 4 * q->kq + 4 * (ky * tquads + kx / 4) + kx % 4] = v;
+                else
+                    q->c4_w[o * 4 * q->kq + 4 * ((ci / 4) * taps + t) + ci % 4] = v;
                 q->c4_wsum[o] += v;
+                has_m128 |= v == -128;
             }
-    for (int64_t cq = 0; cq < q->c4_quads; cq++)
+    if (!(cpu & TQ_CPU_FLAG_AVX512VNNI)) {
+        /* AVX2 only: plain vpmaddubsw (qgemm_c4u) when no weight pair can
+         * saturate it (always so for reduce-range weights), else the sign
+         * trick, exact only for weights in [-127, 127]; a -128 with large
+         * pairs keeps the int16 vpmaddwd path */
+        q->c4_u8s8 = tq_qgemm_c4u_fits(q->c4_w, (size_t)q->cout * (size_t)q->kq);
+        if (!q->c4_u8s8 && has_m128) {
+            qconv_release_c4(q);
+            return TQ_OK;
+        }
+        q->c4_signed = !q->c4_u8s8;
+    }
+    for (int ky = 0; q->c4_taps && ky < q->kh; ky++)
+        for (int g = 0; g < tquads; g++) /* quad g starts at tap 4g: pixel + 4g */
+            q->c4_koff[ky * tquads + g] = 4 * ((int64_t)ky * q->dh * q->ip_row_len + 4 * g);
+    for (int64_t cq = 0; !q->c4_taps && cq < q->c4_quads; cq++)
         for (int ky = 0; ky < q->kh; ky++)
             for (int kx = 0; kx < q->kw; kx++) {
                 int64_t tcol = (int64_t)kx * q->dw;
@@ -295,10 +314,15 @@ int tq_qconv_prepare(tq_op_ctx *c, tq_qconv *q, int xi, int wi, int w_zp_i, size
         q->ip_rows = hneed;
         q->ip_plane = hneed * q->ip_row_len;
         bool multi = q->sh == 1 && q->sw == 1;
-        int64_t br = multi ? 512 / q->ip_row_len : 1;
+        /* strided, with 16-pixel blocks that fit in the padded width: one
+         * GEMM per output row into a block of rows (implicit_run's per_row
+         * path), so the epilogue runs once per block, not per output row */
+        bool rowwise = !multi && q->ip_row_len != q->ow &&
+                       (q->ow + 15) / 16 * 16 <= q->ip_row_len;
+        int64_t br = multi ? 512 / q->ip_row_len : rowwise ? 512 / q->ow : 1;
         br = br < 1 ? 1 : (br > q->oh ? q->oh : br);
         q->ip_block_rows = (int)br;
-        int64_t ncols = multi ? (br - 1) * q->ip_row_len + q->ow : q->ow;
+        int64_t ncols = multi ? (br - 1) * q->ip_row_len + q->ow : rowwise ? br * q->ow : q->ow;
         q->ldb = tq_qgemm_ldb((int)ncols);
         /* slack: qgemm_ind reads up to 15 columns past a row's N */
         q->ip_img_bytes = ((size_t)(q->cin * q->ip_plane) + 32) * sizeof(int16_t);
@@ -572,6 +596,29 @@ static void c4_build_image(const tq_qconv *q, const tq_qdsp *d, const void *xn, 
     /* the pixel value of padding: 4 channel bytes (missing channels 0) */
     uint8_t padpix[4];
     uint32_t padword;
+    if (q->c4_taps) {
+        /* pixel i = bytes x[i..i+3] of the padded row: the interleave of
+         * the row with itself shifted by 1, 2, 3 (built in `lines` with 3
+         * more pad bytes; taps past kw meet zero weights) */
+        for (int64_t pr = 0; pr < q->ip_rows; pr++) {
+            int64_t iy = pr - q->pt;
+            uint8_t *ln = lines;
+            if (iy < 0 || iy >= q->ih) {
+                memset(ln, pad, (size_t)rl + 3);
+            } else {
+                int64_t lo = q->pl < rl ? q->pl : rl, hi = q->pl + q->iw < rl ? q->pl + q->iw : rl;
+                memset(ln, pad, (size_t)lo);
+                if (hi > lo)
+                    memcpy(ln + lo, (const uint8_t *)xn + iy * q->iw + (lo - q->pl),
+                           (size_t)(hi - lo));
+                memset(ln + hi, pad, (size_t)(rl + 3 - hi));
+            }
+            const uint8_t *src[4] = { ln, ln + 1, ln + 2, ln + 3 };
+            d->interleave4(img + 4 * (pr * rl), src, (int)rl, flip);
+        }
+        memset(img + 4 * q->ip_plane, 0, 64);
+        return;
+    }
     for (int64_t cq = 0; cq < q->c4_quads; cq++) {
         for (int j = 0; j < 4; j++)
             padpix[j] = cq * 4 + j < q->cin ? (uint8_t)((uint8_t)zpr ^ dflip) : 0;
@@ -682,6 +729,8 @@ static void ip_gemm(const tq_qconv *q, const tq_qdsp *d, const void *img, const 
         if (q->c4_signed)
             d->qgemm_c4s((int)q->cout, (int)ncols, q->kq, q->c4_w, (const int8_t *const *)brows4,
                          init4, dst, ldc);
+        else if (q->c4_u8s8)
+            d->qgemm_c4u((int)q->cout, (int)ncols, q->kq, q->c4_w, brows4, init4, dst, ldc);
         else
             d->qgemm_c4((int)q->cout, (int)ncols, q->kq, q->c4_w, brows4, init4, dst, ldc);
     } else {

@@ -104,6 +104,16 @@ typedef struct tq_qconv {
      * s8 (x - 128 for u8 inputs) and kernels/qgemm.h qgemm_c4s (the sign
      * trick, exact) replaces vpdpbusd; the zero point moves with the data. */
     bool c4_signed;
+    /* Without VNNI, when every weight pair satisfies kernels/qgemm.h
+     * tq_qgemm_c4u_fits (reduce-range weights always do): the u8 image of
+     * the VNNI path and qgemm_c4u (plain vpmaddubsw, exact under that
+     * bound); s8 inputs are flipped to u8 with the zero point. */
+    bool c4_u8s8;
+    /* One input channel, stride 1, no horizontal dilation (a stem conv):
+     * the 4 bytes of an image pixel are 4 horizontal taps (x[i..i+3] of the
+     * padded row) instead of 4 channels, so a 3-wide kernel row is one quad,
+     * not three quads of which 3/4 are zero weights. */
+    bool c4_taps;
     int kq;                     /* channel quads x kh x kw */
     int64_t c4_quads;           /* ceil(cin / 4) */
     int8_t *c4_w;               /* cout x 4kq */

@@ -156,10 +156,19 @@ static int reduce_eval(tq_op_ctx *c)
             } else if (x->dtype == TQ_FLOAT) {
                 const float *p = (const float *)x->data + base;
                 if (step == 0) {
-                    double sum = 0.0;
-                    for (int64_t i = 0; i < inner; i++)
-                        sum += p[i];
-                    accf[off] += sum;
+                    /* four chains: one serial double add per element would
+                     * wait on the previous add's latency */
+                    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+                    int64_t i = 0;
+                    for (; i + 4 <= inner; i += 4) {
+                        s0 += p[i];
+                        s1 += p[i + 1];
+                        s2 += p[i + 2];
+                        s3 += p[i + 3];
+                    }
+                    for (; i < inner; i++)
+                        s0 += p[i];
+                    accf[off] += (s0 + s1) + (s2 + s3);
                 } else {
                     for (int64_t i = 0; i < inner; i++)
                         accf[off + i] += p[i];
