@@ -73,9 +73,12 @@ typedef struct tq_quant_settings {
                                      unchanged); lets CPUs without VNNI use the
                                      fast exact u8 x s8 vpmaddubsw kernels */
     /* static/qat: quantise only the inputs of quantised nodes, as the dynamic
-     * graph does; an output gets its Q/DQ only as the input of another
-     * quantised node (ONNX Runtime: OpTypesToExcludeOutputQuantization for
-     * every op). Off by default (ORT's default quantises every output). */
+     * graph does: an output gets its Q/DQ only as the input of another
+     * quantised node, and readers that are not quantised nodes (a skip Add)
+     * keep the float tensor. Closest ORT setting: extra_options
+     * OpTypesToExcludeOutputQuantization = the quantised op types (ORT's
+     * shared Q/DQ pairs still feed every reader). Off by default (ORT's
+     * default quantises every output). */
     int float_outputs;
     uint8_t reserved[64 - sizeof(void *) - 2 * sizeof(int)]; /* zero; room for new settings */
 } tq_quant_settings;
