@@ -19,6 +19,7 @@ typedef enum tq_calib_method {
     TQ_CALIB_MINMAX = 0,     /* observed min/max (ORT default) */
     TQ_CALIB_ENTROPY = 1,    /* KL search, 2048-bin |x| histogram, 128 levels */
     TQ_CALIB_PERCENTILE = 2, /* |x| percentile over a 2048-bin histogram */
+    TQ_CALIB_MSE = 3,        /* threshold minimising the quantisation MSE (same histogram) */
 } tq_calib_method;
 
 /* Quantisation-aware training (mode TQ_QUANT_QAT): fake-quant fine-tuning of
@@ -40,6 +41,9 @@ typedef struct tq_qat_settings {
     uint64_t seed;               /* shuffling and calibration sample (0) */
     int smoke;                   /* 1 epoch over at most 64 samples (CI) */
     int64_t max_train;           /* use at most this many samples (0 = all) */
+    int centered;                /* MSE objectives: remove the error's batch mean first
+                                    (a loss blind to a constant output offset, like
+                                    the PLCC gate); 0 = plain MSE (default) */
     /* filled by the run */
     char objective[32];          /* "mse-target", "xent-label" or "mse-teacher" */
     int64_t n_train, n_steps, n_calibration_used;
@@ -68,7 +72,15 @@ typedef struct tq_quant_settings {
                                      int8 symmetric in [-64, 64] (activations
                                      unchanged); lets CPUs without VNNI use the
                                      fast exact u8 x s8 vpmaddubsw kernels */
-    uint8_t reserved[64 - sizeof(void *) - sizeof(int)]; /* zero; room for new settings */
+    /* static/qat: quantise only the inputs of quantised nodes, as the dynamic
+     * graph does: an output gets its Q/DQ only as the input of another
+     * quantised node, and readers that are not quantised nodes (a skip Add)
+     * keep the float tensor. Closest ORT setting: extra_options
+     * OpTypesToExcludeOutputQuantization = the quantised op types (ORT's
+     * shared Q/DQ pairs still feed every reader). Off by default (ORT's
+     * default quantises every output). */
+    int float_outputs;
+    uint8_t reserved[64 - sizeof(void *) - 2 * sizeof(int)]; /* zero; room for new settings */
 } tq_quant_settings;
 
 TQ_API void tq_quant_default_settings(tq_quant_settings *s);

@@ -26,6 +26,7 @@
 
 #include "graph/graph_query.h"
 #include "io/npz.h"
+#include "quant/calib_mse.h"
 #include "quant/quant_internal.h"
 #include "runtime/session_internal.h"
 #include "runtime/session_observer.h"
@@ -179,6 +180,8 @@ static float threshold_of(const watch *w, const tq_quant_settings *s)
         total += w->hist[j];
     if (total == 0)
         return w->absmax;
+    if (s->method == TQ_CALIB_MSE)
+        return tq_calib_mse_threshold(w->hist, HIST_BINS, w->absmax, w->mn, w->mx);
     if (s->method == TQ_CALIB_PERCENTILE) {
         double target = s->percentile / 100.0 * (double)total, cum = 0;
         for (int j = 0; j < HIST_BINS; j++) {
@@ -403,7 +406,8 @@ int tq_calibrate(const tq_model *m, const char *npz_path, const tq_quant_setting
         /* Entropy never clips a graph output: that would saturate the
          * model's answer itself (a score, a logit) rather than trade rare
          * outliers of an intermediate tensor for resolution. */
-        bool keep_minmax = s->method == TQ_CALIB_ENTROPY && reaches_output(&m->graph, w->name, 0);
+        bool keep_minmax = (s->method == TQ_CALIB_ENTROPY || s->method == TQ_CALIB_MSE) &&
+                           reaches_output(&m->graph, w->name, 0);
         if (w->hist && w->seen && !keep_minmax) {
             float t = threshold_of(w, s);
             r->rmin = fmaxf(r->rmin, -t);

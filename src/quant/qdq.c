@@ -10,7 +10,10 @@
  * nodes read it; all readers see the dequantised value, as in ORT.
  * Relu after a quantised node is folded into the output's quantisation (the
  * Relu's output range has min 0, so the clamp of QuantizeLinear does its
- * job); a Clip keeps its node but its input takes the Clip's output range. */
+ * job); a Clip keeps its node but its input takes the Clip's output range.
+ * With float_outputs only the inputs of quantised nodes get Q/DQ pairs and
+ * only those inputs read them: other readers of the same tensor (a skip Add)
+ * keep the float value, as in the dynamic graph; no Relu is folded then. */
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -123,6 +126,10 @@ static int plan(qdq_ctx *c, const tq_graph *g, tq_quant_summary *sum)
             if (strcmp(c->acts[a].name, n->inputs[0]) == 0)
                 c->x_act[i] = a;
         const char *y = n->outputs[0];
+        if (rc)
+            return rc;
+        if (c->s->float_outputs)
+            continue; /* readers that are quantised nodes add it as their input */
         int r = sole_reader(g, y);
         const tq_node *rd = r >= 0 ? &g->nodes[r] : NULL;
         if (!rc && rd && is_op(rd, "Relu") && !c->selected[r]) {
@@ -291,6 +298,26 @@ static int quantize_params(qdq_ctx *c, tq_node *n, const act *xa)
     return rc;
 }
 
+/* float_outputs: point the inputs of the not-yet-moved original nodes after
+ * `after` that are not quantised nodes from `from` (the dequantised value) to
+ * `to` (the float value), so only quantised nodes read the Q/DQ pair. */
+static int unquantised_readers_use(qdq_ctx *c, int after, const char *from, const char *to)
+{
+    for (int j = after + 1; j < c->rw.n_old; j++) {
+        tq_node *n = &c->rw.old[j];
+        for (int k = 0; k < n->n_inputs; k++) {
+            if (strcmp(n->inputs[k], from) != 0 || (c->selected[j] && k == 0))
+                continue;
+            char *d = strdup(to);
+            if (!d)
+                return tq_fail(c->rw.err, TQ_ENOMEM, "out of memory");
+            free(n->inputs[k]);
+            n->inputs[k] = d;
+        }
+    }
+    return TQ_OK;
+}
+
 static int rewrite(qdq_ctx *c)
 {
     tq_rewriter *rw = &c->rw;
@@ -315,6 +342,8 @@ static int rewrite(qdq_ctx *c)
                  : tq_fail(rw->err, TQ_ENOMEM, "out of memory");
         if (!rc)
             rc = emit_qdq(c, ac, ac->name, dst);
+        if (!rc && c->s->float_outputs)
+            rc = unquantised_readers_use(c, -1, dst, ac->name);
         free(dst);
     }
     for (int i = 0; i < rw->n_old && !rc; i++) {
@@ -356,6 +385,8 @@ static int rewrite(qdq_ctx *c)
         for (int k = 0; k < 8; k++) {
             if (!rc && acts[k])
                 rc = emit_qdq(c, acts[k], renamed[k], acts[k]->name);
+            if (!rc && acts[k] && c->s->float_outputs)
+                rc = unquantised_readers_use(c, i, acts[k]->name, renamed[k]);
             free(renamed[k]);
         }
     }

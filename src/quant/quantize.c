@@ -41,7 +41,7 @@ static int validate(const tq_quant_settings *s, tq_error *err)
         return tq_fail(err, TQ_EINVAL, "quantize: activation type %s (int8 or uint8)",
                        tq_dtype_name(s->activation_type));
     if (s->method != TQ_CALIB_MINMAX && s->method != TQ_CALIB_ENTROPY &&
-        s->method != TQ_CALIB_PERCENTILE)
+        s->method != TQ_CALIB_PERCENTILE && s->method != TQ_CALIB_MSE)
         return tq_fail(err, TQ_EINVAL, "quantize: unknown calibration method %d", (int)s->method);
     if (!(s->percentile > 0.0 && s->percentile <= 100.0))
         return tq_fail(err, TQ_EINVAL, "quantize: percentile %g is outside (0, 100]", s->percentile);

@@ -6,7 +6,8 @@
 
 static const char *method_name(tq_calib_method m)
 {
-    return m == TQ_CALIB_ENTROPY ? "entropy" : m == TQ_CALIB_PERCENTILE ? "percentile" : "minmax";
+    return m == TQ_CALIB_ENTROPY ? "entropy" : m == TQ_CALIB_PERCENTILE ? "percentile"
+           : m == TQ_CALIB_MSE ? "mse" : "minmax";
 }
 
 /* What QAT fine-tuning did: objective, data, optimiser and the loss curve. */
@@ -60,6 +61,8 @@ char *tq_quant_report_json(const tq_report_info *in)
         cJSON_AddNumberToObject(r, "int8_to_fp32_size_ratio",
                                 (double)in->summary->int8_bytes / (double)in->summary->fp32_bytes);
     cJSON_AddNumberToObject(r, "nodes_quantized", in->summary->n_nodes_quantized);
+    if (!dyn)
+        cJSON_AddBoolToObject(r, "float_outputs", s->float_outputs != 0);
     cJSON_AddNumberToObject(r, "nodes_left_fp32", in->summary->n_nodes_skipped);
     cJSON *ex = cJSON_AddArrayToObject(r, "excluded_nodes");
     for (int i = 0; ex && i < s->n_exclude_nodes; i++)

@@ -16,7 +16,7 @@
 enum ag_op {
     OP_CONV, OP_GEMM, OP_MATMUL, OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_RELU, OP_GAP,
     OP_FLATTEN, OP_RESHAPE, OP_SQUEEZE, OP_UNSQUEEZE, OP_IDENTITY, OP_CONCAT,
-    OP_BN, OP_FQ_ACT, OP_FQ_W,
+    OP_BN, OP_CLIP, OP_SHAPE, OP_REDUCE_MEAN, OP_FQ_ACT, OP_FQ_W,
 };
 
 static const struct { const char *name; enum ag_op op; } op_names[] = {
@@ -24,7 +24,8 @@ static const struct { const char *name; enum ag_op op; } op_names[] = {
     {"Sub", OP_SUB}, {"Mul", OP_MUL}, {"Div", OP_DIV}, {"Relu", OP_RELU},
     {"GlobalAveragePool", OP_GAP}, {"Flatten", OP_FLATTEN}, {"Reshape", OP_RESHAPE},
     {"Squeeze", OP_SQUEEZE}, {"Unsqueeze", OP_UNSQUEEZE}, {"Identity", OP_IDENTITY},
-    {"Concat", OP_CONCAT}, {"BatchNormalization", OP_BN},
+    {"Concat", OP_CONCAT}, {"BatchNormalization", OP_BN}, {"Clip", OP_CLIP},
+    {"Shape", OP_SHAPE}, {"ReduceMean", OP_REDUCE_MEAN},
 };
 
 #define AG_MAX_IN 8
@@ -39,6 +40,7 @@ typedef struct ag_value {
     int64_t n_ints;
     bool is_const, is_param, needs_grad, is_input;
     int64_t sample_numel;  /* graph inputs: elements per sample */
+    int fq_src;            /* output of an activation fake quant: the value it reads, else -1 */
 } ag_value;
 
 typedef struct ag_node {
@@ -84,6 +86,7 @@ static int add_value(tq_ag_graph *g, const char *name)
     g->v = nv;
     memset(&g->v[g->n_v], 0, sizeof(ag_value));
     g->v[g->n_v].name = name;
+    g->v[g->n_v].fq_src = -1;
     return g->n_v++;
 }
 
@@ -214,8 +217,15 @@ static int plan_fake_quant(const tq_graph *mg, const tq_quant_settings *qs, fq_p
             continue;
         if (!tq_graph_find_initializer(mg, n->inputs[0]) && plan_add(p, n->inputs[0]))
             return -1;
+        if (qs->float_outputs)
+            continue; /* as the export: outputs only as inputs of quantised nodes */
         const tq_node *r = sole_reader(mg, n->outputs[0]);
-        bool relu = r && strcmp(r->op_type, "Relu") == 0 && !is_selected_quant(qs, mg, r);
+        /* A Relu is folded into the output Q/DQ; a Clip keeps its node but the
+         * output Q/DQ takes the Clip's output range, and since that range lies
+         * inside [min, max], clip(fq(y)) = fq(clip(y)): the fake quant goes
+         * after either. */
+        bool relu = r && (strcmp(r->op_type, "Relu") == 0 || strcmp(r->op_type, "Clip") == 0) &&
+                    !is_selected_quant(qs, mg, r);
         if (plan_add(p, relu ? r->outputs[0] : n->outputs[0]))
             return -1;
     }
@@ -240,12 +250,13 @@ static int add_fq_act(tq_ag_graph *g, int vi, tq_dtype at, tq_error *err)
     n->in[0] = vi;
     n->n_in = 1;
     n->out = out;
+    g->v[out].fq_src = vi;
     n->qmin = at == TQ_UINT8 ? 0.0f : -128.0f;
     n->qmax = at == TQ_UINT8 ? 255.0f : 127.0f;
     return out;
 }
 
-static int add_fq_weight(tq_ag_graph *g, int vi, int axis, tq_error *err)
+static int add_fq_weight(tq_ag_graph *g, int vi, int axis, bool reduce_range, tq_error *err)
 {
     int out = add_value(g, g->v[vi].name);
     ag_node *n = out < 0 ? NULL : add_node(g, OP_FQ_W, NULL);
@@ -255,8 +266,9 @@ static int add_fq_weight(tq_ag_graph *g, int vi, int axis, tq_error *err)
     n->n_in = 1;
     n->out = out;
     n->axis = axis;
-    n->qmin = -127.0f; /* symmetric int8 weights, as the static export */
-    n->qmax = 127.0f;
+    /* symmetric int8 weights, as the static export ([-64, 64] with reduce_range) */
+    n->qmin = reduce_range ? -64.0f : -127.0f;
+    n->qmax = reduce_range ? 64.0f : 127.0f;
     return out;
 }
 
@@ -326,7 +338,8 @@ static int build_node(tq_ag_graph *g, const tq_model *m, const tq_node *n,
         return tq_fail(err, TQ_EUNSUPPORTED,
                        "%s: node '%s': op %s has no backward pass for QAT (supported: Conv, Gemm, "
                        "MatMul, Relu, Add, Sub, Mul, Div, GlobalAveragePool, Flatten, Reshape, "
-                       "Squeeze, Unsqueeze, Concat, Identity, Constant, BatchNormalization)",
+                       "Squeeze, Unsqueeze, Concat, Identity, Constant, BatchNormalization, Clip, Shape, "
+                       "ReduceMean over the trailing spatial axes)",
                        g->model_name, nn, n->op_type);
     if (n->n_inputs > AG_MAX_IN || n->n_outputs < 1 || n->n_inputs < 1)
         return tq_fail(err, TQ_EUNSUPPORTED, "%s: node '%s' (%s): %d inputs / %d outputs",
@@ -366,6 +379,11 @@ static int build_node(tq_ag_graph *g, const tq_model *m, const tq_node *n,
         if (vi < 0)
             return tq_fail(err, TQ_EFORMAT, "%s: node '%s' (%s): input '%s' is not produced "
                            "by any node", g->model_name, nn, n->op_type, n->inputs[k]);
+        /* float_outputs: as in the export, only a quantised node's activation
+         * input reads the fake-quantised value; every other reader (a skip
+         * Add, a graph output path) reads the float value. */
+        if (qs && qs->float_outputs && !(quant && k == 0) && g->v[vi].fq_src >= 0)
+            vi = g->v[vi].fq_src;
         bool weight_slot = (op == OP_CONV || op == OP_GEMM) ? (k == 1 || k == 2)
                            : op == OP_MATMUL ? k == 1 : false;
         if (weight_slot && g->v[vi].is_const && g->v[vi].data) {
@@ -373,7 +391,8 @@ static int build_node(tq_ag_graph *g, const tq_model *m, const tq_node *n,
             g->v[vi].needs_grad = true;
             if (quant && k == 1) {
                 int axis = tq_quant_weight_axis(n);
-                int fq = add_fq_weight(g, vi, qs->per_channel ? axis : -1, err);
+                int fq = add_fq_weight(g, vi, qs->per_channel ? axis : -1, qs->reduce_range != 0,
+                                       err);
                 if (fq < 0)
                     return fq;
                 g->v[fq].needs_grad = true;
@@ -395,7 +414,7 @@ static int build_node(tq_ag_graph *g, const tq_model *m, const tq_node *n,
     }
     an->n_in = n_in;
     an->out = out;
-    for (int k = 0; k < n_in; k++)
+    for (int k = 0; k < n_in && op != OP_SHAPE; k++) /* a shape has no gradient */
         if (in[k] >= 0 && g->v[in[k]].needs_grad)
             g->v[out].needs_grad = true;
     if (qs && plan_has(plan, n->outputs[0])) {
@@ -874,8 +893,9 @@ static void weight_qparams(ag_node *n, const ag_value *w)
                 float a = fabsf(w->data[(o * ch + c) * inner + i]);
                 amax = a > amax ? a : amax;
             }
-        /* ORT: scale = 2 absmax / 254 in double, stored as float; tiny -> 1 */
-        double s = 2.0 * (double)amax / 254.0;
+        /* ORT: scale = 2 absmax / (qmax - qmin) in double (254, or 128 with
+         * reduce_range), stored as float; tiny -> 1 */
+        double s = 2.0 * (double)amax / (double)(n->qmax - n->qmin);
         n->scale[c] = s < FLT_MIN ? 1.0f : (float)s;
         n->zp[c] = 0.0f;
     }
@@ -909,14 +929,114 @@ static void fq_layout(const ag_node *n, const ag_value *x, int64_t *outer, int64
     }
 }
 
+/* Clip's bounds: inputs 1 and 2 (opset >= 11, each optional, a float
+ * scalar) or the min/max attributes of older opsets; absent = unbounded. The
+ * bounds are not trained (no gradient flows to them). */
+static int clip_bounds(tq_ag_graph *g, const ag_node *n, float *lo, float *hi, tq_error *err)
+{
+    *lo = tq_node_attr_float(n->src, "min", -FLT_MAX);
+    *hi = tq_node_attr_float(n->src, "max", FLT_MAX);
+    for (int k = 1; k < n->n_in && k <= 2; k++) {
+        if (n->in[k] < 0)
+            continue;
+        const ag_value *b = &g->v[n->in[k]];
+        if (!b->data || numel(b) != 1)
+            return err ? NODE_FAIL(g, n, "min/max must be float32 scalars") : -1;
+        *(k == 1 ? lo : hi) = b->data[0];
+    }
+    return 0;
+}
+
+/* Shape (start/end attributes as ONNX, clamped): the input's dims as an
+ * int64 value, recomputed on every pass since the batch size changes. */
+static int shape_forward(tq_ag_graph *g, ag_node *n, tq_error *err)
+{
+    const ag_value *x = &g->v[n->in[0]];
+    ag_value *y = &g->v[n->out];
+    int64_t start = tq_node_attr_int(n->src, "start", 0);
+    int64_t end = tq_node_attr_int(n->src, "end", x->rank);
+    start = start < 0 ? start + x->rank : start;
+    end = end < 0 ? end + x->rank : end;
+    start = start < 0 ? 0 : start > x->rank ? x->rank : start;
+    end = end < start ? start : end > x->rank ? x->rank : end;
+    int64_t len = end - start;
+    free(y->ints);
+    y->ints = malloc((size_t)(len ? len : 1) * sizeof(int64_t));
+    if (!y->ints)
+        return tq_fail(err, TQ_ENOMEM, "out of memory");
+    memcpy(y->ints, x->dims + start, (size_t)len * sizeof(int64_t));
+    y->n_ints = len;
+    set_shape(y, 1, &len);
+    return 0;
+}
+
+/* Concat of 1-D int64 values (shape arithmetic: Shape -> Concat -> Reshape). */
+static int concat_ints_forward(tq_ag_graph *g, ag_node *n, tq_error *err)
+{
+    ag_value *y = &g->v[n->out];
+    int64_t total = 0;
+    for (int k = 0; k < n->n_in; k++) {
+        const ag_value *v = n->in[k] >= 0 ? &g->v[n->in[k]] : NULL;
+        if (!v || !v->ints || v->rank != 1)
+            return NODE_FAIL(g, n, "int64 inputs must all be 1-D int64 values");
+        total += v->n_ints;
+    }
+    free(y->ints);
+    y->ints = malloc((size_t)(total ? total : 1) * sizeof(int64_t));
+    if (!y->ints)
+        return tq_fail(err, TQ_ENOMEM, "out of memory");
+    y->n_ints = 0;
+    for (int k = 0; k < n->n_in; k++) {
+        const ag_value *v = &g->v[n->in[k]];
+        memcpy(y->ints + y->n_ints, v->ints, (size_t)v->n_ints * sizeof(int64_t));
+        y->n_ints += v->n_ints;
+    }
+    set_shape(y, 1, &total);
+    return 0;
+}
+
+/* ReduceMean is supported where it is a global average pool: the axes (input
+ * 1 from opset 18, else the attribute) are exactly the dims after [N, C]. */
+static int reduce_mean_shape(tq_ag_graph *g, const ag_node *n, int64_t *dims, int *rank,
+                             int64_t *hw, tq_error *err)
+{
+    const ag_value *x = &g->v[n->in[0]];
+    const ag_value *iv = n->n_in > 1 && n->in[1] >= 0 ? &g->v[n->in[1]] : NULL;
+    const tq_attr *aa = tq_node_attr(n->src, "axes");
+    const int64_t *axes = iv && iv->ints ? iv->ints : aa && aa->type == TQ_ATTR_INTS ? aa->ints
+                                                                                     : NULL;
+    int64_t n_axes = iv && iv->ints ? iv->n_ints : aa && aa->type == TQ_ATTR_INTS ? aa->n : 0;
+    bool covered[TQ_MAX_RANK] = {false};
+    bool ok = x->rank >= 3 && axes && n_axes == x->rank - 2;
+    for (int64_t k = 0; ok && k < n_axes; k++) {
+        int a = norm_axis(axes[k], x->rank);
+        ok = a >= 2 && a < x->rank && !covered[a];
+        if (ok)
+            covered[a] = true;
+    }
+    if (!ok)
+        return err ? NODE_FAIL(g, n, "only a mean over all axes after [N, C] is supported")
+                   : -1;
+    bool keep = tq_node_attr_int(n->src, "keepdims", 1) != 0;
+    *hw = 1;
+    for (int d = 2; d < x->rank; d++)
+        *hw *= x->dims[d];
+    dims[0] = x->dims[0], dims[1] = x->dims[1];
+    for (int d = 2; d < x->rank && keep; d++)
+        dims[d] = 1;
+    *rank = keep ? x->rank : 2;
+    return 0;
+}
+
 static int forward_node(tq_ag_graph *g, ag_node *n, tq_error *err)
 {
     for (int k = 0; k < n->n_in; k++) {
         if (n->in[k] < 0)
             continue;
         const ag_value *iv = &g->v[n->in[k]];
-        bool shape_input = (n->op == OP_RESHAPE || n->op == OP_SQUEEZE || n->op == OP_UNSQUEEZE) &&
-                           k == 1;
+        bool shape_input = ((n->op == OP_RESHAPE || n->op == OP_SQUEEZE ||
+                             n->op == OP_UNSQUEEZE || n->op == OP_REDUCE_MEAN) && k == 1) ||
+                           n->op == OP_SHAPE || (n->op == OP_CONCAT && iv->ints);
         if (!shape_input && !iv->data)
             return NODE_FAIL(g, n, "an input is not float32 (training supports float32 only)");
     }
@@ -976,6 +1096,17 @@ static int forward_node(tq_ag_graph *g, ag_node *n, tq_error *err)
             return tq_fail(err, TQ_ENOMEM, "out of memory");
         tq_agk_relu_fwd_f(numel(x), x->data, y->data);
         return 0;
+    case OP_CLIP: {
+        float lo, hi;
+        int rc = clip_bounds(g, n, &lo, &hi, err);
+        if (rc)
+            return rc;
+        set_shape(y, x->rank, x->dims);
+        if (ensure(&y->data, &y->cap, numel(y)))
+            return tq_fail(err, TQ_ENOMEM, "out of memory");
+        tq_agk_clip_fwd_f(numel(x), x->data, lo, hi, y->data);
+        return 0;
+    }
     case OP_GAP: {
         if (x->rank < 3)
             return NODE_FAIL(g, n, "input rank < 3");
@@ -1005,7 +1136,22 @@ static int forward_node(tq_ag_graph *g, ag_node *n, tq_error *err)
         memcpy(y->data, x->data, (size_t)numel(x) * sizeof(float));
         return 0;
     }
+    case OP_SHAPE:
+        return shape_forward(g, n, err);
+    case OP_REDUCE_MEAN: {
+        int64_t hw = 1;
+        int rc = reduce_mean_shape(g, n, dims, &rank, &hw, err);
+        if (rc)
+            return rc;
+        set_shape(y, rank, dims);
+        if (ensure(&y->data, &y->cap, numel(y)))
+            return tq_fail(err, TQ_ENOMEM, "out of memory");
+        tq_agk_gap_fwd_f(x->dims[0] * x->dims[1], hw, x->data, y->data);
+        return 0;
+    }
     case OP_CONCAT: {
+        if (x->ints && !x->data)
+            return concat_ints_forward(g, n, err);
         int ax = norm_axis(tq_node_attr_int(n->src, "axis", 0), x->rank);
         if (ax < 0 || ax >= x->rank)
             return NODE_FAIL(g, n, "axis out of range");
@@ -1154,6 +1300,15 @@ static void backward_node(tq_ag_graph *g, ag_node *n)
         if (dx)
             tq_agk_relu_bwd_f(numel(x), x->data, dy, dx);
         return;
+    case OP_CLIP: {
+        float lo, hi;
+        if (dx && clip_bounds(g, n, &lo, &hi, NULL) == 0) /* succeeded in forward */
+            tq_agk_clip_bwd_f(numel(x), x->data, lo, hi, dy, dx);
+        return;
+    }
+    case OP_SHAPE:
+        return;
+    case OP_REDUCE_MEAN:
     case OP_GAP:
         if (dx)
             tq_agk_gap_bwd_f(x->dims[0] * x->dims[1], numel(x) / (x->dims[0] * x->dims[1]), dy, dx);

@@ -1,9 +1,9 @@
 /* A trainable view of an fp32 IR model: forward and backward passes over the
  * graph for the ops QAT needs (Conv 2-D, Gemm, MatMul, Relu, Add/Sub/Mul/Div
  * with broadcasting, GlobalAveragePool, Flatten, Reshape, Squeeze,
- * Unsqueeze, Concat, Identity, Constant), with optional fake quantisation
+ * Unsqueeze, Concat, Identity, Constant, Clip), with optional fake quantisation
  * placed exactly where the static QDQ export puts Q/DQ pairs: on the
- * activation input and the output (after a folded Relu) of every node the
+ * activation input and the output (after a folded Relu, or a Clip) of every node the
  * quantiser selects, and on its weight (symmetric int8, per tensor or per
  * output channel). Float32 throughout; the graph owns copies of the
  * initializers, the trainable ones are the Conv/Gemm/MatMul weights and

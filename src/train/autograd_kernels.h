@@ -1,5 +1,5 @@
 /* Forward and backward math of the ops QAT fine-tuning differentiates
- * (Conv 2-D, Gemm, MatMul, broadcasting Add/Sub/Mul/Div, Relu,
+ * (Conv 2-D, Gemm, MatMul, broadcasting Add/Sub/Mul/Div, Relu, Clip,
  * GlobalAveragePool, Concat, fake quantisation, losses). No graph knowledge.
  *
  * Every kernel exists twice, from one source (autograd_kernels.inc): the
@@ -61,6 +61,10 @@ int64_t tq_agk_conv_col_size(const tq_agk_conv *g);
                               const REAL *b, const REAL *dy, REAL *da, REAL *db);                \
     void tq_agk_relu_fwd##S(int64_t n, const REAL *x, REAL *y);                                  \
     void tq_agk_relu_bwd##S(int64_t n, const REAL *x, const REAL *dy, REAL *dx);                 \
+    /* Clip (ONNX): y = min(max(x, lo), hi); gradient where lo <= x <= hi. */                 \
+    void tq_agk_clip_fwd##S(int64_t n, const REAL *x, REAL lo, REAL hi, REAL *y);                \
+    void tq_agk_clip_bwd##S(int64_t n, const REAL *x, REAL lo, REAL hi, const REAL *dy,          \
+                            REAL *dx);                                                           \
     void tq_agk_gap_fwd##S(int64_t nc, int64_t hw, const REAL *x, REAL *y);                      \
     void tq_agk_gap_bwd##S(int64_t nc, int64_t hw, const REAL *dy, REAL *dx);                    \
     /* Concat of k inputs along an axis: outer = product of dims before it, */                 \
@@ -79,6 +83,9 @@ int64_t tq_agk_conv_col_size(const tq_agk_conv *g);
                              const REAL *dy, REAL *dx);                                          \
     /* Mean squared error over n values; writes dy = dLoss/dy (not accumulated). */            \
     double tq_agk_mse##S(int64_t n, const REAL *y, const REAL *t, REAL *dy);                     \
+    /* The same with the error's mean removed first (blind to a constant offset, */          \
+    /* as PLCC is): mean((e - mean(e))^2), e = y - t.                           */          \
+    double tq_agk_mse_centered##S(int64_t n, const REAL *y, const REAL *t, REAL *dy);           \
     /* Mean softmax cross-entropy of rows [b, k] against class indices. */                     \
     double tq_agk_xent##S(int64_t b, int64_t k, const REAL *logits, const int64_t *label,        \
                           REAL *dy);

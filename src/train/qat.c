@@ -4,6 +4,7 @@
  * samples, fp32 forward), train with Adam/SGD over seeded shuffles, write
  * the weights back, and leave the calibration samples in a temporary .npz. */
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,7 @@ typedef struct train_data {
     float *target;        /* [N * out_per] (targets or teacher) or NULL */
     int64_t *label;       /* [N] or NULL */
     int64_t out_per;
+    bool centered;        /* MSE with the error's batch mean removed */
 } train_data;
 
 static void data_free(train_data *d)
@@ -222,7 +224,7 @@ static int batch_loss(const tq_ag_graph *g, const train_data *d, const int64_t *
                        "output %lld", path, (long long)d->out_per, (long long)per);
     for (int64_t r = 0; r < b; r++)
         memcpy(tbuf + r * per, d->target + idx[r] * per, (size_t)per * sizeof(float));
-    *loss = tq_agk_mse_f(on, y, tbuf, dy);
+    *loss = d->centered ? tq_agk_mse_centered_f(on, y, tbuf, dy) : tq_agk_mse_f(on, y, tbuf, dy);
     return TQ_OK;
 }
 
@@ -342,6 +344,7 @@ int tq_qat_finetune(tq_model *m, const tq_quant_settings *s, tq_qat_settings *q,
         rc = tq_npz_read(path, &set, err);
     if (!rc)
         rc = load_data(g, &set, path, limit, &d, err);
+    d.centered = q->centered != 0;
     tq_tensor_set_free(&set);
     int64_t batch = q->batch;
     if (!rc && batcher_init(&bt, &d, batch))
@@ -375,9 +378,11 @@ int tq_qat_finetune(tq_model *m, const tq_quant_settings *s, tq_qat_settings *q,
         if (!rc)
             rc = forward_all(g, &d, &bt, d.n, batch, order, d.target, &per, err);
         d.out_per = per;
-        snprintf(q->objective, sizeof(q->objective), "mse-teacher");
+        snprintf(q->objective, sizeof(q->objective), "mse-teacher%s",
+                 q->centered ? "-centered" : "");
     } else if (!rc) {
-        snprintf(q->objective, sizeof(q->objective), d.label ? "xent-label" : "mse-target");
+        snprintf(q->objective, sizeof(q->objective), "%s",
+                 d.label ? "xent-label" : q->centered ? "mse-target-centered" : "mse-target");
     }
     int np = rc ? 0 : tq_ag_n_params(g);
     if (!rc) {

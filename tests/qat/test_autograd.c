@@ -280,6 +280,7 @@ static void un_f(void *c, double *y)
         break;
     }
     case 3: tq_agk_fakeq_fwd_d(2, 3, 4, k->x, k->scale, k->zp, -128, 127, y); break;
+    case 4: tq_agk_clip_fwd_d(k->n, k->x, -0.7, 0.9, y); break;
     }
 }
 
@@ -292,6 +293,26 @@ static void test_pointwise(void **state)
     double *r = rnd(40, -1, 1), *dx = calloc(40, sizeof(double));
     tq_agk_relu_bwd_d(40, k.x, r, dx);
     check_fd(&k, un_f, k.x, 40, r, 40, dx, "relu");
+    free(k.x), free(r), free(dx);
+    /* Clip to [-0.7, 0.9]: x spans [-1.6, 1.6] so both the pass-through and
+     * the clamped pieces are exercised; x is kept 0.01 away from the ends
+     * (the kinks) so +-h stays in one piece. */
+    k.kind = 4, k.n = 60, k.x = rnd(60, -1.6, 1.6);
+    int clamped = 0, passed = 0;
+    for (int i = 0; i < 60; i++) {
+        if (fabs(k.x[i] + 0.7) < 0.01 || fabs(k.x[i] - 0.9) < 0.01)
+            k.x[i] += 0.02;
+        bool in = k.x[i] >= -0.7 && k.x[i] <= 0.9;
+        clamped += !in, passed += in;
+    }
+    assert_true(clamped > 0 && passed > 0);
+    r = rnd(60, -1, 1), dx = calloc(60, sizeof(double));
+    tq_agk_clip_bwd_d(60, k.x, -0.7, 0.9, r, dx);
+    check_fd(&k, un_f, k.x, 60, r, 60, dx, "clip");
+    double yc[60];
+    un_f(&k, yc); /* forward against the definition */
+    for (int i = 0; i < 60; i++)
+        assert_true(yc[i] == fmin(fmax(k.x[i], -0.7), 0.9));
     free(k.x), free(r), free(dx);
     /* GlobalAveragePool: 6 channels of 5x4 */
     k.kind = 1, k.nc = 6, k.hw = 20, k.x = rnd(120, -1, 1);
@@ -339,7 +360,7 @@ static void test_pointwise(void **state)
 
 /* ---- losses: gradients of the loss itself */
 typedef struct loss_ctx {
-    int xent;
+    int xent; /* 0 mse, 1 cross-entropy, 2 centered mse */
     double *y, *t;
     int64_t lab[4];
 } loss_ctx;
@@ -347,7 +368,9 @@ typedef struct loss_ctx {
 static void loss_f(void *c, double *out)
 {
     loss_ctx *k = c;
-    out[0] = k->xent ? tq_agk_xent_d(4, 5, k->y, k->lab, NULL) : tq_agk_mse_d(20, k->y, k->t, NULL);
+    out[0] = k->xent == 1   ? tq_agk_xent_d(4, 5, k->y, k->lab, NULL)
+             : k->xent == 2 ? tq_agk_mse_centered_d(20, k->y, k->t, NULL)
+                            : tq_agk_mse_d(20, k->y, k->t, NULL);
 }
 
 static void test_losses(void **state)
@@ -358,6 +381,18 @@ static void test_losses(void **state)
     double dy[20];
     tq_agk_mse_d(20, k.y, k.t, dy);
     check_fd(&k, loss_f, k.y, 20, &one, 1, dy, "mse");
+    k.xent = 2;
+    tq_agk_mse_centered_d(20, k.y, k.t, dy);
+    check_fd(&k, loss_f, k.y, 20, &one, 1, dy, "centered mse");
+    { /* blind to a constant offset, and equal to numpy's np.var(y - t) */
+        double sh[20], e[20], m = 0, v = 0;
+        for (int i = 0; i < 20; i++)
+            sh[i] = k.y[i] + 3.25, e[i] = k.y[i] - k.t[i], m += e[i] / 20;
+        for (int i = 0; i < 20; i++)
+            v += (e[i] - m) * (e[i] - m) / 20;
+        double a = tq_agk_mse_centered_d(20, k.y, k.t, NULL), b = tq_agk_mse_centered_d(20, sh, k.t, NULL);
+        assert_true(fabs(a - b) < 1e-12 && fabs(a - v) < 1e-12 && a < tq_agk_mse_d(20, k.y, k.t, NULL));
+    }
     k.xent = 1;
     tq_agk_xent_d(4, 5, k.y, k.lab, dy);
     check_fd(&k, loss_f, k.y, 20, &one, 1, dy, "cross-entropy");

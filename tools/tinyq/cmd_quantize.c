@@ -19,7 +19,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "Usage: tinyq quantize MODEL.onnx [--mode dynamic|static|qat|auto] [--calibration CAL.npz]\n"
-            "         [--method minmax|entropy|percentile] [--percentile P] [--per-channel]\n"
+            "         [--method minmax|entropy|percentile|mse] [--percentile P] [--per-channel]\n"
+            "         [--float-outputs]\n"
             "         [--activation-type int8|uint8] [--reduce-range] [--op-types Conv,MatMul,...]\n"
             "         [--exclude NODE...] [--calib-batch N] [-o OUT.onnx] [--report-out R.json]\n"
             "       tinyq quantize --registry REG --id ID [the options above except -o]\n"
@@ -41,13 +42,23 @@ static void usage(FILE *f)
             "  --train DATA.npz  qat training set        --epochs-qat N (10)\n"
             "  --lr-qat LR       (1e-4 Adam, = 1e-3/10)  --batch-qat N (32)\n"
             "  --optimizer adam|sgd  --seed S (0)        --n-calibration N (64)\n"
+            "  --qat-centered    MSE objectives (target or teacher): remove the error's\n"
+            "                    batch mean first, so a constant output offset (which a\n"
+            "                    PLCC gate ignores) costs nothing\n"
             "  --smoke           qat: one epoch over at most 64 samples (CI)\n"
             "  --budget B        auto: allowed drop      --data D.npz  auto: evaluation set\n"
             "  --config F.yaml   the options above as YAML keys (e.g. `epochs-qat: 5`,\n"
             "                    `per-channel: true`); command-line options win\n"
             "  --method M        calibration: minmax (default), entropy (KL, 2048-bin\n"
-            "                    histogram), percentile (--percentile, default 99.999)\n"
+            "                    histogram), percentile (--percentile, default 99.999),\n"
+            "                    mse (the clipping threshold with the least estimated\n"
+            "                    quantisation MSE on the same histogram; graph outputs\n"
+            "                    keep their MinMax range)\n"
             "  --per-channel     one weight scale per output channel\n"
+            "  --float-outputs   static/qat: Q/DQ only on the inputs of quantised nodes,\n"
+            "                    read only by them: outputs and skip paths stay float, as\n"
+            "                    in the dynamic graph; weights stay int8 (cf. ORT's\n"
+            "                    OpTypesToExcludeOutputQuantization)\n"
             "  --activation-type static activations: int8 (default) or uint8\n"
             "  --reduce-range    7-bit weights (int8 in [-64, 64], ONNX Runtime's reduce_range):\n"
             "                    slightly coarser, but exact and fast on AVX2 CPUs without\n"
@@ -355,8 +366,10 @@ static int run_quantize(int argc, char **argv, int user_argc, char **user_argv)
                 s.method = TQ_CALIB_ENTROPY;
             else if (strcmp(val, "percentile") == 0)
                 s.method = TQ_CALIB_PERCENTILE;
+            else if (strcmp(val, "mse") == 0)
+                s.method = TQ_CALIB_MSE;
             else
-                rc = cli_usage_error("quantize", "unknown --method '%s' (minmax, entropy, percentile)", val);
+                rc = cli_usage_error("quantize", "unknown --method '%s' (minmax, entropy, percentile, mse)", val);
         } else if (strcmp(a, "--percentile") == 0) {
             char *end;
             s.percentile = strtod(argv[++i], &end);
@@ -371,6 +384,10 @@ static int run_quantize(int argc, char **argv, int user_argc, char **user_argv)
             s.per_channel = 1;
         } else if (strcmp(a, "--reduce-range") == 0) {
             s.reduce_range = 1;
+        } else if (strcmp(a, "--float-outputs") == 0) {
+            s.float_outputs = 1;
+        } else if (strcmp(a, "--qat-centered") == 0) {
+            qat.centered = 1;
         } else if (strcmp(a, "--activation-type") == 0) {
             i++;
             if (strcmp(val, "int8") == 0)
