@@ -105,6 +105,12 @@ def cnn_section(q, fixtures):
     configs = [("dynamic", ["--mode", "dynamic"]),
                ("dynamic per-channel (tinyq option)", ["--mode", "dynamic", "--per-channel"])]
     configs += list(static_configs())
+    # 7-bit weights (ONNX Runtime's reduce_range): the exact fast u8 x s8 path
+    # on AVX2 CPUs without VNNI (docs/BENCHMARKS.md, int8)
+    for at in ("int8", "uint8"):
+        configs.append((f"static {at} per-channel minmax --reduce-range",
+                        ["--mode", "static", "--method", "minmax", "--activation-type", at,
+                         "--per-channel", "--reduce-range"]))
     for i, (name, opts) in enumerate(configs):
         out = q.path(f"cnn_{i}.int8.onnx")
         extra = ["--calibration", calib] if "static" in opts else []
@@ -248,6 +254,12 @@ def ort_section(cnn_info):
          "`--activation-type uint8` | identical accuracy (asymmetric: same levels) |",
          "| Gemm in dynamic mode | rewritten as MatMul + Add | the same (B transposed when "
          "transB) | identical numbers on vmaf_tiny_v3/v4 |",
+         "| reduce_range | off by default; weights int8 in [-64, 64] when on | the same "
+         "(`--reduce-range`, off by default). On AVX2 CPUs without VNNI every 7-bit weight "
+         "fits tinyq's exact `vpmaddubsw` kernel without splitting, so it is the faster file "
+         "there (docs/BENCHMARKS.md, int8) | CNN static per-channel: "
+         f"{top('static int8 per-channel minmax')} -> "
+         f"{top('static int8 per-channel minmax --reduce-range')} |",
          "",
          "**Entropy and ReLU outputs.** A ReLU output has a large share of its histogram mass in bin 0 (the zeros); left alone, that spike dominates the KL divergence and the search stopped at exactly 1/4 of every ReLU output's MinMax range (CNN Entropy 89.36 % per-tensor, 89.46 % per-channel; vmaf_tiny_v3 per-channel drop 0.065423, vmaf_tiny_v4 0.021675; nr_metric_v1's score clipped to a constant). tinyq now gives bin 0 the count of bin 1 before the search, as NVIDIA's reference entropy calibrator (pytorch-quantization, `_compute_amax_entropy`) does, and keeps the MinMax range for tensors that are graph outputs or reach one through Squeeze/Reshape/Flatten/Identity (clipping the model's answer is never a good trade). The tables above are measured with both. Using 128 levels for non-negative tensors as well (what `ORT-PARITY.md` describes) makes it worse: the search then stops at 1/8 of the range and CNN top-1 fell to 38.40 %.",
          ]
