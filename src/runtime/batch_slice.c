@@ -188,6 +188,16 @@ static int choose_slice(tq_session *s, const tq_tensor_view *inputs, int n_input
     return TQ_OK;
 }
 
+/* Stop slicing this session; forget a probe's error. */
+static void give_up(tq_session *s, tq_error *err)
+{
+    s->slice_off = true;
+    if (err) {
+        err->code = TQ_OK;
+        err->msg[0] = '\0';
+    }
+}
+
 int tq_session_run(tq_session *s, const tq_tensor_view *inputs, int n_inputs,
                    tq_tensor_view *outputs, int n_outputs, tq_error *err)
 {
@@ -198,9 +208,12 @@ int tq_session_run(tq_session *s, const tq_tensor_view *inputs, int n_inputs,
                     : 0;
     if (n >= 4 && n != s->slice_for_batch) {
         int64_t k;
-        int rc = choose_slice(s, inputs, n_inputs, n, &k, err);
-        if (rc)
-            return rc;
+        if (choose_slice(s, inputs, n_inputs, n, &k, err) != TQ_OK) {
+            /* a graph that cannot run one image (a Reshape to a fixed batch,
+             * say) may still run the whole batch: never slice it */
+            give_up(s, err);
+            return tq_session_run_once(s, inputs, n_inputs, outputs, n_outputs, err);
+        }
         s->slice_for_batch = n;
         s->slice_images = k;
     }
@@ -212,11 +225,12 @@ int tq_session_run(tq_session *s, const tq_tensor_view *inputs, int n_inputs,
     for (int64_t b0 = 0; b0 < n; b0 += k) {
         slice_views(inputs, n_inputs, b0, k, views);
         int rc = tq_session_run_once(s, views, n_inputs, outs, s->n_graph_outputs, err);
-        if (rc)
+        if (rc && b0 > 0)
             return rc;
-        if (b0 == 0 && !tq_slice_plan_is_per_sample(s, k)) {
-            /* shapes at batch k showed a batch-wide op: never slice again */
-            s->slice_off = true;
+        if (rc || !tq_slice_plan_is_per_sample(s, k)) {
+            /* the slice failed where the whole batch may not, or its shapes
+             * showed a batch-wide op: never slice again */
+            give_up(s, err);
             return tq_session_run_once(s, inputs, n_inputs, outputs, n_outputs, err);
         }
         for (int i = 0; i < s->n_graph_outputs; i++) {
