@@ -90,6 +90,23 @@ void tq_epilogue_rows_c(int32_t *c, int M, int N, size_t ld, const float *scale,
     }
 }
 
+void tq_epilogue_rows_mm_c(int32_t *c, int M, int N, size_t ld, const float *scale,
+                           const float *bias, const float *res, size_t res_ld, const tq_qact *act,
+                           float *mn, float *mx)
+{
+    tq_epilogue_rows_c(c, M, N, ld, scale, bias, res, res_ld, act);
+    float lo = *mn, hi = *mx;
+    for (int m = 0; m < M; m++) {
+        const float *yr = (const float *)(const void *)(c + (size_t)m * ld);
+        for (int n = 0; n < N; n++) {
+            lo = yr[n] < lo ? yr[n] : lo; /* NaN compares false: skipped */
+            hi = yr[n] > hi ? yr[n] : hi;
+        }
+    }
+    *mn = lo;
+    *mx = hi;
+}
+
 void tq_qdw_taps_c(int32_t *out, int n, const float *const *src, const float *w, int ntaps,
                    int32_t init)
 {
@@ -281,6 +298,7 @@ static const tq_qdsp c_table = {
     .minmax = tq_minmax_f32_c,
     .dequant_rows = tq_dequant_rows_c,
     .epilogue_rows = tq_epilogue_rows_c,
+    .epilogue_rows_mm = tq_epilogue_rows_mm_c,
     .dw_taps = tq_qdw_taps_c,
     .widen_f32 = tq_qwiden_f32_c,
     .widen_s16 = tq_qwiden_s16_c,
@@ -481,6 +499,7 @@ static const tq_qdsp avx2_table = {
     .minmax = tq_minmax_f32_avx2,
     .dequant_rows = tq_dequant_rows_avx2,
     .epilogue_rows = tq_epilogue_rows_avx2,
+    .epilogue_rows_mm = tq_epilogue_rows_mm_avx2,
     .dw_taps = tq_qdw_taps_avx2,
     .widen_f32 = tq_qwiden_f32_avx2,
     .widen_s16 = tq_qwiden_s16_avx2,
@@ -503,6 +522,7 @@ static const tq_qdsp vnni_table = {
     .minmax = tq_minmax_f32_avx2,
     .dequant_rows = tq_dequant_rows_avx2,
     .epilogue_rows = tq_epilogue_rows_avx2,
+    .epilogue_rows_mm = tq_epilogue_rows_mm_avx2,
     .dw_taps = tq_qdw_taps_avx2,
     .widen_f32 = tq_qwiden_f32_avx2,
     .widen_s16 = tq_qwiden_s16_avx2,

@@ -65,6 +65,12 @@ typedef struct tq_qact {
 typedef void (*tq_epilogue_rows_fn)(int32_t *c, int M, int N, size_t ld, const float *scale,
                                     const float *bias, const float *res, size_t res_ld,
                                     const tq_qact *act);
+/* epilogue_rows, also folding the results' min / max into *mn / *mx (NaNs
+ * skipped, as tq_minmax_fn): the next DynamicQuantizeLinear's range while
+ * the rows are in registers, instead of a second pass. */
+typedef void (*tq_epilogue_rows_mm_fn)(int32_t *c, int M, int N, size_t ld, const float *scale,
+                                       const float *bias, const float *res, size_t res_ld,
+                                       const tq_qact *act, float *mn, float *mx);
 
 /* Depthwise taps, exact in float: out[i] = init + sum_t w[t] * src[t][i] for
  * i < n. Every w and src value is an integer with |v| <= 255 (8-bit minus zero
@@ -198,6 +204,7 @@ typedef struct tq_qdsp {
     tq_minmax_fn minmax;
     tq_dequant_rows_fn dequant_rows;
     tq_epilogue_rows_fn epilogue_rows;
+    tq_epilogue_rows_mm_fn epilogue_rows_mm;
     tq_qdw_taps_fn dw_taps;
     tq_qwiden_f32_fn widen_f32;
     tq_qwiden_s16_fn widen_s16;
@@ -229,6 +236,9 @@ void tq_dequant_rows_c(int32_t *c, int M, int N, size_t ld, const float *scale,
                        const float *bias);
 void tq_epilogue_rows_c(int32_t *c, int M, int N, size_t ld, const float *scale,
                         const float *bias, const float *res, size_t res_ld, const tq_qact *act);
+void tq_epilogue_rows_mm_c(int32_t *c, int M, int N, size_t ld, const float *scale,
+                           const float *bias, const float *res, size_t res_ld, const tq_qact *act,
+                           float *mn, float *mx);
 void tq_qdw_taps_c(int32_t *out, int n, const float *const *src, const float *w, int ntaps,
                    int32_t init);
 void tq_qwiden_f32_c(float *dst, const void *src, int n, int step, int zp, int is_signed);
@@ -261,6 +271,9 @@ void tq_dequant_rows_avx2(int32_t *c, int M, int N, size_t ld, const float *scal
 void tq_epilogue_rows_avx2(int32_t *c, int M, int N, size_t ld, const float *scale,
                            const float *bias, const float *res, size_t res_ld,
                            const tq_qact *act);
+void tq_epilogue_rows_mm_avx2(int32_t *c, int M, int N, size_t ld, const float *scale,
+                              const float *bias, const float *res, size_t res_ld,
+                              const tq_qact *act, float *mn, float *mx);
 void tq_qdw_taps_avx2(int32_t *out, int n, const float *const *src, const float *w, int ntaps,
                       int32_t init);
 void tq_qwiden_f32_avx2(float *dst, const void *src, int n, int step, int zp, int is_signed);

@@ -221,6 +221,18 @@ static void test_epilogue_rows(void **st)
             tq_epilogue_rows_c(c1, M, N, LD, scale, b, r, LD, &act);
             simd_table()->epilogue_rows(c2, M, N, LD, scale, b, r, LD, &act);
             assert_memory_equal(c1, c2, sizeof c1);
+            /* the min / max variants: same values, and the running range
+             * (starting empty, or from a range the rows may not reach) */
+            int32_t c3[M * LD], c4[M * LD];
+            memcpy(c3, orig, sizeof c3);
+            memcpy(c4, orig, sizeof c4);
+            float mn0 = with == 3 ? -0.5f : INFINITY, mx0 = with == 3 ? 0.5f : -INFINITY;
+            float mn3 = mn0, mx3 = mx0, mn4 = mn0, mx4 = mx0;
+            tq_epilogue_rows_mm_c(c3, M, N, LD, scale, b, r, LD, &act, &mn3, &mx3);
+            simd_table()->epilogue_rows_mm(c4, M, N, LD, scale, b, r, LD, &act, &mn4, &mx4);
+            assert_memory_equal(c1, c3, sizeof c1);
+            assert_memory_equal(c1, c4, sizeof c1);
+            float wmn = mn0, wmx = mx0; /* over the unfused values below */
             for (int m = 0; m < M; m++) {
                 for (int n = 0; n < N; n++) {
                     volatile float y = (float)orig[m * LD + n] * scale[m];
@@ -237,9 +249,15 @@ static void test_epilogue_rows(void **st)
                     float got, want = y;
                     memcpy(&got, &c1[m * LD + n], sizeof got);
                     assert_memory_equal(&got, &want, sizeof got);
+                    if (!isnan(want)) {
+                        wmn = fminf(wmn, want);
+                        wmx = fmaxf(wmx, want);
+                    }
                 }
                 assert_int_equal(c1[m * LD + N], SENTINEL);
             }
+            /* == (not bytes): which zero a min / max keeps depends on order */
+            assert_true(mn3 == wmn && mx3 == wmx && mn4 == wmn && mx4 == wmx);
         }
 }
 

@@ -204,15 +204,21 @@ void tq_dequant_rows_avx2(int32_t *c, int M, int N, size_t ld, const float *scal
     }
 }
 
-void tq_epilogue_rows_avx2(int32_t *c, int M, int N, size_t ld, const float *scale,
-                           const float *bias, const float *res, size_t res_ld,
-                           const tq_qact *act)
+/* epilogue_rows, with the min / max folded in when track (a constant at
+ * each call, so each caller gets its own loop) */
+static inline __attribute__((always_inline)) void
+epilogue_rows(int32_t *c, int M, int N, size_t ld, const float *scale, const float *bias,
+              const float *res, size_t res_ld, const tq_qact *act, bool track, float *mn,
+              float *mx)
 {
     int kind = act ? act->kind : TQ_QACT_NONE;
     /* max_ps(lo, p) = lo > p ? lo : p and min_ps(hi, p) = hi < p ? hi : p are
      * the Clip op's comparisons; max_ps(p, 0) = p > 0 ? p : 0 is Relu's. */
     const __m256 lo = _mm256_set1_ps(act && kind == TQ_QACT_CLIP ? act->lo : 0.0f);
     const __m256 hi = _mm256_set1_ps(act && kind == TQ_QACT_CLIP ? act->hi : 0.0f);
+    /* min_ps(p, acc) returns acc when p is NaN: NaNs are skipped */
+    __m256 vmn = _mm256_set1_ps(track ? *mn : 0.0f), vmx = _mm256_set1_ps(track ? *mx : 0.0f);
+    float smn = track ? *mn : 0.0f, smx = track ? *mx : 0.0f;
     for (int m = 0; m < M; m++) {
         int32_t *cr = c + (size_t)m * ld;
         float *yr = (float *)cr;
@@ -233,11 +239,43 @@ void tq_epilogue_rows_avx2(int32_t *c, int M, int N, size_t ld, const float *sca
                 p = _mm256_min_ps(hi, p);
             }
             _mm256_storeu_ps(yr + n, p);
+            if (track) {
+                vmn = _mm256_min_ps(p, vmn);
+                vmx = _mm256_max_ps(p, vmx);
+            }
         }
-        if (n < N)
+        if (n < N && track)
+            tq_epilogue_rows_mm_c(cr + n, 1, N - n, ld, scale + m, bias ? bias + m : NULL,
+                                  rr ? rr + n : NULL, res_ld, act, &smn, &smx);
+        else if (n < N)
             tq_epilogue_rows_c(cr + n, 1, N - n, ld, scale + m, bias ? bias + m : NULL,
                                rr ? rr + n : NULL, res_ld, act);
     }
+    if (track) {
+        float l[8], h[8];
+        _mm256_storeu_ps(l, vmn);
+        _mm256_storeu_ps(h, vmx);
+        for (int j = 0; j < 8; j++) {
+            smn = l[j] < smn ? l[j] : smn;
+            smx = h[j] > smx ? h[j] : smx;
+        }
+        *mn = smn;
+        *mx = smx;
+    }
+}
+
+void tq_epilogue_rows_avx2(int32_t *c, int M, int N, size_t ld, const float *scale,
+                           const float *bias, const float *res, size_t res_ld,
+                           const tq_qact *act)
+{
+    epilogue_rows(c, M, N, ld, scale, bias, res, res_ld, act, false, NULL, NULL);
+}
+
+void tq_epilogue_rows_mm_avx2(int32_t *c, int M, int N, size_t ld, const float *scale,
+                              const float *bias, const float *res, size_t res_ld,
+                              const tq_qact *act, float *mn, float *mx)
+{
+    epilogue_rows(c, M, N, ld, scale, bias, res, res_ld, act, true, mn, mx);
 }
 
 void tq_qdw_taps_avx2(int32_t *out, int n, const float *const *src, const float *w, int ntaps,

@@ -186,16 +186,14 @@ static void dconv_epilogue(void *user, int64_t n, int64_t c0, int64_t nc, int64_
 {
     dyn_state *st = user;
     const float *res = st->res ? st->res + (n * st->q.cout + c0) * st->q.pixels + p0 : NULL;
-    st->d->epilogue_rows(acc, (int)nc, (int)np, ld, st->sprod + c0,
-                         st->bias ? st->bias + c0 : NULL, res, (size_t)st->q.pixels, &st->act);
-    if (st->emit_range && np > 0)
-        for (int64_t o = 0; o < nc; o++) { /* rows still in cache */
-            float mn, mx;
-            st->d->minmax((const float *)(const void *)(acc + o * (int64_t)ld), (size_t)np, &mn,
-                          &mx);
-            st->rmin = mn < st->rmin ? mn : st->rmin;
-            st->rmax = mx > st->rmax ? mx : st->rmax;
-        }
+    if (st->emit_range) /* the min / max taken in the same pass */
+        st->d->epilogue_rows_mm(acc, (int)nc, (int)np, ld, st->sprod + c0,
+                                st->bias ? st->bias + c0 : NULL, res, (size_t)st->q.pixels,
+                                &st->act, &st->rmin, &st->rmax);
+    else
+        st->d->epilogue_rows(acc, (int)nc, (int)np, ld, st->sprod + c0,
+                             st->bias ? st->bias + c0 : NULL, res, (size_t)st->q.pixels,
+                             &st->act);
 }
 
 /* The fused depthwise path: quantisation parameters from the input's range,
