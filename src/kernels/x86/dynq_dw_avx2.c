@@ -14,15 +14,12 @@
 #include <string.h>
 
 #include "kernels/dynq_dw.h"
-
-#define DQ_MAX_OW 1024
-#define DQ_PHASE (DQ_MAX_OW + 80) /* a multiple of 16: rows start on a cache line */
-#define DQ_SLOTS 8 /* a power of 2: up to 5 live rows + spare */
+#include "kernels/x86/dw_taps_avx2.h"
 
 typedef struct dq_rows {
-    _Alignas(64) float buf[DQ_SLOTS][2][DQ_PHASE];
-    _Alignas(64) float zero[2][DQ_PHASE];
-    int64_t tag[DQ_SLOTS];
+    _Alignas(64) float buf[TQ_DW_SLOTS][2][TQ_DW_PHASE];
+    _Alignas(64) float zero[2][TQ_DW_PHASE];
+    int64_t tag[TQ_DW_SLOTS];
     int64_t zero_len; /* the zero rows are zeroed up to here (0 at thread start) */
 } dq_rows;
 
@@ -99,29 +96,12 @@ static const float *row_of(const tq_conv2d_geom *g, const dq_quant *q, const flo
     int64_t iy = pr - g->pt;
     if (iy < 0 || iy >= g->ih)
         return r->zero[0];
-    int slot = (int)(iy & (DQ_SLOTS - 1));
+    int slot = (int)(iy & (TQ_DW_SLOTS - 1));
     if (r->tag[slot] != iy) {
         fill_row(g, q, x + iy * g->iw, len, r->buf[slot][0], r->buf[slot][1]);
         r->tag[slot] = iy;
     }
     return r->buf[slot][0];
-}
-
-static inline __attribute__((always_inline)) void
-row_block(const float *const *src, const __m256 *w, int64_t x, int nv, __m256 *acc)
-{
-    /* fully unrolled so the accumulators live in registers (nv is a
-     * constant at every call) */
-#pragma GCC unroll 8
-    for (int v = 0; v < nv; v++)
-        acc[v] = _mm256_setzero_ps();
-#pragma GCC unroll 9
-    for (int t = 0; t < 9; t++) {
-        const float *p = src[t] + x;
-#pragma GCC unroll 8
-        for (int v = 0; v < nv; v++)
-            acc[v] = _mm256_fmadd_ps(w[t], _mm256_loadu_ps(p + 8 * v), acc[v]);
-    }
 }
 
 typedef struct dq_epi {
@@ -143,36 +123,6 @@ static inline __attribute__((always_inline)) __m256 epi(const dq_epi *e, __m256 
         y = _mm256_min_ps(e->hi, y);
     }
     return y;
-}
-
-/* Output rows oy (a0) and oy + 1 (a1), nv vectors from column x: padded
- * input row i of the pair is tap row i of oy and tap row i - s of oy + 1,
- * so each loaded vector feeds both where it can. */
-static inline __attribute__((always_inline)) void
-pair_block(const float *const *rp, int s, const __m256 *w, int64_t x, int nv, __m256 *a0,
-           __m256 *a1)
-{
-#pragma GCC unroll 4
-    for (int v = 0; v < nv; v++) {
-        a0[v] = _mm256_setzero_ps();
-        a1[v] = _mm256_setzero_ps();
-    }
-#pragma GCC unroll 5
-    for (int i = 0; i < 3 + s; i++) {
-#pragma GCC unroll 3
-        for (int kx = 0; kx < 3; kx++) {
-            const float *p = s == 1 ? rp[i] + kx : kx == 1 ? rp[i] + DQ_PHASE : rp[i] + kx / 2;
-            p += x;
-#pragma GCC unroll 4
-            for (int v = 0; v < nv; v++) {
-                __m256 in = _mm256_loadu_ps(p + 8 * v);
-                if (i <= 2)
-                    a0[v] = _mm256_fmadd_ps(w[i * 3 + kx], in, a0[v]);
-                if (i >= s && i - s <= 2)
-                    a1[v] = _mm256_fmadd_ps(w[(i - s) * 3 + kx], in, a1[v]);
-            }
-        }
-    }
 }
 
 typedef struct dq_out {
@@ -214,7 +164,7 @@ void tq_dynq_dw_avx2(const tq_conv2d_geom *g, const float *x, const tq_dynq_dw_a
                      float *out, size_t out_stride, float *mn, float *mx)
 {
     float inv = 1.0f / a->scale;
-    if (!tq_dynq_dw_supports(g) || g->ow > DQ_MAX_OW || g->iw > INT32_MAX / 2 ||
+    if (!tq_dynq_dw_supports(g) || g->ow > TQ_DW_MAX_OW || g->iw > INT32_MAX / 2 ||
         !(fabsf(a->scale) >= 0x1p-126f && fabsf(inv) >= 0x1p-126f && fabsf(inv) < 0x1p126f)) {
         tq_dynq_dw_c(g, x, a, out, out_stride, mn, mx);
         return;
@@ -227,7 +177,7 @@ void tq_dynq_dw_avx2(const tq_conv2d_geom *g, const float *x, const tq_dynq_dw_a
         memset(r->zero, 0, sizeof r->zero);
         r->zero_len = len;
     }
-    for (int i = 0; i < DQ_SLOTS; i++)
+    for (int i = 0; i < TQ_DW_SLOTS; i++)
         r->tag[i] = -1;
     dq_quant q = { _mm256_set1_ps(a->scale), _mm256_set1_ps(inv), _mm256_set1_ps(0.5f - 0x1p-12f),
                    _mm256_set1_ps((float)-a->zp), _mm256_set1_ps((float)(255 - a->zp)) };
@@ -260,45 +210,45 @@ void tq_dynq_dw_avx2(const tq_conv2d_geom *g, const float *x, const tq_dynq_dw_a
             int64_t v = 0;
             if (pair && s == 1) {
                 for (; v + 3 <= vecs; v += 3) {
-                    pair_block(rp, 1, wv, v * 8, 3, a0, a1);
+                    tq_dw_pair_block(rp, 1, wv, v * 8, 3, a0, a1);
                     emit_pair(&d, a0, a1, orow, v, 3);
                 }
                 if (vecs - v == 2) {
-                    pair_block(rp, 1, wv, v * 8, 2, a0, a1);
+                    tq_dw_pair_block(rp, 1, wv, v * 8, 2, a0, a1);
                     emit_pair(&d, a0, a1, orow, v, 2);
                 } else if (vecs - v == 1) {
-                    pair_block(rp, 1, wv, v * 8, 1, a0, a1);
+                    tq_dw_pair_block(rp, 1, wv, v * 8, 1, a0, a1);
                     emit_pair(&d, a0, a1, orow, v, 1);
                 }
             } else if (pair) {
                 for (; v + 3 <= vecs; v += 3) {
-                    pair_block(rp, 2, wv, v * 8, 3, a0, a1);
+                    tq_dw_pair_block(rp, 2, wv, v * 8, 3, a0, a1);
                     emit_pair(&d, a0, a1, orow, v, 3);
                 }
                 if (vecs - v == 2) {
-                    pair_block(rp, 2, wv, v * 8, 2, a0, a1);
+                    tq_dw_pair_block(rp, 2, wv, v * 8, 2, a0, a1);
                     emit_pair(&d, a0, a1, orow, v, 2);
                 } else if (vecs - v == 1) {
-                    pair_block(rp, 2, wv, v * 8, 1, a0, a1);
+                    tq_dw_pair_block(rp, 2, wv, v * 8, 1, a0, a1);
                     emit_pair(&d, a0, a1, orow, v, 1);
                 }
             } else {
                 const float *src[9];
                 for (int ky = 0; ky < 3; ky++) {
                     src[ky * 3 + 0] = rp[ky];
-                    src[ky * 3 + 1] = s == 1 ? rp[ky] + 1 : rp[ky] + DQ_PHASE;
+                    src[ky * 3 + 1] = s == 1 ? rp[ky] + 1 : rp[ky] + TQ_DW_PHASE;
                     src[ky * 3 + 2] = s == 1 ? rp[ky] + 2 : rp[ky] + 1;
                 }
                 for (; v + 4 <= vecs; v += 4) {
-                    row_block(src, wv, v * 8, 4, a0);
+                    tq_dw_row_block(src, wv, v * 8, 4, a0);
                     for (int k = 0; k < 4; k++)
                         emit(&d, a0[k], orow, v + k);
                 }
                 int nv = (int)(vecs - v);
                 switch (nv) {
-                case 3: row_block(src, wv, v * 8, 3, a0); break;
-                case 2: row_block(src, wv, v * 8, 2, a0); break;
-                case 1: row_block(src, wv, v * 8, 1, a0); break;
+                case 3: tq_dw_row_block(src, wv, v * 8, 3, a0); break;
+                case 2: tq_dw_row_block(src, wv, v * 8, 2, a0); break;
+                case 1: tq_dw_row_block(src, wv, v * 8, 1, a0); break;
                 default: break;
                 }
                 for (int k = 0; k < nv; k++)

@@ -1,0 +1,68 @@
+/* The 3x3 depthwise tap loops shared by the fp32 kernel (dwconv_avx2.c) and
+ * the fused dynamic-int8 one (dynq_dw_avx2.c): both first copy each input
+ * row into a zero-padded row buffer (for stride 2 split into an even and an
+ * odd phase, TQ_DW_PHASE floats apart), then sum nine whole-vector
+ * multiply-adds per output vector. Taps go in (ky, kx) order from 0. */
+#ifndef TQ_KERNELS_X86_DW_TAPS_AVX2_H
+#define TQ_KERNELS_X86_DW_TAPS_AVX2_H
+
+#include <immintrin.h>
+#include <stdint.h>
+
+#define TQ_DW_MAX_OW 1024                /* widest output row the buffers hold */
+#define TQ_DW_PHASE (TQ_DW_MAX_OW + 80)  /* floats per phase: ow rounded to 64 + 8, a multiple
+                                          * of 16 so every row starts on a cache line */
+#define TQ_DW_SLOTS 8                    /* row buffers (a power of 2): 5 live rows + spare */
+
+/* nv vectors of one output row from column x: acc = sum_t w[t] * src[t][x..] */
+static inline __attribute__((always_inline)) void
+tq_dw_row_block(const float *const *src, const __m256 *w, int64_t x, int nv, __m256 *acc)
+{
+    /* fully unrolled so the accumulators live in registers (nv is a
+     * constant at every call) */
+#pragma GCC unroll 8
+    for (int v = 0; v < nv; v++)
+        acc[v] = _mm256_setzero_ps();
+#pragma GCC unroll 9
+    for (int t = 0; t < 9; t++) {
+        const float *p = src[t] + x;
+#pragma GCC unroll 8
+        for (int v = 0; v < nv; v++)
+            acc[v] = _mm256_fmadd_ps(w[t], _mm256_loadu_ps(p + 8 * v), acc[v]);
+    }
+}
+
+/* Output rows oy (a0) and oy + 1 (a1), nv vectors from column x: padded
+ * input row i of the pair is tap row i of oy and tap row i - s of oy + 1,
+ * so each loaded vector feeds both where it can. Each accumulator still
+ * takes its taps in (ky, kx) order from 0. */
+static inline __attribute__((always_inline)) void
+tq_dw_pair_block(const float *const *rp, int s, const __m256 *w, int64_t x, int nv, __m256 *a0,
+                 __m256 *a1)
+{
+#pragma GCC unroll 4
+    for (int v = 0; v < nv; v++) {
+        a0[v] = _mm256_setzero_ps();
+        a1[v] = _mm256_setzero_ps();
+    }
+#pragma GCC unroll 5
+    for (int i = 0; i < 3 + s; i++) {
+#pragma GCC unroll 3
+        for (int kx = 0; kx < 3; kx++) {
+            const float *p = s == 1    ? rp[i] + kx
+                             : kx == 1 ? rp[i] + TQ_DW_PHASE
+                                       : rp[i] + kx / 2;
+            p += x;
+#pragma GCC unroll 4
+            for (int v = 0; v < nv; v++) {
+                __m256 in = _mm256_loadu_ps(p + 8 * v);
+                if (i <= 2)
+                    a0[v] = _mm256_fmadd_ps(w[i * 3 + kx], in, a0[v]);
+                if (i >= s && i - s <= 2)
+                    a1[v] = _mm256_fmadd_ps(w[(i - s) * 3 + kx], in, a1[v]);
+            }
+        }
+    }
+}
+
+#endif
