@@ -65,4 +65,61 @@ tq_dw_pair_block(const float *const *rp, int s, const __m256 *w, int64_t x, int 
     }
 }
 
+/* One output channel's row (or row pair, when pair) from the padded rows
+ * rp: whole blocks of vectors, then the rest, each handed to the including
+ * file's emit_pair(d, a0, a1, orow, v, n) / emit(d, acc, orow, v) (the fp32
+ * and int8 kernels differ only there). A macro so every block size stays a
+ * compile-time constant and the accumulators stay in registers. */
+#define TQ_DW_CHANNEL_ROWS(d, rp, s, pair, wv, vecs, orow)                                    \
+    do {                                                                                     \
+        __m256 a0[4], a1[4];                                                                 \
+        int64_t v = 0;                                                                       \
+        if ((pair) && (s) == 1) {                                                            \
+            for (; v + 3 <= (vecs); v += 3) {                                                \
+                tq_dw_pair_block(rp, 1, wv, v * 8, 3, a0, a1);                               \
+                emit_pair(d, a0, a1, orow, v, 3);                                            \
+            }                                                                                \
+            if ((vecs) - v == 2) {                                                           \
+                tq_dw_pair_block(rp, 1, wv, v * 8, 2, a0, a1);                               \
+                emit_pair(d, a0, a1, orow, v, 2);                                            \
+            } else if ((vecs) - v == 1) {                                                    \
+                tq_dw_pair_block(rp, 1, wv, v * 8, 1, a0, a1);                               \
+                emit_pair(d, a0, a1, orow, v, 1);                                            \
+            }                                                                                \
+        } else if (pair) {                                                                   \
+            for (; v + 3 <= (vecs); v += 3) {                                                \
+                tq_dw_pair_block(rp, 2, wv, v * 8, 3, a0, a1);                               \
+                emit_pair(d, a0, a1, orow, v, 3);                                            \
+            }                                                                                \
+            if ((vecs) - v == 2) {                                                           \
+                tq_dw_pair_block(rp, 2, wv, v * 8, 2, a0, a1);                               \
+                emit_pair(d, a0, a1, orow, v, 2);                                            \
+            } else if ((vecs) - v == 1) {                                                    \
+                tq_dw_pair_block(rp, 2, wv, v * 8, 1, a0, a1);                               \
+                emit_pair(d, a0, a1, orow, v, 1);                                            \
+            }                                                                                \
+        } else {                                                                             \
+            const float *src[9];                                                             \
+            for (int ky = 0; ky < 3; ky++) {                                                 \
+                src[ky * 3 + 0] = (rp)[ky];                                                  \
+                src[ky * 3 + 1] = (s) == 1 ? (rp)[ky] + 1 : (rp)[ky] + TQ_DW_PHASE;          \
+                src[ky * 3 + 2] = (s) == 1 ? (rp)[ky] + 2 : (rp)[ky] + 1;                    \
+            }                                                                                \
+            for (; v + 4 <= (vecs); v += 4) {                                                \
+                tq_dw_row_block(src, wv, v * 8, 4, a0);                                      \
+                for (int k = 0; k < 4; k++)                                                  \
+                    emit(d, a0[k], orow, v + k);                                             \
+            }                                                                                \
+            int nv = (int)((vecs) - v);                                                      \
+            switch (nv) {                                                                    \
+            case 3: tq_dw_row_block(src, wv, v * 8, 3, a0); break;                           \
+            case 2: tq_dw_row_block(src, wv, v * 8, 2, a0); break;                           \
+            case 1: tq_dw_row_block(src, wv, v * 8, 1, a0); break;                           \
+            default: break;                                                                  \
+            }                                                                                \
+            for (int k = 0; k < nv; k++)                                                     \
+                emit(d, a0[k], orow, v + k);                                                 \
+        }                                                                                    \
+    } while (0)
+
 #endif
