@@ -8,11 +8,52 @@
 
 #include <immintrin.h>
 #include <stdint.h>
+#include <string.h>
 
 #define TQ_DW_MAX_OW 1024                /* widest output row the buffers hold */
 #define TQ_DW_PHASE (TQ_DW_MAX_OW + 80)  /* floats per phase: ow rounded to 64 + 8, a multiple
                                           * of 16 so every row starts on a cache line */
 #define TQ_DW_SLOTS 8                    /* row buffers (a power of 2): 5 live rows + spare */
+
+/* Zero-padded input row buffers (per thread: 70 KB is too big for some
+ * thread stacks): slot iy & (SLOTS - 1) holds input row tag[slot], as two
+ * phases; zero[] is the row above / below the image. */
+typedef struct tq_dw_rows {
+    _Alignas(64) float buf[TQ_DW_SLOTS][2][TQ_DW_PHASE]; /* [slot][phase][column] */
+    _Alignas(64) float zero[2][TQ_DW_PHASE];
+    int64_t tag[TQ_DW_SLOTS]; /* input row held by each slot, -1 none */
+    int64_t zero_len; /* the zero rows are zeroed up to here (0 at thread start) */
+} tq_dw_rows;
+
+/* Start of a call reading len phase columns: no slot holds a row yet. */
+static inline void tq_dw_rows_reset(tq_dw_rows *r, int64_t len)
+{
+    if (r->zero_len < len) { /* nothing else writes the zero rows */
+        memset(r->zero, 0, sizeof r->zero);
+        r->zero_len = len;
+    }
+    for (int i = 0; i < TQ_DW_SLOTS; i++)
+        r->tag[i] = -1;
+}
+
+/* Input columns [c, c + 8) of one row, 0 outside [0, iw): whole-vector
+ * loads inside, masked loads (which never touch disabled lanes) at the
+ * edges. */
+static inline __attribute__((always_inline)) __m256 tq_dw_load_cols(const float *row, int64_t c,
+                                                                     int64_t iw)
+{
+    if (c >= 0 && c + 8 <= iw)
+        return _mm256_loadu_ps(row + c);
+    if (c + 8 <= 0 || c >= iw)
+        return _mm256_setzero_ps();
+    __m256i idx = _mm256_add_epi32(_mm256_set1_epi32((int)c),
+                                   _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    __m256i m = _mm256_and_si256(_mm256_cmpgt_epi32(idx, _mm256_set1_epi32(-1)),
+                                 _mm256_cmpgt_epi32(_mm256_set1_epi32((int)iw), idx));
+    /* the address of lane 0 may lie before the row; only enabled lanes
+     * (inside it) are read */
+    return _mm256_maskload_ps((const float *)((uintptr_t)row + (uintptr_t)(c * 4)), m);
+}
 
 /* nv vectors of one output row from column x: acc = sum_t w[t] * src[t][x..] */
 static inline __attribute__((always_inline)) void

@@ -14,32 +14,6 @@
 #include "kernels/conv.h"
 #include "kernels/x86/dw_taps_avx2.h"
 
-typedef struct dw_rows {
-    _Alignas(64) float buf[TQ_DW_SLOTS][2][TQ_DW_PHASE]; /* [slot][phase][column] */
-    _Alignas(64) float zero[2][TQ_DW_PHASE];
-    int64_t tag[TQ_DW_SLOTS]; /* input row held by each slot, -1 none */
-    int64_t zero_len; /* the zero rows are zeroed up to here (0 at thread start) */
-} dw_rows;
-
-/* Input columns [c, c + 8) of one row, 0 outside [0, iw): whole-vector
- * loads inside, masked loads (which never touch disabled lanes) at the
- * edges. */
-static inline __attribute__((always_inline)) __m256 load_cols(const float *row, int64_t c,
-                                                               int64_t iw)
-{
-    if (c >= 0 && c + 8 <= iw)
-        return _mm256_loadu_ps(row + c);
-    if (c + 8 <= 0 || c >= iw)
-        return _mm256_setzero_ps();
-    __m256i idx = _mm256_add_epi32(_mm256_set1_epi32((int)c),
-                                   _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    __m256i m = _mm256_and_si256(_mm256_cmpgt_epi32(idx, _mm256_set1_epi32(-1)),
-                                 _mm256_cmpgt_epi32(_mm256_set1_epi32((int)iw), idx));
-    /* the address of lane 0 may lie before the row; only enabled lanes
-     * (inside it) are read */
-    return _mm256_maskload_ps((const float *)((uintptr_t)row + (uintptr_t)(c * 4)), m);
-}
-
 /* phase p column j = padded column j*s + p = input column j*s + p - pl, 0
  * outside the image; the whole row [0, len) is written in vectors (the
  * buffers have slack), so there are no scalar edges. */
@@ -48,12 +22,12 @@ static void fill_row(const tq_conv2d_geom *g, const float *row, int64_t len, flo
 {
     if (g->sw == 1) {
         for (int64_t j = 0; j < len; j += 8)
-            _mm256_storeu_ps(ph0 + j, load_cols(row, j - g->pl, g->iw));
+            _mm256_storeu_ps(ph0 + j, tq_dw_load_cols(row, j - g->pl, g->iw));
         return;
     }
     for (int64_t j = 0; j < len; j += 8) {
         int64_t c = 2 * j - g->pl;
-        __m256 a = load_cols(row, c, g->iw), b = load_cols(row, c + 8, g->iw);
+        __m256 a = tq_dw_load_cols(row, c, g->iw), b = tq_dw_load_cols(row, c + 8, g->iw);
         __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
         __m256 o = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
         e = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
@@ -64,8 +38,8 @@ static void fill_row(const tq_conv2d_geom *g, const float *row, int64_t len, flo
 }
 
 /* The buffer (phase 0) of padded row pr, filling a slot if needed. */
-static const float *row_of(const tq_conv2d_geom *g, const float *in, dw_rows *r, int64_t pr,
-                           int64_t len)
+static const float *row_of(const tq_conv2d_geom *g, const float *in, tq_dw_rows *r,
+                           int64_t pr, int64_t len)
 {
     int64_t iy = pr - g->pt;
     if (iy < 0 || iy >= g->ih)
@@ -128,18 +102,13 @@ static void dw_run(const tq_conv2d_geom *g, const float *in, int nout, const flo
                    const float *bias, float *out, size_t out_stride, bool clamp, float lo,
                    float hi)
 {
-    static _Thread_local dw_rows rows; /* 70 KB: too big for some thread stacks */
-    dw_rows *r = &rows;
+    static _Thread_local tq_dw_rows rows; /* 70 KB: too big for some thread stacks */
+    tq_dw_rows *r = &rows;
     const int s = g->sw;
     const int64_t vecs = (g->ow + 7) / 8;
     /* phase columns read: up to vecs*8 - 1 + (s == 1 ? 2 : 1) */
     const int64_t len = vecs * 8 + 2;
-    if (r->zero_len < len) { /* nothing else writes the zero rows */
-        memset(r->zero, 0, sizeof r->zero);
-        r->zero_len = len;
-    }
-    for (int i = 0; i < TQ_DW_SLOTS; i++)
-        r->tag[i] = -1;
+    tq_dw_rows_reset(r, len);
     __m256 wv[9];
     const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
 

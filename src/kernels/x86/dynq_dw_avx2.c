@@ -16,13 +16,6 @@
 #include "kernels/dynq_dw.h"
 #include "kernels/x86/dw_taps_avx2.h"
 
-typedef struct dq_rows {
-    _Alignas(64) float buf[TQ_DW_SLOTS][2][TQ_DW_PHASE];
-    _Alignas(64) float zero[2][TQ_DW_PHASE];
-    int64_t tag[TQ_DW_SLOTS];
-    int64_t zero_len; /* the zero rows are zeroed up to here (0 at thread start) */
-} dq_rows;
-
 typedef struct dq_quant {
     __m256 vs, vinv, near, qlo, qhi;
 } dq_quant;
@@ -48,25 +41,6 @@ static inline __attribute__((always_inline)) __m256 quant8(const dq_quant *q, __
     return _mm256_min_ps(r, q->qhi);
 }
 
-/* Input columns [c, c + 8) of one row, 0 outside [0, iw): whole-vector
- * loads inside, masked loads (which never touch disabled lanes) at the
- * edges. */
-static inline __attribute__((always_inline)) __m256 load_cols(const float *row, int64_t c,
-                                                               int64_t iw)
-{
-    if (c >= 0 && c + 8 <= iw)
-        return _mm256_loadu_ps(row + c);
-    if (c + 8 <= 0 || c >= iw)
-        return _mm256_setzero_ps();
-    __m256i idx = _mm256_add_epi32(_mm256_set1_epi32((int)c),
-                                   _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    __m256i m = _mm256_and_si256(_mm256_cmpgt_epi32(idx, _mm256_set1_epi32(-1)),
-                                 _mm256_cmpgt_epi32(_mm256_set1_epi32((int)iw), idx));
-    /* the address of lane 0 may lie before the row; only enabled lanes
-     * (inside it) are read */
-    return _mm256_maskload_ps((const float *)((uintptr_t)row + (uintptr_t)(c * 4)), m);
-}
-
 /* phase p column j = input column j*s + p - pl (0 outside the image); the
  * whole row [0, len) is written, in vectors (the buffers have slack). */
 static void fill_row(const tq_conv2d_geom *g, const dq_quant *q, const float *row, int64_t len,
@@ -74,13 +48,13 @@ static void fill_row(const tq_conv2d_geom *g, const dq_quant *q, const float *ro
 {
     if (g->sw == 1) {
         for (int64_t j = 0; j < len; j += 8)
-            _mm256_storeu_ps(ph0 + j, quant8(q, load_cols(row, j - g->pl, g->iw)));
+            _mm256_storeu_ps(ph0 + j, quant8(q, tq_dw_load_cols(row, j - g->pl, g->iw)));
         return;
     }
     for (int64_t j = 0; j < len; j += 8) {
         int64_t c = 2 * j - g->pl;
-        __m256 a = quant8(q, load_cols(row, c, g->iw));
-        __m256 b = quant8(q, load_cols(row, c + 8, g->iw));
+        __m256 a = quant8(q, tq_dw_load_cols(row, c, g->iw));
+        __m256 b = quant8(q, tq_dw_load_cols(row, c + 8, g->iw));
         __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
         __m256 o = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
         e = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
@@ -91,7 +65,7 @@ static void fill_row(const tq_conv2d_geom *g, const dq_quant *q, const float *ro
 }
 
 static const float *row_of(const tq_conv2d_geom *g, const dq_quant *q, const float *x,
-                           dq_rows *r, int64_t pr, int64_t len)
+                           tq_dw_rows *r, int64_t pr, int64_t len)
 {
     int64_t iy = pr - g->pt;
     if (iy < 0 || iy >= g->ih)
@@ -169,16 +143,11 @@ void tq_dynq_dw_avx2(const tq_conv2d_geom *g, const float *x, const tq_dynq_dw_a
         tq_dynq_dw_c(g, x, a, out, out_stride, mn, mx);
         return;
     }
-    static _Thread_local dq_rows rows;
-    dq_rows *r = &rows;
+    static _Thread_local tq_dw_rows rows;
+    tq_dw_rows *r = &rows;
     const int s = g->sw;
     const int64_t vecs = (g->ow + 7) / 8, len = vecs * 8 + 2;
-    if (r->zero_len < len) { /* nothing else writes the zero rows */
-        memset(r->zero, 0, sizeof r->zero);
-        r->zero_len = len;
-    }
-    for (int i = 0; i < TQ_DW_SLOTS; i++)
-        r->tag[i] = -1;
+    tq_dw_rows_reset(r, len);
     dq_quant q = { _mm256_set1_ps(a->scale), _mm256_set1_ps(inv), _mm256_set1_ps(0.5f - 0x1p-12f),
                    _mm256_set1_ps((float)-a->zp), _mm256_set1_ps((float)(255 - a->zp)) };
     dq_epi e = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_set1_ps(a->act.lo),
