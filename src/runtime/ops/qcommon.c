@@ -631,10 +631,11 @@ static void c4_build_image(const tq_qconv *q, const tq_qdsp *d, const void *xn, 
         for (int j = 0; j < 4; j++)
             padpix[j] = cq * 4 + j < q->cin ? (uint8_t)((uint8_t)zpr ^ dflip) : 0;
         memcpy(&padword, padpix, 4);
-        for (int64_t pr = 0; pr < q->ip_rows && q->sw == 1; pr++) {
-            /* stride 1: interleave the input rows straight into place and
-             * write the pad pixels around them (channels past cin meet zero
-             * weights, so they read channel 0's row) */
+        for (int64_t pr = 0; pr < q->ip_rows && q->sw <= 2; pr++) {
+            /* the padded row as 4-byte pixels: stride 1 interleaves the input
+             * row straight into place; stride 2 builds it in `lines` and its
+             * even / odd pixels are the two column phases. Channels past cin
+             * meet zero weights, so they read channel 0's row. */
             uint8_t *dst = img + 4 * (cq * q->ip_plane + pr * rl);
             int64_t iy = pr - q->pt;
             if (iy < 0 || iy >= q->ih) {
@@ -642,42 +643,22 @@ static void c4_build_image(const tq_qconv *q, const tq_qdsp *d, const void *xn, 
                     memcpy(dst + 4 * i, &padword, 4);
                 continue;
             }
+            uint8_t *row = q->sw == 1 ? dst : lines;
             int64_t lo = q->pl < rl ? q->pl : rl, hi = q->pl + q->iw < rl ? q->pl + q->iw : rl;
             for (int64_t i = 0; i < lo; i++)
-                memcpy(dst + 4 * i, &padword, 4);
+                memcpy(row + 4 * i, &padword, 4);
             const uint8_t *src[4];
             for (int j = 0; j < 4; j++)
                 src[j] = (const uint8_t *)xn + (cq * 4 + j < q->cin ? cq * 4 + j : 0) * plane_in +
                          iy * q->iw + (lo - q->pl);
             if (hi > lo)
-                d->interleave4(dst + 4 * lo, src, (int)(hi - lo), flip);
+                d->interleave4(row + 4 * lo, src, (int)(hi - lo), flip);
             for (int64_t i = hi; i < rl; i++)
-                memcpy(dst + 4 * i, &padword, 4);
-        }
-        for (int64_t pr = 0; pr < q->ip_rows && q->sw == 2; pr++) {
-            /* stride 2: the padded row as 4-byte pixels in `lines`, then its
-             * even / odd pixels are the two column phases */
-            uint8_t *dst = img + 4 * (cq * q->ip_plane + pr * rl);
-            int64_t iy = pr - q->pt;
-            if (iy < 0 || iy >= q->ih) {
-                for (int64_t i = 0; i < rl; i++)
-                    memcpy(dst + 4 * i, &padword, 4);
-                continue;
-            }
-            uint8_t *tmp = lines;
-            int64_t lo = q->pl < rl ? q->pl : rl, hi = q->pl + q->iw < rl ? q->pl + q->iw : rl;
-            for (int64_t i = 0; i < lo; i++)
-                memcpy(tmp + 4 * i, &padword, 4);
-            const uint8_t *src[4];
-            for (int j = 0; j < 4; j++)
-                src[j] = (const uint8_t *)xn + (cq * 4 + j < q->cin ? cq * 4 + j : 0) * plane_in +
-                         iy * q->iw + (lo - q->pl);
-            if (hi > lo)
-                d->interleave4(tmp + 4 * lo, src, (int)(hi - lo), flip);
-            for (int64_t i = hi; i < rl; i++)
-                memcpy(tmp + 4 * i, &padword, 4);
-            d->deint2_u32((uint32_t *)(void *)dst, (uint32_t *)(void *)(dst + 4 * q->ip_ph_len),
-                          (const uint32_t *)(const void *)tmp, (int)q->ip_ph_len);
+                memcpy(row + 4 * i, &padword, 4);
+            if (q->sw == 2)
+                d->deint2_u32((uint32_t *)(void *)dst,
+                              (uint32_t *)(void *)(dst + 4 * q->ip_ph_len),
+                              (const uint32_t *)(const void *)row, (int)q->ip_ph_len);
         }
         if (q->sw <= 2)
             continue;
