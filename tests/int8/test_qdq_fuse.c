@@ -60,7 +60,9 @@ static float output_step(const tq_model *m)
     return 0.0f;
 }
 
-static void check(tq_dtype act)
+/* fixtures/cnn.onnx quantised in memory (static per channel), or NULL
+ * when the fixtures are missing (the caller skips). */
+static tq_model *quantised_cnn(tq_dtype act, int reduce_range)
 {
     const char *root = getenv("TQ_SOURCE_ROOT");
     char path[4096], cal[4096];
@@ -71,10 +73,8 @@ static void check(tq_dtype act)
         fclose(f);
     if (fc)
         fclose(fc);
-    if (!f || !fc) {
-        skip();
-        return;
-    }
+    if (!f || !fc)
+        return NULL;
     tq_model *m = NULL;
     tq_error err = {0};
     assert_int_equal(tq_model_load(&m, path, &err), TQ_OK);
@@ -82,11 +82,23 @@ static void check(tq_dtype act)
     tq_quant_default_settings(&qs);
     qs.mode = TQ_QUANT_STATIC;
     qs.per_channel = 1;
+    qs.reduce_range = reduce_range;
     qs.activation_type = act;
     tq_quant_summary sum;
     int rc = tq_quantize_model(m, &qs, cal, &sum, &err);
     if (rc)
         fail_msg("%s", err.msg);
+    return m;
+}
+
+static void check(tq_dtype act)
+{
+    tq_model *m = quantised_cnn(act, 0);
+    if (!m) {
+        skip();
+        return;
+    }
+    tq_error err = {0};
     tq_session *fused = NULL, *plain = NULL;
     assert_int_equal(tq_session_create_ex(&fused, m, true, &err), TQ_OK);
     assert_int_equal(tq_session_create_ex(&plain, m, false, &err), TQ_OK);
@@ -145,32 +157,12 @@ static void test_cnn_static_uint8(void **st) { (void)st; check(TQ_UINT8); }
  * has (VNNI where present). */
 static void check_tiers(tq_dtype act, int reduce_range)
 {
-    const char *root = getenv("TQ_SOURCE_ROOT");
-    char path[4096], cal[4096];
-    snprintf(path, sizeof path, "%s/fixtures/cnn.onnx", root ? root : ".");
-    snprintf(cal, sizeof cal, "%s/fixtures/cnn_calib.npz", root ? root : ".");
-    FILE *f = fopen(path, "rb"), *fc = fopen(cal, "rb");
-    if (f)
-        fclose(f);
-    if (fc)
-        fclose(fc);
-    if (!f || !fc) {
+    tq_model *m = quantised_cnn(act, reduce_range);
+    if (!m) {
         skip();
         return;
     }
-    tq_model *m = NULL;
     tq_error err = {0};
-    assert_int_equal(tq_model_load(&m, path, &err), TQ_OK);
-    tq_quant_settings qs;
-    tq_quant_default_settings(&qs);
-    qs.mode = TQ_QUANT_STATIC;
-    qs.per_channel = 1;
-    qs.reduce_range = reduce_range;
-    qs.activation_type = act;
-    tq_quant_summary sum;
-    int rc = tq_quantize_model(m, &qs, cal, &sum, &err);
-    if (rc)
-        fail_msg("%s", err.msg);
     const unsigned masks[3] = { 1u, 0u, ~0u }; /* AVX2, C, all */
     tq_session *s[3] = { NULL, NULL, NULL };
     tq_tensor_view in;
@@ -191,7 +183,7 @@ static void check_tiers(tq_dtype act, int reduce_range)
             if (!s[t])
                 assert_int_equal(tq_session_create_ex(&s[t], m, true, &err), TQ_OK);
             tq_tensor_view y;
-            rc = tq_session_run(s[t], &in, 1, &y, 1, &err);
+            int rc = tq_session_run(s[t], &in, 1, &y, 1, &err);
             if (rc)
                 fail_msg("%s", err.msg);
             on = tq_shape_numel(y.dims, y.rank);
