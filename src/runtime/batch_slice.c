@@ -92,7 +92,7 @@ static bool node_per_sample(const exec_node *en, int64_t k)
         int rank = c->in[0] ? c->in[0]->rank : 0;
         int64_t dflt = strcmp(op, "Softmax") == 0 ? -1 : 1;
         if (strcmp(op, "Softmax") == 0 && en->ctx.opset < 13)
-            return false; /* older Softmax flattens from axis 1 into 2-D: fine, but keep it simple */
+            return false; /* it flattens from `axis` into 2-D: refused, not reasoned about */
         if (strcmp(op, "Concat") == 0)
             dflt = 0; /* required attribute; 0 if absent means the batch */
         int64_t axis = tq_node_attr_int(en->node, "axis", dflt);
@@ -169,8 +169,8 @@ static int choose_slice(tq_session *s, const tq_tensor_view *inputs, int n_input
     tq_tensor_view views[TQ_SLICE_MAX_INPUTS];
     slice_views(inputs, n_inputs, 0, 1, views);
     *images = 0;
-    /* one image through the normal path plans for batch 1 */
-    int rc = tq_session_run_once(s, views, n_inputs, NULL, 0, err);
+    /* plan for one image (nothing is evaluated) */
+    int rc = tq_session_bind(s, views, n_inputs, err);
     if (rc || !tq_slice_plan_is_per_sample(s, 1))
         return rc;
     size_t scratch = 0;

@@ -456,8 +456,7 @@ static int plan(tq_session *s, tq_error *err)
     return TQ_OK;
 }
 
-int tq_session_run_once(tq_session *s, const tq_tensor_view *inputs, int n_inputs,
-                        tq_tensor_view *outputs, int n_outputs, tq_error *err)
+int tq_session_bind(tq_session *s, const tq_tensor_view *inputs, int n_inputs, tq_error *err)
 {
     if (!s)
         return tq_fail(err, TQ_EINVAL, "tq_session_run: no session");
@@ -500,6 +499,16 @@ int tq_session_run_once(tq_session *s, const tq_tensor_view *inputs, int n_input
             return rc;
         }
     }
+    return TQ_OK;
+}
+
+int tq_session_run_once(tq_session *s, const tq_tensor_view *inputs, int n_inputs,
+                        tq_tensor_view *outputs, int n_outputs, tq_error *err)
+{
+    int rc = tq_session_bind(s, inputs, n_inputs, err);
+    if (rc)
+        return rc;
+    const char *path = model_name(s->model);
     if (s->observer)
         for (int i = 0; i < s->n_graph_inputs; i++)
             s->observer(&s->values[s->graph_inputs[i]].v, s->observer_user);

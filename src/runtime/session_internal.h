@@ -61,6 +61,9 @@ struct tq_session {
     size_t slice_out_bytes[TQ_SLICE_MAX_INPUTS];
 };
 
+/* Bind a run's inputs and plan for their shapes when they changed (no
+ * evaluation). */
+int tq_session_bind(tq_session *s, const tq_tensor_view *inputs, int n_inputs, tq_error *err);
 /* One run of the current plan (re-planning when the shapes changed), the
  * executor proper; tq_session_run adds batch slicing around it. */
 int tq_session_run_once(tq_session *s, const tq_tensor_view *inputs, int n_inputs,
