@@ -221,10 +221,9 @@ void tq_wino_conv(const tq_wino_plan *p, const tq_sgemm_dsp *gemm, const tq_wino
             for (int64_t lr = 0; lr < nr; lr++) {
                 int64_t n = (r0 + lr) / p->th, ty = (r0 + lr) % p->th;
                 int64_t off = (n * cout + co) * out_plane + 2 * ty * g->ow;
-                dsp->out(m + co * p->ldt + lr * p->tw, (ptrdiff_t)p->m_xi, (ptrdiff_t)p->ldt, 1,
-                         p->tw, bias ? bias + co : NULL, z ? z + off : NULL, y + off,
-                         (ptrdiff_t)out_plane, 2 * ty + 1 < g->oh, g->oh - 2 * ty - 1, g->ow,
-                         clamp, lo, hi);
+                dsp->out(m + co * p->ldt + lr * p->tw, (ptrdiff_t)p->m_xi, p->tw,
+                         bias ? bias + co : NULL, z ? z + off : NULL, y + off,
+                         2 * ty + 1 < g->oh, g->oh - 2 * ty - 1, g->ow, clamp, lo, hi);
             }
     }
 }

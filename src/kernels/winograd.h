@@ -42,20 +42,19 @@
 typedef void (*tq_wino_in_fn)(const float *const rows[4], int64_t ntiles, float *out,
                               ptrdiff_t xi_stride);
 
-/* Output transform of one tile row, every output channel: M[xi] of tile tx
- * of channel co is m[xi * xi_stride + co * co_stride + tx] (readable for
- * tx < round_up(ntiles, 8)). Writes output row y[co * plane + x] and, when
- * two_rows, the next row y[co * plane + ow + x], for x < ow <= 2 * ntiles:
- * y = clamp(A^T M A + bias[co] + z), bias and z (the residual, laid out like
- * y) optional, clamp only when asked; the same order of operations as the
- * direct conv's epilogue. The AVX2 version writes whole vectors: past a
- * row's end it may write into the row below (which a later call, or this
- * one, rewrites) and read z there, as far as rows_below (the plane's rows
- * after row y) allow: never into the next plane. */
-typedef void (*tq_wino_out_fn)(const float *m, ptrdiff_t xi_stride, ptrdiff_t co_stride,
-                               int64_t cout, int64_t ntiles, const float *bias, const float *z,
-                               float *y, ptrdiff_t plane, bool two_rows, int64_t rows_below,
-                               int64_t ow, bool clamp, float lo, float hi);
+/* Output transform of one tile row of one output channel: M[xi] of tile tx
+ * is m[xi * xi_stride + tx] (readable for tx < round_up(ntiles, 8)). Writes
+ * output row y[x] and, when two_rows, the next row y[ow + x], for
+ * x < ow <= 2 * ntiles: y = clamp(A^T M A + *bias + z), bias (one value)
+ * and z (the residual, laid out like y) optional, clamp only when asked;
+ * the same order of operations as the direct conv's epilogue. The AVX2
+ * version writes whole vectors: past a row's end it may write into the row
+ * below (which a later call, or this one, rewrites) and read z there, as
+ * far as rows_below (the plane's rows after row y) allow: never into the
+ * next plane. */
+typedef void (*tq_wino_out_fn)(const float *m, ptrdiff_t xi_stride, int64_t ntiles,
+                               const float *bias, const float *z, float *y, bool two_rows,
+                               int64_t rows_below, int64_t ow, bool clamp, float lo, float hi);
 
 typedef struct tq_wino_dsp {
     tq_wino_in_fn in;
@@ -66,17 +65,15 @@ void tq_wino_dsp_init(tq_wino_dsp *dsp, unsigned cpu_flags);
 const tq_wino_dsp *tq_wino_dsp_get(void);
 
 void tq_wino_in_c(const float *const rows[4], int64_t ntiles, float *out, ptrdiff_t xi_stride);
-void tq_wino_out_c(const float *m, ptrdiff_t xi_stride, ptrdiff_t co_stride, int64_t cout,
-                   int64_t ntiles, const float *bias, const float *z, float *y,
-                   ptrdiff_t plane, bool two_rows, int64_t rows_below, int64_t ow, bool clamp,
-                   float lo, float hi);
+void tq_wino_out_c(const float *m, ptrdiff_t xi_stride, int64_t ntiles, const float *bias,
+                   const float *z, float *y, bool two_rows, int64_t rows_below, int64_t ow,
+                   bool clamp, float lo, float hi);
 #if defined(TQ_HAVE_AVX2)
 void tq_wino_in_avx2(const float *const rows[4], int64_t ntiles, float *out,
                      ptrdiff_t xi_stride);
-void tq_wino_out_avx2(const float *m, ptrdiff_t xi_stride, ptrdiff_t co_stride, int64_t cout,
-                      int64_t ntiles, const float *bias, const float *z, float *y,
-                      ptrdiff_t plane, bool two_rows, int64_t rows_below, int64_t ow, bool clamp,
-                      float lo, float hi);
+void tq_wino_out_avx2(const float *m, ptrdiff_t xi_stride, int64_t ntiles, const float *bias,
+                      const float *z, float *y, bool two_rows, int64_t rows_below, int64_t ow,
+                      bool clamp, float lo, float hi);
 #endif
 
 /* A conv the Winograd path takes: 3x3, stride 1, dilation 1, one group, and

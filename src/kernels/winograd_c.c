@@ -43,9 +43,9 @@ static float epilogue(float v, const float *bias, const float *z, int64_t x, boo
     return v;
 }
 
-static void out_channel(const float *m, ptrdiff_t xi_stride, int64_t ntiles, const float *bias,
-                        const float *z0, const float *z1, float *y0, float *y1, int64_t ow,
-                        bool clamp, float lo, float hi)
+static void out_rows(const float *m, ptrdiff_t xi_stride, int64_t ntiles, const float *bias,
+                     const float *z0, const float *z1, float *y0, float *y1, int64_t ow,
+                     bool clamp, float lo, float hi)
 {
     for (int64_t tx = 0; tx < ntiles; tx++) {
         float s[2][4];
@@ -68,17 +68,11 @@ static void out_channel(const float *m, ptrdiff_t xi_stride, int64_t ntiles, con
     }
 }
 
-void tq_wino_out_c(const float *m, ptrdiff_t xi_stride, ptrdiff_t co_stride, int64_t cout,
-                   int64_t ntiles, const float *bias, const float *z, float *y,
-                   ptrdiff_t plane, bool two_rows, int64_t rows_below, int64_t ow, bool clamp,
-                   float lo, float hi)
+void tq_wino_out_c(const float *m, ptrdiff_t xi_stride, int64_t ntiles, const float *bias,
+                   const float *z, float *y, bool two_rows, int64_t rows_below, int64_t ow,
+                   bool clamp, float lo, float hi)
 {
     (void)rows_below; /* writes exactly ow floats per row */
-    for (int64_t co = 0; co < cout; co++) {
-        const float *z0 = z ? z + co * plane : NULL;
-        float *y0 = y + co * plane;
-        out_channel(m + co * co_stride, xi_stride, ntiles, bias ? bias + co : NULL, z0,
-                    z0 && two_rows ? z0 + ow : NULL, y0, two_rows ? y0 + ow : NULL, ow, clamp,
-                    lo, hi);
-    }
+    out_rows(m, xi_stride, ntiles, bias, z, z && two_rows ? z + ow : NULL, y,
+             two_rows ? y + ow : NULL, ow, clamp, lo, hi);
 }

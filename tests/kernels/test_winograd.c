@@ -86,13 +86,15 @@ static void test_output_transform(void **state)
             fill_sentinel(y1, (size_t)(cout * plane + guard));
             fill_sentinel(y2, (size_t)(cout * plane + guard));
             bool with_z = variant >= 2, clamp = variant % 3 != 0;
-            int64_t off = 2 * ty * ow;
-            tq_wino_out_c(m, (ptrdiff_t)(cout * ld), (ptrdiff_t)ld, cout, nt, bias,
-                          with_z ? z + off : NULL, y1 + off, (ptrdiff_t)plane, two_rows,
-                          oh - 2 * ty - 1, ow, clamp, -0.25f, 0.5f);
-            best.out(m, (ptrdiff_t)(cout * ld), (ptrdiff_t)ld, cout, nt, bias,
-                     with_z ? z + off : NULL, y2 + off, (ptrdiff_t)plane, two_rows,
-                     oh - 2 * ty - 1, ow, clamp, -0.25f, 0.5f);
+            for (int64_t co = 0; co < cout; co++) { /* channel by channel, as the driver */
+                int64_t off = co * plane + 2 * ty * ow;
+                tq_wino_out_c(m + co * ld, (ptrdiff_t)(cout * ld), nt, bias + co,
+                              with_z ? z + off : NULL, y1 + off, two_rows, oh - 2 * ty - 1, ow,
+                              clamp, -0.25f, 0.5f);
+                best.out(m + co * ld, (ptrdiff_t)(cout * ld), nt, bias + co,
+                         with_z ? z + off : NULL, y2 + off, two_rows, oh - 2 * ty - 1, ow, clamp,
+                         -0.25f, 0.5f);
+            }
             for (int64_t co = 0; co < cout; co++)
                 for (int64_t r = 2 * ty; r < 2 * ty + (two_rows ? 2 : 1); r++)
                     for (int64_t x = 0; x < ow; x++) {

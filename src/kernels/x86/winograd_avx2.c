@@ -73,10 +73,10 @@ static inline void store_row(__m256 even, __m256 odd, const float *bias, const f
 /* Vectors of tiles from the last to the first, so what a row's last vector
  * spills into the row below (this tile row's second row, or the next tile
  * row's first) is written after it. */
-static inline void out_channel(const float *m, ptrdiff_t xi_stride, int64_t ntiles,
-                               const float *bias, const float *z0, const float *z1, float *y0,
-                               float *y1, int64_t ow, int64_t rows_below, bool clamp, __m256 vlo,
-                               __m256 vhi)
+static inline void out_rows(const float *m, ptrdiff_t xi_stride, int64_t ntiles,
+                            const float *bias, const float *z0, const float *z1, float *y0,
+                            float *y1, int64_t ow, int64_t rows_below, bool clamp, __m256 vlo,
+                            __m256 vhi)
 {
     /* floats the last vector writes past the row end */
     int64_t spill = 2 * ((ntiles - 1) / TQ_WINO_VEC * TQ_WINO_VEC) + 16 - ow;
@@ -105,17 +105,11 @@ static inline void out_channel(const float *m, ptrdiff_t xi_stride, int64_t ntil
     }
 }
 
-void tq_wino_out_avx2(const float *m, ptrdiff_t xi_stride, ptrdiff_t co_stride, int64_t cout,
-                      int64_t ntiles, const float *bias, const float *z, float *y,
-                      ptrdiff_t plane, bool two_rows, int64_t rows_below, int64_t ow, bool clamp,
-                      float lo, float hi)
+void tq_wino_out_avx2(const float *m, ptrdiff_t xi_stride, int64_t ntiles, const float *bias,
+                      const float *z, float *y, bool two_rows, int64_t rows_below, int64_t ow,
+                      bool clamp, float lo, float hi)
 {
-    const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
-    for (int64_t co = 0; co < cout; co++) {
-        const float *z0 = z ? z + co * plane : NULL;
-        float *y0 = y + co * plane;
-        out_channel(m + co * co_stride, xi_stride, ntiles, bias ? bias + co : NULL, z0,
-                    z0 && two_rows ? z0 + ow : NULL, y0, two_rows ? y0 + ow : NULL, ow,
-                    rows_below, clamp, vlo, vhi);
-    }
+    out_rows(m, xi_stride, ntiles, bias, z, z && two_rows ? z + ow : NULL, y,
+             two_rows ? y + ow : NULL, ow, rows_below, clamp, _mm256_set1_ps(lo),
+             _mm256_set1_ps(hi));
 }
