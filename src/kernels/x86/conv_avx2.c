@@ -31,12 +31,6 @@ static inline __m256 load_strided(const float *p, int stride)
     return tq_even8(_mm256_loadu_ps(p), _mm256_maskload_ps(p + 8, m7));
 }
 
-static inline __m256i lanes(int64_t n)
-{
-    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), idx);
-}
-
 /* d[x] = s[x * stride] for x < n; stride 1 or 2 vectorised. room = floats
  * writable at d: a short row (n < 8) is stored as one full vector whose
  * lanes past n are the zeros of the masked load, i.e. the padding. */
@@ -45,10 +39,11 @@ static inline void copy_floats(float *d, const float *s, int64_t n, int stride, 
     if (n < 8 && room >= 8 && stride <= 2) {
         __m256 v;
         if (stride == 1) {
-            v = _mm256_maskload_ps(s, lanes(n));
+            v = _mm256_maskload_ps(s, tq_lane_mask(n));
         } else {
             int64_t e = 2 * n - 1; /* elements s[0..2n-2] */
-            v = tq_even8(_mm256_maskload_ps(s, lanes(e)), _mm256_maskload_ps(s + 8, lanes(e - 8)));
+            v = tq_even8(_mm256_maskload_ps(s, tq_lane_mask(e)),
+                         _mm256_maskload_ps(s + 8, tq_lane_mask(e - 8)));
         }
         _mm256_storeu_ps(d, v);
         return;
@@ -112,7 +107,7 @@ void tq_conv_rows_avx2(const float *tmp, int64_t qw, float *y, const float *z, i
     if (ow < 8) {
         /* a full vector per row spills into the rows after it, which are
          * written later; rows whose vector would pass the end go scalar */
-        const __m256i m = lanes(ow);
+        const __m256i m = tq_lane_mask(ow);
         int64_t r = 0;
         for (; r * ow + 8 <= rows * ow; r++) {
             __m256 v = _mm256_maskload_ps(tmp + r * qw, m);

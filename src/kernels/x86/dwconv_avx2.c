@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "kernels/conv.h"
+#include "kernels/x86/avx2_lanes.h"
 #include "kernels/x86/dw_taps_avx2.h"
 
 /* phase p column j = padded column j*s + p = input column j*s + p - pl, 0
@@ -112,8 +113,7 @@ static void dw_run(const tq_conv2d_geom *g, const float *in, int nout, const flo
     __m256 wv[9];
     const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
 
-    const __m256i tail = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(g->ow - (vecs - 1) * 8)),
-                                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const __m256i tail = tq_lane_mask(g->ow - (vecs - 1) * 8);
     dw_out d = { _mm256_setzero_ps(), vlo, vhi, tail, g->ow, clamp };
 
     /* two output rows per pass share the input rows between them (4 rows

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "kernels/dynq_dw.h"
+#include "kernels/x86/avx2_lanes.h"
 #include "kernels/x86/dw_taps_avx2.h"
 
 typedef struct dq_quant {
@@ -156,8 +157,7 @@ void tq_dynq_dw_avx2(const tq_conv2d_geom *g, const float *x, const tq_dynq_dw_a
     __m256 vmn = _mm256_set1_ps(*mn), vmx = _mm256_set1_ps(*mx);
     float smn = *mn, smx = *mx;
 
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    const __m256i tail = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(g->ow - (vecs - 1) * 8)), lane);
+    const __m256i tail = tq_lane_mask(g->ow - (vecs - 1) * 8);
     const __m256 nan = _mm256_set1_ps(NAN);
     dq_out d = { &e, g->ow, tail, nan, &vmn, &vmx };
 
