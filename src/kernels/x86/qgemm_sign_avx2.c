@@ -19,26 +19,9 @@
 #include <string.h>
 
 #include "kernels/qgemm.h"
+#include "kernels/x86/avx2_lanes.h"
 
 #define MRS 4
-
-/* The first ncols (1..16) of v0:v1 at dst: masked stores for partial
- * vectors (nothing past ncols is written; no scalar memcpy per row). */
-static inline void store_rows(int32_t *dst, __m256i v0, __m256i v1, int ncols)
-{
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    if (ncols >= 8) {
-        _mm256_storeu_si256((__m256i *)dst, v0);
-        if (ncols == 16)
-            _mm256_storeu_si256((__m256i *)(dst + 8), v1);
-        else if (ncols > 8)
-            _mm256_maskstore_epi32((int *)(dst + 8),
-                                   _mm256_cmpgt_epi32(_mm256_set1_epi32(ncols - 8), lane), v1);
-    } else {
-        _mm256_maskstore_epi32((int *)dst, _mm256_cmpgt_epi32(_mm256_set1_epi32(ncols), lane),
-                               v0);
-    }
-}
 
 /* acc += sum over each lane's 4 bytes of a * w (a signed activations, absa =
  * |a|, w a broadcast weight quad in [-127, 127]); exact (see above). */
@@ -72,7 +55,8 @@ static inline __m256i dot4_sign(__m256i acc, __m256i absa, __m256i a, __m256i w,
             }                                                                                  \
         }                                                                                      \
         for (int r = 0; r < (R); r++)                                                          \
-            store_rows(c + (size_t)(m + r) * ldc + n0, acc[r][0], acc[r][1], ncols);           \
+            tq_store16_epi32(c + (size_t)(m + r) * ldc + n0, acc[r][0], acc[r][1],           \
+                             ncols);                                                         \
     } while (0)
 
 void tq_qgemm_c4s_avx2(int M, int N, int KQ, const int8_t *w, const int8_t *const *brows,

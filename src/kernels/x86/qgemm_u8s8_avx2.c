@@ -18,27 +18,9 @@
 #include <string.h>
 
 #include "kernels/qgemm.h"
+#include "kernels/x86/avx2_lanes.h"
 
 #define MRU 4
-
-/* Store the first ncols (1..16) of v0:v1 at dst with masked stores
- * (vpmaskmovd writes only the selected lanes: nothing past ncols is touched,
- * and no scalar memcpy per row of a narrow block). */
-static inline void store16(int32_t *dst, __m256i v0, __m256i v1, int ncols)
-{
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    if (ncols >= 8) {
-        _mm256_storeu_si256((__m256i *)dst, v0);
-        if (ncols == 16)
-            _mm256_storeu_si256((__m256i *)(dst + 8), v1);
-        else if (ncols > 8)
-            _mm256_maskstore_epi32((int *)(dst + 8),
-                                   _mm256_cmpgt_epi32(_mm256_set1_epi32(ncols - 8), lane), v1);
-    } else {
-        _mm256_maskstore_epi32((int *)dst, _mm256_cmpgt_epi32(_mm256_set1_epi32(ncols), lane),
-                               v0);
-    }
-}
 
 /* acc += per-lane sum of the 4 products a * w (a u8, w a broadcast s8 quad
  * whose pairs satisfy the bound above): exact. */
@@ -70,7 +52,8 @@ static inline __m256i dot4_u8(__m256i acc, __m256i a, __m256i w, __m256i ones)
             }                                                                                  \
         }                                                                                      \
         for (int r = 0; r < (R); r++)                                                          \
-            store16(c + (size_t)(m + r) * ldc + n0, acc[r][0], acc[r][1], ncols);              \
+            tq_store16_epi32(c + (size_t)(m + r) * ldc + n0, acc[r][0], acc[r][1],           \
+                             ncols);                                                         \
     } while (0)
 
 /* rows [m, m + R) x pixels [n0, n0 + 8): narrow tails (a 7-pixel output
@@ -90,7 +73,8 @@ static inline __m256i dot4_u8(__m256i acc, __m256i a, __m256i w, __m256i ones)
             }                                                                                  \
         }                                                                                      \
         for (int r = 0; r < (R); r++)                                                          \
-            store16(c + (size_t)(m + r) * ldc + n0, acc[r], acc[r], ncols);                    \
+            tq_store16_epi32(c + (size_t)(m + r) * ldc + n0, acc[r], acc[r],                 \
+                             ncols);                                                         \
     } while (0)
 
 void tq_qgemm_c4u_avx2(int M, int N, int KQ, const int8_t *w, const uint8_t *const *brows,
@@ -175,7 +159,8 @@ static inline __m256i bcast_quad(const int8_t *p)
             }                                                                                  \
         }                                                                                      \
         for (int r = 0; r < 4; r++)                                                            \
-            store16(c + (size_t)(m + r) * ldc + n0, acc[r][0], acc[r][(W) - 1], ncols);        \
+            tq_store16_epi32(c + (size_t)(m + r) * ldc + n0, acc[r][0], acc[r][(W) - 1],     \
+                             ncols);                                                         \
     } while (0)
 
 void tq_qgemm_c4u_pairs_avx2(const tq_c4u_pairs *p, const int8_t *w, int N,
