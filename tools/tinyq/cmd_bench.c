@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "cli_util.h"
+#include "runtime/session_internal.h"
 #include "runtime/synthetic.h"
 #include "util/error.h"
 
@@ -15,7 +16,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "Usage: tinyq bench MODEL.onnx [MODEL2.onnx ...] [--batch N] [--iters K]\n"
-            "                   [--warmup W] [--json]\n\n"
+            "                   [--warmup W] [--json] [--profile]\n\n"
             "Times one inference call (single thread) on random inputs with every dynamic\n"
             "dimension set to the batch size, and prints min and median latency and\n"
             "throughput. With two or more models it also prints each one's median latency\n"
@@ -23,7 +24,87 @@ static void usage(FILE *f)
             "  --batch N    batch size for dynamic dimensions (default 1)\n"
             "  --iters K    timed runs per model (default: as many as fit in ~1 s, 20..100000)\n"
             "  --warmup W   untimed runs first (default 5)\n"
-            "  --json       one JSON line per model instead of the table\n");
+            "  --json       one JSON line per model instead of the table\n"
+            "  --profile    after each model, the time per node (named by its first\n"
+            "               output) over as many more runs, largest first: where a model's\n"
+            "               latency goes\n");
+}
+
+/* Per-node time from the session observer: it is called with each node's
+ * outputs right after the node ran, so the time since the previous call is
+ * the node's (its later outputs add ~0). */
+#define MAX_PROFILED 512
+typedef struct node_profile {
+    const char *name[MAX_PROFILED];
+    double us[MAX_PROFILED];
+    int n;
+    double last;
+} node_profile;
+
+static double now_us(void);
+
+static void profile_observe(const tq_value *v, void *user)
+{
+    node_profile *p = user;
+    double t = now_us();
+    if (v->is_graph_input) {
+        p->last = t;
+        return;
+    }
+    int i = 0;
+    while (i < p->n && p->name[i] != v->name)
+        i++;
+    if (i == p->n && p->n < MAX_PROFILED)
+        p->name[p->n++] = v->name;
+    if (i < p->n)
+        p->us[i] += t - p->last;
+    p->last = now_us();
+}
+
+/* "Conv [1,16,28,28]": the op that wrote the value and the value's shape */
+static void describe_value(const tq_session *s, const char *name, char *buf, size_t n)
+{
+    snprintf(buf, n, "?");
+    for (int i = 0; i < s->n_nodes; i++) {
+        const tq_op_ctx *c = &s->nodes[i].ctx;
+        if (c->n_out < 1 || !c->out[0] || c->out[0]->name != name)
+            continue;
+        int k = snprintf(buf, n, "%s [", s->nodes[i].def->op_type);
+        for (int d = 0; d < c->out[0]->rank && k > 0 && (size_t)k < n; d++)
+            k += snprintf(buf + k, n - (size_t)k, "%s%lld", d ? "," : "",
+                          (long long)c->out[0]->dims[d]);
+        if (k > 0 && (size_t)k < n)
+            k += snprintf(buf + k, n - (size_t)k, "]");
+        /* convolutions: the weight shape tells the layers apart */
+        if (strstr(s->nodes[i].def->op_type, "Conv") && c->n_in > 3 && c->in[3] &&
+            c->in[3]->rank == 4)
+            for (int d = 0; d < 4 && k > 0 && (size_t)k < n; d++)
+                k += snprintf(buf + k, n - (size_t)k, "%s%lld", d ? "x" : " w",
+                              (long long)c->in[3]->dims[d]);
+        return;
+    }
+}
+
+static void profile_print(const tq_session *s, node_profile *p, long iters)
+{
+    double total = 0;
+    for (int i = 0; i < p->n; i++)
+        total += p->us[i];
+    /* selection sort: a few dozen nodes */
+    for (int i = 0; i < p->n; i++) {
+        int best = i;
+        for (int j = i + 1; j < p->n; j++)
+            if (p->us[j] > p->us[best])
+                best = j;
+        double u = p->us[i];
+        const char *nm = p->name[i];
+        p->us[i] = p->us[best], p->name[i] = p->name[best];
+        p->us[best] = u, p->name[best] = nm;
+        char what[96];
+        describe_value(s, p->name[i], what, sizeof what);
+        printf("  %9.2f us %5.1f%%  %-28s %s\n", p->us[i] / (double)iters,
+               total > 0 ? 100.0 * p->us[i] / total : 0.0, what, p->name[i]);
+    }
 }
 
 typedef struct bench_result {
@@ -44,9 +125,10 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static int bench_one(const char *path, long batch, long iters, long warmup, bench_result *res,
-                     tq_error *err)
+static int bench_one(const char *path, long batch, long iters, long warmup, bool profile,
+                     bench_result *res, tq_error *err)
 {
+    node_profile *prof = NULL;
     tq_model *m = NULL;
     tq_session *s = NULL;
     const tq_value_info *infos[16];
@@ -98,6 +180,12 @@ static int bench_one(const char *path, long batch, long iters, long warmup, benc
     }
     if (!rc && !(times = malloc(sizeof(double) * (size_t)iters)))
         rc = tq_fail(err, TQ_ENOMEM, "out of memory");
+    if (!rc && profile) {
+        /* the observer's clock reads slow every run a little: profiled
+         * latencies are not the table's */
+        if (!(prof = calloc(1, sizeof *prof)))
+            rc = tq_fail(err, TQ_ENOMEM, "out of memory");
+    }
     for (long i = 0; i < iters && !rc; i++) {
         double t0 = now_us();
         rc = tq_session_run(s, views, n_in, outs, 16, err);
@@ -109,6 +197,17 @@ static int bench_one(const char *path, long batch, long iters, long warmup, benc
         res->median_us = times[iters / 2];
         res->iters = iters;
     }
+    if (!rc && prof) {
+        /* profile runs apart from the timed ones */
+        tq_session_set_observer(s, profile_observe, prof);
+        for (long i = 0; i < iters && !rc; i++)
+            rc = tq_session_run(s, views, n_in, outs, 16, err);
+        if (!rc) {
+            printf("%s: time per node over %ld runs (profiled runs)\n", path, iters);
+            profile_print(s, prof, iters);
+        }
+    }
+    free(prof);
     free(times);
     for (int i = 0; i < 16; i++)
         free(bufs[i]);
@@ -125,6 +224,7 @@ int cmd_bench(int argc, char **argv)
     }
     const char *paths[MAX_MODELS];
     int n = 0, json = 0;
+    bool profile = false;
     long batch = 1, iters = 0, warmup = 5;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -139,6 +239,8 @@ int cmd_bench(int argc, char **argv)
                 return cli_usage_error("bench", "--warmup wants an integer >= 0, got '%s'", argv[i]);
         } else if (strcmp(a, "--json") == 0) {
             json = 1;
+        } else if (strcmp(a, "--profile") == 0) {
+            profile = true;
         } else if (a[0] == '-') {
             return cli_usage_error("bench", "unknown option '%s'", a);
         } else if (n < MAX_MODELS) {
@@ -155,7 +257,7 @@ int cmd_bench(int argc, char **argv)
                "samples/s", "ratio");
     for (int i = 0; i < n; i++) {
         tq_error err = {0};
-        if (bench_one(paths[i], batch, iters, warmup, &res[i], &err))
+        if (bench_one(paths[i], batch, iters, warmup, profile, &res[i], &err))
             return cli_report(&err);
         double tput = (double)batch * 1e6 / res[i].median_us;
         double ratio = res[i].median_us / res[0].median_us;

@@ -322,11 +322,13 @@ int tq_qconv_prepare(tq_op_ctx *c, tq_qconv *q, int xi, int wi, int w_zp_i, size
         q->ip_rows = hneed;
         q->ip_plane = hneed * q->ip_row_len;
         bool multi = q->sh == 1 && q->sw == 1;
-        /* strided, with 16-pixel blocks that fit in the padded width: one
-         * GEMM per output row into a block of rows (implicit_run's per_row
-         * path), so the epilogue runs once per block, not per output row */
-        bool rowwise = !multi && q->ip_row_len != q->ow &&
-                       (q->ow + 15) / 16 * 16 <= q->ip_row_len;
+        /* strided: one GEMM per output row into a block of rows
+         * (implicit_run's per_row path), so the epilogue runs once per
+         * block, not per output row (narrow rows such as a 1x1 stride-2
+         * shortcut's 7 pixels paid one requant call per channel and row).
+         * A row's 16-pixel GEMM block may read past its phase: at most 16
+         * pixels past the image end, inside its slack. */
+        bool rowwise = !multi && q->ip_row_len != q->ow;
         int64_t br = multi ? 512 / q->ip_row_len : rowwise ? 512 / q->ow : 1;
         br = br < 1 ? 1 : (br > q->oh ? q->oh : br);
         q->ip_block_rows = (int)br;
@@ -765,7 +767,8 @@ static void implicit_run(const tq_qconv *q, const tq_qdsp *d, const int16_t *wpa
             /* wide rows whose 16-pixel blocks fit in the padded width: one
              * GEMM per output row straight to its place (no pad columns
              * computed, no gap closing or copy afterwards) */
-            bool per_row = !direct && (q->ow + 15) / 16 * 16 <= q->ip_row_len;
+            bool per_row = !direct && (q->sh != 1 || q->sw != 1 ||
+                                        (q->ow + 15) / 16 * 16 <= q->ip_row_len);
             int32_t *dst = direct ? out_i32 + n * q->cout * q->pixels + oh0 * q->ow : blk;
             size_t ldc = direct ? (size_t)q->pixels : q->ldb;
             if (per_row) {
