@@ -282,6 +282,20 @@ int tq_qconv_prepare(tq_op_ctx *c, tq_qconv *q, int xi, int wi, int w_zp_i, size
     q->dw = (int)sp.dilation[1];
     q->pt = (int)sp.pad_begin[0];
     q->pl = (int)sp.pad_begin[1];
+    /* A 1x1 strided convolution without padding reads only every sh-th
+     * row and sw-th column: run it as a stride-1 convolution of that
+     * subsampled input (gathered first, tq_qconv_run), so its output rows
+     * are one contiguous GEMM (7-pixel rows of a stride-2 shortcut ran one
+     * half-empty GEMM per row, over a phase-split image of the whole input). */
+    q->sub_sh = q->sub_sw = 1;
+    if (group == 1 && q->kh == 1 && q->kw == 1 && (q->sh > 1 || q->sw > 1) &&
+        sp.pad_begin[0] == 0 && sp.pad_begin[1] == 0 && (q->oh - 1) * q->sh < q->ih &&
+        (q->ow - 1) * q->sw < q->iw) {
+        q->sub_sh = q->sh, q->sub_sw = q->sw, q->sub_ih = q->ih, q->sub_iw = q->iw;
+        q->sh = q->sw = 1;
+        q->ih = q->oh;
+        q->iw = q->ow;
+    }
     q->k = (int)k;
     q->k2 = tq_qgemm_k2(q->k);
     q->pixels = q->oh * q->ow;
@@ -368,6 +382,8 @@ int tq_qconv_prepare(tq_op_ctx *c, tq_qconv *q, int xi, int wi, int w_zp_i, size
     } else {
         need += wpack_bytes(q);
     }
+    if (q->sub_sh > 1 || q->sub_sw > 1) /* the subsampled input, at sub_offset() */
+        need += (size_t)(q->batch * q->cin * q->oh * q->ow);
     *scratch = need;
     out_dims[0] = q->batch;
     out_dims[1] = cout;
@@ -629,6 +645,18 @@ static void c4_build_image(const tq_qconv *q, const tq_qdsp *d, const void *xn, 
         memset(img + 4 * q->ip_plane, 0, 64);
         return;
     }
+    if (q->sw == 1 && rl == q->iw && q->ip_rows == q->ih) {
+        /* no padding (1x1 convolutions): each quad's image is its 4 planes
+         * interleaved, one call per quad instead of one per row */
+        for (int64_t cq = 0; cq < q->c4_quads; cq++) {
+            const uint8_t *src[4];
+            for (int j = 0; j < 4; j++)
+                src[j] = (const uint8_t *)xn + (cq * 4 + j < q->cin ? cq * 4 + j : 0) * plane_in;
+            d->interleave4(img + 4 * cq * q->ip_plane, src, (int)plane_in, flip);
+        }
+        memset(img + 4 * q->c4_quads * q->ip_plane, 0, 64);
+        return;
+    }
     for (int64_t cq = 0; cq < q->c4_quads; cq++) {
         for (int j = 0; j < 4; j++)
             padpix[j] = cq * 4 + j < q->cin ? (uint8_t)((uint8_t)zpr ^ dflip) : 0;
@@ -812,10 +840,34 @@ static void implicit_run(const tq_qconv *q, const tq_qdsp *d, const int16_t *wpa
     }
 }
 
+/* Where the subsampled input goes in the scratch: after the columns, the
+ * int32 block and any eval-time weights (tq_qconv_prepare's sizes). */
+static size_t sub_offset(const tq_qconv *q)
+{
+    return q->cols_bytes + (size_t)q->cout_g * q->ldb * sizeof(int32_t) +
+           (q->w_packed_at_prepare ? 0 : wpack_bytes(q));
+}
+
+/* The input rows and columns a subsampling 1x1 convolution reads (see
+ * tq_qconv_prepare), packed as its stride-1 input. */
+static void gather_subsampled(const tq_qconv *q, const tq_qdsp *d, const uint8_t *x, uint8_t *xs)
+{
+    int64_t plane = q->sub_ih * q->sub_iw;
+    for (int64_t n = 0; n < q->batch * q->cin; n++)
+        for (int64_t oy = 0; oy < q->oh; oy++)
+            d->gather_u8(xs + (n * q->oh + oy) * q->ow, x + n * plane + oy * q->sub_sh * q->sub_iw,
+                         (int)q->ow, q->sub_sw);
+}
+
 void tq_qconv_run(const tq_qconv *q, const tq_qdsp *d, const int16_t *wpack, const void *x,
                   int x_zp, const int32_t *row_init, int32_t *out_i32, void *scratch,
                   tq_qconv_epilogue epi, void *user)
 {
+    if (q->sub_sh > 1 || q->sub_sw > 1) {
+        uint8_t *xs = (uint8_t *)scratch + sub_offset(q);
+        gather_subsampled(q, d, x, xs);
+        x = xs;
+    }
     if (q->implicit) {
         implicit_run(q, d, wpack, x, x_zp, row_init, out_i32, scratch, epi, user);
         return;

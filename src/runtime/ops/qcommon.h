@@ -66,6 +66,11 @@ void tq_requant_row(const int32_t *acc, int n, float mult, int zp, bool is_signe
 typedef struct tq_qconv {
     int64_t batch, group, cin_g, cout_g, cin, cout;
     int64_t ih, iw, oh, ow;
+    /* > 1: a 1x1 unpadded strided convolution run as stride 1 on its
+     * subsampled input (gathered at run time): the strides and input size
+     * of the original, while sh, sw, ih, iw describe the stride-1 one */
+    int sub_sh, sub_sw;
+    int64_t sub_ih, sub_iw;
     int kh, kw, sh, sw, dh, dw, pt, pl;
     int k, k2;
     int64_t pixels;
