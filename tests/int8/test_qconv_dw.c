@@ -330,6 +330,7 @@ typedef struct dw_case {
     int c, ih, iw, cout, dense, /* dense: group 1, cout x c weights */ kh, kw, sh, sw, dh, dw, pt, pl, pb, pr;
     bool x_signed, w_signed, w_const;
     int x_zp;
+    bool sym_w; /* weight zero points 0 (else random half the time) */
 } dw_case;
 
 static int64_t out_len(int in, int k, int s, int d, int p0, int p1)
@@ -432,7 +433,8 @@ static void run_case(const dw_case *k, bool qlinear)
         if (no_min && w[i] == 0x80)
             w[i] = 0x81;
     }
-    bool zero_wzp = rnd() & 1; /* symmetric weights: the channel-quad VNNI path */
+    /* symmetric weights: the channel-quad paths (VNNI, u8s8, sign trick) */
+    bool zero_wzp = k->sym_w || (rnd() & 1);
     for (int c = 0; c < nout; c++)
         wzp[c] = zero_wzp ? 0 : (uint8_t)rnd();
     reference(k, x, w, wzp, oh, ow, ref);
@@ -530,6 +532,16 @@ static void test_convinteger_random(void **st)
         run_case(&v2, false);
         dw_case w2 = { 8, 14, 14, 8, 1, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, false, true, true, 200 };
         run_case(&w2, false);
+        /* dense stride 1 on the channel-quad image: pad columns and
+         * dilation (qcommon.h c4_shift), output widths around 8 and 16 */
+        for (int i = 0; i < 12; i++) {
+            dw_case k = random_case();
+            k.dense = 1, k.sh = k.sw = 1, k.w_signed = k.w_const = k.sym_w = true;
+            k.cout = 4 * rnd_in(1, 3);
+            k.iw = rnd_in((k.kw - 1) * k.dw + 1, 24);
+            run_case(&k, false);
+            run_case(&k, true);
+        }
     }
     tq_cpu_set_mask(~0u);
 }

@@ -214,16 +214,21 @@ static int c4_prepare(tq_op_ctx *c, tq_qconv *q, const tq_value *w, const tq_val
     for (int ky = 0; q->c4_taps && ky < q->kh; ky++)
         for (int g = 0; g < tquads; g++) /* quad g starts at tap 4g: pixel + 4g */
             q->c4_koff[ky * tquads + g] = 4 * ((int64_t)ky * q->dh * q->ip_row_len + 4 * g);
+    q->c4_shift = !q->c4_taps && q->sh == 1 && q->sw == 1 && q->ip_row_len != q->ow;
     for (int64_t cq = 0; !q->c4_taps && cq < q->c4_quads; cq++)
         for (int ky = 0; ky < q->kh; ky++)
             for (int kx = 0; kx < q->kw; kx++) {
                 int64_t tcol = (int64_t)kx * q->dw;
                 int64_t pix = cq * q->ip_plane + (int64_t)ky * q->dh * q->ip_row_len +
                               (tcol % q->sw) * q->ip_ph_len + tcol / q->sw;
+                if (q->c4_shift) /* copy kx of quad cq, row ky * dh */
+                    pix = ((kx * q->c4_quads + cq) * q->ip_rows + (int64_t)ky * q->dh) * q->ow;
                 q->c4_koff[(cq * q->kh + ky) * q->kw + kx] = 4 * pix;
             }
     /* image (4 bytes per pixel + 16 pixels of slack), row pointers, start values */
     size_t img = ((size_t)(q->c4_quads * q->ip_plane) + 16) * 4;
+    if (q->c4_shift)
+        img = ((size_t)(q->kw * q->c4_quads * q->ip_rows * q->ow) + 16) * 4;
     q->ip_img_bytes = (img + 63) / 64 * 64;
     q->cols_bytes = q->ip_img_bytes + sizeof(uint8_t *) * (size_t)q->kq +
                     sizeof(int32_t) * (size_t)q->cout + 4 * (size_t)q->ip_row_len;
@@ -367,6 +372,12 @@ int tq_qconv_prepare(tq_op_ctx *c, tq_qconv *q, int xi, int wi, int w_zp_i, size
             q->ip_koff[q->k] = 0;
         if ((rc = c4_prepare(c, q, w, wzp)))
             return rc;
+        if (q->c4_shift) { /* blocks of whole output rows, no pad columns */
+            br = 512 / q->ow;
+            br = br < 1 ? 1 : (br > q->oh ? q->oh : br);
+            q->ip_block_rows = (int)br;
+            q->ldb = tq_qgemm_ldb((int)(br * q->ow));
+        }
     }
     size_t need = q->cols_bytes;
     /* 8-bit outputs need an int32 block too. */
@@ -607,6 +618,16 @@ static void ip_build_image(const tq_qconv *q, const tq_qdsp *d, const void *xn, 
     memset(img + q->cin * q->ip_plane, 0, 32 * sizeof(int16_t));
 }
 
+/* c4_shift (qcommon.h): padded row pr of quad cq, built in `row`, into
+ * its kw compact copies. */
+static void c4_shift_copies(const tq_qconv *q, int64_t cq, int64_t pr, const uint8_t *row,
+                            uint8_t *img)
+{
+    for (int kx = 0; kx < q->kw; kx++)
+        memcpy(img + 4 * (((kx * q->c4_quads + cq) * q->ip_rows + pr) * q->ow),
+               row + 4 * (int64_t)kx * q->dw, 4 * (size_t)q->ow);
+}
+
 /* Image n -> the channel-quad image: raw bytes (int8 + 128), 4 channels per
  * pixel, padding = the (flipped) zero point, missing channels 0. Each padded
  * row is first laid out per channel in `lines` (in the signed domain, so the
@@ -645,7 +666,7 @@ static void c4_build_image(const tq_qconv *q, const tq_qdsp *d, const void *xn, 
         memset(img + 4 * q->ip_plane, 0, 64);
         return;
     }
-    if (q->sw == 1 && rl == q->iw && q->ip_rows == q->ih) {
+    if (q->sw == 1 && rl == q->iw && q->ip_rows == q->ih && !q->c4_shift) {
         /* no padding (1x1 convolutions): each quad's image is its 4 planes
          * interleaved, one call per quad instead of one per row */
         for (int64_t cq = 0; cq < q->c4_quads; cq++) {
@@ -666,11 +687,13 @@ static void c4_build_image(const tq_qconv *q, const tq_qdsp *d, const void *xn, 
              * row straight into place; stride 2 builds it in `lines` and its
              * even / odd pixels are the two column phases. Channels past cin
              * meet zero weights, so they read channel 0's row. */
-            uint8_t *dst = img + 4 * (cq * q->ip_plane + pr * rl);
+            uint8_t *dst = q->c4_shift ? lines : img + 4 * (cq * q->ip_plane + pr * rl);
             int64_t iy = pr - q->pt;
             if (iy < 0 || iy >= q->ih) {
                 for (int64_t i = 0; i < rl; i++)
                     memcpy(dst + 4 * i, &padword, 4);
+                if (q->c4_shift)
+                    c4_shift_copies(q, cq, pr, lines, img);
                 continue;
             }
             uint8_t *row = q->sw == 1 ? dst : lines;
@@ -689,6 +712,8 @@ static void c4_build_image(const tq_qconv *q, const tq_qdsp *d, const void *xn, 
                 d->deint2_u32((uint32_t *)(void *)dst,
                               (uint32_t *)(void *)(dst + 4 * q->ip_ph_len),
                               (const uint32_t *)(const void *)row, (int)q->ip_ph_len);
+            if (q->c4_shift)
+                c4_shift_copies(q, cq, pr, lines, img);
         }
         if (q->sw <= 2)
             continue;
@@ -729,7 +754,10 @@ static void c4_build_image(const tq_qconv *q, const tq_qdsp *d, const void *xn, 
             d->interleave4(img + 4 * (cq * q->ip_plane + pr * rl), src, (int)rl, flip);
         }
     }
-    memset(img + 4 * q->c4_quads * q->ip_plane, 0, 64);
+    if (q->c4_shift)
+        memset(img + 4 * q->kw * q->c4_quads * q->ip_rows * q->ow, 0, 64);
+    else
+        memset(img + 4 * q->c4_quads * q->ip_plane, 0, 64);
 }
 
 /* One implicit GEMM: ncols output columns starting at output row `orow`
@@ -740,7 +768,7 @@ static void ip_gemm(const tq_qconv *q, const tq_qdsp *d, const void *img, const 
                     const uint8_t **brows4, int64_t orow, int64_t ncols, int32_t *dst,
                     size_t ldc)
 {
-    int64_t first = orow * q->sh * q->ip_row_len;
+    int64_t first = q->c4_shift ? orow * q->ow : orow * q->sh * q->ip_row_len;
     if (q->c4) {
         const uint8_t *base = (const uint8_t *)img + 4 * first;
         for (int k = 0; k < q->kq; k++)
@@ -788,15 +816,18 @@ static void implicit_run(const tq_qconv *q, const tq_qdsp *d, const int16_t *wpa
             ip_build_image(q, d, (const uint8_t *)x + n * q->cin * plane_in, x_zp, img);
         for (int64_t oh0 = 0; oh0 < q->oh; oh0 += q->ip_block_rows) {
             int nrows = (int)(q->oh - oh0 < q->ip_block_rows ? q->oh - oh0 : q->ip_block_rows);
-            int64_t ncols = (int64_t)(nrows - 1) * q->ip_row_len + q->ow;
-            /* no pad columns (1x1, no horizontal padding): the block is a
-             * contiguous run of output pixels, written in place */
-            bool direct = out_i32 && q->ip_row_len == q->ow;
+            /* no pad columns (1x1 without horizontal padding, or the
+             * compact copies of c4_shift): the block is a contiguous run
+             * of output pixels, written in place */
+            bool contiguous = q->ip_row_len == q->ow || q->c4_shift;
+            int64_t ncols = contiguous ? (int64_t)nrows * q->ow
+                                       : (int64_t)(nrows - 1) * q->ip_row_len + q->ow;
+            bool direct = out_i32 && contiguous;
             /* wide rows whose 16-pixel blocks fit in the padded width: one
              * GEMM per output row straight to its place (no pad columns
              * computed, no gap closing or copy afterwards) */
-            bool per_row = !direct && (q->sh != 1 || q->sw != 1 ||
-                                        (q->ow + 15) / 16 * 16 <= q->ip_row_len);
+            bool per_row = !contiguous && (q->sh != 1 || q->sw != 1 ||
+                                           (q->ow + 15) / 16 * 16 <= q->ip_row_len);
             int32_t *dst = direct ? out_i32 + n * q->cout * q->pixels + oh0 * q->ow : blk;
             size_t ldc = direct ? (size_t)q->pixels : q->ldb;
             if (per_row) {
@@ -810,7 +841,7 @@ static void implicit_run(const tq_qconv *q, const tq_qdsp *d, const int16_t *wpa
                 ip_gemm(q, d, img, wpack, row_init, init4, brows, brows4, oh0, ncols, dst, ldc);
             }
             /* output row r is columns [r * row_len, r * row_len + ow) */
-            if (direct || per_row) {
+            if (contiguous || per_row) {
                 /* already in place */
                 if (!out_i32 && epi)
                     epi(user, n, 0, q->cout, oh0 * q->ow, (int64_t)nrows * q->ow, blk, q->ldb);
