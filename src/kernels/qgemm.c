@@ -366,6 +366,22 @@ static bool quad_loads(quad_load *l)
     return fits;
 }
 
+/* True when a pair of this row's weight quad is over the bound. */
+static bool row_over(const int8_t *w4)
+{
+    for (int h = 0; h < 2; h++) {
+        int pos = 0, neg = 0;
+        for (int j = 0; j < 2; j++) {
+            int v = w4[2 * h + j];
+            pos += v > 0 ? v : 0;
+            neg += v < 0 ? -v : 0;
+        }
+        if (pos > TQ_C4U_PAIR_MAX || neg > TQ_C4U_PAIR_MAX)
+            return true;
+    }
+    return false;
+}
+
 /* Steps per block up to which pairing searches all earlier steps
  * (quadratic; 4096 steps = a 3x3 conv with ~900 input channels). */
 #define BEST_FIT_MAX 4096
@@ -376,6 +392,9 @@ void tq_c4u_pairs_free(tq_c4u_pairs *p)
     free(p->nsingles);
     free(p->order);
     free(p->w);
+    free(p->ncorr);
+    free(p->corr_q);
+    free(p->corr_w);
     memset(p, 0, sizeof *p);
 }
 
@@ -391,18 +410,29 @@ int tq_c4u_pairs_build(tq_c4u_pairs *p, int M, int KQ, const int8_t *w)
     p->nsingles = calloc(nb, sizeof(int));
     p->order = calloc(nb * st, sizeof(uint32_t));
     p->w = calloc(nb * st * 16, 1);
+    p->ncorr = calloc(nb * 4, sizeof(int));
+    p->corr_q = calloc(nb * st, sizeof(uint32_t));
+    p->corr_w = calloc(nb * st * 4, 1);
     quad_load *ld = malloc(sizeof(quad_load) * st);
     quad_load *singles = malloc(sizeof(quad_load) * st);
     int *partner = malloc(sizeof(int) * st);
-    if (!p->npairs || !p->nsingles || !p->order || !p->w || !ld || !singles || !partner) {
+    /* this block's corrections before sorting by row: quad, row, weights */
+    uint32_t *cq = malloc(sizeof(uint32_t) * st);
+    int *crow = malloc(sizeof(int) * st);
+    int8_t *cw = malloc(4 * st);
+    if (!p->npairs || !p->nsingles || !p->order || !p->w || !p->ncorr || !p->corr_q ||
+        !p->corr_w || !ld || !singles || !partner || !cq || !crow || !cw) {
         free(ld);
         free(singles);
         free(partner);
+        free(cq);
+        free(crow);
+        free(cw);
         tq_c4u_pairs_free(p);
         return -1;
     }
     for (int b = 0; b < p->blocks; b++) {
-        int n = 0;
+        int n = 0, nc = 0;
         for (int q = 0; q < KQ; q++) {
             quad_load l = { .q = (uint32_t)q };
             bool zero = true;
@@ -415,6 +445,30 @@ int tq_c4u_pairs_build(tq_c4u_pairs *p, int M, int KQ, const int8_t *w)
             if (zero) /* all-zero quads add nothing */
                 continue;
             if (quad_loads(&l)) {
+                ld[n++] = l;
+                continue;
+            }
+            int over[4], nover = 0;
+            for (int r = 0; r < 4; r++)
+                if (row_over(l.w + 4 * r))
+                    over[nover++] = r;
+            if (nover <= 2) {
+                /* those rows halved in the quad's step (every pair then
+                 * fits), their other halves (ceil(w / 2), in [-64, 64])
+                 * one-row corrections: 1 or 2 row steps instead of a
+                 * second 4-row step */
+                for (int i = 0; i < nover; i++) {
+                    int8_t *row = l.w + 4 * over[i];
+                    cq[nc] = (uint32_t)q;
+                    crow[nc] = over[i];
+                    for (int j = 0; j < 4; j++) {
+                        int8_t half = (int8_t)(row[j] >> 1);
+                        cw[4 * nc + j] = (int8_t)(row[j] - half);
+                        row[j] = half;
+                    }
+                    nc++;
+                }
+                quad_loads(&l);
                 ld[n++] = l;
                 continue;
             }
@@ -485,10 +539,25 @@ int tq_c4u_pairs_build(tq_c4u_pairs *p, int M, int KQ, const int8_t *w)
         }
         p->npairs[b] = np;
         p->nsingles[b] = ns;
+        /* corrections grouped by row (the kernel adds them row by row) */
+        uint32_t *oq = p->corr_q + (size_t)b * st;
+        int8_t *ow = p->corr_w + (size_t)b * st * 4;
+        int k = 0;
+        for (int r = 0; r < 4; r++)
+            for (int i = 0; i < nc; i++)
+                if (crow[i] == r) {
+                    oq[k] = cq[i];
+                    memcpy(ow + 4 * (size_t)k, cw + 4 * (size_t)i, 4);
+                    p->ncorr[4 * b + r]++;
+                    k++;
+                }
     }
     free(ld);
     free(singles);
     free(partner);
+    free(cq);
+    free(crow);
+    free(cw);
     return 0;
 }
 

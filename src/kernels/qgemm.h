@@ -148,8 +148,12 @@ int tq_qgemm_c4u_fits(const int8_t *w, size_t nquads);
  * weights are all zero are left out. Full-range weights work too: a quad
  * with a pair over the bound becomes two steps on the same image row, w =
  * lo + hi with lo = floor(w / 2) and hi = w - lo (both in [-64, 64], so
- * every pair of each fits). Rows past the last full block of 4 use
- * qgemm_c4u, so with M % 4 != 0 the weights must pass tq_qgemm_c4u_fits. */
+ * every pair of each fits). When only one or two of the 4 rows are over
+ * the bound (the usual case: a channel's largest weights), just those rows
+ * are halved in the quad's step and their other halves become one-row
+ * correction steps (a quarter of a 4-row step each). Rows past the last
+ * full block of 4 use qgemm_c4u, so with M % 4 != 0 the weights must pass
+ * tq_qgemm_c4u_fits. */
 typedef struct tq_c4u_pairs {
     int M, KQ, blocks;   /* weights it was built from; blocks = M / 4 */
     int stride;          /* step capacity per block (2 KQ: every quad split) */
@@ -157,6 +161,9 @@ typedef struct tq_c4u_pairs {
     int *nsingles;       /* per block: single steps after the pairs */
     uint32_t *order;     /* per block, stride entries: the image row (quad) of each step */
     int8_t *w;           /* per block, stride x 16 bytes: the 4 rows' weight quads of each step */
+    int *ncorr;          /* per block, 4 counts: correction steps of rows 0..3 */
+    uint32_t *corr_q;    /* per block, stride entries: their image rows, row 0's first */
+    int8_t *corr_w;      /* per block, stride x 4 bytes: their one-row weight quads */
 } tq_c4u_pairs;
 /* Build the schedule of M x 4KQ weights w (qgemm_c4 layout). Returns 0, or
  * -1 when out of memory (p is then freed). */

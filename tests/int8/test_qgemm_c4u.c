@@ -218,9 +218,17 @@ static void pairing_quad(int8_t *q, int mode)
     }
 }
 
-/* The steps of each block read real quads and their weights add up to the
- * block's weights quad by quad (a quad once, or twice when split); every
- * step's pairs are within the bound. */
+/* One byte pair of one row: 255 * each sign's sum fits int16. */
+static void assert_pair_fits(int x, int y)
+{
+    assert_true((x > 0 ? x : 0) + (y > 0 ? y : 0) <= TQ_C4U_PAIR_MAX);
+    assert_true((x < 0 ? -x : 0) + (y < 0 ? -y : 0) <= TQ_C4U_PAIR_MAX);
+}
+
+/* The steps of each block read real quads and their weights, with the
+ * one-row corrections, add up to the block's weights quad by quad (a quad
+ * once, twice when split, plus a correction per row over the bound); every
+ * step's and correction's pairs are within the bound. */
 static void check_schedule(const tq_c4u_pairs *p, const int8_t *w)
 {
     int KQ = p->KQ;
@@ -237,13 +245,22 @@ static void check_schedule(const tq_c4u_pairs *p, const int8_t *w)
             assert_true(ord[i] < (uint32_t)KQ);
             for (int k = 0; k < 16; k++) {
                 sum[16 * ord[i] + (uint32_t)k] += wb[16 * i + k];
-                if (k % 2 == 0) { /* one byte pair of one row: 255 * each sign's sum fits */
-                    int x = wb[16 * i + k], y = wb[16 * i + k + 1];
-                    assert_true((x > 0 ? x : 0) + (y > 0 ? y : 0) <= TQ_C4U_PAIR_MAX);
-                    assert_true((x < 0 ? -x : 0) + (y < 0 ? -y : 0) <= TQ_C4U_PAIR_MAX);
-                }
+                if (k % 2 == 0)
+                    assert_pair_fits(wb[16 * i + k], wb[16 * i + k + 1]);
             }
         }
+        const uint32_t *cq = p->corr_q + (size_t)b * (size_t)p->stride;
+        const int8_t *cw = p->corr_w + (size_t)b * (size_t)p->stride * 4;
+        int ncorr = 0;
+        for (int r = 0; r < 4; r++)
+            for (int k = 0; k < p->ncorr[4 * b + r]; k++, ncorr++, cq++, cw += 4) {
+                assert_true(*cq < (uint32_t)KQ);
+                for (int j = 0; j < 4; j++)
+                    sum[16 * *cq + 4 * (uint32_t)r + (uint32_t)j] += cw[j];
+                assert_pair_fits(cw[0], cw[1]);
+                assert_pair_fits(cw[2], cw[3]);
+            }
+        assert_true(ncorr <= p->stride);
         for (int q = 0; q < KQ; q++)
             for (int r = 0; r < 4; r++)
                 for (int j = 0; j < 4; j++)

@@ -121,6 +121,18 @@ static inline __m256i bcast_quad(const int8_t *p)
     return _mm256_set1_epi32(quad);
 }
 
+/* row R's correction steps (tq_c4u_pairs): cq / cw advance past them */
+#define CORR_ROW(W, R)                                                                         \
+    do {                                                                                       \
+        for (int k = 0; k < nc[R]; k++, cq++, cw += 4) {                                       \
+            const uint8_t *pa = brows[*cq] + 4 * (size_t)n0;                                   \
+            __m256i wa = bcast_quad(cw);                                                       \
+            for (int v = 0; v < (W); v++)                                                      \
+                acc[R][v] = dot4_u8(acc[R][v], _mm256_loadu_si256((const __m256i *)(pa + 32 * v)), \
+                                    wa, ones);                                                 \
+        }                                                                                      \
+    } while (0)
+
 /* one block of 4 rows x 16 pixels (W = 2 vectors) or 8 pixels (W = 1) */
 #define PAIR_BLOCK(W)                                                                          \
     do {                                                                                       \
@@ -158,6 +170,14 @@ static inline __m256i bcast_quad(const int8_t *p)
                     acc[r][v] = dot4_u8(acc[r][v], a[v], wa, ones);                            \
             }                                                                                  \
         }                                                                                      \
+        const uint32_t *cq = p->corr_q + (size_t)b * (size_t)p->stride;                        \
+        const int8_t *cw = p->corr_w + (size_t)b * (size_t)p->stride * 4;                      \
+        const int *nc = p->ncorr + 4 * b;                                                      \
+        /* one-row corrections, a constant row each (acc stays in registers) */                \
+        CORR_ROW(W, 0);                                                                        \
+        CORR_ROW(W, 1);                                                                        \
+        CORR_ROW(W, 2);                                                                        \
+        CORR_ROW(W, 3);                                                                        \
         for (int r = 0; r < 4; r++)                                                            \
             tq_store16_epi32(c + (size_t)(m + r) * ldc + n0, acc[r][0], acc[r][(W) - 1],     \
                              ncols);                                                         \
