@@ -75,12 +75,15 @@ static void describe_value(const tq_session *s, const char *name, char *buf, siz
                           (long long)c->out[0]->dims[d]);
         if (k > 0 && (size_t)k < n)
             k += snprintf(buf + k, n - (size_t)k, "]");
-        /* convolutions: the weight shape tells the layers apart */
-        if (strstr(s->nodes[i].def->op_type, "Conv") && c->n_in > 3 && c->in[3] &&
-            c->in[3]->rank == 4)
+        /* convolutions: the weight shape tells the layers apart (input 3
+         * of QLinearConv, input 1 of the others) */
+        const char *op = s->nodes[i].def->op_type;
+        int wi = strcmp(op, "QLinearConv") == 0 ? 3 : 1;
+        const tq_value *w = strstr(op, "Conv") && c->n_in > wi ? c->in[wi] : NULL;
+        if (w && w->rank == 4)
             for (int d = 0; d < 4 && k > 0 && (size_t)k < n; d++)
                 k += snprintf(buf + k, n - (size_t)k, "%s%lld", d ? "x" : " w",
-                              (long long)c->in[3]->dims[d]);
+                              (long long)w->dims[d]);
         return;
     }
 }
