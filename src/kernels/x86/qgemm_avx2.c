@@ -83,12 +83,15 @@ void tq_qgemm_s16_avx2(int M, int N, int K2, const int16_t *a, size_t lda, const
 }
 
 /* QuantizeLinear of 8 floats (constants from quant_consts_init). x / scale
- * rounded to an integer is what counts. x * (1 / scale) is within a few
- * ulps of the quotient, so unless it lies within 8 ulps of a half-integer
- * (where rounding could go the other way) rint of it equals rint of the
- * division: those rare vectors take the division. */
+ * rounded to an integer is what counts. t = x * (1 / scale) is within
+ * |t| 2^-23 of the exact quotient (two roundings) and fl(x / scale) within
+ * |t| 2^-24, so for |t| < 512 both round alike unless t lies within 2^-12
+ * of a half-integer: those rare vectors take the division. Lanes with
+ * |t| >= 512 saturate whichever way they round (zp is in [-128, 255], the
+ * result range 256 wide), so the fixed margin is enough (a huge t that
+ * happens to be a half-integer only takes the division needlessly). */
 typedef struct quant_consts {
-    __m256 vs, vz, lo, hi, vinv;
+    __m256 vs, vz, lo, hi, vinv, near;
 } quant_consts;
 
 /* False when the scale or its inverse is not a normal float (the bound
@@ -103,28 +106,60 @@ static inline bool quant_consts_init(quant_consts *k, float scale, int zp, int i
     k->lo = _mm256_set1_ps(is_signed ? -128.0f : 0.0f);
     k->hi = _mm256_set1_ps(is_signed ? 127.0f : 255.0f);
     k->vinv = _mm256_set1_ps(inv);
+    k->near = _mm256_set1_ps(0.5f - 0x1p-12f);
     return true;
+}
+
+/* rint(x / scale) of 8 floats, given the mask test above; *near gets the
+ * lanes that need the division (the caller decides per group of vectors) */
+static inline __m256 quant_round(__m256 xv, const quant_consts *k, __m256 *near)
+{
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    __m256 t = _mm256_mul_ps(xv, k->vinv);
+    __m256 r = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    *near = _mm256_cmp_ps(_mm256_and_ps(_mm256_sub_ps(t, r), absmask), k->near, _CMP_GT_OQ);
+    return r;
+}
+
+static inline __m256 quant_div(__m256 xv, const quant_consts *k)
+{
+    return _mm256_round_ps(_mm256_div_ps(xv, k->vs), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+
+/* rounded quotients -> + zp, saturated, as int32 */
+static inline __m256i quant_finish(__m256 r, const quant_consts *k)
+{
+    r = _mm256_add_ps(r, k->vz);
+    r = _mm256_max_ps(r, k->lo); /* NaN in r -> lo (second operand) */
+    r = _mm256_min_ps(r, k->hi);
+    return _mm256_cvtps_epi32(r);
+}
+
+/* 32 floats -> 32 bytes: one mask test and one store for four vectors */
+static inline __m256i quant32(const float *x, const quant_consts *k, int is_signed)
+{
+    __m256 xv[4], r[4], nr[4];
+    for (int j = 0; j < 4; j++) {
+        xv[j] = _mm256_loadu_ps(x + 8 * j);
+        r[j] = quant_round(xv[j], k, &nr[j]);
+    }
+    __m256 any = _mm256_or_ps(_mm256_or_ps(nr[0], nr[1]), _mm256_or_ps(nr[2], nr[3]));
+    if (_mm256_movemask_ps(any))
+        for (int j = 0; j < 4; j++)
+            r[j] = quant_div(xv[j], k);
+    __m256i w01 = _mm256_packs_epi32(quant_finish(r[0], k), quant_finish(r[1], k));
+    __m256i w23 = _mm256_packs_epi32(quant_finish(r[2], k), quant_finish(r[3], k));
+    __m256i b = is_signed ? _mm256_packs_epi16(w01, w23) : _mm256_packus_epi16(w01, w23);
+    /* packs work per 128-bit lane: the permute restores element order */
+    return _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
 }
 
 static inline __m128i quant8(__m256 xv, const quant_consts *k, int is_signed)
 {
-    const __m256 half = _mm256_set1_ps(0.5f), rel = _mm256_set1_ps(0x1p-20f);
-    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
-    __m256 t = _mm256_mul_ps(xv, k->vinv);
-    __m256 r = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 dist = _mm256_and_ps(_mm256_sub_ps(t, r), absmask);
-    __m256 margin = _mm256_add_ps(_mm256_mul_ps(_mm256_and_ps(t, absmask), rel),
-                                  _mm256_set1_ps(0x1p-60f));
-    __m256 near = _mm256_cmp_ps(dist, _mm256_sub_ps(half, margin), _CMP_GT_OQ);
+    __m256 near, r = quant_round(xv, k, &near);
     if (_mm256_movemask_ps(near))
-        t = _mm256_div_ps(xv, k->vs);
-    else
-        t = r;
-    t = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    t = _mm256_add_ps(t, k->vz);
-    t = _mm256_max_ps(t, k->lo); /* NaN in t -> lo (second operand) */
-    t = _mm256_min_ps(t, k->hi);
-    __m256i v = _mm256_cvtps_epi32(t);
+        r = quant_div(xv, k);
+    __m256i v = quant_finish(r, k);
     /* 8 int32 in [-128, 255] -> 8 bytes. */
     __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
     return is_signed ? _mm_packs_epi16(w, w) : _mm_packus_epi16(w, w);
@@ -142,6 +177,8 @@ void tq_quantize_f32_avx2(const float *x, size_t n, float scale, int zp, int is_
     uintptr_t qb = (uintptr_t)q, xb = (uintptr_t)x;
     bool overlap_ok = n >= 8 && (qb + n <= xb || qb >= xb + n * sizeof(float));
     size_t i = 0;
+    for (; i + 32 <= n; i += 32)
+        _mm256_storeu_si256((__m256i *)((uint8_t *)q + i), quant32(x + i, &k, is_signed));
     for (;;) {
         if (i + 8 > n) {
             if (i == n || !overlap_ok)
