@@ -532,11 +532,13 @@ static void test_convinteger_random(void **st)
         run_case(&v2, false);
         dw_case w2 = { 8, 14, 14, 8, 1, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, false, true, true, 200 };
         run_case(&w2, false);
-        /* dense stride 1 on the channel-quad image: pad columns and
-         * dilation (qcommon.h c4_shift), output widths around 8 and 16 */
-        for (int i = 0; i < 12; i++) {
+        /* dense stride 1 and 2 on the channel-quad image of a small plane:
+         * pad columns, dilation, row parities (qcommon.h c4_shift), output
+         * widths around 8 and 16 */
+        for (int i = 0; i < 16; i++) {
             dw_case k = random_case();
-            k.dense = 1, k.sh = k.sw = 1, k.w_signed = k.w_const = k.sym_w = true;
+            k.dense = 1, k.w_signed = k.w_const = k.sym_w = true;
+            k.sh = rnd_in(1, 2), k.sw = rnd_in(1, 2);
             k.cout = 4 * rnd_in(1, 3);
             k.iw = rnd_in((k.kw - 1) * k.dw + 1, 24);
             run_case(&k, false);

@@ -214,24 +214,31 @@ static int c4_prepare(tq_op_ctx *c, tq_qconv *q, const tq_value *w, const tq_val
     for (int ky = 0; q->c4_taps && ky < q->kh; ky++)
         for (int g = 0; g < tquads; g++) /* quad g starts at tap 4g: pixel + 4g */
             q->c4_koff[ky * tquads + g] = 4 * ((int64_t)ky * q->dh * q->ip_row_len + 4 * g);
-    q->c4_shift = !q->c4_taps && q->sh == 1 && q->sw == 1 && q->ip_row_len != q->ow;
+    /* small planes only: there the pad columns (or a strided row's
+     * half-empty vectors) are a real share of the GEMM and the copies stay
+     * in cache; a 224-wide row wastes under 1 % */
+    q->c4_shift = !q->c4_taps && q->sh <= 2 && q->sw <= 2 && q->ip_row_len != q->ow &&
+                  q->ow <= 32;
+    q->c4_rows_par = (q->ip_rows + q->sh - 1) / q->sh;
     for (int64_t cq = 0; !q->c4_taps && cq < q->c4_quads; cq++)
         for (int ky = 0; ky < q->kh; ky++)
             for (int kx = 0; kx < q->kw; kx++) {
-                int64_t tcol = (int64_t)kx * q->dw;
-                int64_t pix = cq * q->ip_plane + (int64_t)ky * q->dh * q->ip_row_len +
+                int64_t tcol = (int64_t)kx * q->dw, trow = (int64_t)ky * q->dh;
+                int64_t pix = cq * q->ip_plane + trow * q->ip_row_len +
                               (tcol % q->sw) * q->ip_ph_len + tcol / q->sw;
-                if (q->c4_shift) /* copy kx of quad cq, row ky * dh */
-                    pix = ((kx * q->c4_quads + cq) * q->ip_rows + (int64_t)ky * q->dh) * q->ow;
+                if (q->c4_shift) /* copy (kx, row parity), quad cq, row trow / sh */
+                    pix = (((kx * q->sh + trow % q->sh) * q->c4_quads + cq) * q->c4_rows_par +
+                           trow / q->sh) * q->ow;
                 q->c4_koff[(cq * q->kh + ky) * q->kw + kx] = 4 * pix;
             }
-    /* image (4 bytes per pixel + 16 pixels of slack), row pointers, start values */
+    /* image (4 bytes per pixel + 16 pixels of slack), row pointers, start
+     * values, two padded rows of scratch (`lines`) */
     size_t img = ((size_t)(q->c4_quads * q->ip_plane) + 16) * 4;
     if (q->c4_shift)
-        img = ((size_t)(q->kw * q->c4_quads * q->ip_rows * q->ow) + 16) * 4;
+        img = ((size_t)(q->kw * q->sh * q->c4_quads * q->c4_rows_par * q->ow) + 16) * 4;
     q->ip_img_bytes = (img + 63) / 64 * 64;
     q->cols_bytes = q->ip_img_bytes + sizeof(uint8_t *) * (size_t)q->kq +
-                    sizeof(int32_t) * (size_t)q->cout + 4 * (size_t)q->ip_row_len;
+                    sizeof(int32_t) * (size_t)q->cout + 8 * (size_t)q->ip_row_len;
     q->c4 = true;
     return TQ_OK;
 }
@@ -618,14 +625,17 @@ static void ip_build_image(const tq_qconv *q, const tq_qdsp *d, const void *xn, 
     memset(img + q->cin * q->ip_plane, 0, 32 * sizeof(int16_t));
 }
 
-/* c4_shift (qcommon.h): padded row pr of quad cq, built in `row`, into
- * its kw compact copies. */
+/* c4_shift (qcommon.h): padded row pr of quad cq, split into its column
+ * phases in `row` (one phase when sw = 1), into its kw compact copies */
 static void c4_shift_copies(const tq_qconv *q, int64_t cq, int64_t pr, const uint8_t *row,
                             uint8_t *img)
 {
-    for (int kx = 0; kx < q->kw; kx++)
-        memcpy(img + 4 * (((kx * q->c4_quads + cq) * q->ip_rows + pr) * q->ow),
-               row + 4 * (int64_t)kx * q->dw, 4 * (size_t)q->ow);
+    int64_t ry = pr % q->sh, j = pr / q->sh;
+    for (int kx = 0; kx < q->kw; kx++) {
+        int64_t t = (int64_t)kx * q->dw;
+        memcpy(img + 4 * ((((kx * q->sh + ry) * q->c4_quads + cq) * q->c4_rows_par + j) * q->ow),
+               row + 4 * ((t % q->sw) * q->ip_ph_len + t / q->sw), 4 * (size_t)q->ow);
+    }
 }
 
 /* Image n -> the channel-quad image: raw bytes (int8 + 128), 4 channels per
@@ -687,13 +697,15 @@ static void c4_build_image(const tq_qconv *q, const tq_qdsp *d, const void *xn, 
              * row straight into place; stride 2 builds it in `lines` and its
              * even / odd pixels are the two column phases. Channels past cin
              * meet zero weights, so they read channel 0's row. */
-            uint8_t *dst = q->c4_shift ? lines : img + 4 * (cq * q->ip_plane + pr * rl);
+            /* c4_shift: the phases go to the second half of `lines` */
+            uint8_t *dst = q->c4_shift ? (q->sw == 1 ? lines : lines + 4 * rl)
+                                       : img + 4 * (cq * q->ip_plane + pr * rl);
             int64_t iy = pr - q->pt;
             if (iy < 0 || iy >= q->ih) {
                 for (int64_t i = 0; i < rl; i++)
                     memcpy(dst + 4 * i, &padword, 4);
                 if (q->c4_shift)
-                    c4_shift_copies(q, cq, pr, lines, img);
+                    c4_shift_copies(q, cq, pr, dst, img);
                 continue;
             }
             uint8_t *row = q->sw == 1 ? dst : lines;
@@ -713,7 +725,7 @@ static void c4_build_image(const tq_qconv *q, const tq_qdsp *d, const void *xn, 
                               (uint32_t *)(void *)(dst + 4 * q->ip_ph_len),
                               (const uint32_t *)(const void *)row, (int)q->ip_ph_len);
             if (q->c4_shift)
-                c4_shift_copies(q, cq, pr, lines, img);
+                c4_shift_copies(q, cq, pr, dst, img);
         }
         if (q->sw <= 2)
             continue;
@@ -755,7 +767,7 @@ static void c4_build_image(const tq_qconv *q, const tq_qdsp *d, const void *xn, 
         }
     }
     if (q->c4_shift)
-        memset(img + 4 * q->kw * q->c4_quads * q->ip_rows * q->ow, 0, 64);
+        memset(img + 4 * q->kw * q->sh * q->c4_quads * q->c4_rows_par * q->ow, 0, 64);
     else
         memset(img + 4 * q->c4_quads * q->ip_plane, 0, 64);
 }

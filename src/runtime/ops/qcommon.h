@@ -130,13 +130,16 @@ typedef struct tq_qconv {
      * padded row) instead of 4 channels, so a 3-wide kernel row is one quad,
      * not three quads of which 3/4 are zero weights. */
     bool c4_taps;
-    /* Stride 1 with pad columns (3x3 pad 1): instead of one padded image
-     * whose GEMM columns include the pad columns between output rows (2 of
-     * every 9 on a 7x7 plane) and whose rows must be closed up afterwards,
-     * kw compact copies of it, copy kx holding columns [kx*dw, kx*dw + ow)
-     * of every padded row: output pixel p = oy*ow + ox reads pixel p + ky*dh*ow
-     * of copy kx, so a block of output rows is one contiguous GEMM. */
+    /* Small planes (ow <= 32), stride 1 or 2, with pad columns: instead of
+     * one padded image whose GEMM columns include the pad columns between
+     * output rows (2 of every 9 on a 7x7 plane; closed up afterwards), or
+     * one half-empty GEMM per strided output row, kw * sh compact copies:
+     * copy (kx, ry) row j holds padded row j*sh + ry at columns kx*dw +
+     * ox*sw, ox < ow. Output pixel p = oy*ow + ox reads pixel p +
+     * (ky*dh / sh)*ow of copy (kx, ky*dh % sh), so a block of output rows
+     * is one contiguous GEMM. */
     bool c4_shift;
+    int64_t c4_rows_par;        /* rows per copy: ceil(ip_rows / sh) */
     int kq;                     /* channel quads x kh x kw */
     int64_t c4_quads;           /* ceil(cin / 4) */
     int8_t *c4_w;               /* cout x 4kq */
