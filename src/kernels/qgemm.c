@@ -90,6 +90,28 @@ void tq_epilogue_rows_c(int32_t *c, int M, int N, size_t ld, const float *scale,
     }
 }
 
+void tq_epilogue_cols_c(int32_t *c, int M, int N, size_t ld, const float *scale,
+                        const float *bias, const tq_qact *act)
+{
+    int kind = act ? act->kind : TQ_QACT_NONE;
+    for (int m = 0; m < M; m++) {
+        int32_t *cr = c + (size_t)m * ld;
+        float *yr = (float *)cr;
+        for (int n = 0; n < N; n++) {
+            float p = (float)cr[n] * scale[n];
+            if (bias)
+                p = p + bias[n];
+            if (kind == TQ_QACT_RELU) {
+                p = p > 0.0f ? p : 0.0f;
+            } else if (kind == TQ_QACT_CLIP) {
+                p = p < act->lo ? act->lo : p;
+                p = p > act->hi ? act->hi : p;
+            }
+            yr[n] = p;
+        }
+    }
+}
+
 void tq_epilogue_rows_mm_c(int32_t *c, int M, int N, size_t ld, const float *scale,
                            const float *bias, const float *res, size_t res_ld, const tq_qact *act,
                            float *mn, float *mx)
@@ -299,6 +321,7 @@ static const tq_qdsp c_table = {
     .dequant_rows = tq_dequant_rows_c,
     .epilogue_rows = tq_epilogue_rows_c,
     .epilogue_rows_mm = tq_epilogue_rows_mm_c,
+    .epilogue_cols = tq_epilogue_cols_c,
     .dw_taps = tq_qdw_taps_c,
     .widen_f32 = tq_qwiden_f32_c,
     .widen_s16 = tq_qwiden_s16_c,
@@ -569,6 +592,7 @@ static const tq_qdsp avx2_table = {
     .dequant_rows = tq_dequant_rows_avx2,
     .epilogue_rows = tq_epilogue_rows_avx2,
     .epilogue_rows_mm = tq_epilogue_rows_mm_avx2,
+    .epilogue_cols = tq_epilogue_cols_avx2,
     .dw_taps = tq_qdw_taps_avx2,
     .widen_f32 = tq_qwiden_f32_avx2,
     .widen_s16 = tq_qwiden_s16_avx2,
@@ -592,6 +616,7 @@ static const tq_qdsp vnni_table = {
     .dequant_rows = tq_dequant_rows_avx2,
     .epilogue_rows = tq_epilogue_rows_avx2,
     .epilogue_rows_mm = tq_epilogue_rows_mm_avx2,
+    .epilogue_cols = tq_epilogue_cols_avx2,
     .dw_taps = tq_qdw_taps_avx2,
     .widen_f32 = tq_qwiden_f32_avx2,
     .widen_s16 = tq_qwiden_s16_avx2,

@@ -65,6 +65,10 @@ typedef struct tq_qact {
 typedef void (*tq_epilogue_rows_fn)(int32_t *c, int M, int N, size_t ld, const float *scale,
                                     const float *bias, const float *res, size_t res_ld,
                                     const tq_qact *act);
+/* The same per column: y[m][n] = act((float)c[m][n] * scale[n] [+ bias[n]])
+ * in place (a MatMul's output channels are its columns). */
+typedef void (*tq_epilogue_cols_fn)(int32_t *c, int M, int N, size_t ld, const float *scale,
+                                    const float *bias, const tq_qact *act);
 /* epilogue_rows, also folding the results' min / max into *mn / *mx (NaNs
  * skipped, as tq_minmax_fn): the next DynamicQuantizeLinear's range while
  * the rows are in registers, instead of a second pass. */
@@ -212,6 +216,7 @@ typedef struct tq_qdsp {
     tq_dequant_rows_fn dequant_rows;
     tq_epilogue_rows_fn epilogue_rows;
     tq_epilogue_rows_mm_fn epilogue_rows_mm;
+    tq_epilogue_cols_fn epilogue_cols;
     tq_qdw_taps_fn dw_taps;
     tq_qwiden_f32_fn widen_f32;
     tq_qwiden_s16_fn widen_s16;
@@ -243,6 +248,8 @@ void tq_dequant_rows_c(int32_t *c, int M, int N, size_t ld, const float *scale,
                        const float *bias);
 void tq_epilogue_rows_c(int32_t *c, int M, int N, size_t ld, const float *scale,
                         const float *bias, const float *res, size_t res_ld, const tq_qact *act);
+void tq_epilogue_cols_c(int32_t *c, int M, int N, size_t ld, const float *scale,
+                        const float *bias, const tq_qact *act);
 void tq_epilogue_rows_mm_c(int32_t *c, int M, int N, size_t ld, const float *scale,
                            const float *bias, const float *res, size_t res_ld, const tq_qact *act,
                            float *mn, float *mx);
@@ -278,6 +285,8 @@ void tq_dequant_rows_avx2(int32_t *c, int M, int N, size_t ld, const float *scal
 void tq_epilogue_rows_avx2(int32_t *c, int M, int N, size_t ld, const float *scale,
                            const float *bias, const float *res, size_t res_ld,
                            const tq_qact *act);
+void tq_epilogue_cols_avx2(int32_t *c, int M, int N, size_t ld, const float *scale,
+                           const float *bias, const tq_qact *act);
 void tq_epilogue_rows_mm_avx2(int32_t *c, int M, int N, size_t ld, const float *scale,
                               const float *bias, const float *res, size_t res_ld,
                               const tq_qact *act, float *mn, float *mx);

@@ -261,6 +261,52 @@ static void test_epilogue_rows(void **st)
         }
 }
 
+/* The per-column epilogue (a MatMul's output channels) against the unfused
+ * Mul, Add, Relu / Clip formulas, the SIMD version against the C one bit
+ * for bit; the columns past N keep their sentinel. */
+static void test_epilogue_cols(void **st)
+{
+    (void)st;
+    enum { N = 37, M = 5, LD = N + 3 };
+    float scale[N], bias[N];
+    for (int n = 0; n < N; n++) {
+        scale[n] = (float)(rnd() % 1000u + 1u) * 1e-5f;
+        bias[n] = (float)(int32_t)(rnd() % 2001u) / 100.0f - 10.0f;
+    }
+    for (int kind = 0; kind <= 2; kind++)
+        for (int with = 0; with < 2; with++) {
+            const float *b = with ? bias : NULL;
+            tq_qact act = { kind, -1.5f, 6.0f };
+            int32_t c1[M * LD], c2[M * LD], orig[M * LD];
+            for (int i = 0; i < M * LD; i++)
+                orig[i] = c1[i] = c2[i] = (int32_t)(rnd() % 2000001u) - 1000000;
+            for (int m = 0; m < M; m++)
+                for (int n = N; n < LD; n++)
+                    orig[m * LD + n] = c1[m * LD + n] = c2[m * LD + n] = SENTINEL;
+            tq_epilogue_cols_c(c1, M, N, LD, scale, b, &act);
+            simd_table()->epilogue_cols(c2, M, N, LD, scale, b, &act);
+            assert_memory_equal(c1, c2, sizeof c1);
+            for (int m = 0; m < M; m++) {
+                for (int n = 0; n < N; n++) {
+                    volatile float y = (float)orig[m * LD + n] * scale[n];
+                    if (b)
+                        y = y + b[n];
+                    if (kind == 1)
+                        y = y > 0.0f ? y : 0.0f;
+                    if (kind == 2) {
+                        y = y < act.lo ? act.lo : y;
+                        y = y > act.hi ? act.hi : y;
+                    }
+                    float got, want = y;
+                    memcpy(&got, &c1[m * LD + n], sizeof got);
+                    assert_memory_equal(&got, &want, sizeof got);
+                }
+                for (int n = N; n < LD; n++)
+                    assert_int_equal(c1[m * LD + n], SENTINEL);
+            }
+        }
+}
+
 /* The AVX2 quantiser multiplies by 1/scale and falls back to the division
  * near half-integers: hammer exactly there (x = (k + 1/2) * scale moved by a
  * few ulps either way) and on random values; it must equal the C division
@@ -316,6 +362,7 @@ int main(void)
         cmocka_unit_test(test_minmax_and_dequant),
         cmocka_unit_test(test_epilogue_rows),
         cmocka_unit_test(test_quantize_near_half),
+        cmocka_unit_test(test_epilogue_cols),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -315,6 +315,35 @@ void tq_epilogue_rows_mm_avx2(int32_t *c, int M, int N, size_t ld, const float *
     epilogue_rows(c, M, N, ld, scale, bias, res, res_ld, act, true, mn, mx);
 }
 
+void tq_epilogue_cols_avx2(int32_t *c, int M, int N, size_t ld, const float *scale,
+                           const float *bias, const tq_qact *act)
+{
+    int kind = act ? act->kind : TQ_QACT_NONE;
+    /* the Clip / Relu comparisons of epilogue_rows */
+    const __m256 lo = _mm256_set1_ps(kind == TQ_QACT_CLIP ? act->lo : 0.0f);
+    const __m256 hi = _mm256_set1_ps(kind == TQ_QACT_CLIP ? act->hi : 0.0f);
+    for (int m = 0; m < M; m++) {
+        int32_t *cr = c + (size_t)m * ld;
+        float *yr = (float *)cr;
+        int n = 0;
+        for (; n + 8 <= N; n += 8) {
+            __m256 p = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256((__m256i *)(cr + n))),
+                                     _mm256_loadu_ps(scale + n));
+            if (bias)
+                p = _mm256_add_ps(p, _mm256_loadu_ps(bias + n));
+            if (kind == TQ_QACT_RELU) {
+                p = _mm256_max_ps(p, _mm256_setzero_ps());
+            } else if (kind == TQ_QACT_CLIP) {
+                p = _mm256_max_ps(lo, p);
+                p = _mm256_min_ps(hi, p);
+            }
+            _mm256_storeu_ps(yr + n, p);
+        }
+        if (n < N)
+            tq_epilogue_cols_c(cr + n, 1, N - n, ld, scale + n, bias ? bias + n : NULL, act);
+    }
+}
+
 void tq_qdw_taps_avx2(int32_t *out, int n, const float *const *src, const float *w, int ntaps,
                       int32_t init)
 {

@@ -313,28 +313,30 @@ static int dmm_eval(tq_op_ctx *c)
     float xs;
     int xzp;
     quantize_input(c, st, d, xq, &xs, &xzp);
-    uint8_t zp8 = (uint8_t)xzp;
-    tq_qpack_rows((int)st->M, (int)st->K, xq, (ptrdiff_t)st->K, 1, 0, &zp8, 0, 0, apack,
-                  (size_t)st->k2);
+    /* rows of q - zp as int16, K padded to k2 with zeros (even K: the
+     * rows are back to back, one call for all) */
+    if (st->k2 == st->K) {
+        d->widen_s16(apack, xq, (int)(st->M * st->K), 1, xzp, 0);
+    } else {
+        for (int64_t m = 0; m < st->M; m++) {
+            int16_t *row = apack + m * st->k2;
+            d->widen_s16(row, xq + m * st->K, (int)st->K, 1, xzp, 0);
+            row[st->K] = 0;
+        }
+    }
     int32_t *acc = c->out[0]->data;
     d->qgemm((int)st->M, (int)st->N, st->k2, apack, (size_t)st->k2, st->bpack, st->ldb, NULL,
              acc, (size_t)st->N);
     for (int64_t n = 0; n < st->N; n++)
         st->sprod[n] = xs * st->w_scale[n];
-    float *y = c->out[0]->data;
-    for (int64_t m = 0; m < st->M; m++)
-        for (int64_t n = 0; n < st->N; n++) {
-            int64_t i = m * st->N + n;
-            float p = (float)acc[i] * st->sprod[n];
-            p = st->bias ? p + st->bias[n] : p;
-            if (st->act.kind == TQ_QACT_RELU) {
-                p = p > 0.0f ? p : 0.0f;
-            } else if (st->act.kind == TQ_QACT_CLIP) {
-                p = p < st->act.lo ? st->act.lo : p;
-                p = p > st->act.hi ? st->act.hi : p;
-            }
-            y[i] = p;
-        }
+    /* Cast -> Mul -> [Add bias] -> [Relu | Clip], in place; one output
+     * column (a regressor's head) is one run of M values with one scale */
+    if (st->N == 1)
+        d->epilogue_rows(acc, 1, (int)st->M, (size_t)st->M, st->sprod, st->bias, NULL, 0,
+                         &st->act);
+    else
+        d->epilogue_cols(acc, (int)st->M, (int)st->N, (size_t)st->N, st->sprod, st->bias,
+                         &st->act);
     return TQ_OK;
 }
 
