@@ -109,11 +109,10 @@ int64_t tq_shape_numel(const int64_t *dims, int rank)
 {
     int64_t n = 1;
     for (int i = 0; i < rank; i++) {
-        if (dims[i] < 0)
+        /* an overflow check without a 64-bit division: every op's eval
+         * sizes its tensors this way, many times per run */
+        if (dims[i] < 0 || __builtin_mul_overflow(n, dims[i], &n))
             return -1;
-        if (dims[i] != 0 && n > INT64_MAX / dims[i])
-            return -1;
-        n *= dims[i];
     }
     return n;
 }

@@ -25,14 +25,21 @@ static unsigned detect(void)
 
 unsigned tq_cpu_flags(void)
 {
-    /* Racy only in the benign sense: every thread computes the same value. */
+    /* Racy only in the benign sense: every thread computes the same values.
+     * Detected once: kernels ask on every call. */
+    static int detected_done;
+    static unsigned detected;
+    if (!detected_done) {
+        detected = detect();
+        detected_done = 1;
+    }
     if (!mask_from_env_done) {
         const char *env = getenv("TQ_CPU_MASK");
         if (env && *env)
             cpu_mask = (unsigned)strtoul(env, NULL, 0);
         mask_from_env_done = 1;
     }
-    return detect() & cpu_mask;
+    return detected & cpu_mask;
 }
 
 void tq_cpu_set_mask(unsigned mask)
