@@ -252,6 +252,12 @@ static int make_fused(tq_graph *tmp, const tq_graph *g, const fuse_group *fg)
 }
 
 
+/* The fused ops of this pass: they can publish and reuse input ranges. */
+static bool is_dyn_fused(const tq_node *n)
+{
+    return strcmp(n->op_type, "DynQConv") == 0 || strcmp(n->op_type, "DynQMatMul") == 0;
+}
+
 int tq_fuse_dynamic(tq_model *m, int *n_fused, tq_error *err)
 {
     tq_graph *g = &m->graph;
@@ -276,12 +282,12 @@ int tq_fuse_dynamic(tq_model *m, int *n_fused, tq_error *err)
             drop[fg.act_node] = true;
         (*n_fused)++;
     }
-    /* A fused conv feeding another fused op hands it its output's min/max
+    /* A fused op feeding another fused op hands it its output's min/max
      * (computed in the epilogue), saving the consumer a pass over its input. */
     for (int i = 0; i < tmp.n_nodes && rc == TQ_OK; i++)
         for (int j = 0; j < tmp.n_nodes && rc == TQ_OK; j++) {
             tq_node *prod = &tmp.nodes[i], *cons = &tmp.nodes[j];
-            if (i == j || strcmp(prod->op_type, "DynQConv") != 0 ||
+            if (i == j || !is_dyn_fused(prod) || !is_dyn_fused(cons) || cons->n_inputs < 1 ||
                 strcmp(prod->outputs[0], cons->inputs[0]) != 0)
                 continue;
             tq_attr *a = tq_node_attr_int(prod, "emit_range", 0)

@@ -91,7 +91,7 @@ void tq_epilogue_rows_c(int32_t *c, int M, int N, size_t ld, const float *scale,
 }
 
 void tq_epilogue_cols_c(int32_t *c, int M, int N, size_t ld, const float *scale,
-                        const float *bias, const tq_qact *act)
+                        const float *bias, const tq_qact *act, float *mn, float *mx)
 {
     int kind = act ? act->kind : TQ_QACT_NONE;
     for (int m = 0; m < M; m++) {
@@ -108,6 +108,10 @@ void tq_epilogue_cols_c(int32_t *c, int M, int N, size_t ld, const float *scale,
                 p = p > act->hi ? act->hi : p;
             }
             yr[n] = p;
+            if (mn && p == p) { /* NaNs skipped */
+                *mn = p < *mn ? p : *mn;
+                *mx = p > *mx ? p : *mx;
+            }
         }
     }
 }

@@ -66,9 +66,11 @@ typedef void (*tq_epilogue_rows_fn)(int32_t *c, int M, int N, size_t ld, const f
                                     const float *bias, const float *res, size_t res_ld,
                                     const tq_qact *act);
 /* The same per column: y[m][n] = act((float)c[m][n] * scale[n] [+ bias[n]])
- * in place (a MatMul's output channels are its columns). */
+ * in place (a MatMul's output channels are its columns); with mn and mx
+ * (else NULL) the results' min / max are folded in as epilogue_rows_mm. */
 typedef void (*tq_epilogue_cols_fn)(int32_t *c, int M, int N, size_t ld, const float *scale,
-                                    const float *bias, const tq_qact *act);
+                                    const float *bias, const tq_qact *act, float *mn,
+                                    float *mx);
 /* epilogue_rows, also folding the results' min / max into *mn / *mx (NaNs
  * skipped, as tq_minmax_fn): the next DynamicQuantizeLinear's range while
  * the rows are in registers, instead of a second pass. */
@@ -249,7 +251,7 @@ void tq_dequant_rows_c(int32_t *c, int M, int N, size_t ld, const float *scale,
 void tq_epilogue_rows_c(int32_t *c, int M, int N, size_t ld, const float *scale,
                         const float *bias, const float *res, size_t res_ld, const tq_qact *act);
 void tq_epilogue_cols_c(int32_t *c, int M, int N, size_t ld, const float *scale,
-                        const float *bias, const tq_qact *act);
+                        const float *bias, const tq_qact *act, float *mn, float *mx);
 void tq_epilogue_rows_mm_c(int32_t *c, int M, int N, size_t ld, const float *scale,
                            const float *bias, const float *res, size_t res_ld, const tq_qact *act,
                            float *mn, float *mx);
@@ -286,7 +288,7 @@ void tq_epilogue_rows_avx2(int32_t *c, int M, int N, size_t ld, const float *sca
                            const float *bias, const float *res, size_t res_ld,
                            const tq_qact *act);
 void tq_epilogue_cols_avx2(int32_t *c, int M, int N, size_t ld, const float *scale,
-                           const float *bias, const tq_qact *act);
+                           const float *bias, const tq_qact *act, float *mn, float *mx);
 void tq_epilogue_rows_mm_avx2(int32_t *c, int M, int N, size_t ld, const float *scale,
                               const float *bias, const float *res, size_t res_ld,
                               const tq_qact *act, float *mn, float *mx);

@@ -263,7 +263,8 @@ static void test_epilogue_rows(void **st)
 
 /* The per-column epilogue (a MatMul's output channels) against the unfused
  * Mul, Add, Relu / Clip formulas, the SIMD version against the C one bit
- * for bit; the columns past N keep their sentinel. */
+ * for bit, with and without the min / max; the columns past N keep their
+ * sentinel. */
 static void test_epilogue_cols(void **st)
 {
     (void)st;
@@ -283,9 +284,18 @@ static void test_epilogue_cols(void **st)
             for (int m = 0; m < M; m++)
                 for (int n = N; n < LD; n++)
                     orig[m * LD + n] = c1[m * LD + n] = c2[m * LD + n] = SENTINEL;
-            tq_epilogue_cols_c(c1, M, N, LD, scale, b, &act);
-            simd_table()->epilogue_cols(c2, M, N, LD, scale, b, &act);
+            tq_epilogue_cols_c(c1, M, N, LD, scale, b, &act, NULL, NULL);
+            simd_table()->epilogue_cols(c2, M, N, LD, scale, b, &act, NULL, NULL);
             assert_memory_equal(c1, c2, sizeof c1);
+            int32_t c3[M * LD], c4[M * LD];
+            memcpy(c3, orig, sizeof c3);
+            memcpy(c4, orig, sizeof c4);
+            float mn3 = INFINITY, mx3 = -INFINITY, mn4 = INFINITY, mx4 = -INFINITY;
+            tq_epilogue_cols_c(c3, M, N, LD, scale, b, &act, &mn3, &mx3);
+            simd_table()->epilogue_cols(c4, M, N, LD, scale, b, &act, &mn4, &mx4);
+            assert_memory_equal(c1, c3, sizeof c1);
+            assert_memory_equal(c1, c4, sizeof c1);
+            float wmn = INFINITY, wmx = -INFINITY;
             for (int m = 0; m < M; m++) {
                 for (int n = 0; n < N; n++) {
                     volatile float y = (float)orig[m * LD + n] * scale[n];
@@ -300,10 +310,13 @@ static void test_epilogue_cols(void **st)
                     float got, want = y;
                     memcpy(&got, &c1[m * LD + n], sizeof got);
                     assert_memory_equal(&got, &want, sizeof got);
+                    wmn = fminf(wmn, want);
+                    wmx = fmaxf(wmx, want);
                 }
                 for (int n = N; n < LD; n++)
                     assert_int_equal(c1[m * LD + n], SENTINEL);
             }
+            assert_true(mn3 == wmn && mx3 == wmx && mn4 == wmn && mx4 == wmx);
         }
 }
 

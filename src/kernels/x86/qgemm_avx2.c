@@ -316,12 +316,14 @@ void tq_epilogue_rows_mm_avx2(int32_t *c, int M, int N, size_t ld, const float *
 }
 
 void tq_epilogue_cols_avx2(int32_t *c, int M, int N, size_t ld, const float *scale,
-                           const float *bias, const tq_qact *act)
+                           const float *bias, const tq_qact *act, float *mn, float *mx)
 {
     int kind = act ? act->kind : TQ_QACT_NONE;
     /* the Clip / Relu comparisons of epilogue_rows */
     const __m256 lo = _mm256_set1_ps(kind == TQ_QACT_CLIP ? act->lo : 0.0f);
     const __m256 hi = _mm256_set1_ps(kind == TQ_QACT_CLIP ? act->hi : 0.0f);
+    /* min_ps(p, acc) returns acc when p is NaN: NaNs are skipped */
+    __m256 vmn = _mm256_set1_ps(mn ? *mn : 0.0f), vmx = _mm256_set1_ps(mx ? *mx : 0.0f);
     for (int m = 0; m < M; m++) {
         int32_t *cr = c + (size_t)m * ld;
         float *yr = (float *)cr;
@@ -338,9 +340,23 @@ void tq_epilogue_cols_avx2(int32_t *c, int M, int N, size_t ld, const float *sca
                 p = _mm256_min_ps(hi, p);
             }
             _mm256_storeu_ps(yr + n, p);
+            if (mn) {
+                vmn = _mm256_min_ps(p, vmn);
+                vmx = _mm256_max_ps(p, vmx);
+            }
         }
         if (n < N)
-            tq_epilogue_cols_c(cr + n, 1, N - n, ld, scale + n, bias ? bias + n : NULL, act);
+            tq_epilogue_cols_c(cr + n, 1, N - n, ld, scale + n, bias ? bias + n : NULL, act, mn,
+                               mx);
+    }
+    if (mn) {
+        float l[8], h[8];
+        _mm256_storeu_ps(l, vmn);
+        _mm256_storeu_ps(h, vmx);
+        for (int j = 0; j < 8; j++) {
+            *mn = l[j] < *mn ? l[j] : *mn;
+            *mx = h[j] > *mx ? h[j] : *mx;
+        }
     }
 }
 

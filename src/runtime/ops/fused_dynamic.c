@@ -329,14 +329,22 @@ static int dmm_eval(tq_op_ctx *c)
              acc, (size_t)st->N);
     for (int64_t n = 0; n < st->N; n++)
         st->sprod[n] = xs * st->w_scale[n];
-    /* Cast -> Mul -> [Add bias] -> [Relu | Clip], in place; one output
+    /* Cast -> Mul -> [Add bias] -> [Relu | Clip], in place, with the
+     * output's min / max for a fused consumer (emit_range); one output
      * column (a regressor's head) is one run of M values with one scale */
-    if (st->N == 1)
+    float mn = INFINITY, mx = -INFINITY;
+    if (st->N == 1 && st->emit_range)
+        d->epilogue_rows_mm(acc, 1, (int)st->M, (size_t)st->M, st->sprod, st->bias, NULL, 0,
+                            &st->act, &mn, &mx);
+    else if (st->N == 1)
         d->epilogue_rows(acc, 1, (int)st->M, (size_t)st->M, st->sprod, st->bias, NULL, 0,
                          &st->act);
     else
         d->epilogue_cols(acc, (int)st->M, (int)st->N, (size_t)st->N, st->sprod, st->bias,
-                         &st->act);
+                         &st->act, st->emit_range ? &mn : NULL, st->emit_range ? &mx : NULL);
+    c->out[0]->has_range = st->emit_range;
+    c->out[0]->range_min = mn;
+    c->out[0]->range_max = mx;
     return TQ_OK;
 }
 
