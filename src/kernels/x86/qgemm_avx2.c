@@ -350,13 +350,17 @@ void tq_epilogue_cols_avx2(int32_t *c, int M, int N, size_t ld, const float *sca
                                mx);
     }
     if (mn) {
-        float l[8], h[8];
-        _mm256_storeu_ps(l, vmn);
-        _mm256_storeu_ps(h, vmx);
-        for (int j = 0; j < 8; j++) {
-            *mn = l[j] < *mn ? l[j] : *mn;
-            *mx = h[j] > *mx ? h[j] : *mx;
-        }
+        /* lanes folded by halves (the lanes hold no NaN: min_ps kept the
+         * running value for NaN results, and it started from *mn / *mx) */
+        __m128 l = _mm_min_ps(_mm256_castps256_ps128(vmn), _mm256_extractf128_ps(vmn, 1));
+        __m128 h = _mm_max_ps(_mm256_castps256_ps128(vmx), _mm256_extractf128_ps(vmx, 1));
+        l = _mm_min_ps(l, _mm_movehl_ps(l, l));
+        h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+        l = _mm_min_ss(l, _mm_shuffle_ps(l, l, 1));
+        h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
+        float lv = _mm_cvtss_f32(l), hv = _mm_cvtss_f32(h);
+        *mn = lv < *mn ? lv : *mn;
+        *mx = hv > *mx ? hv : *mx;
     }
 }
 
