@@ -25,9 +25,10 @@ static void usage(FILE *f)
             "  --iters K    timed runs per model (default: as many as fit in ~1 s, 20..100000)\n"
             "  --warmup W   untimed runs first (default 5)\n"
             "  --json       one JSON line per model instead of the table\n"
-            "  --profile    after each model, the time per node (named by its first\n"
-            "               output) over as many more runs, largest first: where a model's\n"
-            "               latency goes\n");
+            "  --profile    after each model's row, the time per node over as many more\n"
+            "               runs, largest first: op type, output shape, weight shape for\n"
+            "               convolutions, output name. Where a model's latency goes (the\n"
+            "               per-node clock reads make these runs a little slower)\n");
 }
 
 /* Per-node time from the session observer: it is called with each node's
@@ -88,7 +89,7 @@ static void describe_value(const tq_session *s, const char *name, char *buf, siz
     }
 }
 
-static void profile_print(const tq_session *s, node_profile *p, long iters)
+static void profile_print(FILE *f, const tq_session *s, node_profile *p, long iters)
 {
     double total = 0;
     for (int i = 0; i < p->n; i++)
@@ -105,14 +106,15 @@ static void profile_print(const tq_session *s, node_profile *p, long iters)
         p->us[best] = u, p->name[best] = nm;
         char what[96];
         describe_value(s, p->name[i], what, sizeof what);
-        printf("  %9.2f us %5.1f%%  %-28s %s\n", p->us[i] / (double)iters,
-               total > 0 ? 100.0 * p->us[i] / total : 0.0, what, p->name[i]);
+        fprintf(f, "  %9.2f us %5.1f%%  %-28s %s\n", p->us[i] / (double)iters,
+                total > 0 ? 100.0 * p->us[i] / total : 0.0, what, p->name[i]);
     }
 }
 
 typedef struct bench_result {
     double min_us, median_us;
     long iters;
+    char *profile; /* --profile: the per-node table, printed after the row */
 } bench_result;
 
 static double now_us(void)
@@ -205,9 +207,12 @@ static int bench_one(const char *path, long batch, long iters, long warmup, bool
         tq_session_set_observer(s, profile_observe, prof);
         for (long i = 0; i < iters && !rc; i++)
             rc = tq_session_run(s, views, n_in, outs, 16, err);
-        if (!rc) {
-            printf("%s: time per node over %ld runs (profiled runs)\n", path, iters);
-            profile_print(s, prof, iters);
+        size_t len = 0;
+        FILE *f = rc ? NULL : open_memstream(&res->profile, &len);
+        if (f) {
+            fprintf(f, "%s: time per node over %ld more runs\n", path, iters);
+            profile_print(f, s, prof, iters);
+            fclose(f);
         }
     }
     free(prof);
@@ -254,14 +259,17 @@ int cmd_bench(int argc, char **argv)
     }
     if (n == 0)
         return cli_usage_error("bench", "missing MODEL.onnx");
-    bench_result res[MAX_MODELS];
+    bench_result res[MAX_MODELS] = { { 0 } };
     if (!json)
         printf("%-40s %6s %11s %11s %12s %8s\n", "model", "batch", "min_us", "median_us",
                "samples/s", "ratio");
     for (int i = 0; i < n; i++) {
         tq_error err = {0};
-        if (bench_one(paths[i], batch, iters, warmup, profile, &res[i], &err))
+        if (bench_one(paths[i], batch, iters, warmup, profile, &res[i], &err)) {
+            for (int j = 0; j <= i; j++)
+                free(res[j].profile);
             return cli_report(&err);
+        }
         double tput = (double)batch * 1e6 / res[i].median_us;
         double ratio = res[i].median_us / res[0].median_us;
         if (json)
@@ -271,7 +279,11 @@ int cmd_bench(int argc, char **argv)
         else
             printf("%-40s %6ld %11.1f %11.1f %12.0f %7.2fx\n", paths[i], batch, res[i].min_us,
                    res[i].median_us, tput, ratio);
+        if (res[i].profile)
+            fputs(res[i].profile, stdout);
         fflush(stdout);
     }
+    for (int i = 0; i < n; i++)
+        free(res[i].profile);
     return EXIT_OK;
 }
