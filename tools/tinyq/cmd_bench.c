@@ -279,8 +279,8 @@ int cmd_bench(int argc, char **argv)
         else
             printf("%-40s %6ld %11.1f %11.1f %12.0f %7.2fx\n", paths[i], batch, res[i].min_us,
                    res[i].median_us, tput, ratio);
-        if (res[i].profile)
-            fputs(res[i].profile, stdout);
+        if (res[i].profile) /* with --json on stderr: stdout stays JSON lines */
+            fputs(res[i].profile, json ? stderr : stdout);
         fflush(stdout);
     }
     for (int i = 0; i < n; i++)
