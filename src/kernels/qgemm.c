@@ -64,6 +64,18 @@ void tq_dequant_rows_c(int32_t *c, int M, int N, size_t ld, const float *scale,
     }
 }
 
+/* The Relu / Clip ops' own comparisons (qgemm.h tq_qact) */
+static inline float qact_apply(const tq_qact *act, int kind, float p)
+{
+    if (kind == TQ_QACT_RELU) {
+        p = p > 0.0f ? p : 0.0f;
+    } else if (kind == TQ_QACT_CLIP) {
+        p = p < act->lo ? act->lo : p;
+        p = p > act->hi ? act->hi : p;
+    }
+    return p;
+}
+
 void tq_epilogue_rows_c(int32_t *c, int M, int N, size_t ld, const float *scale,
                         const float *bias, const float *res, size_t res_ld, const tq_qact *act)
 {
@@ -79,13 +91,7 @@ void tq_epilogue_rows_c(int32_t *c, int M, int N, size_t ld, const float *scale,
                 p = p + bb;
             if (rr)
                 p = p + rr[n];
-            if (kind == TQ_QACT_RELU) {
-                p = p > 0.0f ? p : 0.0f;
-            } else if (kind == TQ_QACT_CLIP) {
-                p = p < act->lo ? act->lo : p;
-                p = p > act->hi ? act->hi : p;
-            }
-            yr[n] = p;
+            yr[n] = qact_apply(act, kind, p);
         }
     }
 }
@@ -101,12 +107,7 @@ void tq_epilogue_cols_c(int32_t *c, int M, int N, size_t ld, const float *scale,
             float p = (float)cr[n] * scale[n];
             if (bias)
                 p = p + bias[n];
-            if (kind == TQ_QACT_RELU) {
-                p = p > 0.0f ? p : 0.0f;
-            } else if (kind == TQ_QACT_CLIP) {
-                p = p < act->lo ? act->lo : p;
-                p = p > act->hi ? act->hi : p;
-            }
+            p = qact_apply(act, kind, p);
             yr[n] = p;
             if (mn && p == p) { /* NaNs skipped */
                 *mn = p < *mn ? p : *mn;

@@ -193,6 +193,18 @@ static void test_minmax_and_dequant(void **st)
     }
 }
 
+/* The Relu and Clip ops as activation.c writes them */
+static float unfused_act(const tq_qact *act, float y)
+{
+    if (act->kind == TQ_QACT_RELU)
+        return y > 0.0f ? y : 0.0f;
+    if (act->kind == TQ_QACT_CLIP) {
+        y = y < act->lo ? act->lo : y;
+        return y > act->hi ? act->hi : y;
+    }
+    return y;
+}
+
 /* The fused epilogue against the unfused op formulas (Mul, Add, Add, Relu /
  * Clip as activation.c writes them), NaN and -0 residuals included, and the
  * SIMD version against the C one bit for bit. The column past N keeps its
@@ -240,12 +252,7 @@ static void test_epilogue_rows(void **st)
                         y = y + b[m];
                     if (r)
                         y = r[m * LD + n] + y;
-                    if (kind == 1)
-                        y = y > 0.0f ? y : 0.0f;
-                    if (kind == 2) {
-                        y = y < act.lo ? act.lo : y;
-                        y = y > act.hi ? act.hi : y;
-                    }
+                    y = unfused_act(&act, y);
                     float got, want = y;
                     memcpy(&got, &c1[m * LD + n], sizeof got);
                     assert_memory_equal(&got, &want, sizeof got);
@@ -301,12 +308,7 @@ static void test_epilogue_cols(void **st)
                     volatile float y = (float)orig[m * LD + n] * scale[n];
                     if (b)
                         y = y + b[n];
-                    if (kind == 1)
-                        y = y > 0.0f ? y : 0.0f;
-                    if (kind == 2) {
-                        y = y < act.lo ? act.lo : y;
-                        y = y > act.hi ? act.hi : y;
-                    }
+                    y = unfused_act(&act, y);
                     float got, want = y;
                     memcpy(&got, &c1[m * LD + n], sizeof got);
                     assert_memory_equal(&got, &want, sizeof got);

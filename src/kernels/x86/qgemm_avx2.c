@@ -241,6 +241,18 @@ void tq_dequant_rows_avx2(int32_t *c, int M, int N, size_t ld, const float *scal
     }
 }
 
+/* Relu / Clip on 8 lanes: max_ps(lo, p) = lo > p ? lo : p and
+ * min_ps(hi, p) = hi < p ? hi : p are the Clip op's comparisons;
+ * max_ps(p, 0) = p > 0 ? p : 0 is Relu's (NaN and -0 -> +0). */
+static inline __m256 qact8(__m256 p, int kind, __m256 lo, __m256 hi)
+{
+    if (kind == TQ_QACT_RELU)
+        return _mm256_max_ps(p, _mm256_setzero_ps());
+    if (kind == TQ_QACT_CLIP)
+        return _mm256_min_ps(hi, _mm256_max_ps(lo, p));
+    return p;
+}
+
 /* epilogue_rows, with the min / max folded in when track (a constant at
  * each call, so each caller gets its own loop) */
 static inline __attribute__((always_inline)) void
@@ -249,8 +261,6 @@ epilogue_rows(int32_t *c, int M, int N, size_t ld, const float *scale, const flo
               float *mx)
 {
     int kind = act ? act->kind : TQ_QACT_NONE;
-    /* max_ps(lo, p) = lo > p ? lo : p and min_ps(hi, p) = hi < p ? hi : p are
-     * the Clip op's comparisons; max_ps(p, 0) = p > 0 ? p : 0 is Relu's. */
     const __m256 lo = _mm256_set1_ps(act && kind == TQ_QACT_CLIP ? act->lo : 0.0f);
     const __m256 hi = _mm256_set1_ps(act && kind == TQ_QACT_CLIP ? act->hi : 0.0f);
     /* min_ps(p, acc) returns acc when p is NaN: NaNs are skipped */
@@ -269,12 +279,7 @@ epilogue_rows(int32_t *c, int M, int N, size_t ld, const float *scale, const flo
                 p = _mm256_add_ps(p, bb);
             if (rr)
                 p = _mm256_add_ps(p, _mm256_loadu_ps(rr + n));
-            if (kind == TQ_QACT_RELU) {
-                p = _mm256_max_ps(p, _mm256_setzero_ps());
-            } else if (kind == TQ_QACT_CLIP) {
-                p = _mm256_max_ps(lo, p);
-                p = _mm256_min_ps(hi, p);
-            }
+            p = qact8(p, kind, lo, hi);
             _mm256_storeu_ps(yr + n, p);
             if (track) {
                 vmn = _mm256_min_ps(p, vmn);
@@ -333,12 +338,7 @@ void tq_epilogue_cols_avx2(int32_t *c, int M, int N, size_t ld, const float *sca
                                      _mm256_loadu_ps(scale + n));
             if (bias)
                 p = _mm256_add_ps(p, _mm256_loadu_ps(bias + n));
-            if (kind == TQ_QACT_RELU) {
-                p = _mm256_max_ps(p, _mm256_setzero_ps());
-            } else if (kind == TQ_QACT_CLIP) {
-                p = _mm256_max_ps(lo, p);
-                p = _mm256_min_ps(hi, p);
-            }
+            p = qact8(p, kind, lo, hi);
             _mm256_storeu_ps(yr + n, p);
             if (mn) {
                 vmn = _mm256_min_ps(p, vmn);
