@@ -10,6 +10,7 @@
 #include "quant/quant_internal.h"
 #include "quant/report.h"
 #include "quant/auto.h"
+#include "quant/equalize.h"
 #include "onnx/onnx_io.h"
 #include "graph/fold_bn.h"
 #include "train/qat.h"
@@ -105,9 +106,24 @@ static int quantize_model(tq_model *m, const tq_quant_settings *s, const char *c
                            "quantize: --calibration is for static mode (dynamic mode needs no data)");
         return tq_quantize_dynamic(m, s, sum, err);
     }
-    if (s->mode == TQ_QUANT_QAT)
-        return quantize_qat(m, s, cal, sum, ranges, err);
-    return tq_quantize_static(m, s, cal, sum, ranges, err);
+    /* Equalise before QAT's fine-tuning too: training then starts from the
+     * rescaled weights the export will calibrate. Without --calibration QAT
+     * measures the ranges on its training set. */
+    tq_equalize_result eq = {0};
+    if (s->equalize) {
+        const char *eq_set = cal ? cal : s->mode == TQ_QUANT_QAT ? s->qat->train_npz : NULL;
+        if (!eq_set)
+            return tq_fail(err, TQ_EINVAL,
+                           "static quantisation needs a calibration set (--calibration CAL.npz)");
+        if ((rc = tq_equalize(m, s, eq_set, &eq, err)))
+            return rc;
+    }
+    rc = s->mode == TQ_QUANT_QAT ? quantize_qat(m, s, cal, sum, ranges, err)
+                                 : tq_quantize_static(m, s, cal, sum, ranges, err);
+    ranges->n_equalized_inputs = eq.n_inputs;
+    ranges->n_centered_inputs = eq.n_centered;
+    ranges->n_equalized_pairs = eq.n_pairs;
+    return rc;
 }
 
 TQ_API int tq_quantize_model(tq_model *m, const tq_quant_settings *s, const char *calibration_npz,
