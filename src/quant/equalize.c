@@ -274,8 +274,14 @@ static bool find_site(tq_graph *g, const tq_quant_settings *s, int ci, site *out
         if (tq_graph_sole_consumer(g, y) != p || (p = tq_graph_producer(g, y)) < 0)
             return false;
     }
+    /* Conv channels sit on axis 1, Gemm/MatMul channels on the last axis:
+     * a chain mixing the two (Conv -> MatMul over the width) would pair
+     * different axes. */
     wmap pm;
     if (p == ci || !weight_map(g, p, &pm) || pm.n_out != cm.n_in ||
+        (pm.layout == LAYOUT_CONV) != (cm.layout == LAYOUT_CONV) ||
+        (pm.layout == LAYOUT_CONV &&
+         tq_graph_find_initializer(g, g->nodes[p].inputs[1])->rank != out->spatial + 2) ||
         tq_graph_sole_consumer(g, g->nodes[p].outputs[0]) < 0)
         return false;
     out->producer = p;
