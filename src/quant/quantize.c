@@ -1,6 +1,7 @@
 /* The quantiser's public entry points: settings, validation, dispatch to the
  * dynamic or static rewrite, and the file-to-file job (load, rewrite, atomic
  * save, report). The input file is never opened for writing. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,14 @@
 #include "train/qat.h"
 #include "util/error.h"
 #include "util/fileio.h"
+
+/* The equalize fields came out of `reserved`: the bytes after float_outputs
+ * (and so the struct's size and every other field's offset) stay as they
+ * were. */
+_Static_assert(offsetof(tq_quant_settings, reserved) + sizeof(((tq_quant_settings *)0)->reserved) -
+                       offsetof(tq_quant_settings, equalize) ==
+                   64 - sizeof(void *) - 2 * sizeof(int),
+               "tq_quant_settings layout changed");
 
 static const char *const supported_ops[] = {"Conv", "ConvTranspose", "Gemm", "MatMul", NULL};
 
