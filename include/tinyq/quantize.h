@@ -80,7 +80,23 @@ typedef struct tq_quant_settings {
      * shared Q/DQ pairs still feed every reader). Off by default (ORT's
      * default quantises every output). */
     int float_outputs;
-    uint8_t reserved[64 - sizeof(void *) - 2 * sizeof(int)]; /* zero; room for new settings */
+    /* static/qat: before calibration (and before QAT's fine-tuning), rescale
+     * channels so the per-tensor activation ranges of quantised nodes' inputs
+     * become comparable, exactly in float (the fp32 function is unchanged up
+     * to float rounding). Input equalisation: a Gemm/MatMul/Conv input made by
+     * Div or Mul by a per-channel constant (an in-graph standardisation) gets
+     * each channel rescaled through that constant, and centred through a Sub
+     * constant before it when the consumer has a bias and no padding; the
+     * consumer's weights take the inverse scale. Cross-layer equalisation:
+     * Conv/Gemm/MatMul -> (Relu) -> Conv/Gemm/MatMul chains whose middle
+     * tensors have one reader each scale the producer's output channels and
+     * the consumer's input channels inversely. Channel j's scale follows
+     * SmoothQuant: s_j = max|x_j|^a / max|W[:, j]|^(1 - a) from the
+     * calibration set's per-channel ranges (geometric mean 1). Off by default. */
+    int equalize;
+    float equalize_alpha_input;   /* a for standardised inputs, in (0, 1]; 0 = 0.75 */
+    float equalize_alpha_layers;  /* a for cross-layer pairs, in (0, 1]; 0 = 0.5 */
+    uint8_t reserved[64 - sizeof(void *) - 3 * sizeof(int) - 2 * sizeof(float)]; /* zero; room for new settings */
 } tq_quant_settings;
 
 TQ_API void tq_quant_default_settings(tq_quant_settings *s);

@@ -317,22 +317,37 @@ static int run_pass(tq_session *sess, calib_input *ci, int n_in, int64_t n_sampl
     return TQ_OK;
 }
 
-int tq_calibrate(const tq_model *m, const char *npz_path, const tq_quant_settings *s,
-                 const char *const *names, int n_names, tq_range_table *out, tq_error *err)
+/* The calibration set opened against a model: checked float32 inputs and an
+ * unfused session to stream them through. */
+typedef struct calib_feed {
+    tq_tensor_set set;
+    calib_input ci[16];
+    int n_in;
+    int64_t n_samples, batch;
+    tq_session *sess;
+} calib_feed;
+
+static void feed_close(calib_feed *f)
 {
-    memset(out, 0, sizeof(*out));
+    tq_session_free(&f->sess);
+    for (int i = 0; i < f->n_in; i++)
+        free(f->ci[i].owned);
+    tq_tensor_set_free(&f->set);
+}
+
+static int feed_open(calib_feed *f, const tq_model *m, const char *npz_path,
+                     const tq_quant_settings *s, tq_error *err)
+{
+    memset(f, 0, sizeof(*f));
     if (!npz_path)
         return tq_fail(err, TQ_EINVAL, "static quantisation needs a calibration set (--calibration CAL.npz)");
     int n_in = tq_model_num_inputs(m);
     if (n_in < 1 || n_in > 16)
         return tq_fail(err, TQ_EUNSUPPORTED, "%s: %d model inputs (calibration handles 1 to 16)",
                        m->path ? m->path : "model", n_in);
-    tq_tensor_set set = {0};
-    calib_input ci[16];
-    memset(ci, 0, sizeof(ci));
-    calib_state st = {0};
-    tq_session *sess = NULL;
-    int rc = tq_npz_read(npz_path, &set, err);
+    f->n_in = n_in;
+    calib_input *ci = f->ci;
+    int rc = tq_npz_read(npz_path, &f->set, err);
     for (int i = 0; !rc && i < n_in; i++) {
         rc = tq_model_input(m, i, &ci[i].view);
         if (!rc && ci[i].view.dtype != TQ_FLOAT)
@@ -343,42 +358,73 @@ int tq_calibrate(const tq_model *m, const char *npz_path, const tq_quant_setting
             rc = tq_fail(err, TQ_EUNSUPPORTED, "%s: input '%s' is a scalar; calibration stacks samples on axis 0",
                          m->path ? m->path : "model", ci[i].view.name);
     }
-    int64_t n_samples = 0;
     if (!rc)
-        rc = check_inputs(&set, npz_path, ci, n_in, &n_samples, err);
+        rc = check_inputs(&f->set, npz_path, ci, n_in, &f->n_samples, err);
     /* A fixed batch dimension dictates the run size. */
-    int64_t batch = s->calib_batch > 0 ? s->calib_batch : 16;
+    f->batch = s->calib_batch > 0 ? s->calib_batch : 16;
     for (int i = 0; !rc && i < n_in; i++)
         if (ci[i].view.dims[0] > 0) {
-            batch = ci[i].view.dims[0];
-            if (n_samples % batch)
+            f->batch = ci[i].view.dims[0];
+            if (f->n_samples % f->batch)
                 rc = tq_fail(err, TQ_EFORMAT,
                              "%s: %lld samples do not fill whole batches of %lld (input '%s' has a fixed batch)",
-                             npz_path, (long long)n_samples, (long long)batch, ci[i].view.name);
+                             npz_path, (long long)f->n_samples, (long long)f->batch, ci[i].view.name);
         }
-    if (!rc) {
-        st.w = calloc((size_t)(n_names > 0 ? n_names : 1), sizeof(watch));
-        out->r = calloc((size_t)(n_names > 0 ? n_names : 1), sizeof(tq_range));
-        out->input_names = calloc((size_t)n_in, sizeof(char *));
-        if (!st.w || !out->r || !out->input_names)
-            rc = tq_fail(err, TQ_ENOMEM, "out of memory");
-        st.n = n_names;
-        for (int i = 0; !rc && i < n_names; i++)
-            st.w[i].name = names[i];
-        for (int i = 0; !rc && i < n_in; i++) {
-            out->input_names[i] = strdup(ci[i].view.name);
-            if (!out->input_names[i])
-                rc = tq_fail(err, TQ_ENOMEM, "out of memory");
-            out->n_input_names++;
-        }
-    }
     /* unfused: fp32 fusion (graph/fuse.h) folds away values we watch */
     if (!rc)
-        rc = tq_session_create_ex(&sess, m, false, err);
+        rc = tq_session_create_ex(&f->sess, m, false, err);
+    if (rc)
+        feed_close(f);
+    return rc;
+}
+
+static int feed_pass(calib_feed *f, tq_value_observer fn, void *user, tq_error *err)
+{
+    tq_session_set_observer(f->sess, fn, user);
+    return run_pass(f->sess, f->ci, f->n_in, f->n_samples, f->batch, err);
+}
+
+int tq_calib_observe(const tq_model *m, const char *npz_path, const tq_quant_settings *s,
+                     tq_value_observer fn, void *user, int64_t *n_samples, tq_error *err)
+{
+    calib_feed f;
+    int rc = feed_open(&f, m, npz_path, s, err);
+    if (rc)
+        return rc;
+    rc = feed_pass(&f, fn, user, err);
+    if (n_samples)
+        *n_samples = f.n_samples;
+    feed_close(&f);
+    return rc;
+}
+
+int tq_calibrate(const tq_model *m, const char *npz_path, const tq_quant_settings *s,
+                 const char *const *names, int n_names, tq_range_table *out, tq_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    calib_state st = {0};
+    calib_feed f;
+    int rc = feed_open(&f, m, npz_path, s, err);
+    if (rc)
+        return rc;
+    int n_in = f.n_in;
+    st.w = calloc((size_t)(n_names > 0 ? n_names : 1), sizeof(watch));
+    out->r = calloc((size_t)(n_names > 0 ? n_names : 1), sizeof(tq_range));
+    out->input_names = calloc((size_t)n_in, sizeof(char *));
+    if (!st.w || !out->r || !out->input_names)
+        rc = tq_fail(err, TQ_ENOMEM, "out of memory");
+    st.n = n_names;
+    for (int i = 0; !rc && i < n_names; i++)
+        st.w[i].name = names[i];
+    for (int i = 0; !rc && i < n_in; i++) {
+        out->input_names[i] = strdup(f.ci[i].view.name);
+        if (!out->input_names[i])
+            rc = tq_fail(err, TQ_ENOMEM, "out of memory");
+        out->n_input_names++;
+    }
     if (!rc) {
-        tq_session_set_observer(sess, observe, &st);
         st.pass = 1;
-        rc = run_pass(sess, ci, n_in, n_samples, batch, err);
+        rc = feed_pass(&f, observe, &st, err);
     }
     if (!rc && s->method != TQ_CALIB_MINMAX) {
         for (int i = 0; !rc && i < n_names; i++) {
@@ -390,7 +436,7 @@ int tq_calibrate(const tq_model *m, const char *npz_path, const tq_quant_setting
         }
         st.pass = 2;
         if (!rc)
-            rc = run_pass(sess, ci, n_in, n_samples, batch, err);
+            rc = feed_pass(&f, observe, &st, err);
     }
     for (int i = 0; !rc && i < n_names; i++) {
         watch *w = &st.w[i];
@@ -414,14 +460,11 @@ int tq_calibrate(const tq_model *m, const char *npz_path, const tq_quant_setting
             r->rmax = fminf(r->rmax, t);
         }
     }
-    out->n_samples = n_samples;
-    tq_session_free(&sess);
+    out->n_samples = f.n_samples;
+    feed_close(&f);
     for (int i = 0; i < n_names && st.w; i++)
         free(st.w[i].hist);
     free(st.w);
-    for (int i = 0; i < n_in; i++)
-        free(ci[i].owned);
-    tq_tensor_set_free(&set);
     if (rc)
         tq_range_table_free(out);
     return rc;

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include "graph/ir.h"
+#include "runtime/session_observer.h"
 #include "tinyq/quantize.h"
 
 /* True when the settings ask for this node to be quantised (op type listed,
@@ -35,6 +36,8 @@ typedef struct tq_range_table {
     int64_t n_samples;
     char **input_names;  /* calibration inputs used, in model order */
     int n_input_names;
+    /* what --equalize did before calibration (the report prints them) */
+    int n_equalized_inputs, n_equalized_pairs, n_centered_inputs;
 } tq_range_table;
 
 const tq_range *tq_range_find(const tq_range_table *t, const char *name);
@@ -44,6 +47,11 @@ void tq_range_table_free(tq_range_table *t);
  * and compute ranges for the named tensors. */
 int tq_calibrate(const tq_model *m, const char *npz_path, const tq_quant_settings *s,
                  const char *const *names, int n_names, tq_range_table *out, tq_error *err);
+
+/* Stream the calibration .npz once through the fp32 model (unfused, in
+ * calib_batch runs) with an observer; *n_samples gets the sample count. */
+int tq_calib_observe(const tq_model *m, const char *npz_path, const tq_quant_settings *s,
+                     tq_value_observer fn, void *user, int64_t *n_samples, tq_error *err);
 
 /* Static QDQ rewrite; calibrates through tq_calibrate. */
 int tq_quantize_static(tq_model *m, const tq_quant_settings *s, const char *npz_path,

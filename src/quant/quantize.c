@@ -1,6 +1,7 @@
 /* The quantiser's public entry points: settings, validation, dispatch to the
  * dynamic or static rewrite, and the file-to-file job (load, rewrite, atomic
  * save, report). The input file is never opened for writing. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,11 +11,20 @@
 #include "quant/quant_internal.h"
 #include "quant/report.h"
 #include "quant/auto.h"
+#include "quant/equalize.h"
 #include "onnx/onnx_io.h"
 #include "graph/fold_bn.h"
 #include "train/qat.h"
 #include "util/error.h"
 #include "util/fileio.h"
+
+/* The equalize fields came out of `reserved`: the bytes after float_outputs
+ * (and so the struct's size and every other field's offset) stay as they
+ * were. */
+_Static_assert(offsetof(tq_quant_settings, reserved) + sizeof(((tq_quant_settings *)0)->reserved) -
+                       offsetof(tq_quant_settings, equalize) ==
+                   64 - sizeof(void *) - 2 * sizeof(int),
+               "tq_quant_settings layout changed");
 
 static const char *const supported_ops[] = {"Conv", "ConvTranspose", "Gemm", "MatMul", NULL};
 
@@ -105,9 +115,24 @@ static int quantize_model(tq_model *m, const tq_quant_settings *s, const char *c
                            "quantize: --calibration is for static mode (dynamic mode needs no data)");
         return tq_quantize_dynamic(m, s, sum, err);
     }
-    if (s->mode == TQ_QUANT_QAT)
-        return quantize_qat(m, s, cal, sum, ranges, err);
-    return tq_quantize_static(m, s, cal, sum, ranges, err);
+    /* Equalise before QAT's fine-tuning too: training then starts from the
+     * rescaled weights the export will calibrate. Without --calibration QAT
+     * measures the ranges on its training set. */
+    tq_equalize_result eq = {0};
+    if (s->equalize) {
+        const char *eq_set = cal ? cal : s->mode == TQ_QUANT_QAT ? s->qat->train_npz : NULL;
+        if (!eq_set)
+            return tq_fail(err, TQ_EINVAL,
+                           "static quantisation needs a calibration set (--calibration CAL.npz)");
+        if ((rc = tq_equalize(m, s, eq_set, &eq, err)))
+            return rc;
+    }
+    rc = s->mode == TQ_QUANT_QAT ? quantize_qat(m, s, cal, sum, ranges, err)
+                                 : tq_quantize_static(m, s, cal, sum, ranges, err);
+    ranges->n_equalized_inputs = eq.n_inputs;
+    ranges->n_centered_inputs = eq.n_centered;
+    ranges->n_equalized_pairs = eq.n_pairs;
+    return rc;
 }
 
 TQ_API int tq_quantize_model(tq_model *m, const tq_quant_settings *s, const char *calibration_npz,

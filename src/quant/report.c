@@ -3,6 +3,7 @@
 
 #include "util/provenance.h"
 #include "quant/report.h"
+#include "quant/equalize.h"
 
 static const char *method_name(tq_calib_method m)
 {
@@ -63,6 +64,21 @@ char *tq_quant_report_json(const tq_report_info *in)
     cJSON_AddNumberToObject(r, "nodes_quantized", in->summary->n_nodes_quantized);
     if (!dyn)
         cJSON_AddBoolToObject(r, "float_outputs", s->float_outputs != 0);
+    if (!dyn && s->equalize) {
+        cJSON *e = cJSON_AddObjectToObject(r, "equalize");
+        if (e) {
+            cJSON_AddNumberToObject(e, "alpha_input", s->equalize_alpha_input > 0
+                                                          ? s->equalize_alpha_input
+                                                          : TQ_EQUALIZE_ALPHA_INPUT);
+            cJSON_AddNumberToObject(e, "alpha_layers", s->equalize_alpha_layers > 0
+                                                           ? s->equalize_alpha_layers
+                                                           : TQ_EQUALIZE_ALPHA_LAYERS);
+            cJSON_AddNumberToObject(e, "inputs", in->ranges ? in->ranges->n_equalized_inputs : 0);
+            cJSON_AddNumberToObject(e, "centered_inputs",
+                                    in->ranges ? in->ranges->n_centered_inputs : 0);
+            cJSON_AddNumberToObject(e, "pairs", in->ranges ? in->ranges->n_equalized_pairs : 0);
+        }
+    }
     cJSON_AddNumberToObject(r, "nodes_left_fp32", in->summary->n_nodes_skipped);
     cJSON *ex = cJSON_AddArrayToObject(r, "excluded_nodes");
     for (int i = 0; ex && i < s->n_exclude_nodes; i++)

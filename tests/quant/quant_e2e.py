@@ -21,6 +21,8 @@ Calibration is checked against ONNX Runtime (MinMax ranges of every
 calibrated tensor, from the fp32 model's intermediates) and numpy (input scale/zero point by ORT's formula,
 percentile threshold). Bad calibration data must exit 2 with a named error
 and leave no output behind.
+With --equalize (static int8 per-channel) the same checks run and the report
+names the rescaled sites; with --mode dynamic it is a usage error (exit 2).
 Exit 0 pass, 1 failure, 77 skip (ONNX Runtime not installed).
 """
 import hashlib
@@ -188,12 +190,12 @@ def check_weight_range(tag, m, rr):
         fail(f"{tag}: largest |int8 weight| is {top}, expected {want}")
 
 
-def check_one(name, model, cal, mode, at, pc, work, rr=False):
+def check_one(name, model, cal, mode, at, pc, work, rr=False, eq=False):
     n_fail = len(failures)
     tag = (f"{name} {mode}{' ' + at if mode == 'static' else ''}{' per-channel' if pc else ''}"
-           f"{' reduce-range' if rr else ''}")
+           f"{' reduce-range' if rr else ''}{' equalize' if eq else ''}")
     before = {f: sha(f) for f in fp32_files(model)}
-    out = os.path.join(work, f"{name}.{mode}.{at}.{int(pc)}.{int(rr)}.onnx")
+    out = os.path.join(work, f"{name}.{mode}.{at}.{int(pc)}.{int(rr)}.{int(eq)}.onnx")
     rep = out + ".json"
     args = ["quantize", model, "--mode", mode, "-o", out, "--report-out", rep]
     if mode == "static":
@@ -202,6 +204,8 @@ def check_one(name, model, cal, mode, at, pc, work, rr=False):
         args.append("--per-channel")
     if rr:
         args.append("--reduce-range")
+    if eq:
+        args.append("--equalize")
     p = tinyq(*args)
     if {f: sha(f) for f in fp32_files(model)} != before:
         fail(f"{tag}: fp32 files changed")
@@ -222,6 +226,11 @@ def check_one(name, model, cal, mode, at, pc, work, rr=False):
     for k, v in exp.items():
         if r.get(k) != v:
             fail(f"{tag}: report {k} = {r.get(k)!r}, expected {v!r}")
+    e = r.get("equalize")
+    if eq and (not isinstance(e, dict) or e.get("inputs", 0) + e.get("pairs", 0) < 1):
+        fail(f"{tag}: report equalize = {e!r}, expected at least one rescaled site")
+    if not eq and e is not None:
+        fail(f"{tag}: report has equalize = {e!r} without --equalize")
     prov = r.get("run_provenance", {})
     for k in ("tool_version", "command_line", "utc_time", "host", "cpu_features"):
         if k not in prov:
@@ -414,7 +423,10 @@ def check_cli_options(model, cal, work):
                       (["--mode", "qat2"], "unknown mode"),
                       (["--mode", "static", "--calibration", cal, "--op-types", "Relu"], "unsupported op type"),
                       (["--mode", "static", "--calibration", cal, "--activation-type", "int16"], "bad type"),
-                      (["-o", model], "output = input")]:
+                      (["-o", model], "output = input"),
+                      (["--equalize"], "--equalize in dynamic mode"),
+                      (["--mode", "static", "--calibration", cal, "--equalize",
+                        "--equalize-alpha", "1.5"], "--equalize-alpha outside (0, 1]")]:
         p = tinyq("quantize", model, *args)
         if p.returncode != 2:
             fail(f"{why}: exit {p.returncode}, expected 2")
@@ -435,6 +447,9 @@ def main():
                 # dynamic, per-tensor too
                 for pc in ((False, True) if mode == "dynamic" else (True,)):
                     check_one(name, model, cal, mode, at, pc, work, rr=True)
+            # --equalize rescales weights and constants before calibration:
+            # the result must pass the same checker / ORT / parity checks
+            check_one(name, model, cal, "static", "int8", True, work, eq=True)
         name, model, cal = fx[0]
         check_calibration(model, cal, work)
         check_bad_calibration(model, cal, work)

@@ -20,7 +20,7 @@ static void usage(FILE *f)
     fprintf(f,
             "Usage: tinyq quantize MODEL.onnx [--mode dynamic|static|qat|auto] [--calibration CAL.npz]\n"
             "         [--method minmax|entropy|percentile|mse] [--percentile P] [--per-channel]\n"
-            "         [--float-outputs]\n"
+            "         [--float-outputs] [--equalize [--equalize-alpha A] [--equalize-alpha-layers A]]\n"
             "         [--activation-type int8|uint8] [--reduce-range] [--op-types Conv,MatMul,...]\n"
             "         [--exclude NODE...] [--calib-batch N] [-o OUT.onnx] [--report-out R.json]\n"
             "       tinyq quantize --registry REG --id ID [the options above except -o]\n"
@@ -59,6 +59,21 @@ static void usage(FILE *f)
             "                    read only by them: outputs and skip paths stay float, as\n"
             "                    in the dynamic graph; weights stay int8 (cf. ORT's\n"
             "                    OpTypesToExcludeOutputQuantization)\n"
+            "  --equalize        static/qat: before calibrating (and before qat's training),\n"
+            "                    rescale channels so the channels of each quantised node's\n"
+            "                    input span comparable ranges under its one activation\n"
+            "                    scale; the consumer's weights (one scale per output\n"
+            "                    channel, levels to spare) take the inverse factor, so the\n"
+            "                    fp32 function is unchanged. Sites: an input standardised\n"
+            "                    in the graph (Sub mean -> Div std -> Gemm/Conv: the factor\n"
+            "                    folds into std, and the Sub's mean and the bias centre\n"
+            "                    each feature), and Conv/Gemm -> (Relu) -> Conv/Gemm chains\n"
+            "                    with one reader per tensor (cross-layer equalisation).\n"
+            "                    Channel j's factor: max|x_j|^A / max|W[:,j]|^(1-A)\n"
+            "                    (SmoothQuant) over the calibration set\n"
+            "  --equalize-alpha A        A for standardised inputs, in (0, 1] (0.75)\n"
+            "  --equalize-alpha-layers A A for cross-layer chains, in (0, 1] (0.5): lower,\n"
+            "                    as a hidden channel's sampled maximum is only an estimate\n"
             "  --activation-type static activations: int8 (default) or uint8\n"
             "  --reduce-range    7-bit weights (int8 in [-64, 64], ONNX Runtime's reduce_range):\n"
             "                    slightly coarser, but exact and fast on AVX2 CPUs without\n"
@@ -293,7 +308,8 @@ static int run_quantize(int argc, char **argv, int user_argc, char **user_argv)
                          strcmp(a, "--n-calibration") == 0 || strcmp(a, "--batch-qat") == 0 ||
                          strcmp(a, "--optimizer") == 0 || strcmp(a, "--seed") == 0 ||
                          strcmp(a, "--budget") == 0 || strcmp(a, "--data") == 0 ||
-                         strcmp(a, "--max-train") == 0;
+                         strcmp(a, "--max-train") == 0 || strcmp(a, "--equalize-alpha") == 0 ||
+                         strcmp(a, "--equalize-alpha-layers") == 0;
         if (needs_val && !val) {
             rc = cli_usage_error("quantize", "option '%s' needs a value", a);
             break;
@@ -386,6 +402,16 @@ static int run_quantize(int argc, char **argv, int user_argc, char **user_argv)
             s.reduce_range = 1;
         } else if (strcmp(a, "--float-outputs") == 0) {
             s.float_outputs = 1;
+        } else if (strcmp(a, "--equalize") == 0) {
+            s.equalize = 1;
+        } else if (strcmp(a, "--equalize-alpha") == 0 || strcmp(a, "--equalize-alpha-layers") == 0) {
+            double v;
+            if (parse_double(argv[++i], 0.0, 1.0, &v) || v <= 0.0)
+                rc = cli_usage_error("quantize", "%s '%s' must be a number in (0, 1]", a, val);
+            else if (strcmp(a, "--equalize-alpha") == 0)
+                s.equalize_alpha_input = (float)v;
+            else
+                s.equalize_alpha_layers = (float)v;
         } else if (strcmp(a, "--qat-centered") == 0) {
             qat.centered = 1;
         } else if (strcmp(a, "--activation-type") == 0) {
@@ -453,6 +479,9 @@ static int run_quantize(int argc, char **argv, int user_argc, char **user_argv)
         rc = cli_usage_error("quantize", "--mode static needs --calibration CAL.npz");
     if (rc == EXIT_OK && !is_auto && s.mode == TQ_QUANT_QAT && !qat.train_npz)
         rc = cli_usage_error("quantize", "--mode qat needs --train DATA.npz");
+    if (rc == EXIT_OK && !is_auto && s.mode == TQ_QUANT_DYNAMIC && s.equalize)
+        rc = cli_usage_error("quantize", "--equalize is for --mode static or qat (dynamic "
+                                         "mode has no calibration ranges to equalise)");
     if (rc == EXIT_OK && !is_auto && s.mode == TQ_QUANT_DYNAMIC && cal)
         rc = cli_usage_error("quantize", "--calibration is only used by --mode static or qat");
     if (rc == EXIT_OK && is_auto) {
