@@ -151,8 +151,6 @@ static bool match_conv(const tq_graph *g, int i, const bool *taken, conv_group *
 
 /* ---- Gemm / MatMul groups -> tinyq.QGemm */
 
-#define QGEMM_MIN_WEIGHTS 4096
-
 /* A constant 2-D 8-bit weight behind a DequantizeLinear, quantised per
  * tensor or per output column (axis `axis`); *n = output columns. */
 static bool weight_dq_2d(const tq_graph *g, int i, bool trans, int64_t *n,
@@ -202,12 +200,6 @@ static bool match_gemm(const tq_graph *g, int i, const bool *taken, gemm_group *
     if (!act_qdq(g, dx, "DequantizeLinear") || !weight_dq_2d(g, dw, trans, &n, &ws))
         return false;
     const tq_node *nx = &g->nodes[dx], *nw = &g->nodes[dw];
-    /* Small layers stay DQ -> float Gemm -> Q: the integer path's activation
-     * packing and requantisation passes cost more than the float GEMM saves
-     * (the 6->32->16->1 MLP fixture at batch 64: 8.7 us fused, 3.3 us not). */
-    const tq_tensor *wt = init_of(g, nw->inputs[0]);
-    if (!wt || tq_tensor_numel(wt) < QGEMM_MIN_WEIGHTS)
-        return false;
     const char *bias = NULL;
     if (gemm && nd->n_inputs > 2 && nd->inputs[2][0]) {
         int db = tq_graph_producer(g, nd->inputs[2]);

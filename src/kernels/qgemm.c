@@ -177,6 +177,29 @@ void tq_requant_c(const int32_t *acc, int n, float mult, int zp, int is_signed, 
     }
 }
 
+void tq_requant_cols_c(const int32_t *acc, int M, int N, const int32_t *bias, const float *mult,
+                       int zp, int is_signed, void *y)
+{
+    /* rint by the 1.5 * 2^23 trick (exact round-half-to-even for |x| < 2^22;
+     * larger values saturate anyway, so they are clamped to that first) */
+    const float big = 12582912.0f, lim = 4194304.0f;
+    const float lo = is_signed ? -128.0f : 0.0f, hi = is_signed ? 127.0f : 255.0f;
+    for (int m = 0; m < M; m++)
+        for (int n = 0; n < N; n++) {
+            size_t i = (size_t)m * (size_t)N + (size_t)n;
+            float x = (float)(acc[i] + (bias ? bias[n] : 0)) * mult[n];
+            x = x > -lim ? x : -lim; /* NaN cannot occur: acc is an integer */
+            x = x < lim ? x : lim;
+            float t = ((x + big) - big) + (float)zp;
+            t = t > lo ? t : lo;
+            t = t < hi ? t : hi;
+            if (is_signed)
+                ((int8_t *)y)[i] = (int8_t)(int)t;
+            else
+                ((uint8_t *)y)[i] = (uint8_t)(int)t;
+        }
+}
+
 void tq_qgemm_ind_c(int M, int N, int K2, const int16_t *a, size_t lda,
                     const int16_t *const *brows, const int32_t *row_init, int32_t *c, size_t ldc)
 {
@@ -331,6 +354,7 @@ static const tq_qdsp c_table = {
     .widen_f32 = tq_qwiden_f32_c,
     .widen_s16 = tq_qwiden_s16_c,
     .requant = tq_requant_c,
+    .requant_cols = tq_requant_cols_c,
     .qgemm_ind = tq_qgemm_ind_c,
     .qgemm_c4 = tq_qgemm_c4_c,
     .qgemm_c4s = tq_qgemm_c4s_c,
@@ -602,6 +626,7 @@ static const tq_qdsp avx2_table = {
     .widen_f32 = tq_qwiden_f32_avx2,
     .widen_s16 = tq_qwiden_s16_avx2,
     .requant = tq_requant_avx2,
+    .requant_cols = tq_requant_cols_avx2,
     .qgemm_ind = tq_qgemm_ind_avx2,
     .qgemm_c4 = tq_qgemm_c4_c, /* only chosen when VNNI is present (qcommon.c) */
     .qgemm_c4s = tq_qgemm_c4s_avx2,
@@ -626,6 +651,7 @@ static const tq_qdsp vnni_table = {
     .widen_f32 = tq_qwiden_f32_avx2,
     .widen_s16 = tq_qwiden_s16_avx2,
     .requant = tq_requant_avx2,
+    .requant_cols = tq_requant_cols_avx2,
     .qgemm_ind = tq_qgemm_ind_vnni,
     .qgemm_c4 = tq_qgemm_c4_vnni,
     .qgemm_c4s = tq_qgemm_c4s_avx2, /* (qcommon.c takes qgemm_c4 here) */

@@ -101,6 +101,12 @@ typedef void (*tq_qwiden_s16_fn)(int16_t *dst, const void *src, int n, int step,
 typedef void (*tq_requant_fn)(const int32_t *acc, int n, float mult, int zp, int is_signed,
                               void *out);
 
+/* Requantisation per output column (a MatMul's channels): y[m][n] =
+ * sat(rint((float)(acc[m][n] + bias[n]) * mult[n]) + zp), acc rows of N
+ * int32 back to back, y rows of N bytes (int8 when is_signed). */
+typedef void (*tq_requant_cols_fn)(const int32_t *acc, int M, int N, const int32_t *bias,
+                                   const float *mult, int zp, int is_signed, void *y);
+
 /* qgemm with B given by row pointers: B row k is brows[k][0..N) (an
  * implicit-GEMM convolution points them into a padded input image). Columns
  * N..round_up(N, 16) of every row are read (not used): callers leave that
@@ -223,6 +229,7 @@ typedef struct tq_qdsp {
     tq_qwiden_f32_fn widen_f32;
     tq_qwiden_s16_fn widen_s16;
     tq_requant_fn requant;
+    tq_requant_cols_fn requant_cols;
     tq_qgemm_ind_fn qgemm_ind;
     tq_qgemm_c4_fn qgemm_c4;
     tq_qgemm_c4s_fn qgemm_c4s;
@@ -260,6 +267,8 @@ void tq_qdw_taps_c(int32_t *out, int n, const float *const *src, const float *w,
 void tq_qwiden_f32_c(float *dst, const void *src, int n, int step, int zp, int is_signed);
 void tq_qwiden_s16_c(int16_t *dst, const void *src, int n, int step, int zp, int is_signed);
 void tq_requant_c(const int32_t *acc, int n, float mult, int zp, int is_signed, void *out);
+void tq_requant_cols_c(const int32_t *acc, int M, int N, const int32_t *bias, const float *mult,
+                       int zp, int is_signed, void *y);
 void tq_qgemm_ind_c(int M, int N, int K2, const int16_t *a, size_t lda,
                     const int16_t *const *brows, const int32_t *row_init, int32_t *c, size_t ldc);
 void tq_interleave4_c(uint8_t *dst, const uint8_t *const *src, int n, uint8_t flip);
@@ -297,6 +306,8 @@ void tq_qdw_taps_avx2(int32_t *out, int n, const float *const *src, const float 
 void tq_qwiden_f32_avx2(float *dst, const void *src, int n, int step, int zp, int is_signed);
 void tq_qwiden_s16_avx2(int16_t *dst, const void *src, int n, int step, int zp, int is_signed);
 void tq_requant_avx2(const int32_t *acc, int n, float mult, int zp, int is_signed, void *out);
+void tq_requant_cols_avx2(const int32_t *acc, int M, int N, const int32_t *bias,
+                          const float *mult, int zp, int is_signed, void *y);
 void tq_interleave4_avx2(uint8_t *dst, const uint8_t *const *src, int n, uint8_t flip);
 void tq_gather_u8_avx2(uint8_t *dst, const uint8_t *src, int n, int step);
 void tq_deint2_u32_avx2(uint32_t *even, uint32_t *odd, const uint32_t *src, int n);

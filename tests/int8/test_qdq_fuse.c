@@ -106,10 +106,10 @@ static void check(tq_dtype act)
     /* The quantiser folds BatchNormalization into the convs first, so the
      * float islands left are the three residual Add(+Relu) joins. */
     assert_int_equal(count_ops(fused, "tinyq", "QEltwise"), 3);
-    /* The 64x10 classifier is below QGEMM_MIN_WEIGHTS: it stays DQ -> Gemm -> Q. */
-    assert_int_equal(count_ops(fused, "tinyq", "QGemm"), 0);
+    /* the 64x10 classifier: an integer QGemm too */
+    assert_int_equal(count_ops(fused, "tinyq", "QGemm"), 1);
     assert_int_equal(count_ops(fused, "", "Conv"), 0);
-    assert_int_equal(count_ops(fused, "", "Gemm"), 1);
+    assert_int_equal(count_ops(fused, "", "Gemm"), 0);
     assert_int_equal(count_ops(fused, "", "BatchNormalization"), 0);
     float step = output_step(m);
     assert_true(step > 0.0f);

@@ -322,6 +322,47 @@ static void test_epilogue_cols(void **st)
         }
 }
 
+/* Per-column requantisation (QGemm): the SIMD version equals the C one
+ * byte for byte, and both equal ONNX Runtime's float formula
+ * sat(rint((float)(acc + bias) * mult) + zp), ties to even, saturation at
+ * both ends included; the byte after each output keeps its sentinel. */
+static void test_requant_cols(void **st)
+{
+    (void)st;
+    enum { M = 3, NMAX = 41 };
+    for (int trial = 0; trial < 60; trial++) {
+        int N = 1 + trial % NMAX, is_signed = trial & 1, zp = is_signed ? -7 : 131;
+        int32_t acc[M * NMAX], bias[NMAX];
+        float mult[NMAX];
+        for (int n = 0; n < N; n++) {
+            bias[n] = (int32_t)(rnd() % 20001u) - 10000;
+            /* 1/2^k multipliers make exact ties (x.5) for odd accumulators */
+            mult[n] = trial % 3 == 0 ? 1.0f / (float)(1 << (n % 4 + 1))
+                                     : (float)(rnd() % 100000u + 1u) * 1e-6f;
+        }
+        for (int i = 0; i < M * N; i++)
+            acc[i] = trial % 5 == 0 ? (int32_t)(rnd() % 2000001u) - 1000000
+                                    : (int32_t)(rnd() % 20001u) - 10000;
+        uint8_t a[M * NMAX + 1], b[M * NMAX + 1];
+        memset(a, 0xA5, sizeof a);
+        memset(b, 0xA5, sizeof b);
+        const int32_t *bp = trial % 4 ? bias : NULL;
+        tq_requant_cols_c(acc, M, N, bp, mult, zp, is_signed, a);
+        simd_table()->requant_cols(acc, M, N, bp, mult, zp, is_signed, b);
+        assert_memory_equal(a, b, sizeof a);
+        assert_int_equal(a[M * N], 0xA5);
+        for (int m = 0; m < M; m++)
+            for (int n = 0; n < N; n++) {
+                volatile float x = (float)(acc[m * N + n] + (bp ? bp[n] : 0)) * mult[n];
+                double r = nearbyint((double)x) + zp;
+                double lo = is_signed ? -128 : 0, hi = is_signed ? 127 : 255;
+                r = r < lo ? lo : r > hi ? hi : r;
+                int got = is_signed ? (int8_t)a[m * N + n] : a[m * N + n];
+                assert_int_equal(got, (int)r);
+            }
+    }
+}
+
 /* The AVX2 quantiser multiplies by 1/scale and falls back to the division
  * near half-integers: hammer exactly there (x = (k + 1/2) * scale moved by a
  * few ulps either way) and on random values; it must equal the C division
@@ -378,6 +419,7 @@ int main(void)
         cmocka_unit_test(test_epilogue_rows),
         cmocka_unit_test(test_quantize_near_half),
         cmocka_unit_test(test_epilogue_cols),
+        cmocka_unit_test(test_requant_cols),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

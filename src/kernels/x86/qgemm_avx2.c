@@ -504,6 +504,34 @@ static inline __m128i requant8(const int32_t *acc, __m256 vm, __m256i vz, int is
     return is_signed ? _mm_packs_epi16(w, w) : _mm_packus_epi16(w, w);
 }
 
+void tq_requant_cols_avx2(const int32_t *acc, int M, int N, const int32_t *bias,
+                          const float *mult, int zp, int is_signed, void *y)
+{
+    const __m256 lim = _mm256_set1_ps(4194304.0f), nlim = _mm256_set1_ps(-4194304.0f);
+    const __m256i vz = _mm256_set1_epi32(zp);
+    for (int m = 0; m < M; m++) {
+        const int32_t *a = acc + (size_t)m * (size_t)N;
+        uint8_t *o = (uint8_t *)y + (size_t)m * (size_t)N;
+        int n = 0;
+        for (; n + 8 <= N; n += 8) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(a + n));
+            if (bias)
+                v = _mm256_add_epi32(v, _mm256_loadu_si256((const __m256i *)(bias + n)));
+            __m256 x = _mm256_mul_ps(_mm256_cvtepi32_ps(v), _mm256_loadu_ps(mult + n));
+            x = _mm256_min_ps(_mm256_max_ps(x, nlim), lim);
+            /* cvtps rounds half to even (= the C version's rint); the
+             * saturating packs are its clamp to the 8-bit range */
+            __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(x), vz);
+            __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+            _mm_storel_epi64((__m128i *)(o + n),
+                             is_signed ? _mm_packs_epi16(w, w) : _mm_packus_epi16(w, w));
+        }
+        if (n < N)
+            tq_requant_cols_c(a + n, 1, N - n, bias ? bias + n : NULL, mult + n, zp, is_signed,
+                              o + n);
+    }
+}
+
 void tq_requant_avx2(const int32_t *acc, int n, float mult, int zp, int is_signed, void *out)
 {
     const __m256 vm = _mm256_set1_ps(mult);

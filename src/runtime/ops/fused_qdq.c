@@ -415,50 +415,23 @@ static int qgemm_eval(tq_op_ctx *c)
     int16_t *apack = c->scratch;
     size_t abytes = sizeof(int16_t) * (size_t)st->M * (size_t)st->k2;
     int32_t *acc = (int32_t *)(void *)((char *)c->scratch + (abytes + 63) / 64 * 64);
-    int8_t z8 = (int8_t)st->x_zp;
-    uint8_t zu = (uint8_t)st->x_zp;
-    tq_qpack_rows((int)st->M, (int)st->K, c->in[0]->data, (ptrdiff_t)st->K, 1, st->x_signed,
-                  st->x_signed ? (const void *)&z8 : (const void *)&zu, 0, 0, apack,
-                  (size_t)st->k2);
-    d->qgemm((int)st->M, (int)st->N, st->k2, apack, (size_t)st->k2, st->bpack, st->ldb, NULL, acc,
-             (size_t)st->N);
-    /* Requantise with a per-column multiplier, inline: one call per element
-     * cost more than the GEMM on small layers. Same arithmetic as
-     * tq_requant_c: rint((float)acc * mult) + zp, saturated. rint is done by
-     * the 1.5 * 2^23 trick (exact round-half-to-even for |x| < 2^22; larger
-     * values saturate anyway, so they are clamped to that first). */
-    const float big = 12582912.0f, lim = 4194304.0f;
-    const float lo = st->y_signed ? -128.0f : 0.0f, hi = st->y_signed ? 127.0f : 255.0f;
-    const float zp = (float)st->y_zp;
-    const float *restrict mult = st->mult;
-    const int32_t *restrict bias = st->bias;
-    const int64_t M = st->M, N = st->N;
-    for (int64_t m = 0; m < M; m++) {
-        const int32_t *restrict a = acc + m * N;
-        int32_t q[64];
-        for (int64_t n0 = 0; n0 < N; n0 += 64) {
-            int64_t nb = N - n0 < 64 ? N - n0 : 64;
-            /* branch-free: min/max clamps, no data-dependent jumps */
-            for (int64_t n = 0; n < nb; n++) {
-                float x = (float)(a[n0 + n] + bias[n0 + n]) * mult[n0 + n];
-                x = x > -lim ? x : -lim; /* maxss / minss: no jumps */
-                x = x < lim ? x : lim;
-                float t = ((x + big) - big) + zp; /* no -ffast-math: not folded */
-                t = t > lo ? t : lo;
-                t = t < hi ? t : hi;
-                q[n] = (int32_t)t;
-            }
-            if (st->y_signed) {
-                int8_t *restrict y = (int8_t *)c->out[0]->data + m * N + n0;
-                for (int64_t n = 0; n < nb; n++)
-                    y[n] = (int8_t)q[n];
-            } else {
-                uint8_t *restrict y = (uint8_t *)c->out[0]->data + m * N + n0;
-                for (int64_t n = 0; n < nb; n++)
-                    y[n] = (uint8_t)q[n];
-            }
+    /* rows of x - x_zp as int16, K padded to k2 with zeros (even K: the
+     * rows are back to back, one call for all) */
+    const uint8_t *x = c->in[0]->data;
+    if (st->k2 == st->K) {
+        d->widen_s16(apack, x, (int)(st->M * st->K), 1, st->x_zp, st->x_signed);
+    } else {
+        for (int64_t m = 0; m < st->M; m++) {
+            d->widen_s16(apack + m * st->k2, x + m * st->K, (int)st->K, 1, st->x_zp,
+                         st->x_signed);
+            apack[m * st->k2 + st->K] = 0;
         }
     }
+    d->qgemm((int)st->M, (int)st->N, st->k2, apack, (size_t)st->k2, st->bpack, st->ldb, NULL, acc,
+             (size_t)st->N);
+    /* per-column multipliers (kernels/qgemm.h requant_cols) */
+    d->requant_cols(acc, (int)st->M, (int)st->N, st->bias, st->mult, st->y_zp, st->y_signed,
+                    c->out[0]->data);
     return TQ_OK;
 }
 
