@@ -614,52 +614,30 @@ int tq_c4u_pairs_build(tq_c4u_pairs *p, int M, int KQ, const int8_t *w)
 }
 
 #if defined(TQ_HAVE_AVX2)
+/* The entries both x86 tables share; each adds its GEMM kernels. */
+#define AVX2_SHARED_ENTRIES                                                                        \
+    .qgemm = tq_qgemm_s16_avx2, .quantize = tq_quantize_f32_avx2,                                 \
+    .minmax = tq_minmax_f32_avx2, .dequant_rows = tq_dequant_rows_avx2,                           \
+    .epilogue_rows = tq_epilogue_rows_avx2, .epilogue_rows_mm = tq_epilogue_rows_mm_avx2,        \
+    .epilogue_cols = tq_epilogue_cols_avx2, .dw_taps = tq_qdw_taps_avx2,                         \
+    .widen_f32 = tq_qwiden_f32_avx2, .widen_s16 = tq_qwiden_s16_avx2,                            \
+    .requant = tq_requant_avx2, .requant_cols = tq_requant_cols_avx2,                            \
+    .qgemm_c4s = tq_qgemm_c4s_avx2, .interleave4 = tq_interleave4_avx2,                          \
+    .gather_u8 = tq_gather_u8_avx2, .qadd2 = tq_qadd2_avx2, .qelt2q = tq_qelt2q_avx2,           \
+    .deint2_u32 = tq_deint2_u32_avx2
 static const tq_qdsp avx2_table = {
-    .qgemm = tq_qgemm_s16_avx2,
-    .quantize = tq_quantize_f32_avx2,
-    .minmax = tq_minmax_f32_avx2,
-    .dequant_rows = tq_dequant_rows_avx2,
-    .epilogue_rows = tq_epilogue_rows_avx2,
-    .epilogue_rows_mm = tq_epilogue_rows_mm_avx2,
-    .epilogue_cols = tq_epilogue_cols_avx2,
-    .dw_taps = tq_qdw_taps_avx2,
-    .widen_f32 = tq_qwiden_f32_avx2,
-    .widen_s16 = tq_qwiden_s16_avx2,
-    .requant = tq_requant_avx2,
-    .requant_cols = tq_requant_cols_avx2,
+    AVX2_SHARED_ENTRIES,
     .qgemm_ind = tq_qgemm_ind_avx2,
     .qgemm_c4 = tq_qgemm_c4_c, /* only chosen when VNNI is present (qcommon.c) */
-    .qgemm_c4s = tq_qgemm_c4s_avx2,
-    .interleave4 = tq_interleave4_avx2,
-    .gather_u8 = tq_gather_u8_avx2,
-    .qadd2 = tq_qadd2_avx2,
-    .qelt2q = tq_qelt2q_avx2,
-    .deint2_u32 = tq_deint2_u32_avx2,
     .qgemm_c4u = tq_qgemm_c4u_avx2,
     .qgemm_c4u_pairs = tq_qgemm_c4u_pairs_avx2,
 };
-/* AVX2 plus the AVX512-VNNI implicit-GEMM kernel. */
+/* AVX2 plus the AVX512-VNNI implicit-GEMM kernels (qcommon.c takes
+ * qgemm_c4 over qgemm_c4s here). */
 static const tq_qdsp vnni_table = {
-    .qgemm = tq_qgemm_s16_avx2,
-    .quantize = tq_quantize_f32_avx2,
-    .minmax = tq_minmax_f32_avx2,
-    .dequant_rows = tq_dequant_rows_avx2,
-    .epilogue_rows = tq_epilogue_rows_avx2,
-    .epilogue_rows_mm = tq_epilogue_rows_mm_avx2,
-    .epilogue_cols = tq_epilogue_cols_avx2,
-    .dw_taps = tq_qdw_taps_avx2,
-    .widen_f32 = tq_qwiden_f32_avx2,
-    .widen_s16 = tq_qwiden_s16_avx2,
-    .requant = tq_requant_avx2,
-    .requant_cols = tq_requant_cols_avx2,
+    AVX2_SHARED_ENTRIES,
     .qgemm_ind = tq_qgemm_ind_vnni,
     .qgemm_c4 = tq_qgemm_c4_vnni,
-    .qgemm_c4s = tq_qgemm_c4s_avx2, /* (qcommon.c takes qgemm_c4 here) */
-    .interleave4 = tq_interleave4_avx2,
-    .gather_u8 = tq_gather_u8_avx2,
-    .qadd2 = tq_qadd2_avx2,
-    .qelt2q = tq_qelt2q_avx2,
-    .deint2_u32 = tq_deint2_u32_avx2,
     .qgemm_c4u = tq_qgemm_c4_vnni, /* exact for any weights */
 };
 #endif
