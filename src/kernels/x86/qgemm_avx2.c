@@ -36,8 +36,13 @@ static inline int32_t load_pair(const int16_t *p)
     return v;
 }
 
-void tq_qgemm_s16_avx2(int M, int N, int K2, const int16_t *a, size_t lda, const int16_t *b,
-                       size_t ldb, const int32_t *row_init, int32_t *c, size_t ldc)
+/* The int16 GEMM of qgemm and qgemm_ind: B row k is b + k * ldb, or
+ * brows[k] when brows is given (inlined with a constant NULL or b, so each
+ * caller gets its own loop). */
+#define BROW(k) (brows ? brows[k] : b + (size_t)(k) * ldb)
+static inline __attribute__((always_inline)) void
+gemm_s16(int M, int N, int K2, const int16_t *a, size_t lda, const int16_t *b, size_t ldb,
+         const int16_t *const *brows, const int32_t *row_init, int32_t *c, size_t ldc)
 {
     for (int n0 = 0; n0 < N; n0 += 16) {
         int ncols = N - n0 < 16 ? N - n0 : 16;
@@ -50,10 +55,9 @@ void tq_qgemm_s16_avx2(int M, int N, int K2, const int16_t *a, size_t lda, const
                 acc[r][1] = init;
             }
             const int16_t *a0 = a + (size_t)m * lda;
-            const int16_t *bp = b + n0;
             for (int k = 0; k < K2; k += 2) {
-                __m256i r0 = _mm256_loadu_si256((const __m256i *)(bp + (size_t)k * ldb));
-                __m256i r1 = _mm256_loadu_si256((const __m256i *)(bp + (size_t)(k + 1) * ldb));
+                __m256i r0 = _mm256_loadu_si256((const __m256i *)(BROW(k) + n0));
+                __m256i r1 = _mm256_loadu_si256((const __m256i *)(BROW(k + 1) + n0));
                 __m256i blo = _mm256_unpacklo_epi16(r0, r1);
                 __m256i bhi = _mm256_unpackhi_epi16(r0, r1);
                 for (int r = 0; r < MR; r++) {
@@ -69,10 +73,9 @@ void tq_qgemm_s16_avx2(int M, int N, int K2, const int16_t *a, size_t lda, const
             __m256i init = _mm256_set1_epi32(row_init ? row_init[m] : 0);
             __m256i acc0 = init, acc1 = init;
             const int16_t *a0 = a + (size_t)m * lda;
-            const int16_t *bp = b + n0;
             for (int k = 0; k < K2; k += 2) {
-                __m256i r0 = _mm256_loadu_si256((const __m256i *)(bp + (size_t)k * ldb));
-                __m256i r1 = _mm256_loadu_si256((const __m256i *)(bp + (size_t)(k + 1) * ldb));
+                __m256i r0 = _mm256_loadu_si256((const __m256i *)(BROW(k) + n0));
+                __m256i r1 = _mm256_loadu_si256((const __m256i *)(BROW(k + 1) + n0));
                 __m256i av = _mm256_set1_epi32(load_pair(a0 + k));
                 acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(_mm256_unpacklo_epi16(r0, r1), av));
                 acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(_mm256_unpackhi_epi16(r0, r1), av));
@@ -80,6 +83,13 @@ void tq_qgemm_s16_avx2(int M, int N, int K2, const int16_t *a, size_t lda, const
             store_tile(c + (size_t)m * ldc + n0, acc0, acc1, ncols);
         }
     }
+}
+#undef BROW
+
+void tq_qgemm_s16_avx2(int M, int N, int K2, const int16_t *a, size_t lda, const int16_t *b,
+                       size_t ldb, const int32_t *row_init, int32_t *c, size_t ldc)
+{
+    gemm_s16(M, N, K2, a, lda, b, ldb, NULL, row_init, c, ldc);
 }
 
 /* QuantizeLinear of 8 floats (constants from quant_consts_init). x / scale
@@ -564,45 +574,7 @@ void tq_qgemm_ind_avx2(int M, int N, int K2, const int16_t *a, size_t lda,
                        const int16_t *const *brows, const int32_t *row_init, int32_t *c,
                        size_t ldc)
 {
-    for (int n0 = 0; n0 < N; n0 += 16) {
-        int ncols = N - n0 < 16 ? N - n0 : 16;
-        int m = 0;
-        for (; m + MR <= M; m += MR) {
-            __m256i acc[MR][2];
-            for (int r = 0; r < MR; r++) {
-                __m256i init = _mm256_set1_epi32(row_init ? row_init[m + r] : 0);
-                acc[r][0] = init;
-                acc[r][1] = init;
-            }
-            const int16_t *a0 = a + (size_t)m * lda;
-            for (int k = 0; k < K2; k += 2) {
-                __m256i r0 = _mm256_loadu_si256((const __m256i *)(brows[k] + n0));
-                __m256i r1 = _mm256_loadu_si256((const __m256i *)(brows[k + 1] + n0));
-                __m256i blo = _mm256_unpacklo_epi16(r0, r1);
-                __m256i bhi = _mm256_unpackhi_epi16(r0, r1);
-                for (int r = 0; r < MR; r++) {
-                    __m256i av = _mm256_set1_epi32(load_pair(a0 + (size_t)r * lda + k));
-                    acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(blo, av));
-                    acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(bhi, av));
-                }
-            }
-            for (int r = 0; r < MR; r++)
-                store_tile(c + (size_t)(m + r) * ldc + n0, acc[r][0], acc[r][1], ncols);
-        }
-        for (; m < M; m++) {
-            __m256i init = _mm256_set1_epi32(row_init ? row_init[m] : 0);
-            __m256i acc0 = init, acc1 = init;
-            const int16_t *a0 = a + (size_t)m * lda;
-            for (int k = 0; k < K2; k += 2) {
-                __m256i r0 = _mm256_loadu_si256((const __m256i *)(brows[k] + n0));
-                __m256i r1 = _mm256_loadu_si256((const __m256i *)(brows[k + 1] + n0));
-                __m256i av = _mm256_set1_epi32(load_pair(a0 + k));
-                acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(_mm256_unpacklo_epi16(r0, r1), av));
-                acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(_mm256_unpackhi_epi16(r0, r1), av));
-            }
-            store_tile(c + (size_t)m * ldc + n0, acc0, acc1, ncols);
-        }
-    }
+    gemm_s16(M, N, K2, a, lda, NULL, 0, brows, row_init, c, ldc);
 }
 
 /* 8 pixels: dst[4i + j] = src[j][i] ^ flip for i < 8 (reads 8 bytes of each row). */
