@@ -23,8 +23,11 @@ typedef enum tq_calib_method {
 } tq_calib_method;
 
 /* Quantisation-aware training (mode TQ_QUANT_QAT): fake-quant fine-tuning of
- * the fp32 weights on a training .npz, then a static QDQ export calibrated on
- * n_calibration samples of the same set. Inputs and outputs of one run. */
+ * the fp32 weights on a training .npz, then a static QDQ export. The fake
+ * quantisation uses the export's own activation ranges (its method and
+ * options, on the calibration set, or else on n_calibration samples of the
+ * training set), computed once before training. Inputs and outputs of one
+ * run. */
 typedef enum tq_qat_optimizer { TQ_QAT_ADAM = 0, TQ_QAT_SGD = 1 } tq_qat_optimizer;
 
 #define TQ_QAT_MAX_EPOCHS 1000
@@ -36,7 +39,8 @@ typedef struct tq_qat_settings {
     int epochs;                  /* 10 */
     double lr;                   /* 1e-4 = Adam's usual 1e-3 / 10 (SGD: 1e-3) */
     int batch;                   /* 32 */
-    int n_calibration;           /* 64: samples of train_npz the export calibrates on */
+    int n_calibration;           /* 64: samples of train_npz calibrated on when no
+                                    calibration set is given */
     tq_qat_optimizer optimizer;  /* Adam */
     uint64_t seed;               /* shuffling and calibration sample (0) */
     int smoke;                   /* 1 epoch over at most 64 samples (CI) */
@@ -44,6 +48,11 @@ typedef struct tq_qat_settings {
     int centered;                /* MSE objectives: remove the error's batch mean first
                                     (a loss blind to a constant output offset, like
                                     the PLCC gate); 0 = plain MSE (default) */
+    int recalibrate;             /* the fake quantisation trains with the ranges the
+                                    static export calibrates on the model before
+                                    training (frozen); 0: the export writes those
+                                    ranges (default), 1: it calibrates again on the
+                                    trained model (same data and method) */
     /* filled by the run */
     char objective[32];          /* "mse-target", "xent-label" or "mse-teacher" */
     int64_t n_train, n_steps, n_calibration_used;

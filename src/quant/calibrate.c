@@ -218,10 +218,39 @@ void tq_range_table_free(tq_range_table *t)
     for (int i = 0; i < t->n; i++)
         free(t->r[i].name);
     free(t->r);
+    for (int i = 0; i < t->n_trained; i++)
+        free(t->trained[i].name);
+    free(t->trained);
     for (int i = 0; i < t->n_input_names; i++)
         free(t->input_names[i]);
     free(t->input_names);
     memset(t, 0, sizeof(*t));
+}
+
+int tq_range_table_copy(tq_range_table *dst, const tq_range_table *src, tq_error *err)
+{
+    memset(dst, 0, sizeof(*dst));
+    dst->n_samples = src->n_samples;
+    dst->n_equalized_inputs = src->n_equalized_inputs;
+    dst->n_equalized_pairs = src->n_equalized_pairs;
+    dst->n_centered_inputs = src->n_centered_inputs;
+    dst->r = calloc((size_t)(src->n > 0 ? src->n : 1), sizeof(tq_range));
+    dst->input_names = calloc((size_t)(src->n_input_names > 0 ? src->n_input_names : 1),
+                              sizeof(char *));
+    bool ok = dst->r && dst->input_names;
+    for (int i = 0; ok && i < src->n; i++) {
+        dst->r[i] = src->r[i];
+        ok = (dst->r[i].name = strdup(src->r[i].name)) != NULL;
+        dst->n += ok;
+    }
+    for (int i = 0; ok && i < src->n_input_names; i++) {
+        ok = (dst->input_names[i] = strdup(src->input_names[i])) != NULL;
+        dst->n_input_names += ok;
+    }
+    if (ok)
+        return TQ_OK;
+    tq_range_table_free(dst);
+    return tq_fail(err, TQ_ENOMEM, "out of memory");
 }
 
 /* One calibration input, converted to float32 and checked. */

@@ -393,33 +393,87 @@ static int rewrite(qdq_ctx *c)
     return rc;
 }
 
+static int ctx_init(qdq_ctx *c, tq_model *m, const tq_quant_settings *s, tq_error *err)
+{
+    memset(c, 0, sizeof(*c));
+    c->s = s;
+    c->at = s->activation_type;
+    c->rw.err = err;
+    c->rw.g = &m->graph;
+    int nn = m->graph.n_nodes > 0 ? m->graph.n_nodes : 1;
+    c->fused_relu = malloc((size_t)nn * sizeof(int));
+    c->selected = calloc((size_t)nn, sizeof(bool));
+    c->dropped = calloc((size_t)nn, sizeof(bool));
+    c->x_act = calloc((size_t)nn, sizeof(int));
+    return c->fused_relu && c->selected && c->dropped && c->x_act
+               ? TQ_OK
+               : tq_fail(err, TQ_ENOMEM, "out of memory");
+}
+
+static void ctx_free(qdq_ctx *c)
+{
+    for (int i = 0; i < c->n_acts; i++) {
+        free(c->acts[i].name);
+        free(c->acts[i].range_name);
+    }
+    free(c->acts);
+    free(c->fused_relu);
+    free(c->selected);
+    free(c->dropped);
+    free(c->x_act);
+}
+
+/* Calibrate the planned tensors on npz_path (tq_calibrate: the settings'
+ * method, percentile and batch). */
+static int calibrate_plan(const qdq_ctx *c, const tq_model *m, const char *npz_path,
+                          tq_range_table *ranges, tq_error *err)
+{
+    const char **names = malloc((size_t)(c->n_acts > 0 ? c->n_acts : 1) * sizeof(char *));
+    if (!names)
+        return tq_fail(err, TQ_ENOMEM, "out of memory");
+    for (int i = 0; i < c->n_acts; i++)
+        names[i] = c->acts[i].range_name;
+    /* Calibrate even when nothing is selected: the data must still be valid. */
+    int rc = tq_calibrate(m, npz_path, c->s, names, c->n_acts, ranges, err);
+    free(names);
+    return rc;
+}
+
+int tq_static_ranges(tq_model *m, const tq_quant_settings *s, const char *npz_path,
+                     tq_range_table *ranges, tq_error *err)
+{
+    memset(ranges, 0, sizeof(*ranges));
+    qdq_ctx c;
+    tq_quant_summary sum = {0};
+    int rc = ctx_init(&c, m, s, err);
+    if (!rc)
+        rc = plan(&c, &m->graph, &sum);
+    if (!rc)
+        rc = calibrate_plan(&c, m, npz_path, ranges, err);
+    ctx_free(&c);
+    return rc;
+}
+
 int tq_quantize_static(tq_model *m, const tq_quant_settings *s, const char *npz_path,
-                       tq_quant_summary *sum, tq_range_table *ranges, tq_error *err)
+                       const tq_range_table *fixed, tq_quant_summary *sum, tq_range_table *ranges,
+                       tq_error *err)
 {
     tq_graph *g = &m->graph;
-    qdq_ctx c = {.s = s, .at = s->activation_type};
-    c.rw.err = err;
-    c.rw.g = g;
-    int nn = g->n_nodes > 0 ? g->n_nodes : 1;
-    c.fused_relu = malloc((size_t)nn * sizeof(int));
-    c.selected = calloc((size_t)nn, sizeof(bool));
-    c.dropped = calloc((size_t)nn, sizeof(bool));
-    c.x_act = calloc((size_t)nn, sizeof(int));
-    const char **names = NULL;
-    int rc = c.fused_relu && c.selected && c.dropped && c.x_act ? TQ_OK
-                                                     : tq_fail(err, TQ_ENOMEM, "out of memory");
+    qdq_ctx c;
+    int rc = ctx_init(&c, m, s, err);
     if (!rc)
         rc = plan(&c, g, sum);
-    if (!rc) {
-        names = malloc((size_t)(c.n_acts > 0 ? c.n_acts : 1) * sizeof(char *));
-        if (!names)
-            rc = tq_fail(err, TQ_ENOMEM, "out of memory");
+    if (!rc && fixed) {
+        rc = tq_range_table_copy(ranges, fixed, err);
+        /* Ranges made for this graph by tq_static_ranges: every planned
+         * tensor has one, or the plan and the ranges disagree. */
         for (int i = 0; !rc && i < c.n_acts; i++)
-            names[i] = c.acts[i].range_name;
+            if (!tq_range_find(fixed, c.acts[i].range_name))
+                rc = tq_fail(err, TQ_EINTERNAL, "%s: tensor '%s': no range among the %d given",
+                             m->path ? m->path : "model", c.acts[i].range_name, fixed->n);
+    } else if (!rc) {
+        rc = calibrate_plan(&c, m, npz_path, ranges, err);
     }
-    /* Calibrate even when nothing is selected: the data must still be valid. */
-    if (!rc)
-        rc = tq_calibrate(m, npz_path, s, names, c.n_acts, ranges, err);
     if (!rc) {
         sum->n_calib_samples = ranges->n_samples;
         int qmin, qmax;
@@ -435,15 +489,6 @@ int tq_quantize_static(tq_model *m, const tq_quant_settings *s, const char *npz_
         if (!rc)
             tq_graph_prune(g);
     }
-    for (int i = 0; i < c.n_acts; i++) {
-        free(c.acts[i].name);
-        free(c.acts[i].range_name);
-    }
-    free(c.acts);
-    free(names);
-    free(c.fused_relu);
-    free(c.selected);
-    free(c.dropped);
-    free(c.x_act);
+    ctx_free(&c);
     return rc;
 }

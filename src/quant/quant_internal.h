@@ -38,10 +38,16 @@ typedef struct tq_range_table {
     int n_input_names;
     /* what --equalize did before calibration (the report prints them) */
     int n_equalized_inputs, n_equalized_pairs, n_centered_inputs;
+    /* qat: the ranges its fake quantisation trained with (the report prints
+     * them next to the exported ones) */
+    tq_range *trained;
+    int n_trained;
 } tq_range_table;
 
 const tq_range *tq_range_find(const tq_range_table *t, const char *name);
 void tq_range_table_free(tq_range_table *t);
+/* Deep copy (dst is overwritten; free it with tq_range_table_free). */
+int tq_range_table_copy(tq_range_table *dst, const tq_range_table *src, tq_error *err);
 
 /* Run the model over the calibration .npz in mini-batches with an observer
  * and compute ranges for the named tensors. */
@@ -53,8 +59,18 @@ int tq_calibrate(const tq_model *m, const char *npz_path, const tq_quant_setting
 int tq_calib_observe(const tq_model *m, const char *npz_path, const tq_quant_settings *s,
                      tq_value_observer fn, void *user, int64_t *n_samples, tq_error *err);
 
-/* Static QDQ rewrite; calibrates through tq_calibrate. */
+/* The activation ranges the static QDQ rewrite of m would calibrate with
+ * these settings on npz_path: its plan's tensors (inputs of quantised nodes,
+ * outputs unless float_outputs, a folded Relu's or a following Clip's output
+ * in place of the node's), through tq_calibrate. QAT trains with them. */
+int tq_static_ranges(tq_model *m, const tq_quant_settings *s, const char *npz_path,
+                     tq_range_table *ranges, tq_error *err);
+
+/* Static QDQ rewrite. Calibrates through tq_calibrate, or, when fixed is
+ * given, takes its ranges (made by tq_static_ranges on a model of the same
+ * graph; npz_path is then unused). ranges receives the ranges used. */
 int tq_quantize_static(tq_model *m, const tq_quant_settings *s, const char *npz_path,
-                       tq_quant_summary *sum, tq_range_table *ranges, tq_error *err);
+                       const tq_range_table *fixed, tq_quant_summary *sum, tq_range_table *ranges,
+                       tq_error *err);
 
 #endif

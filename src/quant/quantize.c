@@ -67,20 +67,32 @@ static int validate(const tq_quant_settings *s, tq_error *err)
     return TQ_OK;
 }
 
-/* QAT: fine-tune the (BN-folded) fp32 weights through fake quantisation,
- * then the static QDQ export of the fine-tuned model, calibrated on samples
- * of the training set (or on --calibration when one is given). */
+/* QAT: fine-tune the (BN-folded) fp32 weights through fake quantisation
+ * with the static export's calibrated ranges (on --calibration, or on
+ * samples of the training set), then the static QDQ export of the
+ * fine-tuned model: with those same ranges, or recalibrated on the same set
+ * when s->qat->recalibrate is set. */
 static int quantize_qat(tq_model *m, const tq_quant_settings *s, const char *cal,
                         tq_quant_summary *sum, tq_range_table *ranges, tq_error *err)
 {
     char *dir = NULL, *path = NULL;
-    int rc = tq_qat_finetune(m, s, s->qat, &dir, &path, err);
+    tq_range_table qat_ranges = {0}, trained = {0};
+    int rc = tq_qat_finetune(m, s, s->qat, cal, &qat_ranges, &trained, &dir, &path, err);
     if (rc)
         return rc;
     tq_quant_settings st = *s;
     st.mode = TQ_QUANT_STATIC;
-    rc = tq_quantize_static(m, &st, cal ? cal : path, sum, ranges, err);
+    rc = tq_quantize_static(m, &st, cal ? cal : path, s->qat->recalibrate ? NULL : &qat_ranges,
+                            sum, ranges, err);
     tq_qat_remove_calibration(dir, path);
+    if (!rc) {
+        ranges->trained = trained.r;
+        ranges->n_trained = trained.n;
+        trained.r = NULL;
+        trained.n = 0;
+    }
+    tq_range_table_free(&qat_ranges);
+    tq_range_table_free(&trained);
     return rc;
 }
 
@@ -128,7 +140,7 @@ static int quantize_model(tq_model *m, const tq_quant_settings *s, const char *c
             return rc;
     }
     rc = s->mode == TQ_QUANT_QAT ? quantize_qat(m, s, cal, sum, ranges, err)
-                                 : tq_quantize_static(m, s, cal, sum, ranges, err);
+                                 : tq_quantize_static(m, s, cal, NULL, sum, ranges, err);
     ranges->n_equalized_inputs = eq.n_inputs;
     ranges->n_centered_inputs = eq.n_centered;
     ranges->n_equalized_pairs = eq.n_pairs;

@@ -12,7 +12,7 @@ static const char *method_name(tq_calib_method m)
 }
 
 /* What QAT fine-tuning did: objective, data, optimiser and the loss curve. */
-static void add_qat(cJSON *r, const tq_qat_settings *q)
+static void add_qat(cJSON *r, const tq_qat_settings *q, const tq_range_table *ranges)
 {
     cJSON *o = cJSON_AddObjectToObject(r, "qat");
     if (!o)
@@ -30,6 +30,15 @@ static void add_qat(cJSON *r, const tq_qat_settings *q)
     cJSON_AddNumberToObject(o, "calibration_samples", (double)q->n_calibration_used);
     cJSON_AddNumberToObject(o, "fake_quant_weights", q->n_fake_quant_weights);
     cJSON_AddNumberToObject(o, "fake_quant_activations", q->n_fake_quant_activations);
+    cJSON_AddStringToObject(o, "export_ranges", q->recalibrate ? "recalibrated" : "trained");
+    /* the ranges the fake quantisation held at the end of training */
+    cJSON *tr = cJSON_AddObjectToObject(o, "trained_ranges");
+    for (int i = 0; tr && ranges && i < ranges->n_trained; i++) {
+        cJSON *pair = cJSON_CreateFloatArray((const float[]){ranges->trained[i].rmin,
+                                                             ranges->trained[i].rmax}, 2);
+        if (pair)
+            cJSON_AddItemToObject(tr, ranges->trained[i].name, pair);
+    }
     cJSON_AddNumberToObject(o, "loss_before", q->loss_before);
     cJSON *l = cJSON_AddArrayToObject(o, "epoch_loss");
     for (int e = 0; l && e < q->epochs_run; e++)
@@ -88,10 +97,13 @@ char *tq_quant_report_json(const tq_report_info *in)
     } else {
         cJSON *c = cJSON_AddObjectToObject(r, "calibration");
         if (c) {
-            /* qat calibrates on a sample of its training set (a temporary file) */
-            cJSON_AddStringToObject(c, "path", s->mode == TQ_QUANT_QAT && s->qat && s->qat->train_npz
+            /* qat without a calibration set calibrates on a sample of its
+             * training set (a temporary file) */
+            cJSON_AddStringToObject(c, "path", in->calibration_path ? in->calibration_path
+                                               : s->mode == TQ_QUANT_QAT && s->qat &&
+                                                         s->qat->train_npz
                                                    ? s->qat->train_npz
-                                                   : in->calibration_path ? in->calibration_path : "");
+                                                   : "");
             cJSON_AddStringToObject(c, "method", method_name(s->method));
             if (s->method == TQ_CALIB_PERCENTILE)
                 cJSON_AddNumberToObject(c, "percentile", s->percentile);
@@ -109,7 +121,7 @@ char *tq_quant_report_json(const tq_report_info *in)
         }
     }
     if (s->mode == TQ_QUANT_QAT && s->qat)
-        add_qat(r, s->qat);
+        add_qat(r, s->qat, in->ranges);
     if (in->auto_info)
         cJSON_AddItemToObject(r, "auto", cJSON_Duplicate(in->auto_info, 1));
     cJSON *prov = tq_run_provenance(in->command_line);

@@ -589,6 +589,41 @@ void tq_ag_reset_ranges(tq_ag_graph *g)
         g->nodes[i].have_range = false;
 }
 
+/* The i-th activation fake-quant node, or NULL. */
+static ag_node *act_fq(const tq_ag_graph *g, int i)
+{
+    for (int k = 0; k < g->n_nodes; k++)
+        if (g->nodes[k].op == OP_FQ_ACT && i-- == 0)
+            return &g->nodes[k];
+    return NULL;
+}
+
+const char *tq_ag_act_name(const tq_ag_graph *g, int i)
+{
+    const ag_node *n = act_fq(g, i);
+    return n ? g->v[n->out].name : NULL;
+}
+
+int tq_ag_act_range(const tq_ag_graph *g, int i, float *rmin, float *rmax)
+{
+    const ag_node *n = act_fq(g, i);
+    if (!n || !n->have_range)
+        return 0;
+    *rmin = n->rmin;
+    *rmax = n->rmax;
+    return 1;
+}
+
+void tq_ag_set_act_range(tq_ag_graph *g, int i, float rmin, float rmax)
+{
+    ag_node *n = act_fq(g, i);
+    if (!n)
+        return;
+    n->rmin = rmin;
+    n->rmax = rmax;
+    n->have_range = true;
+}
+
 int tq_ag_n_fake_quant(const tq_ag_graph *g, int *n_weights, int *n_activations)
 {
     int w = 0, a = 0;

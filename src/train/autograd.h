@@ -51,6 +51,14 @@ void tq_ag_set_range_mode(tq_ag_graph *g, tq_ag_range_mode mode);
 void tq_ag_reset_ranges(tq_ag_graph *g);
 int tq_ag_n_fake_quant(const tq_ag_graph *g, int *n_weights, int *n_activations);
 
+/* The activation fake quants, i in [0, n_activations) in graph order: the
+ * name of the tensor each quantises (the name the static export's range
+ * table uses) and its range. QAT sets the export's calibrated ranges here
+ * (tq_ag_set_act_range marks the range as present) and keeps them frozen. */
+const char *tq_ag_act_name(const tq_ag_graph *g, int i);
+int tq_ag_act_range(const tq_ag_graph *g, int i, float *rmin, float *rmax); /* 0: none yet */
+void tq_ag_set_act_range(tq_ag_graph *g, int i, float rmin, float rmax);
+
 /* Trainable parameters (float initializers of Conv/Gemm/MatMul). */
 int tq_ag_n_params(const tq_ag_graph *g);
 float *tq_ag_param(tq_ag_graph *g, int i, float **grad, int64_t *numel, const char **name);

@@ -1,8 +1,11 @@
 /* QAT fine-tuning loop (qat.h): load the training set, pick the objective
- * (targets, labels, or the fp32 model as teacher), calibrate the fake-quant
- * activation ranges exactly as the export will (MinMax over the calibration
- * samples, fp32 forward), train with Adam/SGD over seeded shuffles, write
- * the weights back, and leave the calibration samples in a temporary .npz. */
+ * (targets, labels, or the fp32 model as teacher), take the fake-quant
+ * activation ranges from the static export's own calibration
+ * (tq_static_ranges: the user's method, percentile, float-outputs, on the
+ * --calibration set or else on n_calibration training samples written to a
+ * temporary .npz, over the model as it stands before training), keep them
+ * frozen while Adam/SGD trains over seeded shuffles, and write the weights
+ * back. The caller exports with the same ranges, or recalibrates. */
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -12,6 +15,7 @@
 #include <unistd.h>
 
 #include "io/npz.h"
+#include "quant/quant_internal.h"
 #include "train/autograd.h"
 #include "train/autograd_kernels.h"
 #include "train/qat.h"
@@ -228,19 +232,46 @@ static int batch_loss(const tq_ag_graph *g, const train_data *d, const int64_t *
     return TQ_OK;
 }
 
-/* MinMax ranges of every fake-quant activation over the calibration samples,
- * fp32 forward: what the static export's calibration will see. */
-static int calibrate_ranges(tq_ag_graph *g, const train_data *d, batcher *bt, int64_t n_cal,
-                            int64_t batch, const int64_t *order, tq_error *err)
+/* Give every activation fake quant the export's range of its tensor and
+ * freeze it. A fake quant without one would mean the training graph and the
+ * export's plan disagree: an error, never a silent MinMax. */
+static int set_export_ranges(tq_ag_graph *g, const tq_range_table *ranges, const char *model,
+                             tq_error *err)
 {
-    int64_t per;
-    tq_ag_set_fake_quant(g, 0);
+    int n_act = 0;
+    tq_ag_n_fake_quant(g, NULL, &n_act);
     tq_ag_reset_ranges(g);
-    tq_ag_set_range_mode(g, TQ_AG_RANGE_OBSERVE);
-    int rc = forward_all(g, d, bt, n_cal, batch, order, NULL, &per, err);
+    for (int i = 0; i < n_act; i++) {
+        const char *name = tq_ag_act_name(g, i);
+        const tq_range *r = tq_range_find(ranges, name);
+        if (!r)
+            return tq_fail(err, TQ_EINTERNAL, "%s: tensor '%s' is fake-quantised for QAT but the "
+                           "static export calibrates no range for it", model, name);
+        tq_ag_set_act_range(g, i, r->rmin, r->rmax);
+    }
     tq_ag_set_range_mode(g, TQ_AG_RANGE_FROZEN);
-    tq_ag_set_fake_quant(g, 1);
-    return rc;
+    return TQ_OK;
+}
+
+/* The ranges the fake quantisation holds now (after training: the ones it
+ * trained with), as a table for the report. */
+static int read_ranges(const tq_ag_graph *g, tq_range_table *out, tq_error *err)
+{
+    int n_act = 0;
+    tq_ag_n_fake_quant(g, NULL, &n_act);
+    memset(out, 0, sizeof(*out));
+    out->r = calloc((size_t)(n_act > 0 ? n_act : 1), sizeof(tq_range));
+    if (!out->r)
+        return tq_fail(err, TQ_ENOMEM, "out of memory");
+    for (int i = 0; i < n_act; i++) {
+        tq_range *r = &out->r[out->n];
+        if (!tq_ag_act_range(g, i, &r->rmin, &r->rmax))
+            continue;
+        if (!(r->name = strdup(tq_ag_act_name(g, i))))
+            return tq_fail(err, TQ_ENOMEM, "out of memory");
+        out->n++;
+    }
+    return TQ_OK;
 }
 
 /* The calibration samples as an .npz with the model's per-sample shapes. */
@@ -314,10 +345,13 @@ void tq_qat_remove_calibration(char *dir, char *path)
     free(dir);
 }
 
-int tq_qat_finetune(tq_model *m, const tq_quant_settings *s, tq_qat_settings *q, char **calib_dir,
-                    char **calib_path, tq_error *err)
+int tq_qat_finetune(tq_model *m, const tq_quant_settings *s, tq_qat_settings *q,
+                    const char *calibration_npz, tq_range_table *ranges, tq_range_table *trained,
+                    char **calib_dir, char **calib_path, tq_error *err)
 {
     *calib_dir = *calib_path = NULL;
+    memset(ranges, 0, sizeof(*ranges));
+    memset(trained, 0, sizeof(*trained));
     const char *path = q->train_npz;
     if (!path)
         return tq_fail(err, TQ_EINVAL, "quantize: --mode qat needs --train DATA.npz");
@@ -365,6 +399,14 @@ int tq_qat_finetune(tq_model *m, const tq_quant_settings *s, tq_qat_settings *q,
         rc = tq_fail(err, TQ_ENOMEM, "out of memory");
     if (!rc)
         memcpy(cal_order, order, (size_t)n_cal * sizeof(int64_t));
+    /* The export's ranges, calibrated once on the model before training
+     * (equalised and BN-folded already, as the export sees it). */
+    if (!rc && !calibration_npz)
+        rc = write_calibration(m, g, &d, cal_order, n_cal, calib_dir, calib_path, err);
+    if (!rc)
+        rc = tq_static_ranges(m, s, calibration_npz ? calibration_npz : *calib_path, ranges, err);
+    if (!rc)
+        rc = set_export_ranges(g, ranges, m->path ? m->path : "model", err);
     /* Teacher: the fp32 model's own outputs, before any weight moves. */
     if (!rc && !d.label && !d.target) {
         int64_t per = 0;
@@ -416,9 +458,7 @@ int tq_qat_finetune(tq_model *m, const tq_quant_settings *s, tq_qat_settings *q,
     q->epochs_run = 0;
     q->n_steps = 0;
     for (int e = 0; e <= epochs && !rc; e++) {
-        /* Ranges follow the weights: re-calibrated at the start of every epoch
-         * (and once more at the end for the reported final loss). */
-        rc = calibrate_ranges(g, &d, &bt, n_cal, batch, cal_order, err);
+        tq_ag_set_fake_quant(g, 1);
         for (int64_t i = 0; i < d.n; i++)
             order[i] = i;
         if (!rc && e == 0) {
@@ -460,10 +500,10 @@ int tq_qat_finetune(tq_model *m, const tq_quant_settings *s, tq_qat_settings *q,
     if (!rc)
         rc = tq_ag_write_back(g, m, err);
     if (!rc)
-        rc = write_calibration(m, g, &d, cal_order, n_cal, calib_dir, calib_path, err);
+        rc = read_ranges(g, trained, err);
     if (!rc) {
         q->n_train = d.n;
-        q->n_calibration_used = n_cal;
+        q->n_calibration_used = ranges->n_samples;
         tq_ag_n_fake_quant(g, &q->n_fake_quant_weights, &q->n_fake_quant_activations);
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -480,5 +520,11 @@ int tq_qat_finetune(tq_model *m, const tq_quant_settings *s, tq_qat_settings *q,
     batcher_free(&bt);
     data_free(&d);
     tq_ag_free(&g);
+    if (rc) {
+        tq_qat_remove_calibration(*calib_dir, *calib_path);
+        *calib_dir = *calib_path = NULL;
+        tq_range_table_free(ranges);
+        tq_range_table_free(trained);
+    }
     return rc;
 }

@@ -34,8 +34,11 @@ static void usage(FILE *f)
             "  --mode qat        fine-tune the fp32 weights through fake quantisation on\n"
             "                    --train DATA.npz (targets: its `target` (MSE) or `label`\n"
             "                    (cross-entropy); neither: the fp32 model is the teacher),\n"
-            "                    then export like static, calibrated on --n-calibration\n"
-            "                    samples of DATA.npz (or on --calibration when given)\n"
+            "                    then export like static. The fake quantisation trains\n"
+            "                    with the export's activation ranges (--method and the\n"
+            "                    options below, on --calibration, else on --n-calibration\n"
+            "                    samples of DATA.npz), calibrated once before training\n"
+            "                    and written to the exported file as they are\n"
             "  --mode auto       try dynamic, static, qat in that order; keep the first whose\n"
             "                    gate drop (SPEC 4 synthetic-set PLCC) and, with --data, task\n"
             "                    metric drop stay inside --budget B (default 0.01)\n"
@@ -45,6 +48,9 @@ static void usage(FILE *f)
             "  --qat-centered    MSE objectives (target or teacher): remove the error's\n"
             "                    batch mean first, so a constant output offset (which a\n"
             "                    PLCC gate ignores) costs nothing\n"
+            "  --qat-recalibrate qat: the export calibrates again on the trained model\n"
+            "                    (same data and method) instead of writing the ranges the\n"
+            "                    training used\n"
             "  --smoke           qat: one epoch over at most 64 samples (CI)\n"
             "  --budget B        auto: allowed drop      --data D.npz  auto: evaluation set\n"
             "  --config F.yaml   the options above as YAML keys (e.g. `epochs-qat: 5`,\n"
@@ -414,6 +420,8 @@ static int run_quantize(int argc, char **argv, int user_argc, char **user_argv)
                 s.equalize_alpha_layers = (float)v;
         } else if (strcmp(a, "--qat-centered") == 0) {
             qat.centered = 1;
+        } else if (strcmp(a, "--qat-recalibrate") == 0) {
+            qat.recalibrate = 1;
         } else if (strcmp(a, "--activation-type") == 0) {
             i++;
             if (strcmp(val, "int8") == 0)

@@ -1,0 +1,152 @@
+#!/usr/bin/python3
+"""QAT must train with the activation ranges its export writes, and those
+must be the static export's own calibration (method and options as given).
+
+On fixtures/cnn.onnx calibrated on fixtures/cnn_calib.npz (its calibration
+set), trained one --smoke epoch on cnn_test_small.npz:
+- `--mode qat --method mse --per-channel --float-outputs`: the ranges the
+  fake quantisation held after training (report qat.trained_ranges) are
+  bit-equal to (a) the ranges `--mode static` with the same options
+  calibrates on the same set (its report), so QAT computed them through
+  the real calibration code, once, before training, and kept them frozen;
+  (b) the ranges of the export's report; (c) the exported file itself:
+  every QuantizeLinear's scale and zero point, recomputed by numpy from
+  those ranges with ONNX Runtime's formula (asymmetric int8, the range
+  widened to hold 0, scale = (max - min) / 255, zero point = round(-128 -
+  min / scale)), as multisets.
+- The same with `--method minmax` gives other ranges (the MSE threshold
+  clips at least one tensor), equal to static minmax's: the test can fail
+  if QAT ignored --method.
+- The training changed the weights (the exported file differs from the
+  static one), so equal ranges are not equal by standing still.
+- `--qat-recalibrate`: the training ranges are the same, the exported ones
+  are calibrated again on the trained weights and differ.
+- Without --calibration (every training sample calibrates, 0 epochs) the
+  mse export equals `--mode static --method mse` on the training file byte
+  for byte (fixtures/mlp.onnx).
+Exit 0 pass, 1 failure.
+"""
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+ROOT = os.environ.get("TQ_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
+TOOL = os.environ.get("TQ_TOOL", os.path.join(ROOT, "build", "tools", "tinyq", "tinyq"))
+FIX = os.path.join(ROOT, "fixtures")
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what)
+
+
+def quantize(tmp, tag, model, *opts):
+    out = os.path.join(tmp, tag + ".onnx")
+    rep = out + ".json"
+    r = subprocess.run([TOOL, "quantize", model, "-o", out, "--report-out", rep, *opts],
+                       capture_output=True, text=True)
+    if r.returncode:
+        print(r.stdout + r.stderr)
+        sys.exit(f"{tag}: tinyq quantize exit {r.returncode}")
+    return out, json.load(open(rep))
+
+
+def sha(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def file_qparams(path):
+    """(scale, zero point) of every QuantizeLinear in the file, sorted."""
+    m = onnx.load(path)
+    inits = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
+    out = []
+    for n in m.graph.node:
+        if n.op_type == "QuantizeLinear":
+            out.append((float(inits[n.input[1]]), int(inits[n.input[2]])))
+    return sorted(out)
+
+
+def expected_qparams(ranges):
+    out = []
+    for lo, hi in ranges.values():
+        lo, hi = min(float(np.float32(lo)), 0.0), max(float(np.float32(hi)), 0.0)
+        scale = np.float32((hi - lo) / 255.0)
+        if not scale >= np.finfo(np.float32).tiny:
+            out.append((1.0, 0))
+            continue
+        zp = int(np.clip(np.rint(-128.0 - lo / float(scale)), -128, 127))
+        out.append((float(scale), zp))
+    return sorted(out)
+
+
+def as_f32(ranges):
+    return {k: tuple(np.float32(v)) for k, v in ranges.items()}
+
+
+def main():
+    cnn, cal = os.path.join(FIX, "cnn.onnx"), os.path.join(FIX, "cnn_calib.npz")
+    train = os.path.join(FIX, "cnn_test_small.npz")
+    common = ["--per-channel", "--float-outputs", "--calibration", cal]
+    qat = ["--mode", "qat", "--train", train, "--smoke"]
+    with tempfile.TemporaryDirectory() as tmp:
+        ranges = {}
+        for meth in ("mse", "minmax"):
+            s_out, s_rep = quantize(tmp, "static_" + meth, cnn, "--mode", "static",
+                                    "--method", meth, *common)
+            q_out, q_rep = quantize(tmp, "qat_" + meth, cnn, *qat, "--method", meth, *common)
+            trained = q_rep["qat"]["trained_ranges"]
+            ranges[meth] = as_f32(trained)
+            check(len(trained) == q_rep["qat"]["fake_quant_activations"] >= 2,
+                  f"{meth}: {len(trained)} trained ranges for "
+                  f"{q_rep['qat']['fake_quant_activations']} activation fake quants")
+            check(q_rep["qat"]["export_ranges"] == "trained", f"{meth}: export_ranges")
+            check(q_rep["qat"]["steps"] >= 1, f"{meth}: no training step")
+            check(as_f32(trained) == as_f32(s_rep["calibration"]["tensor_ranges"]),
+                  f"{meth}: QAT trained with other ranges than static calibrates:\n"
+                  f"{trained}\n{s_rep['calibration']['tensor_ranges']}")
+            check(as_f32(trained) == as_f32(q_rep["calibration"]["tensor_ranges"]),
+                  f"{meth}: the export's ranges differ from the trained ones")
+            got, want = file_qparams(q_out), expected_qparams(trained)
+            check(got == want, f"{meth}: exported Q scales/zero points {got} != from the "
+                  f"trained ranges {want}")
+            check(sha(q_out) != sha(s_out), f"{meth}: QAT export equals static: nothing trained")
+        differ = [k for k in ranges["mse"] if ranges["mse"][k] != ranges["minmax"].get(k)]
+        check(ranges["mse"].keys() == ranges["minmax"].keys() and differ,
+              f"mse and minmax QAT trained with the same ranges: {ranges}")
+
+        r_out, r_rep = quantize(tmp, "qat_recal", cnn, *qat, "--method", "mse", *common,
+                                "--qat-recalibrate")
+        check(r_rep["qat"]["export_ranges"] == "recalibrated", "recalibrate: export_ranges")
+        check(as_f32(r_rep["qat"]["trained_ranges"]) == ranges["mse"],
+              "recalibrate: the training ranges must not depend on the export choice")
+        check(as_f32(r_rep["calibration"]["tensor_ranges"]) != ranges["mse"],
+              "recalibrate: the export kept the training ranges")
+        check(file_qparams(r_out) == expected_qparams(r_rep["calibration"]["tensor_ranges"]),
+              "recalibrate: exported Q parameters differ from the report's ranges")
+
+        # no --calibration: n_calibration training samples (all of them here)
+        mlp, data = os.path.join(FIX, "mlp.onnx"), os.path.join(FIX, "mlp_data.npz")
+        a, _ = quantize(tmp, "mlp_qat", mlp, "--mode", "qat", "--train", data, "--epochs-qat",
+                        "0", "--n-calibration", "256", "--method", "mse", "--per-channel")
+        b, _ = quantize(tmp, "mlp_static", mlp, "--mode", "static", "--calibration", data,
+                        "--method", "mse", "--per-channel")
+        check(sha(a) == sha(b), "mlp: qat mse with 0 epochs != static mse")
+    if failures:
+        print(f"{len(failures)} failure(s)")
+        return 1
+    print("ok")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
