@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "runtime/ops/qcommon.h"
+#include "runtime/ops/qconv.h"
 
 typedef struct qconv_state {
     tq_qconv q;

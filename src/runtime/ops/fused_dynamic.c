@@ -17,6 +17,7 @@
 
 #include "kernels/dynq_dw.h"
 #include "runtime/ops/qcommon.h"
+#include "runtime/ops/qconv.h"
 
 #define XQ_ALIGN 64
 
