@@ -628,11 +628,11 @@ int tq_c4u_pairs_build(tq_c4u_pairs *p, int M, int KQ, const int8_t *w)
 static const tq_qdsp avx2_table = {
     AVX2_SHARED_ENTRIES,
     .qgemm_ind = tq_qgemm_ind_avx2,
-    .qgemm_c4 = tq_qgemm_c4_c, /* only chosen when VNNI is present (qcommon.c) */
+    .qgemm_c4 = tq_qgemm_c4_c, /* only chosen when VNNI is present (qconv.c) */
     .qgemm_c4u = tq_qgemm_c4u_avx2,
     .qgemm_c4u_pairs = tq_qgemm_c4u_pairs_avx2,
 };
-/* AVX2 plus the AVX512-VNNI implicit-GEMM kernels (qcommon.c takes
+/* AVX2 plus the AVX512-VNNI implicit-GEMM kernels (qconv.c takes
  * qgemm_c4 over qgemm_c4s here). */
 static const tq_qdsp vnni_table = {
     AVX2_SHARED_ENTRIES,

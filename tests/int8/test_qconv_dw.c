@@ -1,4 +1,4 @@
-/* The integer convolution engine's fast paths (qcommon.c: depthwise dw_run
+/* The integer convolution engine's fast paths (qconv.c: depthwise dw_run
  * + kernels/qgemm.h dw_taps; group-1 implicit GEMM over the padded image +
  * qgemm_ind) through the real ops: ConvInteger (int32
  * output) and QLinearConv (8-bit output through a per-block scratch), on

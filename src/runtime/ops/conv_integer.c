@@ -1,6 +1,6 @@
 /* ConvInteger (int32 out) and QLinearConv (8-bit out, per-channel weight
  * scales and zero points, int32 bias folded into the accumulator start
- * values), both on the exact integer engine in qcommon.c. */
+ * values), both on the exact integer engine in qconv.c. */
 #include <stdlib.h>
 #include <string.h>
 
