@@ -39,6 +39,16 @@ void tq_quantize_f32_c(const float *x, size_t n, float scale, int zp, int is_sig
     }
 }
 
+void tq_quantize_s16_c(const float *x, size_t n, float scale, int zp, int16_t *q)
+{
+    for (size_t i = 0; i < n; i++) {
+        float t = rintf(x[i] / scale) + (float)zp; /* tq_quantize_f32_c, uint8 */
+        t = t > 0.0f ? t : 0.0f;
+        t = t < 255.0f ? t : 255.0f;
+        q[i] = (int16_t)((int)t - zp);
+    }
+}
+
 void tq_minmax_f32_c(const float *x, size_t n, float *mn, float *mx)
 {
     float lo = INFINITY, hi = -INFINITY;
@@ -355,6 +365,7 @@ static const tq_qdsp c_table = {
     .widen_s16 = tq_qwiden_s16_c,
     .requant = tq_requant_c,
     .requant_cols = tq_requant_cols_c,
+    .quantize_s16 = tq_quantize_s16_c,
     .qgemm_ind = tq_qgemm_ind_c,
     .qgemm_c4 = tq_qgemm_c4_c,
     .qgemm_c4s = tq_qgemm_c4s_c,
@@ -622,6 +633,7 @@ int tq_c4u_pairs_build(tq_c4u_pairs *p, int M, int KQ, const int8_t *w)
     .epilogue_cols = tq_epilogue_cols_avx2, .dw_taps = tq_qdw_taps_avx2,                         \
     .widen_f32 = tq_qwiden_f32_avx2, .widen_s16 = tq_qwiden_s16_avx2,                            \
     .requant = tq_requant_avx2, .requant_cols = tq_requant_cols_avx2,                            \
+    .quantize_s16 = tq_quantize_s16_avx2,                                                         \
     .qgemm_c4s = tq_qgemm_c4s_avx2, .interleave4 = tq_interleave4_avx2,                          \
     .gather_u8 = tq_gather_u8_avx2, .qadd2 = tq_qadd2_avx2, .qelt2q = tq_qelt2q_avx2,           \
     .deint2_u32 = tq_deint2_u32_avx2

@@ -92,6 +92,11 @@ typedef void (*tq_qdw_taps_fn)(int32_t *out, int n, const float *const *src, con
 typedef void (*tq_qwiden_f32_fn)(float *dst, const void *src, int n, int step, int zp,
                                  int is_signed);
 
+/* q[i] = clamp(rint(x[i] / scale) + zp, 0, 255) - zp as int16: uint8
+ * QuantizeLinear (DynamicQuantizeLinear's) with the zero point taken off
+ * again, the row an int16 GEMM reads, without the byte tensor between. */
+typedef void (*tq_quantize_s16_fn)(const float *x, size_t n, float scale, int zp, int16_t *q);
+
 /* dst[i] = src[i * step] - zp as int16 (src int8 when is_signed, else
  * uint8); reads no byte past src[(n - 1) * step]. */
 typedef void (*tq_qwiden_s16_fn)(int16_t *dst, const void *src, int n, int step, int zp,
@@ -230,6 +235,7 @@ typedef struct tq_qdsp {
     tq_qwiden_s16_fn widen_s16;
     tq_requant_fn requant;
     tq_requant_cols_fn requant_cols;
+    tq_quantize_s16_fn quantize_s16;
     tq_qgemm_ind_fn qgemm_ind;
     tq_qgemm_c4_fn qgemm_c4;
     tq_qgemm_c4s_fn qgemm_c4s;
@@ -267,6 +273,7 @@ void tq_qdw_taps_c(int32_t *out, int n, const float *const *src, const float *w,
 void tq_qwiden_f32_c(float *dst, const void *src, int n, int step, int zp, int is_signed);
 void tq_qwiden_s16_c(int16_t *dst, const void *src, int n, int step, int zp, int is_signed);
 void tq_requant_c(const int32_t *acc, int n, float mult, int zp, int is_signed, void *out);
+void tq_quantize_s16_c(const float *x, size_t n, float scale, int zp, int16_t *q);
 void tq_requant_cols_c(const int32_t *acc, int M, int N, const int32_t *bias, const float *mult,
                        int zp, int is_signed, void *y);
 void tq_qgemm_ind_c(int M, int N, int K2, const int16_t *a, size_t lda,
@@ -306,6 +313,7 @@ void tq_qdw_taps_avx2(int32_t *out, int n, const float *const *src, const float 
 void tq_qwiden_f32_avx2(float *dst, const void *src, int n, int step, int zp, int is_signed);
 void tq_qwiden_s16_avx2(int16_t *dst, const void *src, int n, int step, int zp, int is_signed);
 void tq_requant_avx2(const int32_t *acc, int n, float mult, int zp, int is_signed, void *out);
+void tq_quantize_s16_avx2(const float *x, size_t n, float scale, int zp, int16_t *q);
 void tq_requant_cols_avx2(const int32_t *acc, int M, int N, const int32_t *bias,
                           const float *mult, int zp, int is_signed, void *y);
 void tq_interleave4_avx2(uint8_t *dst, const uint8_t *const *src, int n, uint8_t flip);

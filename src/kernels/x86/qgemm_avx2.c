@@ -203,6 +203,37 @@ void tq_quantize_f32_avx2(const float *x, size_t n, float scale, int zp, int is_
         tq_quantize_f32_c(x + i, n - i, scale, zp, is_signed, (uint8_t *)q + i);
 }
 
+void tq_quantize_s16_avx2(const float *x, size_t n, float scale, int zp, int16_t *q)
+{
+    quant_consts k;
+    if (!quant_consts_init(&k, scale, zp, 0)) {
+        tq_quantize_s16_c(x, n, scale, zp, q);
+        return;
+    }
+    const __m256i vz = _mm256_set1_epi32(zp);
+    for (size_t i = 0; i < n; i += 8) {
+        /* the last few through a zero-filled vector (a feature row is
+         * often shorter than 8) */
+        float tail[8] = { 0 };
+        size_t m = n - i < 8 ? n - i : 8;
+        if (m < 8)
+            memcpy(tail, x + i, sizeof(float) * m);
+        __m256 xv = _mm256_loadu_ps(m < 8 ? tail : x + i), near, r = quant_round(xv, &k, &near);
+        if (_mm256_movemask_ps(near))
+            r = quant_div(xv, &k);
+        /* q in [0, 255] minus zp: int16 without saturation */
+        __m256i v = _mm256_sub_epi32(quant_finish(r, &k), vz);
+        __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+        if (m == 8) {
+            _mm_storeu_si128((__m128i *)(q + i), w);
+        } else {
+            int16_t out[8];
+            _mm_storeu_si128((__m128i *)out, w);
+            memcpy(q + i, out, sizeof(int16_t) * m);
+        }
+    }
+}
+
 void tq_minmax_f32_avx2(const float *x, size_t n, float *mn, float *mx)
 {
     size_t i = 0;

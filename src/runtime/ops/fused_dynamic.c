@@ -111,6 +111,22 @@ static void quantize_input(tq_op_ctx *c, const dyn_state *st, const tq_qdsp *d, 
         tq_dynamic_quantize(d, x->data, n, xq, xs, xzp);
 }
 
+/* Input 0's DynamicQuantizeLinear parameters alone (quantize_input's) */
+static void input_qparams(tq_op_ctx *c, const dyn_state *st, const tq_qdsp *d, float *xs,
+                          int *xzp)
+{
+    const tq_value *x = c->in[0];
+    size_t n = (size_t)tq_value_numel(x);
+    float mn = 0.0f, mx = 0.0f;
+    if (st->use_range && x->has_range && n) {
+        mn = x->range_min;
+        mx = x->range_max;
+    } else if (n) {
+        d->minmax(x->data, n, &mn, &mx);
+    }
+    tq_dynamic_qparams(mn, mx, xs, xzp);
+}
+
 static int read_act(tq_op_ctx *c, dyn_state *st)
 {
     st->act.kind = (int)tq_node_attr_int(c->node, "act", TQ_QACT_NONE);
@@ -296,8 +312,8 @@ static int dmm_prepare(tq_op_ctx *c)
         return rc;
     if (c->n_in > 5 && c->in[5])
         return tq_op_fail(c, TQ_EUNSUPPORTED, "a residual input is only fused into DynQConv");
-    st->xq_bytes = align_up((size_t)tq_value_numel(x));
-    c->scratch_bytes = st->xq_bytes + sizeof(int16_t) * (size_t)st->M * (size_t)st->k2;
+    /* the int16 rows only: the input is quantised straight into them */
+    c->scratch_bytes = sizeof(int16_t) * (size_t)st->M * (size_t)st->k2;
     int64_t od[TQ_MAX_RANK];
     memcpy(od, x->dims, sizeof od);
     od[x->rank - 1] = st->N;
@@ -309,19 +325,20 @@ static int dmm_eval(tq_op_ctx *c)
 {
     dyn_state *st = c->state;
     const tq_qdsp *d = tq_qdsp_get();
-    uint8_t *xq = c->scratch;
-    int16_t *apack = (int16_t *)(void *)((char *)c->scratch + st->xq_bytes);
+    int16_t *apack = c->scratch;
     float xs;
     int xzp;
-    quantize_input(c, st, d, xq, &xs, &xzp);
-    /* rows of q - zp as int16, K padded to k2 with zeros (even K: the
-     * rows are back to back, one call for all) */
+    input_qparams(c, st, d, &xs, &xzp);
+    /* rows of q - zp as int16 straight from the floats (the bytes of
+     * DynamicQuantizeLinear never stored), K padded to k2 with zeros (even
+     * K: the rows are back to back, one call for all) */
+    const float *x = c->in[0]->data;
     if (st->k2 == st->K) {
-        d->widen_s16(apack, xq, (int)(st->M * st->K), 1, xzp, 0);
+        d->quantize_s16(x, (size_t)(st->M * st->K), xs, xzp, apack);
     } else {
         for (int64_t m = 0; m < st->M; m++) {
             int16_t *row = apack + m * st->k2;
-            d->widen_s16(row, xq + m * st->K, (int)st->K, 1, xzp, 0);
+            d->quantize_s16(x + m * st->K, (size_t)st->K, xs, xzp, row);
             row[st->K] = 0;
         }
     }
