@@ -153,6 +153,18 @@ static int c4_prepare(tq_op_ctx *c, tq_qconv *q, const tq_value *w, const tq_val
     return TQ_OK;
 }
 
+/* Columns and rows of the zero-padded input the taps reach: the last
+ * output's receptive field, or the input and its leading pad if larger. */
+static void padded_extent(const tq_qconv *q, int64_t *wneed, int64_t *hneed)
+{
+    *wneed = (q->ow - 1) * q->sw + (int64_t)(q->kw - 1) * q->dw + 1;
+    *hneed = (q->oh - 1) * q->sh + (int64_t)(q->kh - 1) * q->dh + 1;
+    if (*wneed < q->iw + q->pl)
+        *wneed = q->iw + q->pl;
+    if (*hneed < q->ih + q->pt)
+        *hneed = q->ih + q->pt;
+}
+
 int tq_qconv_prepare(tq_op_ctx *c, tq_qconv *q, int xi, int wi, int w_zp_i, size_t *scratch,
                      int64_t *out_dims)
 {
@@ -232,13 +244,9 @@ int tq_qconv_prepare(tq_op_ctx *c, tq_qconv *q, int xi, int wi, int w_zp_i, size
     q->ldb = tq_qgemm_ldb((int)(rows * q->ow));
     q->cols_bytes = (size_t)q->k2 * q->ldb * sizeof(int16_t);
     q->dw_fast = q->cin_g == 1 && q->cout_g == 1 && q->kh * q->kw <= TQ_QDW_MAX_TAPS;
+    int64_t wneed, hneed;
+    padded_extent(q, &wneed, &hneed);
     if (q->dw_fast) {
-        int64_t wneed = (q->ow - 1) * q->sw + (int64_t)(q->kw - 1) * q->dw + 1;
-        int64_t hneed = (q->oh - 1) * q->sh + (int64_t)(q->kh - 1) * q->dh + 1;
-        if (wneed < q->iw + q->pl)
-            wneed = q->iw + q->pl;
-        if (hneed < q->ih + q->pt)
-            hneed = q->ih + q->pt;
         q->dw_ph_len = (wneed + q->sw - 1) / q->sw;
         q->dw_rows = hneed;
         size_t plane = (size_t)hneed * (size_t)q->sw * (size_t)q->dw_ph_len * sizeof(float);
@@ -247,12 +255,6 @@ int tq_qconv_prepare(tq_op_ctx *c, tq_qconv *q, int xi, int wi, int w_zp_i, size
     }
     q->implicit = !q->dw_fast && q->group == 1;
     if (q->implicit) {
-        int64_t wneed = (q->ow - 1) * q->sw + (int64_t)(q->kw - 1) * q->dw + 1;
-        int64_t hneed = (q->oh - 1) * q->sh + (int64_t)(q->kh - 1) * q->dh + 1;
-        if (wneed < q->iw + q->pl)
-            wneed = q->iw + q->pl;
-        if (hneed < q->ih + q->pt)
-            hneed = q->ih + q->pt;
         q->ip_ph_len = (wneed + q->sw - 1) / q->sw;
         q->ip_row_len = q->ip_ph_len * q->sw;
         q->ip_rows = hneed;
