@@ -443,14 +443,8 @@ static void dw_build_plane(const tq_qconv *q, const tq_qdsp *d, const void *xg, 
         const uint8_t *row = (const uint8_t *)xg + iy * q->iw;
         for (int p = 0; p < q->sw; p++) {
             float *ph = dst + p * q->dw_ph_len;
-            /* phase index i holds input column i * sw + p - pl: inside the
-             * image for i in [lo, hi), zero (padding) elsewhere */
-            int64_t first = q->pl - p, lo = first > 0 ? (first + q->sw - 1) / q->sw : 0;
-            int64_t hi = (q->iw - 1 + q->pl - p) >= 0 ? (q->iw - 1 + q->pl - p) / q->sw + 1 : 0;
-            if (hi > q->dw_ph_len)
-                hi = q->dw_ph_len;
-            if (lo > hi)
-                lo = hi;
+            int64_t lo, hi;
+            tq_qconv_phase_span(q, p, q->dw_ph_len, &lo, &hi);
             for (int64_t i = 0; i < lo; i++)
                 ph[i] = 0.0f;
             if (hi > lo)

@@ -99,6 +99,19 @@ typedef struct tq_qconv {
     int64_t *c4_koff;           /* per quad row: byte offset into the image */
 } tq_qconv;
 
+/* Column phase p of a padded row (qconv.h: columns split into sw phases of
+ * ph_len): phase index i holds input column i * sw + p - pl, inside the
+ * image for i in [*lo, *hi), padding elsewhere. */
+static inline void tq_qconv_phase_span(const tq_qconv *q, int p, int64_t ph_len, int64_t *lo,
+                                       int64_t *hi)
+{
+    int64_t first = q->pl - p, last = q->iw - 1 + q->pl - p;
+    *lo = first > 0 ? (first + q->sw - 1) / q->sw : 0;
+    *hi = last >= 0 ? last / q->sw + 1 : 0;
+    *hi = *hi > ph_len ? ph_len : *hi;
+    *lo = *lo > *hi ? *hi : *lo;
+}
+
 /* Shape/attribute checks and output shape for x (in[xi]) and w (in[wi]);
  * w_zp_i: input index of the weight zero point (or -1). Packs the weights
  * when w (and its zp) are constant. Sets *scratch to the bytes needed. */

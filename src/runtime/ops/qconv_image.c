@@ -22,13 +22,8 @@ void tq_qconv_build_image(const tq_qconv *q, const tq_qdsp *d, const void *xn, i
             const uint8_t *row = (const uint8_t *)xn + ci * plane_in + iy * q->iw;
             for (int p = 0; p < q->sw; p++) {
                 int16_t *ph = dst + p * q->ip_ph_len;
-                int64_t first = q->pl - p, lo = first > 0 ? (first + q->sw - 1) / q->sw : 0;
-                int64_t last = q->iw - 1 + q->pl - p;
-                int64_t hi = last >= 0 ? last / q->sw + 1 : 0;
-                if (hi > q->ip_ph_len)
-                    hi = q->ip_ph_len;
-                if (lo > hi)
-                    lo = hi;
+                int64_t lo, hi;
+                tq_qconv_phase_span(q, p, q->ip_ph_len, &lo, &hi);
                 for (int64_t i = 0; i < lo; i++)
                     ph[i] = 0;
                 if (hi > lo)
@@ -166,11 +161,8 @@ void tq_qconv_build_c4_image(const tq_qconv *q, const tq_qdsp *d, const void *xn
                 }
                 for (int p = 0; p < q->sw; p++) {
                     uint8_t *ph = ln + p * q->ip_ph_len;
-                    int64_t first = q->pl - p, lo = first > 0 ? (first + q->sw - 1) / q->sw : 0;
-                    int64_t last = q->iw - 1 + q->pl - p;
-                    int64_t hi = last >= 0 ? last / q->sw + 1 : 0;
-                    hi = hi > q->ip_ph_len ? q->ip_ph_len : hi;
-                    lo = lo > hi ? hi : lo;
+                    int64_t lo, hi;
+                    tq_qconv_phase_span(q, p, q->ip_ph_len, &lo, &hi);
                     memset(ph, pad, (size_t)lo);
                     if (hi > lo)
                         d->gather_u8(ph + lo, row + lo * q->sw + p - q->pl, (int)(hi - lo), q->sw);
