@@ -104,7 +104,8 @@ void tq_qgemm_c4u_avx2(int M, int N, int KQ, const int8_t *w, const uint8_t *con
 
 /* ---- Paired steps (kernels/qgemm.h tq_c4u_pairs): two quads' vpmaddubsw
  * pair sums added in int16, one vpmaddwd for both. 3 multiplies per two
- * quads instead of 4. */
+ * quads instead of 4. Then the single steps, then each row's one-row
+ * correction steps (the other halves of rows that were over the bound). */
 
 /* acc += widen(a0 * wa + a1 * wb) (the pair fits int16: tq_c4u_pairs) */
 static inline __m256i dot8_u8(__m256i acc, __m256i a0, __m256i wa, __m256i a1, __m256i wb,
