@@ -154,7 +154,7 @@ static void test_cnn_static_uint8(void **st) { (void)st; check(TQ_UINT8); }
  * op's, so the fused CNN must give the same bytes -- hence the same logits,
  * bit for bit -- on every CPU tier: AVX2 only (TQ_CPU_MASK=1), C only (the
  * int16 im2col GEMM and the scalar QEltwise), and everything the machine
- * has (VNNI where present). */
+ * has (VNNI where present); and at batch 5 the same bytes per image. */
 static void check_tiers(tq_dtype act, int reduce_range)
 {
     tq_model *m = quantised_cnn(act, reduce_range);
@@ -197,6 +197,28 @@ static void check_tiers(tq_dtype act, int reduce_range)
             }
         }
     }
+    /* a batch of 5 on the AVX2 tier gives each image's batch-1 bytes (the
+     * per-image layouts, row blocks and batch slicing) */
+    enum { B = 5 };
+    float *xb = malloc(sizeof(float) * (size_t)n * B), *yb = malloc(sizeof(float) * 10 * B);
+    assert_true(xb && yb);
+    for (int64_t i = 0; i < n * B; i++)
+        xb[i] = rnd01() * 2.0f - 0.25f;
+    tq_cpu_set_mask(1u);
+    tq_tensor_view y;
+    in.dims[0] = B;
+    in.data = xb;
+    assert_int_equal(tq_session_run(s[0], &in, 1, &y, 1, &err), TQ_OK);
+    assert_int_equal(tq_shape_numel(y.dims, y.rank), 10 * B);
+    memcpy(yb, y.data, sizeof(float) * 10 * B);
+    in.dims[0] = 1;
+    for (int b = 0; b < B; b++) {
+        in.data = xb + (size_t)b * (size_t)n;
+        assert_int_equal(tq_session_run(s[0], &in, 1, &y, 1, &err), TQ_OK);
+        assert_memory_equal(y.data, yb + 10 * b, sizeof(float) * 10);
+    }
+    free(xb);
+    free(yb);
     tq_cpu_set_mask(~0u);
     free(x);
     free(ref);
