@@ -259,19 +259,6 @@ int tq_qconv_prepare(tq_op_ctx *c, tq_qconv *q, int xi, int wi, int w_zp_i, size
         q->ip_row_len = q->ip_ph_len * q->sw;
         q->ip_rows = hneed;
         q->ip_plane = hneed * q->ip_row_len;
-        bool multi = q->sh == 1 && q->sw == 1;
-        /* strided: one GEMM per output row into a block of rows
-         * (implicit_run's per_row path), so the epilogue runs once per
-         * block, not per output row (narrow rows such as a 1x1 stride-2
-         * shortcut's 7 pixels paid one requant call per channel and row).
-         * A row's 16-pixel GEMM block may read past its phase: at most 16
-         * pixels past the image end, inside its slack. */
-        bool rowwise = !multi && q->ip_row_len != q->ow;
-        int64_t br = multi ? 512 / q->ip_row_len : rowwise ? 512 / q->ow : 1;
-        br = br < 1 ? 1 : (br > q->oh ? q->oh : br);
-        q->ip_block_rows = (int)br;
-        int64_t ncols = multi ? (br - 1) * q->ip_row_len + q->ow : rowwise ? br * q->ow : q->ow;
-        q->ldb = tq_qgemm_ldb((int)ncols);
         /* slack: qgemm_ind reads up to 15 columns past a row's N */
         q->ip_img_bytes = ((size_t)(q->cin * q->ip_plane) + 32) * sizeof(int16_t);
         q->ip_img_bytes = (q->ip_img_bytes + 63) / 64 * 64;
@@ -291,12 +278,21 @@ int tq_qconv_prepare(tq_op_ctx *c, tq_qconv *q, int xi, int wi, int w_zp_i, size
             q->ip_koff[q->k] = 0;
         if ((rc = c4_prepare(c, q, w, wzp)))
             return rc;
-        if (q->c4_shift) { /* blocks of whole output rows, no pad columns */
-            br = 512 / q->ow;
-            br = br < 1 ? 1 : (br > q->oh ? q->oh : br);
-            q->ip_block_rows = (int)br;
-            q->ldb = tq_qgemm_ldb((int)(br * q->ow));
-        }
+        /* Output rows per GEMM block. Stride 1 on the padded image: one GEMM
+         * over the padded width (pad columns computed and dropped). The
+         * compact copies of c4_shift: whole rows back to back. Strided: one
+         * GEMM per output row into a block of rows (implicit_run's per_row
+         * path), so the epilogue runs once per block, not per output row
+         * (narrow rows such as a 1x1 stride-2 shortcut's 7 pixels paid one
+         * requant call per channel and row); a row's 16-pixel GEMM block may
+         * read past its phase: at most 16 pixels past the image end, inside
+         * its slack. */
+        bool multi = !q->c4_shift && q->sh == 1 && q->sw == 1;
+        bool whole_rows = multi || q->c4_shift || q->ip_row_len != q->ow;
+        int64_t br = whole_rows ? 512 / (multi ? q->ip_row_len : q->ow) : 1;
+        br = br < 1 ? 1 : (br > q->oh ? q->oh : br);
+        q->ip_block_rows = (int)br;
+        q->ldb = tq_qgemm_ldb((int)(multi ? (br - 1) * q->ip_row_len + q->ow : br * q->ow));
     }
     size_t need = q->cols_bytes;
     /* 8-bit outputs need an int32 block too. */
