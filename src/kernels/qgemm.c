@@ -190,23 +190,11 @@ void tq_requant_c(const int32_t *acc, int n, float mult, int zp, int is_signed, 
 void tq_requant_cols_c(const int32_t *acc, int M, int N, const int32_t *bias, const float *mult,
                        int zp, int is_signed, void *y)
 {
-    /* rint by the 1.5 * 2^23 trick (exact round-half-to-even for |x| < 2^22;
-     * larger values saturate anyway, so they are clamped to that first) */
-    const float big = 12582912.0f, lim = 4194304.0f;
-    const float lo = is_signed ? -128.0f : 0.0f, hi = is_signed ? 127.0f : 255.0f;
     for (int m = 0; m < M; m++)
         for (int n = 0; n < N; n++) {
             size_t i = (size_t)m * (size_t)N + (size_t)n;
-            float x = (float)(acc[i] + (bias ? bias[n] : 0)) * mult[n];
-            x = x > -lim ? x : -lim; /* NaN cannot occur: acc is an integer */
-            x = x < lim ? x : lim;
-            float t = ((x + big) - big) + (float)zp;
-            t = t > lo ? t : lo;
-            t = t < hi ? t : hi;
-            if (is_signed)
-                ((int8_t *)y)[i] = (int8_t)(int)t;
-            else
-                ((uint8_t *)y)[i] = (uint8_t)(int)t;
+            int32_t v = acc[i] + (bias ? bias[n] : 0);
+            tq_requant_c(&v, 1, mult[n], zp, is_signed, (uint8_t *)y + i);
         }
 }
 

@@ -256,7 +256,7 @@ static int qlmm_done(tq_op_ctx *c, const qmm_state *st, int64_t bi, int32_t *acc
     for (int64_t m = 0; m < st->M; m++)
         for (int64_t n = 0; n < st->N; n++) {
             float mult = as[as_n == 1 ? 0 : m] * bs[bs_n == 1 ? 0 : n] / ys;
-            tq_requant_row(acc + m * st->N + n, 1, mult, yz, st->y_signed, y + m * st->N + n);
+            tq_requant_c(acc + m * st->N + n, 1, mult, yz, st->y_signed, y + m * st->N + n);
         }
     return TQ_OK;
 }

@@ -83,16 +83,3 @@ void tq_dynamic_qparams(float mn, float mx, float *scale, int *zp)
     *zp = (int)rintf(z);
 }
 
-void tq_requant_row(const int32_t *acc, int n, float mult, int zp, bool is_signed, void *out)
-{
-    float lo = is_signed ? -128.0f : 0.0f, hi = is_signed ? 127.0f : 255.0f;
-    for (int i = 0; i < n; i++) {
-        float t = rintf((float)acc[i] * mult) + (float)zp;
-        t = t > lo ? t : lo;
-        t = t < hi ? t : hi;
-        if (is_signed)
-            ((int8_t *)out)[i] = (int8_t)(int)t;
-        else
-            ((uint8_t *)out)[i] = (uint8_t)(int)t;
-    }
-}

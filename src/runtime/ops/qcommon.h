@@ -55,7 +55,4 @@ extern const tq_op_def tq_op_quantize_linear, tq_op_dequantize_linear,
     tq_op_matmul_integer, tq_op_qlinear_matmul, tq_op_fused_dyn_conv, tq_op_fused_dyn_matmul,
     tq_op_fused_qdq_eltwise, tq_op_fused_qdq_gemm;
 
-/* Requantise int32 accumulators to 8 bits (see the scheme above). */
-void tq_requant_row(const int32_t *acc, int n, float mult, int zp, bool is_signed, void *out);
-
 #endif
