@@ -97,21 +97,9 @@ static int check_common(tq_op_ctx *c)
     return TQ_OK;
 }
 
-/* Quantise input 0 like DynamicQuantizeLinear, reusing its producer's
+/* Input 0's DynamicQuantizeLinear parameters, reusing its producer's
  * min/max when paired (the same values d->minmax would return: min and max
  * do not depend on the order they are taken in, NaNs ignored either way). */
-static void quantize_input(tq_op_ctx *c, const dyn_state *st, const tq_qdsp *d, uint8_t *xq,
-                           float *xs, int *xzp)
-{
-    const tq_value *x = c->in[0];
-    size_t n = (size_t)tq_value_numel(x);
-    if (st->use_range && x->has_range && n)
-        tq_dynamic_quantize_range(d, x->data, n, x->range_min, x->range_max, xq, xs, xzp);
-    else
-        tq_dynamic_quantize(d, x->data, n, xq, xs, xzp);
-}
-
-/* Input 0's DynamicQuantizeLinear parameters alone (quantize_input's) */
 static void input_qparams(tq_op_ctx *c, const dyn_state *st, const tq_qdsp *d, float *xs,
                           int *xzp)
 {
@@ -125,6 +113,14 @@ static void input_qparams(tq_op_ctx *c, const dyn_state *st, const tq_qdsp *d, f
         d->minmax(x->data, n, &mn, &mx);
     }
     tq_dynamic_qparams(mn, mx, xs, xzp);
+}
+
+/* Input 0 quantised like DynamicQuantizeLinear into xq */
+static void quantize_input(tq_op_ctx *c, const dyn_state *st, const tq_qdsp *d, uint8_t *xq,
+                           float *xs, int *xzp)
+{
+    input_qparams(c, st, d, xs, xzp);
+    d->quantize(c->in[0]->data, (size_t)tq_value_numel(c->in[0]), *xs, *xzp, 0, xq);
 }
 
 static int read_act(tq_op_ctx *c, dyn_state *st)
@@ -219,16 +215,9 @@ static void dconv_dw_eval(tq_op_ctx *c, dyn_state *st)
 {
     const tq_value *x = c->in[0];
     const tq_qconv *q = &st->q;
-    size_t n = (size_t)tq_value_numel(x);
-    float mn = 0.0f, mx = 0.0f, xs;
+    float xs;
     int xzp;
-    if (st->use_range && x->has_range && n) {
-        mn = x->range_min;
-        mx = x->range_max;
-    } else if (n) {
-        st->d->minmax(x->data, n, &mn, &mx);
-    }
-    tq_dynamic_qparams(mn, mx, &xs, &xzp);
+    input_qparams(c, st, st->d, &xs, &xzp);
     tq_dynq_dw_fn fn = tq_dynq_dw_get();
     float rmin = INFINITY, rmax = -INFINITY;
     int64_t in_plane = q->ih * q->iw;
