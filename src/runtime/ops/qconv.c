@@ -137,8 +137,7 @@ static int c4_prepare(tq_op_ctx *c, tq_qconv *q, const tq_value *w, const tq_val
                 int64_t pix = cq * q->ip_plane + trow * q->ip_row_len +
                               (tcol % q->sw) * q->ip_ph_len + tcol / q->sw;
                 if (q->c4_shift) /* copy (kx, row parity), quad cq, row trow / sh */
-                    pix = (((kx * q->sh + trow % q->sh) * q->c4_quads + cq) * q->c4_rows_par +
-                           trow / q->sh) * q->ow;
+                    pix = tq_qconv_shift_pixel(q, kx, trow % q->sh, cq, trow / q->sh);
                 q->c4_koff[(cq * q->kh + ky) * q->kw + kx] = 4 * pix;
             }
     /* image (4 bytes per pixel + 16 pixels of slack), row pointers, start

@@ -112,6 +112,13 @@ static inline void tq_qconv_phase_span(const tq_qconv *q, int p, int64_t ph_len,
     *lo = *lo > *hi ? *hi : *lo;
 }
 
+/* c4_shift: the first pixel of row j of copy (kx, ry) of quad cq */
+static inline int64_t tq_qconv_shift_pixel(const tq_qconv *q, int kx, int64_t ry, int64_t cq,
+                                           int64_t j)
+{
+    return (((kx * q->sh + ry) * q->c4_quads + cq) * q->c4_rows_par + j) * q->ow;
+}
+
 /* Shape/attribute checks and output shape for x (in[xi]) and w (in[wi]);
  * w_zp_i: input index of the weight zero point (or -1). Packs the weights
  * when w (and its zp) are constant. Sets *scratch to the bytes needed. */

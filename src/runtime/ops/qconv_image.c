@@ -35,6 +35,7 @@ void tq_qconv_build_image(const tq_qconv *q, const tq_qdsp *d, const void *xn, i
         }
     memset(img + q->cin * q->ip_plane, 0, 32 * sizeof(int16_t));
 }
+
 /* c4_shift (qconv.h): padded row pr of quad cq, split into its column
  * phases in `row` (one phase when sw = 1), into its kw compact copies */
 static void c4_shift_copies(const tq_qconv *q, int64_t cq, int64_t pr, const uint8_t *row,
@@ -43,7 +44,7 @@ static void c4_shift_copies(const tq_qconv *q, int64_t cq, int64_t pr, const uin
     int64_t ry = pr % q->sh, j = pr / q->sh;
     for (int kx = 0; kx < q->kw; kx++) {
         int64_t t = (int64_t)kx * q->dw;
-        memcpy(img + 4 * ((((kx * q->sh + ry) * q->c4_quads + cq) * q->c4_rows_par + j) * q->ow),
+        memcpy(img + 4 * tq_qconv_shift_pixel(q, kx, ry, cq, j),
                row + 4 * ((t % q->sw) * q->ip_ph_len + t / q->sw), 4 * (size_t)q->ow);
     }
 }
