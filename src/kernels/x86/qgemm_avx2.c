@@ -92,6 +92,14 @@ void tq_qgemm_s16_avx2(int M, int N, int K2, const int16_t *a, size_t lda, const
     gemm_s16(M, N, K2, a, lda, b, ldb, NULL, row_init, c, ldc);
 }
 
+/* 8 int32 -> 8 bytes, saturating to int8 or uint8 (values already in the
+ * 8-bit range, or meant to saturate) */
+static inline __m128i pack8(__m256i v, int is_signed)
+{
+    __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    return is_signed ? _mm_packs_epi16(w, w) : _mm_packus_epi16(w, w);
+}
+
 /* QuantizeLinear of 8 floats (constants from quant_consts_init). x / scale
  * rounded to an integer is what counts. t = x * (1 / scale) is within
  * |t| 2^-23 of the exact quotient (two roundings) and fl(x / scale) within
@@ -169,10 +177,7 @@ static inline __m128i quant8(__m256 xv, const quant_consts *k, int is_signed)
     __m256 near, r = quant_round(xv, k, &near);
     if (_mm256_movemask_ps(near))
         r = quant_div(xv, k);
-    __m256i v = quant_finish(r, k);
-    /* 8 int32 in [-128, 255] -> 8 bytes. */
-    __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    return is_signed ? _mm_packs_epi16(w, w) : _mm_packus_epi16(w, w);
+    return pack8(quant_finish(r, k), is_signed);
 }
 
 void tq_quantize_f32_avx2(const float *x, size_t n, float scale, int zp, int is_signed, void *q)
@@ -527,28 +532,30 @@ void tq_qwiden_s16_avx2(int16_t *dst, const void *src, int n, int step, int zp, 
  * bound far outside every 8-bit result, so the later saturating packs give
  * the same bytes as clamping rint(x) + zp in float; NaN becomes -2^16, i.e.
  * the low end, like max_ps(NaN, lo) in the 8-lane path). */
-static inline __m256i requant_i32(const int32_t *acc, __m256 vm, __m256i vz)
+static inline __m256i requant_v(__m256i acc, __m256 vm, __m256i vz)
 {
     const __m256 big = _mm256_set1_ps(65536.0f), nbig = _mm256_set1_ps(-65536.0f);
-    __m256 x = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)acc)), vm);
+    __m256 x = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), vm);
     x = _mm256_max_ps(x, nbig); /* NaN -> -2^16 (second operand) */
     x = _mm256_min_ps(x, big);
     /* cvtps rounds half to even (default MXCSR), = rint; + zp exact in int32 */
     return _mm256_add_epi32(_mm256_cvtps_epi32(x), vz);
 }
 
-/* 8 requantised bytes of acc[0..8) (see requant_i32). */
+static inline __m256i requant_i32(const int32_t *acc, __m256 vm, __m256i vz)
+{
+    return requant_v(_mm256_loadu_si256((const __m256i *)acc), vm, vz);
+}
+
+/* 8 requantised bytes of acc[0..8) (see requant_v). */
 static inline __m128i requant8(const int32_t *acc, __m256 vm, __m256i vz, int is_signed)
 {
-    __m256i v = requant_i32(acc, vm, vz);
-    __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    return is_signed ? _mm_packs_epi16(w, w) : _mm_packus_epi16(w, w);
+    return pack8(requant_i32(acc, vm, vz), is_signed);
 }
 
 void tq_requant_cols_avx2(const int32_t *acc, int M, int N, const int32_t *bias,
                           const float *mult, int zp, int is_signed, void *y)
 {
-    const __m256 lim = _mm256_set1_ps(4194304.0f), nlim = _mm256_set1_ps(-4194304.0f);
     const __m256i vz = _mm256_set1_epi32(zp);
     for (int m = 0; m < M; m++) {
         const int32_t *a = acc + (size_t)m * (size_t)N;
@@ -558,14 +565,8 @@ void tq_requant_cols_avx2(const int32_t *acc, int M, int N, const int32_t *bias,
             __m256i v = _mm256_loadu_si256((const __m256i *)(a + n));
             if (bias)
                 v = _mm256_add_epi32(v, _mm256_loadu_si256((const __m256i *)(bias + n)));
-            __m256 x = _mm256_mul_ps(_mm256_cvtepi32_ps(v), _mm256_loadu_ps(mult + n));
-            x = _mm256_min_ps(_mm256_max_ps(x, nlim), lim);
-            /* cvtps rounds half to even (= the C version's rint); the
-             * saturating packs are its clamp to the 8-bit range */
-            __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(x), vz);
-            __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
             _mm_storel_epi64((__m128i *)(o + n),
-                             is_signed ? _mm_packs_epi16(w, w) : _mm_packus_epi16(w, w));
+                             pack8(requant_v(v, _mm256_loadu_ps(mult + n), vz), is_signed));
         }
         if (n < N)
             tq_requant_cols_c(a + n, 1, N - n, bias ? bias + n : NULL, mult + n, zp, is_signed,
