@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -44,6 +45,10 @@ static void check_model(const char *name, int expect_fused)
     }
     char path[4096];
     snprintf(path, sizeof path, "%s/%s.int8.onnx", dir, name);
+    if (access(path, R_OK) != 0) { /* no seed models beside this checkout */
+        skip();
+        return;
+    }
     tq_model *m = NULL;
     tq_error err = {0};
     assert_int_equal(tq_model_load(&m, path, &err), TQ_OK);
