@@ -7,6 +7,10 @@
  *     which is how quantisers write it; QLinearConv requantises in float
  *     as ONNX Runtime does: qcommon.h)
  *   DQ(x) -> Gemm | MatMul(DQ(w) [, DQ(int32 bias)]) -> Q(y)  =>  tinyq.QGemm
+ *   either group's Q(y) -> DQ -> Relu | Clip -> Q(y') with the same scale and
+ *     zero point joins the group when the activation provably changes no
+ *     quantised value (its bounds lie outside what Q's saturation keeps:
+ *     redundant_tail), as the quantiser writes Conv -> Clip (ReLU6)
  *   DQ(a) [-> BN] [+ DQ(b) [-> BN]] [-> Relu|Clip] [-> Q]  =>  tinyq.QEltwise
  *     (runtime/ops/fused_qdq.c: byte tables per channel)
  *
@@ -65,6 +69,7 @@ static bool act_qdq(const tq_graph *g, int i, const char *op)
 
 typedef struct conv_group {
     int conv, q;
+    int tail[3]; /* DQ, Relu/Clip, Q joined by redundant_tail, or -1 */
     const char *ins[9];
     int n_ins;
 } conv_group;
@@ -176,6 +181,7 @@ static bool weight_dq_2d(const tq_graph *g, int i, bool trans, int64_t *n,
 
 typedef struct gemm_group {
     int node, q;
+    int tail[3]; /* as conv_group's */
     bool trans;
     const char *ins[9];
     int n_ins;
@@ -375,6 +381,77 @@ static bool match_elt_float(const tq_graph *g, int i, const bool *taken, elt_gro
 
 /* ---- rewriting */
 
+/* ---- a redundant activation after a group's output quantisation */
+
+/* Value of a scalar 8-bit zero point initializer. */
+static int zp_value(const tq_tensor *z)
+{
+    return z->dtype == TQ_UINT8 ? ((const uint8_t *)z->data)[0] : ((const int8_t *)z->data)[0];
+}
+
+/* Q (node q, a group's output) -> DQ -> Relu | Clip -> Q2, all with one scale
+ * and zero point (the quantiser writes Conv -> Clip so: ReLU6). The tail is
+ * the identity on Q's values when the activation leaves the two dequantised
+ * saturation ends where Q2 maps them back to themselves: DQ, the activation
+ * and Q2 are monotone, so every value between the ends maps to itself too
+ * (a value the activation moved would land on an end's image). Checked with
+ * the runtime's formulas, DQ = (q - zp) * s and Q = saturate(rint(v / s) +
+ * zp), so the fold is exact. tail[] gets the three node indices. */
+static bool redundant_tail(const tq_graph *g, int q, const bool *taken, int tail[3])
+{
+    tail[0] = tail[1] = tail[2] = -1;
+    int dq = tq_graph_sole_consumer(g, g->nodes[q].outputs[0]);
+    if (!act_qdq(g, dq, "DequantizeLinear") || taken[dq])
+        return false;
+    int a = tq_graph_sole_consumer(g, g->nodes[dq].outputs[0]);
+    elt_group act;
+    if (a < 0 || taken[a] || !match_act(g, a, &act))
+        return false;
+    int q2 = tq_graph_sole_consumer(g, g->nodes[a].outputs[0]);
+    if (!act_qdq(g, q2, "QuantizeLinear") || taken[q2])
+        return false;
+    const int idx[3] = { q, dq, q2 };
+    const tq_tensor *z = init_of(g, g->nodes[q].inputs[2]);
+    float s = *(const float *)init_of(g, g->nodes[q].inputs[1])->data;
+    int zp = zp_value(z);
+    for (int k = 1; k < 3; k++) {
+        const tq_tensor *zk = init_of(g, g->nodes[idx[k]].inputs[2]);
+        if (zk->dtype != z->dtype || zp_value(zk) != zp ||
+            *(const float *)init_of(g, g->nodes[idx[k]].inputs[1])->data != s)
+            return false;
+    }
+    if (!(s > 0.0f) || isinf(s) || (act.act == ACT_CLIP && (isnan(act.act_min) || isnan(act.act_max))))
+        return false;
+    const int qmin = z->dtype == TQ_UINT8 ? 0 : -128, qmax = qmin + 255;
+    for (int end = qmin; end <= qmax; end += 255) {
+        float v = (float)(end - zp) * s;
+        if (act.act == ACT_RELU)
+            v = v > 0.0f ? v : 0.0f;
+        else
+            v = v < act.act_min ? act.act_min : v > act.act_max ? act.act_max : v;
+        float r = rintf(v / s) + (float)zp; /* before saturation */
+        if (end == qmin ? !(r <= (float)qmin) : !(r >= (float)qmax))
+            return false;
+    }
+    tail[0] = dq;
+    tail[1] = a;
+    tail[2] = q2;
+    return true;
+}
+
+/* The node whose output a group writes: its own Q, or the joined tail's. */
+static const char *group_output(const tq_graph *g, int q, const int tail[3])
+{
+    return g->nodes[tail[2] >= 0 ? tail[2] : q].outputs[0];
+}
+
+static void take_tail(bool *drop, const int tail[3])
+{
+    for (int k = 0; k < 3; k++)
+        if (tail[k] >= 0)
+            drop[tail[k]] = true;
+}
+
 static int add_float_attr(tq_node *n, const char *name, float v)
 {
     tq_attr *a = tq_node_add_attr(n, name, TQ_ATTR_FLOAT);
@@ -393,7 +470,7 @@ static int emit_conv(tq_graph *tmp, const tq_graph *g, const conv_group *cg)
     for (int k = 0; k < cg->n_ins; k++)
         if (tq_node_add_input(n, cg->ins[k]))
             return TQ_ENOMEM;
-    if (tq_node_add_output(n, g->nodes[cg->q].outputs[0]))
+    if (tq_node_add_output(n, group_output(g, cg->q, cg->tail)))
         return TQ_ENOMEM;
     return tq_node_copy_attrs(n, cv);
 }
@@ -410,7 +487,7 @@ static int emit_gemm(tq_graph *tmp, const tq_graph *g, const gemm_group *gg)
     for (int k = 0; k < gg->n_ins; k++)
         if (tq_node_add_input(n, gg->ins[k]))
             return TQ_ENOMEM;
-    if (tq_node_add_output(n, g->nodes[gg->q].outputs[0]))
+    if (tq_node_add_output(n, group_output(g, gg->q, gg->tail)))
         return TQ_ENOMEM;
     tq_attr *a = tq_node_add_attr(n, "transB", TQ_ATTR_INT);
     if (!a)
@@ -471,16 +548,20 @@ int tq_fuse_qdq(tq_model *m, int *n_fused, tq_error *err)
         conv_group cg;
         if (!match_conv(g, i, drop, &cg))
             continue;
+        redundant_tail(g, cg.q, drop, cg.tail);
         rc = emit_conv(&tmp, g, &cg);
         drop[cg.conv] = drop[cg.q] = true;
+        take_tail(drop, cg.tail);
         (*n_fused)++;
     }
     for (int i = 0; i < g->n_nodes && rc == TQ_OK; i++) {
         gemm_group gg;
         if (!match_gemm(g, i, drop, &gg))
             continue;
+        redundant_tail(g, gg.q, drop, gg.tail);
         rc = emit_gemm(&tmp, g, &gg);
         drop[gg.node] = drop[gg.q] = true;
+        take_tail(drop, gg.tail);
         (*n_fused)++;
     }
     for (int pass = 0; pass < 2; pass++)
