@@ -7,6 +7,8 @@
  *     which is how quantisers write it; QLinearConv requantises in float
  *     as ONNX Runtime does: qcommon.h)
  *   DQ(x) -> Gemm | MatMul(DQ(w) [, DQ(int32 bias)]) -> Q(y)  =>  tinyq.QGemm
+ *   DQ(x) -> Conv(DQ(w) [, DQ(int32 bias)]) -> y read as float  =>  tinyq.QConvF
+ *     (--float-outputs; runtime/ops/qconv_float.c)
  *   either group's Q(y) -> DQ -> Relu | Clip -> Q(y') with the same scale and
  *     zero point joins the group when the activation provably changes no
  *     quantised value (its bounds lie outside what Q's saturation keeps:
@@ -122,10 +124,13 @@ static bool bias_dq(const tq_graph *g, int i, int64_t cout, float xs, const tq_t
     return true;
 }
 
-static bool match_conv(const tq_graph *g, int i, const bool *taken, conv_group *cg)
+/* The input side of a Conv group: DQ(x), DQ(w) and an optional DQ(int32
+ * bias) whose scale is x_scale * w_scale. Fills ins[0..5] and *bias. */
+static bool conv_inputs(const tq_graph *g, int i, const bool *taken, conv_group *cg,
+                        const char **bias)
 {
     const tq_node *cv = &g->nodes[i];
-    if (!tq_node_is_onnx(cv, "Conv") || cv->n_inputs < 2 || cv->n_outputs != 1)
+    if (!tq_node_is_onnx(cv, "Conv") || cv->n_inputs < 2 || cv->n_outputs != 1 || taken[i])
         return false;
     int dx = tq_graph_producer(g, cv->inputs[0]), dw = tq_graph_producer(g, cv->inputs[1]);
     int64_t cout;
@@ -133,24 +138,50 @@ static bool match_conv(const tq_graph *g, int i, const bool *taken, conv_group *
     if (!act_qdq(g, dx, "DequantizeLinear") || !weight_dq(g, dw, &cout, &ws))
         return false;
     const tq_node *nx = &g->nodes[dx], *nw = &g->nodes[dw];
-    const char *bias = NULL;
+    *bias = NULL;
     if (cv->n_inputs > 2 && cv->inputs[2][0]) {
         int db = tq_graph_producer(g, cv->inputs[2]);
         float xs = *(const float *)init_of(g, nx->inputs[1])->data;
         if (!bias_dq(g, db, cout, xs, ws))
             return false;
-        bias = g->nodes[db].inputs[0];
+        *bias = g->nodes[db].inputs[0];
     }
-    int q = tq_graph_sole_consumer(g, cv->outputs[0]);
-    if (!act_qdq(g, q, "QuantizeLinear") || taken[q] || taken[i])
+    const char *ins[6] = { nx->inputs[0], nx->inputs[1], nx->inputs[2],
+                           nw->inputs[0], nw->inputs[1], nw->inputs[2] };
+    memcpy(cg->ins, ins, sizeof ins);
+    cg->conv = i;
+    cg->q = -1;
+    cg->tail[0] = cg->tail[1] = cg->tail[2] = -1;
+    return true;
+}
+
+static bool match_conv(const tq_graph *g, int i, const bool *taken, conv_group *cg)
+{
+    const char *bias;
+    if (!conv_inputs(g, i, taken, cg, &bias))
+        return false;
+    int q = tq_graph_sole_consumer(g, g->nodes[i].outputs[0]);
+    if (!act_qdq(g, q, "QuantizeLinear") || taken[q])
         return false;
     const tq_node *nq = &g->nodes[q];
-    cg->conv = i;
     cg->q = q;
-    const char *ins[9] = { nx->inputs[0], nx->inputs[1], nx->inputs[2], nw->inputs[0],
-                           nw->inputs[1], nw->inputs[2], nq->inputs[1], nq->inputs[2], bias };
-    memcpy(cg->ins, ins, sizeof ins);
+    cg->ins[6] = nq->inputs[1];
+    cg->ins[7] = nq->inputs[2];
+    cg->ins[8] = bias;
     cg->n_ins = bias ? 9 : 8;
+    return true;
+}
+
+/* A Conv group whose float output is read as it is (--float-outputs: a
+ * skip Add, or a Relu before the next Q): tinyq.QConvF, the integer conv
+ * with the dequantising epilogue. */
+static bool match_conv_float(const tq_graph *g, int i, const bool *taken, conv_group *cg)
+{
+    const char *bias;
+    if (!conv_inputs(g, i, taken, cg, &bias))
+        return false;
+    cg->ins[6] = bias;
+    cg->n_ins = bias ? 7 : 6;
     return true;
 }
 
@@ -464,13 +495,19 @@ static int add_float_attr(tq_node *n, const char *name, float v)
 static int emit_conv(tq_graph *tmp, const tq_graph *g, const conv_group *cg)
 {
     const tq_node *cv = &g->nodes[cg->conv];
-    tq_node *n = tq_graph_add_node(tmp, "QLinearConv", cv->name);
+    bool to_float = cg->q < 0;
+    tq_node *n = tq_graph_add_node(tmp, to_float ? "QConvF" : "QLinearConv", cv->name);
     if (!n)
         return TQ_ENOMEM;
+    if (to_float) {
+        free(n->domain);
+        if (!(n->domain = strdup("tinyq")))
+            return TQ_ENOMEM;
+    }
     for (int k = 0; k < cg->n_ins; k++)
         if (tq_node_add_input(n, cg->ins[k]))
             return TQ_ENOMEM;
-    if (tq_node_add_output(n, group_output(g, cg->q, cg->tail)))
+    if (tq_node_add_output(n, to_float ? cv->outputs[0] : group_output(g, cg->q, cg->tail)))
         return TQ_ENOMEM;
     return tq_node_copy_attrs(n, cv);
 }
@@ -552,6 +589,14 @@ int tq_fuse_qdq(tq_model *m, int *n_fused, tq_error *err)
         rc = emit_conv(&tmp, g, &cg);
         drop[cg.conv] = drop[cg.q] = true;
         take_tail(drop, cg.tail);
+        (*n_fused)++;
+    }
+    for (int i = 0; i < g->n_nodes && rc == TQ_OK; i++) {
+        conv_group cg;
+        if (!match_conv_float(g, i, drop, &cg))
+            continue;
+        rc = emit_conv(&tmp, g, &cg);
+        drop[cg.conv] = true;
         (*n_fused)++;
     }
     for (int i = 0; i < g->n_nodes && rc == TQ_OK; i++) {
