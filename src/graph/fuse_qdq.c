@@ -7,8 +7,9 @@
  *     which is how quantisers write it; QLinearConv requantises in float
  *     as ONNX Runtime does: qcommon.h)
  *   DQ(x) -> Gemm | MatMul(DQ(w) [, DQ(int32 bias)]) -> Q(y)  =>  tinyq.QGemm
- *   DQ(x) -> Conv(DQ(w) [, DQ(int32 bias)]) -> y read as float  =>  tinyq.QConvF
- *     (--float-outputs; runtime/ops/qconv_float.c)
+ *   DQ(x) -> Conv | Gemm | MatMul(DQ(w) [, DQ(int32 bias)]) -> y read as float
+ *     =>  tinyq.QConvF / tinyq.QGemmF (--float-outputs: the integer op with a
+ *     dequantising epilogue; runtime/ops/qconv_float.c, fused_qdq.c)
  *   either group's Q(y) -> DQ -> Relu | Clip -> Q(y') with the same scale and
  *     zero point joins the group when the activation provably changes no
  *     quantised value (its bounds lie outside what Q's saturation keeps:
@@ -218,7 +219,9 @@ typedef struct gemm_group {
     int n_ins;
 } gemm_group;
 
-static bool match_gemm(const tq_graph *g, int i, const bool *taken, gemm_group *gg)
+/* The input side of a Gemm / MatMul group (as conv_inputs). */
+static bool gemm_inputs(const tq_graph *g, int i, const bool *taken, gemm_group *gg,
+                        const char **bias)
 {
     const tq_node *nd = &g->nodes[i];
     bool gemm = tq_node_is_onnx(nd, "Gemm");
@@ -237,25 +240,49 @@ static bool match_gemm(const tq_graph *g, int i, const bool *taken, gemm_group *
     if (!act_qdq(g, dx, "DequantizeLinear") || !weight_dq_2d(g, dw, trans, &n, &ws))
         return false;
     const tq_node *nx = &g->nodes[dx], *nw = &g->nodes[dw];
-    const char *bias = NULL;
+    *bias = NULL;
     if (gemm && nd->n_inputs > 2 && nd->inputs[2][0]) {
         int db = tq_graph_producer(g, nd->inputs[2]);
         float xs = *(const float *)init_of(g, nx->inputs[1])->data;
         if (!bias_dq(g, db, n, xs, ws) || init_of(g, g->nodes[db].inputs[0])->rank != 1)
             return false;
-        bias = g->nodes[db].inputs[0];
+        *bias = g->nodes[db].inputs[0];
     }
-    int q = tq_graph_sole_consumer(g, nd->outputs[0]);
+    gg->node = i;
+    gg->q = -1;
+    gg->tail[0] = gg->tail[1] = gg->tail[2] = -1;
+    gg->trans = trans;
+    const char *ins[6] = { nx->inputs[0], nx->inputs[1], nx->inputs[2],
+                           nw->inputs[0], nw->inputs[1], nw->inputs[2] };
+    memcpy(gg->ins, ins, sizeof ins);
+    return true;
+}
+
+static bool match_gemm(const tq_graph *g, int i, const bool *taken, gemm_group *gg)
+{
+    const char *bias;
+    if (!gemm_inputs(g, i, taken, gg, &bias))
+        return false;
+    int q = tq_graph_sole_consumer(g, g->nodes[i].outputs[0]);
     if (!act_qdq(g, q, "QuantizeLinear") || taken[q])
         return false;
     const tq_node *nq = &g->nodes[q];
-    gg->node = i;
     gg->q = q;
-    gg->trans = trans;
-    const char *ins[9] = { nx->inputs[0], nx->inputs[1], nx->inputs[2], nw->inputs[0],
-                           nw->inputs[1], nw->inputs[2], nq->inputs[1], nq->inputs[2], bias };
-    memcpy(gg->ins, ins, sizeof ins);
+    gg->ins[6] = nq->inputs[1];
+    gg->ins[7] = nq->inputs[2];
+    gg->ins[8] = bias;
     gg->n_ins = bias ? 9 : 8;
+    return true;
+}
+
+/* A Gemm / MatMul group whose float output is read as it is: tinyq.QGemmF. */
+static bool match_gemm_float(const tq_graph *g, int i, const bool *taken, gemm_group *gg)
+{
+    const char *bias;
+    if (!gemm_inputs(g, i, taken, gg, &bias))
+        return false;
+    gg->ins[6] = bias;
+    gg->n_ins = bias ? 7 : 6;
     return true;
 }
 
@@ -515,7 +542,8 @@ static int emit_conv(tq_graph *tmp, const tq_graph *g, const conv_group *cg)
 static int emit_gemm(tq_graph *tmp, const tq_graph *g, const gemm_group *gg)
 {
     const tq_node *src = &g->nodes[gg->node];
-    tq_node *n = tq_graph_add_node(tmp, "QGemm", src->name);
+    bool to_float = gg->q < 0;
+    tq_node *n = tq_graph_add_node(tmp, to_float ? "QGemmF" : "QGemm", src->name);
     if (!n)
         return TQ_ENOMEM;
     free(n->domain);
@@ -524,7 +552,7 @@ static int emit_gemm(tq_graph *tmp, const tq_graph *g, const gemm_group *gg)
     for (int k = 0; k < gg->n_ins; k++)
         if (tq_node_add_input(n, gg->ins[k]))
             return TQ_ENOMEM;
-    if (tq_node_add_output(n, group_output(g, gg->q, gg->tail)))
+    if (tq_node_add_output(n, to_float ? src->outputs[0] : group_output(g, gg->q, gg->tail)))
         return TQ_ENOMEM;
     tq_attr *a = tq_node_add_attr(n, "transB", TQ_ATTR_INT);
     if (!a)
@@ -607,6 +635,14 @@ int tq_fuse_qdq(tq_model *m, int *n_fused, tq_error *err)
         rc = emit_gemm(&tmp, g, &gg);
         drop[gg.node] = drop[gg.q] = true;
         take_tail(drop, gg.tail);
+        (*n_fused)++;
+    }
+    for (int i = 0; i < g->n_nodes && rc == TQ_OK; i++) {
+        gemm_group gg;
+        if (!match_gemm_float(g, i, drop, &gg))
+            continue;
+        rc = emit_gemm(&tmp, g, &gg);
+        drop[gg.node] = true;
         (*n_fused)++;
     }
     for (int pass = 0; pass < 2; pass++)

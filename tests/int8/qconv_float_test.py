@@ -1,14 +1,16 @@
 #!/usr/bin/python3
-"""tinyq.QConvF (runtime/ops/qconv_float.c): DQ(x) -> Conv(DQ(w), DQ(int32
-bias)) with a float output, as `tinyq quantize --float-outputs` writes it,
-runs as an integer conv with a dequantising epilogue. The unfused graph
+"""tinyq.QConvF (runtime/ops/qconv_float.c) and tinyq.QGemmF (fused_qdq.c):
+DQ(x) -> Conv | Gemm | MatMul(DQ(w), DQ(int32 bias)) with a float output, as
+`tinyq quantize --float-outputs` writes it, runs as the integer op with a
+dequantising epilogue. The unfused graph
 (TQ_NO_FUSE=1) and ONNX Runtime sum the dequantised values in float instead,
 so each output may differ by float rounding only: at most (K + 2) * 2^-24
 times the sum of |x_k * w_k| over its K terms plus |bias| (K + 1 roundings of
 the unfused sum and two of the fused epilogue, each within 2^-24 relative of
 the running magnitude). Checked per output for ordinary, depthwise, strided,
 padded and 1x1 convs, uint8 and int8 inputs, per-tensor and per-channel
-weights; the fused run must really contain QConvF (`tinyq bench --profile`).
+weights, and Gemm (transB, bias) / MatMul (no bias) cases; the fused run
+must really contain QConvF / QGemmF (`tinyq bench --profile`).
 Skips (77) without numpy/onnx; the ONNX Runtime comparison is skipped when
 its node packages are missing."""
 import os
@@ -75,6 +77,46 @@ def make_model(path, rng, cin, cout, k, stride, pad, group, xtype, per_channel, 
     return xs, xzp, wq, ws, (bq.astype(np.float32) * bs if bias else np.zeros(cout, np.float32))
 
 
+def make_gemm_model(path, rng, m, k, n, gemm, xtype, per_channel):
+    w_f = rng.standard_normal((n, k) if gemm else (k, n)).astype(np.float32) * 0.3
+    axis = 0 if gemm else 1
+    if per_channel:
+        ws = (np.abs(w_f).max(1 - axis) / 127).astype(np.float32)
+        wq = np.clip(np.rint(w_f / np.expand_dims(ws, 1 - axis)), -127, 127).astype(np.int8)
+    else:
+        ws = np.float32(np.abs(w_f).max() / 127)
+        wq = np.clip(np.rint(w_f / ws), -127, 127).astype(np.int8)
+    xs = np.float32(2.0 / 255)
+    xzp = np.array(128 if xtype == TensorProto.UINT8 else 0,
+                   dtype=np.uint8 if xtype == TensorProto.UINT8 else np.int8)
+    inits = [numpy_helper.from_array(np.array(xs, np.float32), "xs"),
+             numpy_helper.from_array(xzp, "xzp"), numpy_helper.from_array(wq, "wq"),
+             numpy_helper.from_array(np.array(ws, np.float32), "ws"),
+             numpy_helper.from_array(np.zeros(np.shape(ws), np.int8), "wzp")]
+    nodes = [helper.make_node("QuantizeLinear", ["x", "xs", "xzp"], ["xq"]),
+             helper.make_node("DequantizeLinear", ["xq", "xs", "xzp"], ["xd"]),
+             helper.make_node("DequantizeLinear", ["wq", "ws", "wzp"], ["wd"], axis=axis)]
+    bd = np.zeros(n, np.float32)
+    if gemm:
+        bs = (xs * np.broadcast_to(ws, (n,))).astype(np.float32)
+        bq = rng.integers(-3000, 3000, n).astype(np.int32)
+        bd = bq.astype(np.float32) * bs
+        inits += [numpy_helper.from_array(bq, "bq"), numpy_helper.from_array(bs, "bs"),
+                  numpy_helper.from_array(np.zeros(n, np.int32), "bzp")]
+        nodes.append(helper.make_node("DequantizeLinear", ["bq", "bs", "bzp"], ["bd"], axis=0))
+        nodes.append(helper.make_node("Gemm", ["xd", "wd", "bd"], ["y"], transB=1))
+    else:
+        nodes.append(helper.make_node("MatMul", ["xd", "wd"], ["y"]))
+    g = helper.make_graph(nodes, "qgemmf", [helper.make_tensor_value_info(
+        "x", TensorProto.FLOAT, [m, k])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    mo = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    mo.ir_version = 8
+    onnx.save(mo, path)
+    wd = (wq.astype(np.float32) * (np.expand_dims(ws, 1 - axis) if per_channel else ws))
+    return xs, xzp, (wd.T if gemm else wd).astype(np.float64), bd
+
+
 def abs_sum(x, w, stride, pad, group):
     """sum over each output's terms of |x_k * w_k| (float64, direct)"""
     n, cin, h, wd = x.shape
@@ -116,6 +158,38 @@ def main():
     ]
     failures = 0
     with tempfile.TemporaryDirectory() as work:
+        for j, (m, k, n, gemm, xt, pc) in enumerate([(5, 37, 19, True, TensorProto.UINT8, True),
+                                                     (3, 64, 8, False, TensorProto.INT8, False),
+                                                     (7, 6, 33, True, TensorProto.INT8, False)]):
+            path = os.path.join(work, f"g{j}.onnx")
+            xs, xzp, wd, bd = make_gemm_model(path, rng, m, k, n, gemm, xt, pc)
+            x = (rng.random((m, k), dtype=np.float32) * 2.2 - 1.1).astype(np.float32)
+            inp = os.path.join(work, f"gin{j}.npz")
+            np.savez(inp, x=x)
+            if "QGemmF" not in run([TOOL, "bench", path, "--iters", "1", "--profile"]):
+                print(f"FAIL gemm case {j}: the fused session has no QGemmF")
+                failures += 1
+                continue
+            outs = {}
+            for tag, env in (("fused", None), ("unfused", dict(os.environ, TQ_NO_FUSE="1"))):
+                o = os.path.join(work, f"g{tag}{j}.npz")
+                run([TOOL, "run", path, "-i", inp, "-o", o], env)
+                outs[tag] = np.load(o)["y"].astype(np.float64)
+            if have_ort:
+                o = os.path.join(work, f"gort{j}.npz")
+                run(["node", ORT_RUN, path, inp, o])
+                outs["ort"] = np.load(o)["y"].astype(np.float64)
+            lo, hi = (0, 255) if xt == TensorProto.UINT8 else (-128, 127)
+            xq = np.clip(np.rint(x / xs) + int(xzp), lo, hi)
+            xd = ((xq - int(xzp)) * xs).astype(np.float32).astype(np.float64)
+            bound = (k + 2) * 2.0 ** -24 * (np.abs(xd) @ np.abs(wd) + np.abs(bd.astype(np.float64)))
+            for ref in [r for r in ("unfused", "ort") if r in outs]:
+                d = np.abs(outs["fused"] - outs[ref])
+                ok = np.all(d <= bound)
+                print(f"{'ok  ' if ok else 'FAIL'} gemm case {j} ({m}x{k} @ {k}x{n}, "
+                      f"{'Gemm+bias' if gemm else 'MatMul'}): fused vs {ref}: max |diff| "
+                      f"{d.max():.3g}, {(d / np.maximum(bound, 1e-30)).max():.2f} of the bound")
+                failures += not ok
         for i, (cin, cout, k, s, p, grp, xt, pc, bias) in enumerate(cases):
             path = os.path.join(work, f"c{i}.onnx")
             xs, xzp, wq, ws, bd = make_model(path, rng, cin, cout, k, s, p, grp, xt, pc, bias)

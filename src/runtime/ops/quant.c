@@ -9,5 +9,6 @@ const tq_op_def *const tq_ops_quant[] = {
     &tq_op_quantize_linear, &tq_op_dequantize_linear, &tq_op_dynamic_quantize_linear,
     &tq_op_conv_integer,    &tq_op_qlinear_conv,      &tq_op_matmul_integer,
     &tq_op_qlinear_matmul,  &tq_op_fused_dyn_conv,    &tq_op_fused_dyn_matmul,
-    &tq_op_fused_qdq_eltwise, &tq_op_fused_qdq_gemm, &tq_op_fused_qdq_conv_float, NULL,
+    &tq_op_fused_qdq_eltwise, &tq_op_fused_qdq_gemm, &tq_op_fused_qdq_gemm_float,
+    &tq_op_fused_qdq_conv_float, NULL,
 };
