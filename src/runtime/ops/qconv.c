@@ -66,6 +66,58 @@ int tq_qconv_pack_weights(tq_op_ctx *c, tq_qconv *q, int wi, int w_zp_i, int16_t
 }
 
 /* Choose and set up the channel-quad path (see qconv.h). */
+/* Cost of one 4-row block over 16 pixels, in ns on an AVX2-only Zen 3
+ * (fitted to kernel timings over shapes K = 16..144 and weight spreads; the
+ * fit picked the faster kernel in all 28 cases measured): the pairing
+ * schedule pays a fixed block overhead, then per step; plain vpmaddubsw and
+ * the sign trick pay per quad. Small K favours the latter, large K with
+ * pairable weights the schedule. */
+static double pairs_cost(const tq_c4u_pairs *p)
+{
+    double ns = 0.0;
+    for (int b = 0; b < p->blocks; b++) {
+        int nc = p->ncorr[4 * b] + p->ncorr[4 * b + 1] + p->ncorr[4 * b + 2] + p->ncorr[4 * b + 3];
+        ns += 12.65 + 6.18 * p->npairs[b] + 2.58 * p->nsingles[b] + 1.93 * nc;
+    }
+    return ns;
+}
+
+static double per_quad_cost(int blocks, int kq)
+{
+    return blocks * (2.28 + 4.69 * kq);
+}
+
+/* The u8 x s8 kernel on plain AVX2 (no VNNI), all exact: plain vpmaddubsw
+ * (qgemm_c4u) when no weight pair can saturate it (always so for
+ * reduce-range weights); the sign trick for weights in [-127, 127] (every
+ * symmetric quantiser's); the pairing schedule, which splits the quads over
+ * the bound and pairs the others (3 multiplies per two quads instead of 4),
+ * where the cost model above says it is faster or where a -128 rules the
+ * sign trick out; else (no c4 layout) the int16 vpmaddwd path.
+ * TQ_C4U_PAIRS=1 / 0 forces the schedule on / off for A/B runs. */
+static int choose_avx2_kernel(tq_op_ctx *c, tq_qconv *q, bool has_m128)
+{
+    q->c4u_fits = tq_qgemm_c4u_fits(q->c4_w, (size_t)q->cout * (size_t)q->kq);
+    const char *force = getenv("TQ_C4U_PAIRS");
+    bool can_pair = tq_qdsp_get()->qgemm_c4u_pairs != NULL && q->cout % 4 == 0 &&
+                    !(force && strcmp(force, "0") == 0);
+    if (can_pair && tq_c4u_pairs_build(&q->c4u_pairs, (int)q->cout, q->kq, q->c4_w))
+        return tq_op_fail(c, TQ_ENOMEM, "out of memory");
+    bool direct = q->c4u_fits || !has_m128; /* plain vpmaddubsw or the sign trick */
+    bool use_pairs = can_pair && (!direct || (force && strcmp(force, "1") == 0) ||
+                                  pairs_cost(&q->c4u_pairs) <
+                                      per_quad_cost((int)(q->cout / 4), q->kq));
+    if (!use_pairs)
+        tq_c4u_pairs_free(&q->c4u_pairs);
+    q->c4_u8s8 = use_pairs || q->c4u_fits;
+    if (!q->c4_u8s8 && has_m128) {
+        qconv_release_c4(q);
+        return TQ_OK;
+    }
+    q->c4_signed = !q->c4_u8s8;
+    return TQ_OK;
+}
+
 static int c4_prepare(tq_op_ctx *c, tq_qconv *q, const tq_value *w, const tq_value *wzp)
 {
     unsigned cpu = tq_cpu_flags();
@@ -103,33 +155,9 @@ static int c4_prepare(tq_op_ctx *c, tq_qconv *q, const tq_value *w, const tq_val
                 has_m128 |= v == -128;
             }
     if (!(cpu & TQ_CPU_FLAG_AVX512VNNI)) {
-        /* AVX2 only, fastest first as measured on an AVX2-only Zen 3
-         * (docs/BENCHMARKS.md): plain vpmaddubsw (qgemm_c4u) when no weight
-         * pair can saturate it (always so for reduce-range weights); else
-         * the sign trick, exact for weights in [-127, 127] (every symmetric
-         * quantiser's); else the pairing schedule, which splits the quads
-         * over the bound (whole blocks of 4 output channels); else the int16
-         * vpmaddwd path. The schedule also pairs fitting quads (3 multiplies
-         * per two quads instead of 4): faster on a Zen 4 with VNNI masked,
-         * slower than plain vpmaddubsw on the Zen 3, so only on request
-         * (TQ_C4U_PAIRS=1, for A/B runs). */
-        q->c4u_fits = tq_qgemm_c4u_fits(q->c4_w, (size_t)q->cout * (size_t)q->kq);
-        bool pairs = tq_qdsp_get()->qgemm_c4u_pairs != NULL;
-        bool want_pairs = pairs && getenv("TQ_C4U_PAIRS") && strcmp(getenv("TQ_C4U_PAIRS"), "1") == 0;
-        if (q->c4u_fits)
-            q->c4_u8s8 = true;
-        else if (want_pairs || has_m128)
-            q->c4_u8s8 = pairs && q->cout % 4 == 0;
-        else
-            q->c4_u8s8 = false; /* the sign trick */
-        if (!q->c4_u8s8 && has_m128) {
-            qconv_release_c4(q);
-            return TQ_OK;
-        }
-        q->c4_signed = !q->c4_u8s8;
-        if (q->c4_u8s8 && pairs && (want_pairs || !q->c4u_fits) &&
-            tq_c4u_pairs_build(&q->c4u_pairs, (int)q->cout, q->kq, q->c4_w))
-            return tq_op_fail(c, TQ_ENOMEM, "out of memory");
+        int rc = choose_avx2_kernel(c, q, has_m128);
+        if (rc || !q->c4_w) /* an error, or the int16 path (c4 released) */
+            return rc;
     }
     for (int ky = 0; q->c4_taps && ky < q->kh; ky++)
         for (int g = 0; g < tquads; g++) /* quad g starts at tap 4g: pixel + 4g */
