@@ -3,7 +3,8 @@
  * as one kernel (graph/fuse_dynamic.c writes them). Inputs: x (float), w
  * (int8/uint8, constant), w_zero_point (optional), w_scale (float: scalar, or
  * one per output channel / column, in any shape with one non-1 dim: the
- * fuser checked it broadcast along the channel axis), bias (optional float per output channel/column).
+ * fuser checked it broadcast along the channel axis), bias (optional float
+ * per output channel/column).
  *
  * Equality with the unfused graph: x is quantised by the same function as
  * DynamicQuantizeLinear (tq_dynamic_quantize), the integer result is exact,
