@@ -6,6 +6,9 @@
  * Dynamic int8 (what ONNX Runtime's quantize_dynamic writes):
  *   DynamicQuantizeLinear(x) -> ConvInteger | MatMulInteger (constant weight)
  *   -> Cast(float) -> Mul(x_scale * w_scale) [-> Add(constant bias)]
+ * (w_scale per tensor, or per output channel when its Mul broadcasts along
+ * the channel axis: [C,1,1] / [1,C,1,1] for convs, [N] for matmuls, what
+ * --per-channel writes)
  * becomes tinyq.DynQConv / tinyq.DynQMatMul(x, w, w_zp, w_scale, bias): the
  * same quantised bytes, the same exact int32 accumulators, and the same two
  * float roundings (multiply, then add) as the unfused graph, so results are

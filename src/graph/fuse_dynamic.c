@@ -17,6 +17,20 @@ static bool is_scalar_like(const tq_tensor *t)
     return t && t->rank <= 1 && tq_tensor_numel(t) == 1;
 }
 
+/* A per-output-channel weight scale whose float Mul broadcasts along the
+ * channel axis only: conv [C,1,1] (what the per-channel quantiser writes) or
+ * [1,C,1,1]; matmul [N]. A [C] vector against a conv output would scale
+ * along the width instead, so it must not match. */
+static bool channel_shaped(const tq_tensor *t, bool conv, int64_t n)
+{
+    if (!conv)
+        return t->rank == 1 && t->dims[0] == n;
+    if (t->rank == 3)
+        return t->dims[0] == n && t->dims[1] == 1 && t->dims[2] == 1;
+    return t->rank == 4 && t->dims[0] == 1 && t->dims[1] == n && t->dims[2] == 1 &&
+           t->dims[3] == 1;
+}
+
 /* Constant bias vector of n floats for the Add operand `name`, broadcasting
  * along the channel axis (conv: [1,C,1,1] or [C,1,1]; matmul: [N]). Accepts an
  * initializer or Reshape(initializer, constant shape). Returns the name of an
@@ -185,7 +199,7 @@ static bool match(const tq_graph *g, int i, const bool *taken, fuse_group *fg)
     const tq_tensor *ws = init_of(g, sm->inputs[sj]);
     if (!ws || ws->dtype != TQ_FLOAT)
         return false;
-    if (!is_scalar_like(ws) && !(!conv && ws->rank == 1 && ws->dims[0] == nout))
+    if (!is_scalar_like(ws) && !channel_shaped(ws, conv, nout))
         return false;
 
     memset(fg, 0, sizeof *fg);

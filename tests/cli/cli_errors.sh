@@ -50,6 +50,18 @@ np.savez(f"{w}/wrong_shape.npz", features=np.zeros((2, 7), np.float32))
 np.savez(f"{w}/rank3.npz", features=np.zeros((2, 6, 1), np.float32))
 np.savez(f"{w}/wrong_dtype.npz", features=np.zeros((2, 6), np.int32))
 open(f"{w}/garbage.npz", "wb").write(b"PK\x03\x04 this is not really a zip file")
+# a fused dynamic conv whose weight scale spans two axes (one per output
+# channel must lie along one axis)
+from onnx import numpy_helper as nh
+inits = [nh.from_array(np.ones((4, 2, 1, 1), np.int8), "w"), nh.from_array(np.zeros((), np.int8), "wzp"),
+         nh.from_array(np.full((2, 2), 0.1, np.float32), "ws")]
+g = helper.make_graph([helper.make_node("DynQConv", ["x", "w", "wzp", "ws"], ["y"], name="bad_fused",
+                                        domain="tinyq")], "g",
+                      [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 4, 4])],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 4, 4])],
+                      initializer=inits)
+onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid("tinyq", 1)]),
+          f"{w}/dynq_bad_scale.onnx")
 PY
 
 expect 2 "truncated.onnx.*(not a valid ONNX|protobuf)" -- "$TOOL" run "$W/truncated.onnx"
@@ -57,6 +69,7 @@ expect 2 "random.onnx" -- "$TOOL" inspect "$W/random.onnx"
 expect 2 "empty.onnx" -- "$TOOL" run "$W/empty.onnx"
 expect 2 "no_such.onnx.*(No such file|cannot open)" -- "$TOOL" run "$W/no_such.onnx"
 expect 2 "unknown_op.onnx.*mystery_node.*FooBar" -- "$TOOL" run "$W/unknown_op.onnx"
+expect 2 "dynq_bad_scale.onnx.*bad_fused.*weight scale 'ws'" -- "$TOOL" run "$W/dynq_bad_scale.onnx"
 expect 2 "wrong_key.npz.*features" -- "$TOOL" run "$W/mlp.onnx" -i "$W/wrong_key.npz"
 expect 2 "wrong_shape.npz.*features.*dimension 1 is 7" -- "$TOOL" run "$W/mlp.onnx" -i "$W/wrong_shape.npz"
 expect 2 "rank3.npz.*rank 3" -- "$TOOL" run "$W/mlp.onnx" -i "$W/rank3.npz"

@@ -1,9 +1,11 @@
-/* Cast between float32/float16/double, the integer types and bool.
+/* Cast between float32/float16/double, the integer types and bool. The
+ * common numeric pairs take kernels/cast.h's loops (same results).
  * Float -> integer truncates toward zero (ONNX Cast); out-of-range values
  * wrap instead of invoking C undefined behaviour. Integer -> integer goes
  * through int64 so large int64 values keep every bit. */
 #include <string.h>
 
+#include "kernels/cast.h"
 #include "runtime/ops/ops_common.h"
 
 static bool castable(tq_dtype t)
@@ -59,6 +61,29 @@ static void store_i64(tq_dtype t, void *p, int64_t i, int64_t v)
     }
 }
 
+/* The kernels/cast.h loop for a pair, or NULL (the generic paths below). */
+static tq_cast_fn fast_cast(tq_dtype from, tq_dtype to)
+{
+    const tq_cast_kernels *k = tq_cast_get();
+    if (to == TQ_FLOAT)
+        switch (from) {
+        case TQ_INT32: return k->i32_f32;
+        case TQ_INT8: return k->i8_f32;
+        case TQ_UINT8: return k->u8_f32;
+        case TQ_DOUBLE: return k->f64_f32;
+        default: return NULL;
+        }
+    if (from == TQ_FLOAT)
+        switch (to) {
+        case TQ_INT32: return k->f32_i32;
+        case TQ_INT8: return k->f32_i8;
+        case TQ_UINT8: return k->f32_u8;
+        case TQ_DOUBLE: return k->f32_f64;
+        default: return NULL;
+        }
+    return NULL;
+}
+
 static int cast_eval(tq_op_ctx *c)
 {
     const tq_value *x = c->in[0];
@@ -67,6 +92,11 @@ static int cast_eval(tq_op_ctx *c)
     tq_dtype from = x->dtype, to = y->dtype;
     if (from == to) {
         tq_copy_through(c);
+        return TQ_OK;
+    }
+    tq_cast_fn fn = fast_cast(from, to);
+    if (fn) {
+        fn(x->data, y->data, (size_t)n);
         return TQ_OK;
     }
     if (from == TQ_FLOAT && to == TQ_FLOAT16) {

@@ -2,7 +2,9 @@
  * DynamicQuantizeLinear -> ConvInteger/MatMulInteger -> Cast -> Mul [-> Add]
  * as one kernel (graph/fuse_dynamic.c writes them). Inputs: x (float), w
  * (int8/uint8, constant), w_zero_point (optional), w_scale (float: scalar, or
- * per column for MatMul), bias (optional float per output channel/column).
+ * one per output channel / column, in any shape with one non-1 dim: the
+ * fuser checked it broadcast along the channel axis), bias (optional float
+ * per output channel/column).
  *
  * Equality with the unfused graph: x is quantised by the same function as
  * DynamicQuantizeLinear (tq_dynamic_quantize), the integer result is exact,
@@ -68,9 +70,16 @@ static int read_vectors(tq_op_ctx *c, dyn_state *st, int64_t n)
         return tq_op_fail(c, TQ_ENOMEM, "out of memory");
     if (!c->in[3]->is_const)
         return tq_op_fail(c, TQ_EFORMAT, "weight scale '%s' must be constant", c->in[3]->name);
-    int rc = tq_qparam_scale(c, 3, (int)n, st->w_scale);
-    if (rc)
-        return rc;
+    const tq_value *ws = c->in[3];
+    int64_t len = tq_value_numel(ws), big = 0;
+    for (int d = 0; d < ws->rank; d++)
+        big += ws->dims[d] != 1;
+    if (ws->dtype != TQ_FLOAT || big > 1 || (len != 1 && len != n))
+        return tq_op_fail(c, TQ_EFORMAT,
+                          "weight scale '%s' must be float32, one value or %lld along one axis",
+                          ws->name, (long long)n);
+    for (int64_t k = 0; k < n; k++)
+        st->w_scale[k] = ((const float *)ws->data)[len == 1 ? 0 : k];
     const tq_value *b = c->n_in > 4 ? c->in[4] : NULL;
     if (b) {
         if (!b->is_const || b->dtype != TQ_FLOAT || tq_value_numel(b) != n)
