@@ -125,6 +125,10 @@ void tq_dwconv_multi_c(const tq_conv2d_geom *g, const float *in, int nout, const
 /* Is dsp's dwconv_multi a vector kernel for this shape (3x3, dilation 1,
  * stride 1 or 2, rows up to 1024 wide)? Otherwise a GEMM does better. */
 bool tq_dwconv_multi_fast(const tq_conv_dsp *dsp, const tq_conv2d_geom *g);
+/* The shapes the 3x3 depthwise row kernels take (fp32, dynamic and static
+ * int8): 3x3, dilation 1, the same stride 1 or 2 both ways, no negative
+ * padding, a non-empty output. */
+bool tq_dw3x3_shape(const tq_conv2d_geom *g);
 void tq_conv_phase_pack_c(const tq_conv2d_geom *g, const tq_conv_phase *ph, const float *in,
                           float *planes);
 void tq_conv_phase_fill_c(const tq_conv2d_geom *g, const tq_conv_phase *ph, const float *in,

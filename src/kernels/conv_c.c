@@ -293,9 +293,13 @@ void tq_dwconv_multi_c(const tq_conv2d_geom *g, const float *in, int nout, const
                     out + (size_t)o * out_stride, clamp, lo, hi);
 }
 
+bool tq_dw3x3_shape(const tq_conv2d_geom *g)
+{
+    return g->kh == 3 && g->kw == 3 && g->dh == 1 && g->dw == 1 && g->sh == g->sw &&
+           (g->sw == 1 || g->sw == 2) && g->pt >= 0 && g->pl >= 0 && g->ow >= 1 && g->oh >= 1;
+}
+
 bool tq_dwconv_multi_fast(const tq_conv_dsp *dsp, const tq_conv2d_geom *g)
 {
-    return dsp->dwconv_multi != tq_dwconv_multi_c && g->kh == 3 && g->kw == 3 && g->dh == 1 &&
-           g->dw == 1 && g->sh == g->sw && (g->sw == 1 || g->sw == 2) && g->pt >= 0 &&
-           g->pl >= 0 && g->ow >= 1 && g->ow <= 1024 && g->oh >= 1;
+    return dsp->dwconv_multi != tq_dwconv_multi_c && tq_dw3x3_shape(g) && g->ow <= 1024;
 }

@@ -8,8 +8,7 @@
 
 bool tq_qlinear_dw_supports(const tq_conv2d_geom *g)
 {
-    return g->kh == 3 && g->kw == 3 && g->dh == 1 && g->dw == 1 && g->sh == g->sw &&
-           (g->sw == 1 || g->sw == 2) && g->pt >= 0 && g->pl >= 0 && g->ow >= 1 && g->oh >= 1;
+    return tq_dw3x3_shape(g);
 }
 
 tq_qlinear_dw_fn tq_qlinear_dw_get(void)

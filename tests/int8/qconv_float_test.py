@@ -144,6 +144,39 @@ def run(args, env=None):
     return r.stdout
 
 
+def outputs(path, inp, tag, work, have_ort):
+    """The fused and unfused tinyq runs of path (and ONNX Runtime's)."""
+    outs = {}
+    for how, env in (("fused", None), ("unfused", dict(os.environ, TQ_NO_FUSE="1"))):
+        o = os.path.join(work, f"{how}_{tag}.npz")
+        run([TOOL, "run", path, "-i", inp, "-o", o], env)
+        outs[how] = np.load(o)["y"].astype(np.float64)
+    if have_ort:
+        o = os.path.join(work, f"ort_{tag}.npz")
+        run(["node", ORT_RUN, path, inp, o])
+        outs["ort"] = np.load(o)["y"].astype(np.float64)
+    return outs
+
+
+def compare(outs, bound, label):
+    """Fused against each reference, every output within its bound; the
+    number of failures."""
+    failures = 0
+    for ref in [r for r in ("unfused", "ort") if r in outs]:
+        d = np.abs(outs["fused"] - outs[ref])
+        ok = bool(np.all(d <= bound))
+        print(f"{'ok  ' if ok else 'FAIL'} {label}: fused vs {ref}: max |diff| {d.max():.3g}, "
+              f"{(d / np.maximum(bound, 1e-30)).max():.2f} of the bound")
+        failures += not ok
+    return failures
+
+
+def dequantised_input(x, xs, xzp, xt):
+    lo, hi = (0, 255) if xt == TensorProto.UINT8 else (-128, 127)
+    xq = np.clip(np.rint(x / xs) + int(xzp), lo, hi)
+    return ((xq - int(xzp)) * xs).astype(np.float32).astype(np.float64)
+
+
 def main():
     rng = np.random.default_rng(11)
     have_ort = ort_available()
@@ -170,26 +203,11 @@ def main():
                 print(f"FAIL gemm case {j}: the fused session has no QGemmF")
                 failures += 1
                 continue
-            outs = {}
-            for tag, env in (("fused", None), ("unfused", dict(os.environ, TQ_NO_FUSE="1"))):
-                o = os.path.join(work, f"g{tag}{j}.npz")
-                run([TOOL, "run", path, "-i", inp, "-o", o], env)
-                outs[tag] = np.load(o)["y"].astype(np.float64)
-            if have_ort:
-                o = os.path.join(work, f"gort{j}.npz")
-                run(["node", ORT_RUN, path, inp, o])
-                outs["ort"] = np.load(o)["y"].astype(np.float64)
-            lo, hi = (0, 255) if xt == TensorProto.UINT8 else (-128, 127)
-            xq = np.clip(np.rint(x / xs) + int(xzp), lo, hi)
-            xd = ((xq - int(xzp)) * xs).astype(np.float32).astype(np.float64)
+            outs = outputs(path, inp, f"g{j}", work, have_ort)
+            xd = dequantised_input(x, xs, xzp, xt)
             bound = (k + 2) * 2.0 ** -24 * (np.abs(xd) @ np.abs(wd) + np.abs(bd.astype(np.float64)))
-            for ref in [r for r in ("unfused", "ort") if r in outs]:
-                d = np.abs(outs["fused"] - outs[ref])
-                ok = np.all(d <= bound)
-                print(f"{'ok  ' if ok else 'FAIL'} gemm case {j} ({m}x{k} @ {k}x{n}, "
-                      f"{'Gemm+bias' if gemm else 'MatMul'}): fused vs {ref}: max |diff| "
-                      f"{d.max():.3g}, {(d / np.maximum(bound, 1e-30)).max():.2f} of the bound")
-                failures += not ok
+            failures += compare(outs, bound, f"gemm case {j} ({m}x{k} @ {k}x{n}, "
+                                             f"{'Gemm+bias' if gemm else 'MatMul'})")
         for i, (cin, cout, k, s, p, grp, xt, pc, bias) in enumerate(cases):
             path = os.path.join(work, f"c{i}.onnx")
             xs, xzp, wq, ws, bd = make_model(path, rng, cin, cout, k, s, p, grp, xt, pc, bias)
@@ -201,33 +219,16 @@ def main():
                 print(f"FAIL case {i}: the fused session has no QConvF:\n{prof}")
                 failures += 1
                 continue
-            outs = {}
-            for tag, env in (("fused", None), ("unfused", dict(os.environ, TQ_NO_FUSE="1"))):
-                o = os.path.join(work, f"{tag}{i}.npz")
-                run([TOOL, "run", path, "-i", inp, "-o", o], env)
-                outs[tag] = np.load(o)["y"].astype(np.float64)
-            if have_ort:
-                o = os.path.join(work, f"ort{i}.npz")
-                run(["node", ORT_RUN, path, inp, o])
-                outs["ort"] = np.load(o)["y"].astype(np.float64)
-            # the dequantised input exactly as the graph computes it
-            lo, hi = (0, 255) if xt == TensorProto.UINT8 else (-128, 127)
-            xq = np.clip(np.rint(x / xs) + int(xzp), lo, hi)
-            xd = ((xq - int(xzp)) * xs).astype(np.float32).astype(np.float64)
+            outs = outputs(path, inp, f"c{i}", work, have_ort)
+            xd = dequantised_input(x, xs, xzp, xt)
             wd = (wq.astype(np.float32) * np.asarray(ws, np.float32).reshape(-1, 1, 1, 1)
                   if pc else wq.astype(np.float32) * np.float32(ws)).astype(np.float64)
             terms = cin // grp * k * k
             bound = (terms + 2) * 2.0 ** -24 * (abs_sum(xd, wd, s, p, grp) +
                                                 np.abs(bd.astype(np.float64)).reshape(1, -1, 1, 1))
-            for ref in [r for r in ("unfused", "ort") if r in outs]:
-                d = np.abs(outs["fused"] - outs[ref])
-                worst = (d / np.maximum(bound, 1e-30)).max()
-                ok = np.all(d <= bound)
-                print(f"{'ok  ' if ok else 'FAIL'} case {i} ({cin}->{cout} k{k} s{s} p{p} g{grp}, "
-                      f"{'u8' if xt == TensorProto.UINT8 else 's8'}, "
-                      f"{'per-channel' if pc else 'per-tensor'}): fused vs {ref}: max |diff| "
-                      f"{d.max():.3g}, {worst:.2f} of the bound")
-                failures += not ok
+            failures += compare(outs, bound, f"case {i} ({cin}->{cout} k{k} s{s} p{p} g{grp}, "
+                                             f"{'u8' if xt == TensorProto.UINT8 else 's8'}, "
+                                             f"{'per-channel' if pc else 'per-tensor'})")
     return 1 if failures else 0
 
 

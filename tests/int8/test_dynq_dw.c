@@ -24,6 +24,7 @@
 
 #define QRAND_SEED 0x9E3779B97F4A7C15ull
 #include "qrand.h"
+#include "dw_geom.h"
 static float rnd_f(float lo, float hi)
 {
     return lo + (hi - lo) * (float)(rnd() & 0xFFFFFF) / 16777216.0f;
@@ -102,15 +103,7 @@ static void test_dynq_dw(void **st)
     tq_cpu_set_mask(~0u);
     tq_dynq_dw_fn best = tq_dynq_dw_get();
     for (int iter = 0; iter < 400; iter++) {
-        tq_conv2d_geom g = { .c = 1, .kh = 3, .kw = 3, .dh = 1, .dw = 1 };
-        g.sh = g.sw = rnd_in(1, 2);
-        g.pt = rnd_in(0, 2);
-        g.pl = rnd_in(0, 2);
-        int pb = rnd_in(0, 2), pr = rnd_in(0, 2);
-        g.ih = rnd_in(3, 30);
-        g.iw = iter % 4 == 0 ? rnd_in(100, 230) : rnd_in(3, 80);
-        g.oh = (g.ih + g.pt + pb - 3) / g.sh + 1;
-        g.ow = (g.iw + g.pl + pr - 3) / g.sw + 1;
+        tq_conv2d_geom g = rnd_dw_geom(iter);
         assert_true(tq_dynq_dw_supports(&g));
         size_t n = (size_t)(g.ih * g.iw);
         float *x = malloc(n * sizeof(float));

@@ -22,6 +22,7 @@
 
 #define QRAND_SEED 0x5851F42D4C957F2Dull
 #include "qrand.h"
+#include "dw_geom.h"
 static float rnd_f(float lo, float hi)
 {
     return lo + (hi - lo) * (float)(rnd() & 0xFFFFFF) / 16777216.0f;
@@ -84,15 +85,7 @@ static void test_qlinear_dw(void **st)
     tq_cpu_set_mask(~0u);
     tq_qlinear_dw_fn best = tq_qlinear_dw_get();
     for (int iter = 0; iter < 500; iter++) {
-        tq_conv2d_geom g = { .c = 1, .kh = 3, .kw = 3, .dh = 1, .dw = 1 };
-        g.sh = g.sw = rnd_in(1, 2);
-        g.pt = rnd_in(0, 2);
-        g.pl = rnd_in(0, 2);
-        int pb = rnd_in(0, 2), pr = rnd_in(0, 2);
-        g.ih = rnd_in(3, 30);
-        g.iw = iter % 4 == 0 ? rnd_in(100, 230) : rnd_in(3, 80);
-        g.oh = (g.ih + g.pt + pb - 3) / g.sh + 1;
-        g.ow = (g.iw + g.pl + pr - 3) / g.sw + 1;
+        tq_conv2d_geom g = rnd_dw_geom(iter);
         assert_true(tq_qlinear_dw_supports(&g));
         tq_qlinear_dw_args a;
         memset(&a, 0, sizeof a);
