@@ -169,8 +169,8 @@ def axis_models(tmp):
     out = []
     for tag, node, xs, ys, axis in [
             ("gemm", helper.make_node("Gemm", ["x", "w"], ["y"]), ["N", 4], ["N", 3], 1),
-            ("gemm_ta", helper.make_node("Gemm", ["x", "w"], ["y"], transA=1), [4, "N"],
-             ["N", 3], 0),
+            ("gemm_ta", helper.make_node("Gemm", ["x", "w"], ["y"], transA=1), [4, 6],
+             [6, 3], 0),
             ("matmul3", helper.make_node("MatMul", ["x", "w"], ["y"]), ["N", 5, 4],
              ["N", 5, 3], 2)]:
         path = os.path.join(tmp, tag + ".onnx")
@@ -179,8 +179,8 @@ def axis_models(tmp):
         save(g, path)
         shape = [6 if d == "N" else d for d in xs]
         # transA: the batch is axis 1; calibration stacks samples on axis 0
-        data = rng.uniform(-1, 1, shape).astype(np.float32) * np.linspace(0.1, 3, 4).reshape(
-            [4 if d == 4 else 1 for d in shape])
+        data = (rng.uniform(-1, 1, shape) * np.linspace(0.1, 3, 4).reshape(
+            [4 if d == 4 else 1 for d in shape])).astype(np.float32)
         cal = os.path.join(tmp, tag + ".npz")
         np.savez(cal, x=data)
         out.append((tag, path, cal, axis))
@@ -245,13 +245,14 @@ def output_step(m, out_name):
     return None
 
 
-def versus_ort(tag, path, data, m, need_step=True):
+def versus_ort(tag, path, data, m, need_step=True, per_sample=True):
     o_ort, o_tq = path + ".ort.npz", path + ".tq.npz"
-    p = subprocess.run(["node", ORT_RUN, path, data, o_ort, "--threads", "1", "--per-sample"],
+    ps = ["--per-sample"] if per_sample else []
+    p = subprocess.run(["node", ORT_RUN, path, data, o_ort, "--threads", "1", *ps],
                        capture_output=True, text=True)
     if not check(p.returncode == 0, f"{tag}: ONNX Runtime cannot run it: {p.stderr[-400:]}"):
         return
-    p = subprocess.run([TOOL, "run", path, "-i", data, "-o", o_tq, "--per-sample"],
+    p = subprocess.run([TOOL, "run", path, "-i", data, "-o", o_tq, *ps],
                        capture_output=True, text=True)
     if not check(p.returncode == 0, f"{tag}: tinyq cannot run it: {p.stderr[-400:]}"):
         return
@@ -285,8 +286,8 @@ def main():
         for tag, model, cal, _ in axis_models(tmp):
             out = os.path.join(tmp, tag + ".q.onnx")
             if quantize(model, out, cal, "--per-channel", "--per-channel-activations"):
-                # transA: ORT and tinyq read the whole stack as one [K, N] matrix
-                versus_ort(tag, out, cal, structure(tag, out))
+                # transA: a fixed [K, N] input, run whole (not per sample)
+                versus_ort(tag, out, cal, structure(tag, out), per_sample=tag != "gemm_ta")
         cases = [("mlp", os.path.join(FIX, "mlp.onnx"), os.path.join(FIX, "mlp_data.npz"), True),
                  ("cnn", os.path.join(FIX, "cnn.onnx"), os.path.join(FIX, "cnn_calib.npz"), True)]
         rng = np.random.default_rng(1)
