@@ -349,7 +349,12 @@ def build(args, work):
         "- `fp32`: the model as is. `dynamic`: int8 weights, activations quantised per run "
         "(no calibration). `static`: QDQ graph with int8/uint8 activations calibrated by "
         "MinMax, Entropy, Percentile or MSE on a calibration `.npz`, int32 bias "
-        "(`--float-outputs`: Q/DQ on node inputs only, as the dynamic graph).",
+        "(`--float-outputs`: Q/DQ on node inputs only, as the dynamic graph; "
+        "`--per-channel-activations`: the activation input of every quantised node gets one "
+        "scale and zero point per channel, per-axis Q/DQ along the axis the weight's input "
+        "channels multiply, each channel calibrated by the chosen method on its own "
+        "statistics, that node's bias kept float; such layers run as dequantise -> float op "
+        "in tinyq and in ONNX Runtime, whose QLinearConv fusion needs one activation scale).",
         "- Pick the cheapest mode that stays inside the model's budget (`tinyq drop`).",
         "",
         "## 2. Fashion-MNIST CNN",

@@ -18,7 +18,12 @@
  * signed tensors (one int8 half-range) and 256 for non-negative ones (an
  * asymmetric [0, t] range uses every level); the zero bin takes its
  * neighbour's count first (TensorRT), and graph outputs (also through
- * Squeeze/Reshape/...) keep their MinMax range. Range clamped as above. */
+ * Squeeze/Reshape/...) keep their MinMax range. Range clamped as above.
+ *
+ * A tensor watched per channel (per_channel_activations) keeps min/max and
+ * a histogram for each index of its channel axis and runs the same
+ * per-tensor algorithm on each channel's own statistics; its per-tensor
+ * range is then the union of the channels'. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -13,7 +13,11 @@
  * job); a Clip keeps its node but its input takes the Clip's output range.
  * With float_outputs only the inputs of quantised nodes get Q/DQ pairs and
  * only those inputs read them: other readers of the same tensor (a skip Add)
- * keep the float value, as in the dynamic graph; no Relu is folded then. */
+ * keep the float value, as in the dynamic graph; no Relu is folded then.
+ * With per_channel_activations a quantised node's activation input gets a
+ * per-axis pair (1-D scale and zero point, `axis` = the axis its weight's
+ * input channels multiply) and that node's bias stays float; outputs that
+ * no quantised node reads stay per tensor. */
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
