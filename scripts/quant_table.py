@@ -245,8 +245,8 @@ def ort_section(cnn_info):
          "stays | — |",
          "| Calibration memory | keeps activations of every batch (users ran out of memory) | "
          "streams mini-batches (`--calib-batch`, default 16) through a session observer and "
-         "keeps only min/max and one 2048-bin histogram per tensor | constant memory in the "
-         "number of samples |",
+         "keeps only min/max and one 2048-bin histogram per tensor (per channel with "
+         "`--per-channel-activations`) | constant memory in the number of samples |",
          "| Stale `value_info` | \"Inferred shape and existing shape differ\" failures | "
          "value_info is stripped on the way in and never used for shapes | every seed model "
          "quantises (section 2b) |",
