@@ -277,12 +277,36 @@ def subset(npz, path, n=16):
     return path
 
 
+def usage_errors(tmp):
+    """Dynamic mode has no activation ranges; per-axis Q/DQ needs opset 13."""
+    model = os.path.join(tmp, "old.onnx")
+    rng = np.random.default_rng(2)
+    w = numpy_helper.from_array(rng.standard_normal((4, 3)).astype(np.float32), "w")
+    g = helper.make_graph([helper.make_node("Gemm", ["x", "w"], ["y"])], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])], [w])
+    save(g, model, opset=11)
+    cal = os.path.join(tmp, "old.npz")
+    np.savez(cal, x=rng.random((8, 4), dtype=np.float32))
+    for args, why, word in [(["--per-channel-activations"], "dynamic mode", "static or qat"),
+                            (["--mode", "static", "--calibration", cal,
+                              "--per-channel-activations"], "opset 11", "old.onnx")]:
+        out = os.path.join(tmp, "old.q.onnx")
+        p = subprocess.run([TOOL, "quantize", model, "-o", out, *args], capture_output=True,
+                           text=True)
+        check(p.returncode == 2 and word in p.stderr and not os.path.exists(out),
+              f"{why}: exit {p.returncode}, stderr {p.stderr.strip()!r}, expected exit 2 "
+              f"naming '{word}' and no output")
+    print("ok   usage errors: dynamic mode, opset < 13")
+
+
 def main():
     if not have_ort():
         print("SKIP: onnxruntime-node is not installed (run scripts/install-deps.sh)")
         return 77
     with tempfile.TemporaryDirectory() as tmp:
         hand_test(tmp)
+        usage_errors(tmp)
         for tag, model, cal, _ in axis_models(tmp):
             out = os.path.join(tmp, tag + ".q.onnx")
             if quantize(model, out, cal, "--per-channel", "--per-channel-activations"):
