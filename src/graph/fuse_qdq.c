@@ -7,6 +7,13 @@
  *     which is how quantisers write it; QLinearConv requantises in float
  *     as ONNX Runtime does: qcommon.h)
  *   DQ(x) -> Gemm | MatMul(DQ(w) [, DQ(int32 bias)]) -> Q(y)  =>  tinyq.QGemm
+ *   DQ(x) -> Conv | Gemm | MatMul(DQ(w) [, DQ(int32 bias)]) -> y read as float
+ *     =>  tinyq.QConvF / tinyq.QGemmF (--float-outputs: the integer op with a
+ *     dequantising epilogue; runtime/ops/qconv_float.c, fused_qdq.c)
+ *   either group's Q(y) -> DQ -> Relu | Clip -> Q(y') with the same scale and
+ *     zero point joins the group when the activation provably changes no
+ *     quantised value (its bounds lie outside what Q's saturation keeps:
+ *     redundant_tail), as the quantiser writes Conv -> Clip (ReLU6)
  *   DQ(a) [-> BN] [+ DQ(b) [-> BN]] [-> Relu|Clip] [-> Q]  =>  tinyq.QEltwise
  *     (runtime/ops/fused_qdq.c: byte tables per channel)
  *
@@ -65,6 +72,7 @@ static bool act_qdq(const tq_graph *g, int i, const char *op)
 
 typedef struct conv_group {
     int conv, q;
+    int tail[3]; /* DQ, Relu/Clip, Q joined by redundant_tail, or -1 */
     const char *ins[9];
     int n_ins;
 } conv_group;
@@ -117,10 +125,13 @@ static bool bias_dq(const tq_graph *g, int i, int64_t cout, float xs, const tq_t
     return true;
 }
 
-static bool match_conv(const tq_graph *g, int i, const bool *taken, conv_group *cg)
+/* The input side of a Conv group: DQ(x), DQ(w) and an optional DQ(int32
+ * bias) whose scale is x_scale * w_scale. Fills ins[0..5] and *bias. */
+static bool conv_inputs(const tq_graph *g, int i, const bool *taken, conv_group *cg,
+                        const char **bias)
 {
     const tq_node *cv = &g->nodes[i];
-    if (!tq_node_is_onnx(cv, "Conv") || cv->n_inputs < 2 || cv->n_outputs != 1)
+    if (!tq_node_is_onnx(cv, "Conv") || cv->n_inputs < 2 || cv->n_outputs != 1 || taken[i])
         return false;
     int dx = tq_graph_producer(g, cv->inputs[0]), dw = tq_graph_producer(g, cv->inputs[1]);
     int64_t cout;
@@ -128,24 +139,50 @@ static bool match_conv(const tq_graph *g, int i, const bool *taken, conv_group *
     if (!act_qdq(g, dx, "DequantizeLinear") || !weight_dq(g, dw, &cout, &ws))
         return false;
     const tq_node *nx = &g->nodes[dx], *nw = &g->nodes[dw];
-    const char *bias = NULL;
+    *bias = NULL;
     if (cv->n_inputs > 2 && cv->inputs[2][0]) {
         int db = tq_graph_producer(g, cv->inputs[2]);
         float xs = *(const float *)init_of(g, nx->inputs[1])->data;
         if (!bias_dq(g, db, cout, xs, ws))
             return false;
-        bias = g->nodes[db].inputs[0];
+        *bias = g->nodes[db].inputs[0];
     }
-    int q = tq_graph_sole_consumer(g, cv->outputs[0]);
-    if (!act_qdq(g, q, "QuantizeLinear") || taken[q] || taken[i])
+    const char *ins[6] = { nx->inputs[0], nx->inputs[1], nx->inputs[2],
+                           nw->inputs[0], nw->inputs[1], nw->inputs[2] };
+    memcpy(cg->ins, ins, sizeof ins);
+    cg->conv = i;
+    cg->q = -1;
+    cg->tail[0] = cg->tail[1] = cg->tail[2] = -1;
+    return true;
+}
+
+static bool match_conv(const tq_graph *g, int i, const bool *taken, conv_group *cg)
+{
+    const char *bias;
+    if (!conv_inputs(g, i, taken, cg, &bias))
+        return false;
+    int q = tq_graph_sole_consumer(g, g->nodes[i].outputs[0]);
+    if (!act_qdq(g, q, "QuantizeLinear") || taken[q])
         return false;
     const tq_node *nq = &g->nodes[q];
-    cg->conv = i;
     cg->q = q;
-    const char *ins[9] = { nx->inputs[0], nx->inputs[1], nx->inputs[2], nw->inputs[0],
-                           nw->inputs[1], nw->inputs[2], nq->inputs[1], nq->inputs[2], bias };
-    memcpy(cg->ins, ins, sizeof ins);
+    cg->ins[6] = nq->inputs[1];
+    cg->ins[7] = nq->inputs[2];
+    cg->ins[8] = bias;
     cg->n_ins = bias ? 9 : 8;
+    return true;
+}
+
+/* A Conv group whose float output is read as it is (--float-outputs: a
+ * skip Add, or a Relu before the next Q): tinyq.QConvF, the integer conv
+ * with the dequantising epilogue. */
+static bool match_conv_float(const tq_graph *g, int i, const bool *taken, conv_group *cg)
+{
+    const char *bias;
+    if (!conv_inputs(g, i, taken, cg, &bias))
+        return false;
+    cg->ins[6] = bias;
+    cg->n_ins = bias ? 7 : 6;
     return true;
 }
 
@@ -176,12 +213,15 @@ static bool weight_dq_2d(const tq_graph *g, int i, bool trans, int64_t *n,
 
 typedef struct gemm_group {
     int node, q;
+    int tail[3]; /* as conv_group's */
     bool trans;
     const char *ins[9];
     int n_ins;
 } gemm_group;
 
-static bool match_gemm(const tq_graph *g, int i, const bool *taken, gemm_group *gg)
+/* The input side of a Gemm / MatMul group (as conv_inputs). */
+static bool gemm_inputs(const tq_graph *g, int i, const bool *taken, gemm_group *gg,
+                        const char **bias)
 {
     const tq_node *nd = &g->nodes[i];
     bool gemm = tq_node_is_onnx(nd, "Gemm");
@@ -200,25 +240,49 @@ static bool match_gemm(const tq_graph *g, int i, const bool *taken, gemm_group *
     if (!act_qdq(g, dx, "DequantizeLinear") || !weight_dq_2d(g, dw, trans, &n, &ws))
         return false;
     const tq_node *nx = &g->nodes[dx], *nw = &g->nodes[dw];
-    const char *bias = NULL;
+    *bias = NULL;
     if (gemm && nd->n_inputs > 2 && nd->inputs[2][0]) {
         int db = tq_graph_producer(g, nd->inputs[2]);
         float xs = *(const float *)init_of(g, nx->inputs[1])->data;
         if (!bias_dq(g, db, n, xs, ws) || init_of(g, g->nodes[db].inputs[0])->rank != 1)
             return false;
-        bias = g->nodes[db].inputs[0];
+        *bias = g->nodes[db].inputs[0];
     }
-    int q = tq_graph_sole_consumer(g, nd->outputs[0]);
+    gg->node = i;
+    gg->q = -1;
+    gg->tail[0] = gg->tail[1] = gg->tail[2] = -1;
+    gg->trans = trans;
+    const char *ins[6] = { nx->inputs[0], nx->inputs[1], nx->inputs[2],
+                           nw->inputs[0], nw->inputs[1], nw->inputs[2] };
+    memcpy(gg->ins, ins, sizeof ins);
+    return true;
+}
+
+static bool match_gemm(const tq_graph *g, int i, const bool *taken, gemm_group *gg)
+{
+    const char *bias;
+    if (!gemm_inputs(g, i, taken, gg, &bias))
+        return false;
+    int q = tq_graph_sole_consumer(g, g->nodes[i].outputs[0]);
     if (!act_qdq(g, q, "QuantizeLinear") || taken[q])
         return false;
     const tq_node *nq = &g->nodes[q];
-    gg->node = i;
     gg->q = q;
-    gg->trans = trans;
-    const char *ins[9] = { nx->inputs[0], nx->inputs[1], nx->inputs[2], nw->inputs[0],
-                           nw->inputs[1], nw->inputs[2], nq->inputs[1], nq->inputs[2], bias };
-    memcpy(gg->ins, ins, sizeof ins);
+    gg->ins[6] = nq->inputs[1];
+    gg->ins[7] = nq->inputs[2];
+    gg->ins[8] = bias;
     gg->n_ins = bias ? 9 : 8;
+    return true;
+}
+
+/* A Gemm / MatMul group whose float output is read as it is: tinyq.QGemmF. */
+static bool match_gemm_float(const tq_graph *g, int i, const bool *taken, gemm_group *gg)
+{
+    const char *bias;
+    if (!gemm_inputs(g, i, taken, gg, &bias))
+        return false;
+    gg->ins[6] = bias;
+    gg->n_ins = bias ? 7 : 6;
     return true;
 }
 
@@ -375,6 +439,77 @@ static bool match_elt_float(const tq_graph *g, int i, const bool *taken, elt_gro
 
 /* ---- rewriting */
 
+/* ---- a redundant activation after a group's output quantisation */
+
+/* Value of a scalar 8-bit zero point initializer. */
+static int zp_value(const tq_tensor *z)
+{
+    return z->dtype == TQ_UINT8 ? ((const uint8_t *)z->data)[0] : ((const int8_t *)z->data)[0];
+}
+
+/* Q (node q, a group's output) -> DQ -> Relu | Clip -> Q2, all with one scale
+ * and zero point (the quantiser writes Conv -> Clip so: ReLU6). The tail is
+ * the identity on Q's values when the activation leaves the two dequantised
+ * saturation ends where Q2 maps them back to themselves: DQ, the activation
+ * and Q2 are monotone, so every value between the ends maps to itself too
+ * (a value the activation moved would land on an end's image). Checked with
+ * the runtime's formulas, DQ = (q - zp) * s and Q = saturate(rint(v / s) +
+ * zp), so the fold is exact. tail[] gets the three node indices. */
+static bool redundant_tail(const tq_graph *g, int q, const bool *taken, int tail[3])
+{
+    tail[0] = tail[1] = tail[2] = -1;
+    int dq = tq_graph_sole_consumer(g, g->nodes[q].outputs[0]);
+    if (!act_qdq(g, dq, "DequantizeLinear") || taken[dq])
+        return false;
+    int a = tq_graph_sole_consumer(g, g->nodes[dq].outputs[0]);
+    elt_group act;
+    if (a < 0 || taken[a] || !match_act(g, a, &act))
+        return false;
+    int q2 = tq_graph_sole_consumer(g, g->nodes[a].outputs[0]);
+    if (!act_qdq(g, q2, "QuantizeLinear") || taken[q2])
+        return false;
+    const int idx[3] = { q, dq, q2 };
+    const tq_tensor *z = init_of(g, g->nodes[q].inputs[2]);
+    float s = *(const float *)init_of(g, g->nodes[q].inputs[1])->data;
+    int zp = zp_value(z);
+    for (int k = 1; k < 3; k++) {
+        const tq_tensor *zk = init_of(g, g->nodes[idx[k]].inputs[2]);
+        if (zk->dtype != z->dtype || zp_value(zk) != zp ||
+            *(const float *)init_of(g, g->nodes[idx[k]].inputs[1])->data != s)
+            return false;
+    }
+    if (!(s > 0.0f) || isinf(s) || (act.act == ACT_CLIP && (isnan(act.act_min) || isnan(act.act_max))))
+        return false;
+    const int qmin = z->dtype == TQ_UINT8 ? 0 : -128, qmax = qmin + 255;
+    for (int end = qmin; end <= qmax; end += 255) {
+        float v = (float)(end - zp) * s;
+        if (act.act == ACT_RELU)
+            v = v > 0.0f ? v : 0.0f;
+        else
+            v = v < act.act_min ? act.act_min : v > act.act_max ? act.act_max : v;
+        float r = rintf(v / s) + (float)zp; /* before saturation */
+        if (end == qmin ? !(r <= (float)qmin) : !(r >= (float)qmax))
+            return false;
+    }
+    tail[0] = dq;
+    tail[1] = a;
+    tail[2] = q2;
+    return true;
+}
+
+/* The node whose output a group writes: its own Q, or the joined tail's. */
+static const char *group_output(const tq_graph *g, int q, const int tail[3])
+{
+    return g->nodes[tail[2] >= 0 ? tail[2] : q].outputs[0];
+}
+
+static void take_tail(bool *drop, const int tail[3])
+{
+    for (int k = 0; k < 3; k++)
+        if (tail[k] >= 0)
+            drop[tail[k]] = true;
+}
+
 static int add_float_attr(tq_node *n, const char *name, float v)
 {
     tq_attr *a = tq_node_add_attr(n, name, TQ_ATTR_FLOAT);
@@ -387,13 +522,19 @@ static int add_float_attr(tq_node *n, const char *name, float v)
 static int emit_conv(tq_graph *tmp, const tq_graph *g, const conv_group *cg)
 {
     const tq_node *cv = &g->nodes[cg->conv];
-    tq_node *n = tq_graph_add_node(tmp, "QLinearConv", cv->name);
+    bool to_float = cg->q < 0;
+    tq_node *n = tq_graph_add_node(tmp, to_float ? "QConvF" : "QLinearConv", cv->name);
     if (!n)
         return TQ_ENOMEM;
+    if (to_float) {
+        free(n->domain);
+        if (!(n->domain = strdup("tinyq")))
+            return TQ_ENOMEM;
+    }
     for (int k = 0; k < cg->n_ins; k++)
         if (tq_node_add_input(n, cg->ins[k]))
             return TQ_ENOMEM;
-    if (tq_node_add_output(n, g->nodes[cg->q].outputs[0]))
+    if (tq_node_add_output(n, to_float ? cv->outputs[0] : group_output(g, cg->q, cg->tail)))
         return TQ_ENOMEM;
     return tq_node_copy_attrs(n, cv);
 }
@@ -401,7 +542,8 @@ static int emit_conv(tq_graph *tmp, const tq_graph *g, const conv_group *cg)
 static int emit_gemm(tq_graph *tmp, const tq_graph *g, const gemm_group *gg)
 {
     const tq_node *src = &g->nodes[gg->node];
-    tq_node *n = tq_graph_add_node(tmp, "QGemm", src->name);
+    bool to_float = gg->q < 0;
+    tq_node *n = tq_graph_add_node(tmp, to_float ? "QGemmF" : "QGemm", src->name);
     if (!n)
         return TQ_ENOMEM;
     free(n->domain);
@@ -410,7 +552,7 @@ static int emit_gemm(tq_graph *tmp, const tq_graph *g, const gemm_group *gg)
     for (int k = 0; k < gg->n_ins; k++)
         if (tq_node_add_input(n, gg->ins[k]))
             return TQ_ENOMEM;
-    if (tq_node_add_output(n, g->nodes[gg->q].outputs[0]))
+    if (tq_node_add_output(n, to_float ? src->outputs[0] : group_output(g, gg->q, gg->tail)))
         return TQ_ENOMEM;
     tq_attr *a = tq_node_add_attr(n, "transB", TQ_ATTR_INT);
     if (!a)
@@ -471,16 +613,36 @@ int tq_fuse_qdq(tq_model *m, int *n_fused, tq_error *err)
         conv_group cg;
         if (!match_conv(g, i, drop, &cg))
             continue;
+        redundant_tail(g, cg.q, drop, cg.tail);
         rc = emit_conv(&tmp, g, &cg);
         drop[cg.conv] = drop[cg.q] = true;
+        take_tail(drop, cg.tail);
+        (*n_fused)++;
+    }
+    for (int i = 0; i < g->n_nodes && rc == TQ_OK; i++) {
+        conv_group cg;
+        if (!match_conv_float(g, i, drop, &cg))
+            continue;
+        rc = emit_conv(&tmp, g, &cg);
+        drop[cg.conv] = true;
         (*n_fused)++;
     }
     for (int i = 0; i < g->n_nodes && rc == TQ_OK; i++) {
         gemm_group gg;
         if (!match_gemm(g, i, drop, &gg))
             continue;
+        redundant_tail(g, gg.q, drop, gg.tail);
         rc = emit_gemm(&tmp, g, &gg);
         drop[gg.node] = drop[gg.q] = true;
+        take_tail(drop, gg.tail);
+        (*n_fused)++;
+    }
+    for (int i = 0; i < g->n_nodes && rc == TQ_OK; i++) {
+        gemm_group gg;
+        if (!match_gemm_float(g, i, drop, &gg))
+            continue;
+        rc = emit_gemm(&tmp, g, &gg);
+        drop[gg.node] = true;
         (*n_fused)++;
     }
     for (int pass = 0; pass < 2; pass++)

@@ -8,8 +8,19 @@
 //   ignored.  --per-sample runs each batch row alone (batch 1) and concatenates the
 //   outputs along axis 0, the way the accuracy gate runs samples.
 // Exit codes: 0 ok, 2 usage or input error, 1 ONNX Runtime failure.
+//
+// Exactness: on CPUs without VNNI, ONNX Runtime's uint8 x int8 integer kernels sum pairs
+// into a saturating int16 and can be wrong (ORT-PARITY.md). When a probe shows that here
+// and MODEL has int8 tensors, MODEL still runs (its first sample, to show ONNX Runtime
+// takes the file), but the outputs written come from exact_int8.py's equivalent model
+// (int8 -> uint8 + 128, same function), which ONNX Runtime computes exactly; a note on
+// stderr says so. TQ_ORT_RAW=1 writes the original model's outputs whatever the CPU.
 'use strict';
 
+const childProcess = require('child_process');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
 const ort = require('onnxruntime-node');
 const { NpyError, DTYPES, elementCount, readNpz, writeNpz } = require('./npy');
 
@@ -110,19 +121,60 @@ async function runPerSample(session, feeds, inFile) {
   return new Map([...perOutput].map(([n, parts]) => [n, concatAxis0(parts, n)]));
 }
 
+async function openSession(modelPath, threads) {
+  try {
+    return await ort.InferenceSession.create(modelPath, sessionOptions(threads));
+  } catch (e) {
+    throw new NpyError(`${modelPath}: ONNX Runtime cannot load it: ${e.message}`);
+  }
+}
+
+// True when this CPU's ONNX Runtime computes uint8 255 x int8 127, twice, as 64770.
+async function u8s8Exact(probePath) {
+  const s = await ort.InferenceSession.create(probePath, sessionOptions(1));
+  const r = await s.run({ a: new ort.Tensor('uint8', Uint8Array.from([255, 255]), [1, 2]) });
+  await s.release();
+  return Number(r.y.data[0]) === 64770;
+}
+
+// The exact equivalent of modelPath to take the outputs from, or null for modelPath itself.
+async function exactModel(modelPath, dir) {
+  if (process.env.TQ_ORT_RAW === '1') return null;
+  const py = childProcess.spawnSync('/usr/bin/python3',
+    [path.join(__dirname, 'exact_int8.py'), modelPath, dir], { encoding: 'utf8' });
+  if (py.status === 3) return null; // no int8 tensors
+  if (py.status !== 0) throw new NpyError(`${modelPath}: exact_int8.py failed: ${py.stderr || py.error}`);
+  if (await u8s8Exact(path.join(dir, 'probe.onnx'))) return null;
+  console.error(`ort_run: this CPU's ONNX Runtime saturates uint8 x int8 sums (no VNNI); ` +
+                `${path.basename(modelPath)}'s outputs come from its exact uint8 equivalent`);
+  return path.join(dir, 'model.onnx');
+}
+
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const [modelPath, inFile, outFile] = opts.positional;
   const arrays = readNpz(inFile);
-  let session;
-  try {
-    session = await ort.InferenceSession.create(modelPath, sessionOptions(opts.threads));
-  } catch (e) {
-    throw new NpyError(`${modelPath}: ONNX Runtime cannot load it: ${e.message}`);
-  }
+  const session = await openSession(modelPath, opts.threads);
   const feeds = pickInputs(session, arrays, inFile);
-  const outputs = opts.perSample ? await runPerSample(session, feeds, inFile) : await runWhole(session, feeds);
-  writeNpz(outFile, outputs);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ort_run-'));
+  try {
+    const exact = await exactModel(modelPath, dir);
+    let outputs;
+    if (exact) {
+      // the file as given must still run; its values are not the reference
+      const one = Object.fromEntries(Object.entries(feeds).map(([k, v]) =>
+        [k, v.shape.length && v.shape[0] > 1 && opts.perSample ? sliceRow(v, 0) : v]));
+      await runWhole(session, one);
+      const es = await openSession(exact, opts.threads);
+      outputs = opts.perSample ? await runPerSample(es, feeds, inFile) : await runWhole(es, feeds);
+      await es.release();
+    } else {
+      outputs = opts.perSample ? await runPerSample(session, feeds, inFile) : await runWhole(session, feeds);
+    }
+    writeNpz(outFile, outputs);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
   await session.release();
 }
 

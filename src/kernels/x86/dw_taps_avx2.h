@@ -2,7 +2,8 @@
  * the fused dynamic-int8 one (dynq_dw_avx2.c): both first copy each input
  * row into a zero-padded row buffer (for stride 2 split into an even and an
  * odd phase, TQ_DW_PHASE floats apart), then sum nine whole-vector
- * multiply-adds per output vector. Taps go in (ky, kx) order from 0. */
+ * multiply-adds per output vector onto a start value (0, or the static
+ * int8 kernel's bias). Taps go in (ky, kx) order from 0. */
 #ifndef TQ_KERNELS_X86_DW_TAPS_AVX2_H
 #define TQ_KERNELS_X86_DW_TAPS_AVX2_H
 
@@ -57,13 +58,14 @@ static inline __attribute__((always_inline)) __m256 tq_dw_load_cols(const float 
 
 /* nv vectors of one output row from column x: acc = sum_t w[t] * src[t][x..] */
 static inline __attribute__((always_inline)) void
-tq_dw_row_block(const float *const *src, const __m256 *w, int64_t x, int nv, __m256 *acc)
+tq_dw_row_block(const float *const *src, const __m256 *w, int64_t x, int nv, __m256 init,
+                __m256 *acc)
 {
     /* fully unrolled so the accumulators live in registers (nv is a
      * constant at every call) */
 #pragma GCC unroll 8
     for (int v = 0; v < nv; v++)
-        acc[v] = _mm256_setzero_ps();
+        acc[v] = init;
 #pragma GCC unroll 9
     for (int t = 0; t < 9; t++) {
         const float *p = src[t] + x;
@@ -78,13 +80,13 @@ tq_dw_row_block(const float *const *src, const __m256 *w, int64_t x, int nv, __m
  * so each loaded vector feeds both where it can. Each accumulator still
  * takes its taps in (ky, kx) order from 0. */
 static inline __attribute__((always_inline)) void
-tq_dw_pair_block(const float *const *rp, int s, const __m256 *w, int64_t x, int nv, __m256 *a0,
-                 __m256 *a1)
+tq_dw_pair_block(const float *const *rp, int s, const __m256 *w, int64_t x, int nv, __m256 init,
+                 __m256 *a0, __m256 *a1)
 {
 #pragma GCC unroll 4
     for (int v = 0; v < nv; v++) {
-        a0[v] = _mm256_setzero_ps();
-        a1[v] = _mm256_setzero_ps();
+        a0[v] = init;
+        a1[v] = init;
     }
 #pragma GCC unroll 5
     for (int i = 0; i < 3 + s; i++) {
@@ -111,32 +113,32 @@ tq_dw_pair_block(const float *const *rp, int s, const __m256 *w, int64_t x, int 
  * file's emit_pair(d, a0, a1, orow, v, n) / emit(d, acc, orow, v) (the fp32
  * and int8 kernels differ only there). A macro so every block size stays a
  * compile-time constant and the accumulators stay in registers. */
-#define TQ_DW_CHANNEL_ROWS(d, rp, s, pair, wv, vecs, orow)                                    \
+#define TQ_DW_CHANNEL_ROWS(d, rp, s, pair, wv, init, vecs, orow)                                 \
     do {                                                                                     \
         __m256 a0[4], a1[4];                                                                 \
         int64_t v = 0;                                                                       \
         if ((pair) && (s) == 1) {                                                            \
             for (; v + 3 <= (vecs); v += 3) {                                                \
-                tq_dw_pair_block(rp, 1, wv, v * 8, 3, a0, a1);                               \
+                tq_dw_pair_block(rp, 1, wv, v * 8, 3, init, a0, a1);                             \
                 emit_pair(d, a0, a1, orow, v, 3);                                            \
             }                                                                                \
             if ((vecs) - v == 2) {                                                           \
-                tq_dw_pair_block(rp, 1, wv, v * 8, 2, a0, a1);                               \
+                tq_dw_pair_block(rp, 1, wv, v * 8, 2, init, a0, a1);                             \
                 emit_pair(d, a0, a1, orow, v, 2);                                            \
             } else if ((vecs) - v == 1) {                                                    \
-                tq_dw_pair_block(rp, 1, wv, v * 8, 1, a0, a1);                               \
+                tq_dw_pair_block(rp, 1, wv, v * 8, 1, init, a0, a1);                             \
                 emit_pair(d, a0, a1, orow, v, 1);                                            \
             }                                                                                \
         } else if (pair) {                                                                   \
             for (; v + 3 <= (vecs); v += 3) {                                                \
-                tq_dw_pair_block(rp, 2, wv, v * 8, 3, a0, a1);                               \
+                tq_dw_pair_block(rp, 2, wv, v * 8, 3, init, a0, a1);                             \
                 emit_pair(d, a0, a1, orow, v, 3);                                            \
             }                                                                                \
             if ((vecs) - v == 2) {                                                           \
-                tq_dw_pair_block(rp, 2, wv, v * 8, 2, a0, a1);                               \
+                tq_dw_pair_block(rp, 2, wv, v * 8, 2, init, a0, a1);                             \
                 emit_pair(d, a0, a1, orow, v, 2);                                            \
             } else if ((vecs) - v == 1) {                                                    \
-                tq_dw_pair_block(rp, 2, wv, v * 8, 1, a0, a1);                               \
+                tq_dw_pair_block(rp, 2, wv, v * 8, 1, init, a0, a1);                             \
                 emit_pair(d, a0, a1, orow, v, 1);                                            \
             }                                                                                \
         } else {                                                                             \
@@ -147,15 +149,15 @@ tq_dw_pair_block(const float *const *rp, int s, const __m256 *w, int64_t x, int 
                 src[ky * 3 + 2] = (s) == 1 ? (rp)[ky] + 2 : (rp)[ky] + 1;                    \
             }                                                                                \
             for (; v + 4 <= (vecs); v += 4) {                                                \
-                tq_dw_row_block(src, wv, v * 8, 4, a0);                                      \
+                tq_dw_row_block(src, wv, v * 8, 4, init, a0);                                      \
                 for (int k = 0; k < 4; k++)                                                  \
                     emit(d, a0[k], orow, v + k);                                             \
             }                                                                                \
             int nv = (int)((vecs) - v);                                                      \
             switch (nv) {                                                                    \
-            case 3: tq_dw_row_block(src, wv, v * 8, 3, a0); break;                           \
-            case 2: tq_dw_row_block(src, wv, v * 8, 2, a0); break;                           \
-            case 1: tq_dw_row_block(src, wv, v * 8, 1, a0); break;                           \
+            case 3: tq_dw_row_block(src, wv, v * 8, 3, init, a0); break;                           \
+            case 2: tq_dw_row_block(src, wv, v * 8, 2, init, a0); break;                           \
+            case 1: tq_dw_row_block(src, wv, v * 8, 1, init, a0); break;                           \
             default: break;                                                                  \
             }                                                                                \
             for (int k = 0; k < nv; k++)                                                     \

@@ -128,7 +128,7 @@ static void dw_run(const tq_conv2d_geom *g, const float *in, int nout, const flo
                 wv[t] = _mm256_set1_ps(w[9 * o + t]);
             d.vb = _mm256_set1_ps(bias ? bias[o] : 0.0f);
             float *orow = out + (size_t)o * out_stride + oy * g->ow;
-            TQ_DW_CHANNEL_ROWS(&d, rp, s, pair, wv, vecs, orow);
+            TQ_DW_CHANNEL_ROWS(&d, rp, s, pair, wv, _mm256_setzero_ps(), vecs, orow);
         }
     }
 }

@@ -175,7 +175,7 @@ void tq_dynq_dw_avx2(const tq_conv2d_geom *g, const float *x, const tq_dynq_dw_a
             e.sprod = _mm256_set1_ps(a->sprod[o]);
             e.bias = _mm256_set1_ps(a->bias ? a->bias[o] : 0.0f);
             float *orow = out + (size_t)o * out_stride + oy * g->ow;
-            TQ_DW_CHANNEL_ROWS(&d, rp, s, pair, wv, vecs, orow);
+            TQ_DW_CHANNEL_ROWS(&d, rp, s, pair, wv, _mm256_setzero_ps(), vecs, orow);
         }
     }
     float t[8];

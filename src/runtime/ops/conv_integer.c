@@ -1,9 +1,13 @@
 /* ConvInteger (int32 out) and QLinearConv (8-bit out, per-channel weight
  * scales and zero points, int32 bias folded into the accumulator start
- * values), both on the exact integer engine in qconv.c. */
+ * values), both on the exact integer engine in qconv.c; a 3x3 depthwise
+ * QLinearConv (or a group-1 one of a 1-channel input) takes the one-pass
+ * kernel of kernels/qlinear_dw.h when its sums provably stay exact in float. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/qlinear_dw.h"
 #include "runtime/ops/qcommon.h"
 #include "runtime/ops/qconv.h"
 
@@ -15,6 +19,10 @@ typedef struct qconv_state {
     bool y_signed;
     uint8_t *y;      /* eval-time output pointer for the epilogue */
     const tq_qdsp *d; /* eval-time kernel table */
+    /* QLinearConv depthwise 3x3 (see the top): taps as float, 9 per output
+     * channel (w - w_zp), and the bias as float at eval; NULL = not taken */
+    float *dw_w, *dw_bias;
+    tq_conv2d_geom dw_geom;
 } qconv_state;
 
 static void qconv_state_release(void *p)
@@ -25,6 +33,8 @@ static void qconv_state_release(void *p)
     tq_qconv_release(&st->q);
     free(st->bias);
     free(st->mult);
+    free(st->dw_w);
+    free(st->dw_bias);
     free(st);
 }
 
@@ -141,7 +151,56 @@ static int qlconv_prepare(tq_op_ctx *c)
         return tq_op_fail(c, TQ_ENOMEM, "out of memory");
     st->y_signed = yz->dtype == TQ_INT8;
     tq_value_set_shape(c->out[0], yz->dtype, 4, od);
+    const tq_qconv *q = &st->q;
+    tq_conv2d_geom dg = { .c = 1, .ih = q->ih, .iw = q->iw, .oh = q->oh, .ow = q->ow,
+                          .kh = q->kh, .kw = q->kw, .sh = q->sh, .sw = q->sw, .dh = q->dh,
+                          .dw = q->dw, .pt = q->pt, .pl = q->pl };
+    if (q->cin_g == 1 && (q->cout_g == 1 || q->group == 1) && q->wpack &&
+        tq_qlinear_dw_supports(&dg)) {
+        st->dw_geom = dg;
+        st->dw_w = malloc(sizeof(float) * 9 * (size_t)q->cout);
+        st->dw_bias = malloc(sizeof(float) * (size_t)q->cout);
+        if (!st->dw_w || !st->dw_bias)
+            return tq_op_fail(c, TQ_ENOMEM, "out of memory");
+        for (int64_t o = 0; o < q->cout; o++)
+            for (int t = 0; t < 9; t++)
+                st->dw_w[o * 9 + t] = (float)q->wpack[o * q->k2 + t];
+    }
     return TQ_OK;
+}
+
+/* The depthwise kernel sums in float: exact while every partial sum stays
+ * below 2^24 (|x - x_zp| <= 255); it converts acc * mult to int32, which
+ * needs |acc * mult| < 2^30. The bias and multipliers are known at eval. */
+static bool dw_exact(const qconv_state *st)
+{
+    for (int64_t o = 0; o < st->q.cout; o++) {
+        double bound = fabs((double)st->bias[o]);
+        for (int t = 0; t < 9; t++)
+            bound += 255.0 * fabs((double)st->dw_w[o * 9 + t]);
+        if (bound >= 16777216.0 || !(bound * fabs((double)st->mult[o]) < 1073741824.0))
+            return false;
+    }
+    return true;
+}
+
+static void qlconv_dw_eval(tq_op_ctx *c, qconv_state *st, int xzp)
+{
+    const tq_qconv *q = &st->q;
+    tq_qlinear_dw_fn fn = tq_qlinear_dw_get();
+    for (int64_t o = 0; o < q->cout; o++)
+        st->dw_bias[o] = (float)st->bias[o];
+    int64_t in_plane = q->ih * q->iw;
+    for (int64_t b = 0; b < q->batch; b++)
+        for (int64_t g = 0; g < q->group; g++) {
+            int64_t o0 = g * q->cout_g;
+            tq_qlinear_dw_args a = { .x_zp = xzp, .x_signed = q->x_signed,
+                                     .y_signed = st->y_signed, .y_zp = st->y_zp,
+                                     .nout = (int)q->cout_g, .w = st->dw_w + 9 * o0,
+                                     .bias = st->dw_bias + o0, .mult = st->mult + o0 };
+            fn(&st->dw_geom, (const uint8_t *)c->in[0]->data + (b * q->cin + g) * in_plane, &a,
+               (uint8_t *)c->out[0]->data + (b * q->cout + o0) * q->pixels, (size_t)q->pixels);
+        }
 }
 
 static void qlconv_epilogue(void *user, int64_t n, int64_t c0, int64_t nc, int64_t p0,
@@ -162,6 +221,10 @@ static int qlconv_eval(tq_op_ctx *c)
     int xzp = 0, rc = zp_scalar(c, 2, &xzp);
     if (rc || (rc = qlconv_params(c, st)))
         return rc;
+    if (st->dw_w && dw_exact(st)) {
+        qlconv_dw_eval(c, st, xzp);
+        return TQ_OK;
+    }
     const int16_t *w = st->q.wpack;
     if (!w) {
         int16_t *wb = tq_qconv_wbuf(&st->q, c->scratch);

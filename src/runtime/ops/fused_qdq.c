@@ -298,7 +298,9 @@ typedef struct qgemm_state {
     size_t ldb;
     int16_t *bpack;  /* k2 x ldb: w - w_zp, column n = output n */
     int32_t *bias;   /* [N] (zeros when absent) */
-    float *mult;     /* [N] */
+    float *mult;     /* [N]; QGemmF: x_scale * w_scale[n] */
+    float *bias_f;   /* QGemmF: DQ(bias)[n], or NULL */
+    bool float_out;  /* QGemmF: the float result, not requantised */
     int x_zp, y_zp;
     bool x_signed, y_signed;
 } qgemm_state;
@@ -311,29 +313,36 @@ static void qgemm_release(void *p)
     free(st->bpack);
     free(st->bias);
     free(st->mult);
+    free(st->bias_f);
     free(st);
 }
 
 static int qgemm_prepare(tq_op_ctx *c)
 {
-    if (c->n_in < 8 || c->n_in > 9 || c->n_out < 1)
-        return tq_op_fail(c, TQ_EFORMAT, "expects 8 or 9 inputs (x, x_scale, x_zp, w, w_scale, "
-                                         "w_zp, y_scale, y_zp, [bias])");
-    for (int i = 0; i < 8; i++)
+    /* QGemmF (float output) has no y_scale / y_zp: the bias is input 6 */
+    bool fo = strcmp(c->node->op_type, "QGemmF") == 0;
+    int nq = fo ? 6 : 8;
+    if (c->n_in < nq || c->n_in > nq + 1 || c->n_out < 1)
+        return tq_op_fail(c, TQ_EFORMAT, fo ? "expects 6 or 7 inputs (x, x_scale, x_zp, w, "
+                                              "w_scale, w_zp, [bias])"
+                                            : "expects 8 or 9 inputs (x, x_scale, x_zp, w, "
+                                              "w_scale, w_zp, y_scale, y_zp, [bias])");
+    for (int i = 0; i < nq; i++)
         if (!c->in[i] || (i > 0 && !c->in[i]->is_const))
             return tq_op_fail(c, TQ_EFORMAT, "input %d must be present%s", i,
                               i > 0 ? " and constant" : "");
-    const tq_value *x = c->in[0], *w = c->in[3], *wz = c->in[5], *yz = c->in[7];
-    const tq_value *b = c->n_in > 8 ? c->in[8] : NULL;
+    const tq_value *x = c->in[0], *w = c->in[3], *wz = c->in[5], *yz = fo ? NULL : c->in[7];
+    const tq_value *b = c->n_in > nq ? c->in[nq] : NULL;
     bool trans = tq_node_attr_int(c->node, "transB", 0) != 0;
     if (!tq_is_q8(x->dtype) || !tq_is_q8(w->dtype) || w->rank != 2 || x->rank < 1 ||
-        wz->dtype != w->dtype || c->in[2]->dtype != x->dtype || !tq_is_q8(yz->dtype))
+        wz->dtype != w->dtype || c->in[2]->dtype != x->dtype || (yz && !tq_is_q8(yz->dtype)))
         return tq_op_fail(c, TQ_EFORMAT, "'%s' and weight '%s' must be 8-bit with matching zero "
                                          "points, the weight 2-D", x->name, w->name);
     qgemm_state *st = calloc(1, sizeof *st);
     if (!st)
         return tq_op_fail(c, TQ_ENOMEM, "out of memory");
     c->state = st;
+    st->float_out = fo;
     st->K = trans ? w->dims[1] : w->dims[0];
     st->N = trans ? w->dims[0] : w->dims[1];
     if (x->dims[x->rank - 1] != st->K)
@@ -343,8 +352,8 @@ static int qgemm_prepare(tq_op_ctx *c)
     if (st->K > (1 << 20) || st->N > (1 << 20) || st->M > INT32_MAX / 2)
         return tq_op_fail(c, TQ_EUNSUPPORTED, "matrix sizes are too large");
     int n = (int)st->N;
-    float xs, ys, *ws = malloc(sizeof(float) * (size_t)n);
-    int32_t *wzp = malloc(sizeof(int32_t) * (size_t)n), xz, yzv;
+    float xs, ys = 1.0f, *ws = malloc(sizeof(float) * (size_t)n);
+    int32_t *wzp = malloc(sizeof(int32_t) * (size_t)n), xz, yzv = 0;
     st->bias = calloc((size_t)n, sizeof(int32_t));
     st->mult = malloc(sizeof(float) * (size_t)n);
     if (!ws || !wzp || !st->bias || !st->mult) {
@@ -359,18 +368,22 @@ static int qgemm_prepare(tq_op_ctx *c)
         rc = tq_qparam_scale(c, 4, n, ws);
     if (!rc)
         rc = tq_qparam_zp(c, 5, n, wzp);
-    if (!rc)
+    if (!rc && !fo)
         rc = tq_qparam_scale(c, 6, 1, &ys);
-    if (!rc)
+    if (!rc && !fo)
         rc = tq_qparam_zp(c, 7, 1, &yzv);
     if (!rc && b && (b->dtype != TQ_INT32 || !b->is_const || tq_value_numel(b) != st->N))
         rc = tq_op_fail(c, TQ_EFORMAT, "bias '%s' must be a constant int32 vector of %lld",
                         b->name, (long long)st->N);
     if (!rc) {
-        for (int k = 0; k < n; k++)
-            st->mult[k] = xs * ws[k] / ys; /* ONNX Runtime's order */
+        for (int k = 0; k < n; k++) /* ONNX Runtime's order; QGemmF: the bias scale exactly */
+            st->mult[k] = fo ? xs * ws[k] : xs * ws[k] / ys;
         if (b)
             memcpy(st->bias, b->data, sizeof(int32_t) * (size_t)n);
+        if (fo && b && !(st->bias_f = malloc(sizeof(float) * (size_t)n)))
+            rc = tq_op_fail(c, TQ_ENOMEM, "out of memory");
+        for (int k = 0; fo && b && !rc && k < n; k++) /* DequantizeLinear's (float)b * scale */
+            st->bias_f[k] = (float)st->bias[k] * st->mult[k];
         st->k2 = tq_qgemm_k2((int)st->K);
         st->ldb = tq_qgemm_ldb(n);
         st->bpack = calloc((size_t)st->k2 * st->ldb, sizeof(int16_t));
@@ -398,13 +411,13 @@ static int qgemm_prepare(tq_op_ctx *c)
     st->x_zp = xz;
     st->y_zp = yzv;
     st->x_signed = x->dtype == TQ_INT8;
-    st->y_signed = yz->dtype == TQ_INT8;
+    st->y_signed = yz && yz->dtype == TQ_INT8;
     c->scratch_bytes = sizeof(int16_t) * (size_t)st->M * (size_t)st->k2 +
                        sizeof(int32_t) * (size_t)st->M * (size_t)st->N + 64;
     int64_t od[TQ_MAX_RANK];
     memcpy(od, x->dims, sizeof od);
     od[x->rank - 1] = st->N;
-    tq_value_set_shape(c->out[0], yz->dtype, x->rank, od);
+    tq_value_set_shape(c->out[0], fo ? TQ_FLOAT : yz->dtype, x->rank, od);
     return TQ_OK;
 }
 
@@ -427,6 +440,15 @@ static int qgemm_eval(tq_op_ctx *c)
             apack[m * st->k2 + st->K] = 0;
         }
     }
+    if (st->float_out) {
+        /* the sums land in the float output and are scaled in place */
+        acc = c->out[0]->data;
+        d->qgemm((int)st->M, (int)st->N, st->k2, apack, (size_t)st->k2, st->bpack, st->ldb, NULL,
+                 acc, (size_t)st->N);
+        d->epilogue_cols(acc, (int)st->M, (int)st->N, (size_t)st->N, st->mult, st->bias_f,
+                         NULL, NULL, NULL);
+        return TQ_OK;
+    }
     d->qgemm((int)st->M, (int)st->N, st->k2, apack, (size_t)st->k2, st->bpack, st->ldb, NULL, acc,
              (size_t)st->N);
     /* per-column multipliers (kernels/qgemm.h requant_cols) */
@@ -437,3 +459,8 @@ static int qgemm_eval(tq_op_ctx *c)
 
 const tq_op_def tq_op_fused_qdq_gemm = { "tinyq", "QGemm", qgemm_prepare, qgemm_eval,
                                          qgemm_release };
+/* QGemm with the float result (--float-outputs): inputs x, x_scale, x_zp,
+ * w, w_scale, w_zp, [bias]; y = acc * x_scale * w_scale[n] + DQ(bias)[n],
+ * which differs from the unfused float Gemm by float rounding only. */
+const tq_op_def tq_op_fused_qdq_gemm_float = { "tinyq", "QGemmF", qgemm_prepare, qgemm_eval,
+                                               qgemm_release };

@@ -53,6 +53,7 @@ void tq_dynamic_quantize_range(const tq_qdsp *d, const float *x, size_t n, float
 extern const tq_op_def tq_op_quantize_linear, tq_op_dequantize_linear,
     tq_op_dynamic_quantize_linear, tq_op_conv_integer, tq_op_qlinear_conv,
     tq_op_matmul_integer, tq_op_qlinear_matmul, tq_op_fused_dyn_conv, tq_op_fused_dyn_matmul,
-    tq_op_fused_qdq_eltwise, tq_op_fused_qdq_gemm;
+    tq_op_fused_qdq_eltwise, tq_op_fused_qdq_gemm, tq_op_fused_qdq_gemm_float,
+    tq_op_fused_qdq_conv_float;
 
 #endif

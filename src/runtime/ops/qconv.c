@@ -103,21 +103,31 @@ static int c4_prepare(tq_op_ctx *c, tq_qconv *q, const tq_value *w, const tq_val
                 has_m128 |= v == -128;
             }
     if (!(cpu & TQ_CPU_FLAG_AVX512VNNI)) {
-        /* AVX2 only: plain vpmaddubsw (qgemm_c4u) when no weight pair can
-         * saturate it (always so for reduce-range weights), else the sign
-         * trick, exact only for weights in [-127, 127]; a -128 with large
-         * pairs keeps the int16 vpmaddwd path */
+        /* AVX2 only, fastest first as measured on an AVX2-only Zen 3
+         * (docs/BENCHMARKS.md): plain vpmaddubsw (qgemm_c4u) when no weight
+         * pair can saturate it (always so for reduce-range weights); else
+         * the sign trick, exact for weights in [-127, 127] (every symmetric
+         * quantiser's); else the pairing schedule, which splits the quads
+         * over the bound (whole blocks of 4 output channels); else the int16
+         * vpmaddwd path. The schedule also pairs fitting quads (3 multiplies
+         * per two quads instead of 4): faster on a Zen 4 with VNNI masked,
+         * slower than plain vpmaddubsw on the Zen 3, so only on request
+         * (TQ_C4U_PAIRS=1, for A/B runs). */
         q->c4u_fits = tq_qgemm_c4u_fits(q->c4_w, (size_t)q->cout * (size_t)q->kq);
-        /* full-range weights too when the pairing schedule can split the
-         * quads over the bound (whole blocks of 4 output channels) */
         bool pairs = tq_qdsp_get()->qgemm_c4u_pairs != NULL;
-        q->c4_u8s8 = q->c4u_fits || (pairs && q->cout % 4 == 0);
+        bool want_pairs = pairs && getenv("TQ_C4U_PAIRS") && strcmp(getenv("TQ_C4U_PAIRS"), "1") == 0;
+        if (q->c4u_fits)
+            q->c4_u8s8 = true;
+        else if (want_pairs || has_m128)
+            q->c4_u8s8 = pairs && q->cout % 4 == 0;
+        else
+            q->c4_u8s8 = false; /* the sign trick */
         if (!q->c4_u8s8 && has_m128) {
             qconv_release_c4(q);
             return TQ_OK;
         }
         q->c4_signed = !q->c4_u8s8;
-        if (q->c4_u8s8 && pairs &&
+        if (q->c4_u8s8 && pairs && (want_pairs || !q->c4u_fits) &&
             tq_c4u_pairs_build(&q->c4u_pairs, (int)q->cout, q->kq, q->c4_w))
             return tq_op_fail(c, TQ_ENOMEM, "out of memory");
     }
