@@ -123,31 +123,53 @@ static int input_channel_axis(const tq_node *n)
     return 1;
 }
 
+static int act_index(const qdq_ctx *c, const char *name)
+{
+    for (int a = 0; a < c->n_acts; a++)
+        if (strcmp(c->acts[a].name, name) == 0)
+            return a;
+    return -1;
+}
+
 /* per_channel_activations: every act that a quantised node reads as its
  * activation input is calibrated and quantised per channel along that
- * node's input-channel axis. Readers that disagree on the axis (never seen
- * in practice) leave the tensor per tensor. */
+ * node's input-channel axis, except
+ * - around a Conv/ConvTranspose whose output gets its Q/DQ pair right after
+ *   it (always without float_outputs; with them, when a quantised node reads
+ *   that output directly): ONNX Runtime fuses DQ -> Conv -> Q into
+ *   QLinearConv whatever the parameters' shapes, and QLinearConv then
+ *   rejects per-axis activation parameters at run time, so that node's input
+ *   and its output pair stay per tensor;
+ * - MatMul inputs: ONNX Runtime fuses DQ -> MatMul into QLinearMatMul or
+ *   MatMulIntegerToFloat, which reject them too (Gemm's fusion checks the
+ *   shapes and runs a per-axis pair unfused);
+ * - tensors whose readers disagree on the axis (never seen in practice). */
 static void input_axes(qdq_ctx *c, const tq_graph *g)
 {
-    bool *conflict = calloc((size_t)(c->n_acts > 0 ? c->n_acts : 1), sizeof(bool));
+    bool *per_tensor = calloc((size_t)(c->n_acts > 0 ? c->n_acts : 1), sizeof(bool));
     for (int i = 0; i < g->n_nodes; i++) {
         if (!c->selected[i])
             continue;
         const tq_node *n = &g->nodes[i];
-        int ax = input_channel_axis(n);
-        for (int a = 0; a < c->n_acts; a++) {
-            act *ac = &c->acts[a];
-            if (strcmp(ac->name, n->inputs[0]) != 0)
-                continue;
-            if (ac->axis_req != TQ_CALIB_PER_TENSOR && ac->axis_req != ax && conflict)
-                conflict[a] = true;
-            ac->axis_req = ax;
-        }
+        int ax = input_channel_axis(n), a = act_index(c, n->inputs[0]);
+        if (a < 0)
+            continue;
+        act *ac = &c->acts[a];
+        if (ac->axis_req != TQ_CALIB_PER_TENSOR && ac->axis_req != ax && per_tensor)
+            per_tensor[a] = true;
+        ac->axis_req = ax;
+        const char *y = c->fused_relu[i] >= 0 ? g->nodes[c->fused_relu[i]].outputs[0]
+                                              : n->outputs[0];
+        int ya = act_index(c, y);
+        if (ya >= 0 && !is_op(n, "Gemm") && per_tensor)
+            per_tensor[a] = per_tensor[ya] = true;
+        if (is_op(n, "MatMul") && per_tensor)
+            per_tensor[a] = true;
     }
     for (int a = 0; a < c->n_acts; a++)
-        if (!conflict || conflict[a])
+        if (!per_tensor || per_tensor[a])
             c->acts[a].axis_req = TQ_CALIB_PER_TENSOR;
-    free(conflict);
+    free(per_tensor);
 }
 
 /* Decide which nodes and tensors get quantised (before calibration: the

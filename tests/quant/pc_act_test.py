@@ -9,14 +9,20 @@
    equals the per-tensor MSE range tinyq calibrates for a one-channel copy
    of the model fed that channel's values alone (the same algorithm on the
    channel's own statistics), and at least one channel is clipped.
-2. Axes: Conv input axis 1, Gemm axis 1 (0 with transA), MatMul on a rank-3
-   input the last axis (2); 1-D scale and zero point of the length of the
+2. Axes: Conv input axis 1, Gemm axis 1 (0 with transA); MatMul inputs stay
+   per tensor (ONNX Runtime fuses DQ -> MatMul and rejects per-axis
+   activation parameters); 1-D scale and zero point of the length of the
    weight's input-channel dimension on both QuantizeLinear and
    DequantizeLinear; the report says per_channel_activations and lists the
    channel ranges.
-3. The files pass the ONNX checker, ONNX Runtime runs them, and tinyq's
-   outputs equal ORT's within one step of the output's DequantizeLinear
-   (outputs are quantised here: no --float-outputs), on fixtures/mlp.onnx,
+   A Conv whose output goes straight into a QuantizeLinear keeps a
+   per-tensor input and output pair (ONNX Runtime fuses that group into
+   QLinearConv and rejects per-axis activation parameters).
+3. The files pass the ONNX checker, ONNX Runtime runs them (also its exact
+   uint8 equivalent, tests/ort/exact_int8.py, where the fusion happens on
+   CPUs without VNNI), and tinyq's outputs equal ORT's within one step of
+   the output's DequantizeLinear (without --float-outputs; with it, ORT must
+   run the file), on fixtures/mlp.onnx,
    fixtures/cnn.onnx and, when ../shared/seed-models is there,
    vmaf_tiny_v3 (and learned_filter_v1: checker, axes and ORT run; its output
    comes from a float Add, so no step bounds it).
@@ -115,7 +121,10 @@ def hand_test(tmp):
     conv_model(model, 3)
     want = {0: (float(x[:, 0].min()), float(x[:, 0].max())), 1: (0.25, 0.5), 2: (0.0, 0.0)}
     out = os.path.join(tmp, "hand_minmax.onnx")
-    rep = quantize(model, out, cal, "--per-channel", "--per-channel-activations")
+    # --float-outputs: a Conv output that is a Q/DQ'd graph output would keep
+    # its input per tensor (the ONNX Runtime fusion rule, see structure())
+    rep = quantize(model, out, cal, "--per-channel", "--per-channel-activations",
+                   "--float-outputs")
     if rep is None:
         return
     m = onnx.load(out)
@@ -126,11 +135,13 @@ def hand_test(tmp):
         return
     check(axis_of(q) == 1 and axis_of(dq) == 1, f"hand: axes {axis_of(q)}, {axis_of(dq)} != 1")
     s, z = inits[q.input[1]], inits[q.input[2]]
-    check(s.shape == (3,) and z.shape == (3,), f"hand: scale/zp shapes {s.shape} {z.shape}")
+    if not check(s.shape == (3,) and z.shape == (3,), f"hand: scale/zp shapes {s.shape} {z.shape}"):
+        return
     for c in range(3):
         ws, wz = ort_formula(*want[c])
         check(s[c] == ws and int(z[c]) == wz,
               f"hand minmax channel {c}: file ({s[c]}, {z[c]}) != hand ({ws}, {wz})")
+    float_bound_check("hand conv", out, cal)
     check(rep.get("per_channel_activations") is True, "hand: report per_channel_activations")
     cr = rep["calibration"].get("tensor_channel_ranges", {}).get("x")
     check(cr is not None and cr["axis"] == 1 and
@@ -143,7 +154,7 @@ def hand_test(tmp):
 
     # MSE per channel == per-tensor MSE on the channel alone
     rep = quantize(model, os.path.join(tmp, "hand_mse.onnx"), cal, "--method", "mse",
-                   "--per-channel-activations")
+                   "--per-channel-activations", "--float-outputs")
     one = os.path.join(tmp, "one.onnx")
     conv_model(one, 1)
     got = rep["calibration"]["tensor_channel_ranges"]["x"] if rep else None
@@ -187,13 +198,19 @@ def axis_models(tmp):
     return out
 
 
-def structure(tag, path):
+def structure(tag, path, need_axis=True):
     """Every quantised node's activation input: per-axis Q/DQ of the right
-    axis and length."""
+    axis and length, except MatMul inputs and a Conv whose output goes
+    straight into a QuantizeLinear, and that output's pair (ONNX Runtime fuses
+    those groups and rejects per-axis activation parameters): per tensor."""
     m = onnx.load(path)
     inits = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
     prod = {o: n for n in m.graph.node for o in n.output}
-    n_checked = 0
+    readers = {}
+    for n in m.graph.node:
+        for i in n.input:
+            readers.setdefault(i, []).append(n)
+    n_checked = n_axis = 0
     for n in m.graph.node:
         if n.op_type not in ("Conv", "Gemm", "MatMul"):
             continue
@@ -213,6 +230,22 @@ def structure(tag, path):
         q, dq = input_qdq(m, n.input[0])
         if not check(q is not None, f"{tag}: node {n.name or n.op_type} input has no Q/DQ"):
             continue
+        # this node is the op of a fusable group, or the pair's Q directly
+        # follows one (the same pair is that group's output)
+        src = prod.get(q.input[0])
+        direct_q = any(r.op_type == "QuantizeLinear" for r in readers.get(n.output[0], []))
+        after_op = (src is not None and src.op_type in ("Conv", "ConvTranspose", "MatMul") and
+                    len(src.input) > 1 and src.input[1] in prod and
+                    prod[src.input[1]].op_type == "DequantizeLinear")
+        fused = n.op_type == "MatMul" or (n.op_type != "Gemm" and direct_q) or after_op
+        if fused:
+            for node in (q, dq):
+                check(inits[node.input[1]].size == 1 and axis_of(node) is None,
+                      f"{tag}: {n.op_type} feeding a QuantizeLinear reads a per-axis "
+                      f"{node.op_type} (ONNX Runtime would fuse and reject it)")
+            n_checked += 1
+            continue
+        n_axis += 1
         for node in (q, dq):
             s, z = inits[node.input[1]], inits[node.input[2]]
             ax = axis_of(node)
@@ -222,7 +255,9 @@ def structure(tag, path):
             check(ax is not None and (want_axis is None or ax == want_axis),
                   f"{tag}: {node.op_type} before {n.op_type}: axis {ax}, want {want_axis}")
         n_checked += 1
-    check(n_checked >= 1, f"{tag}: no quantised node checked")
+    check(n_checked >= 1 and (n_axis >= 1 or not need_axis),
+          f"{tag}: {n_checked} quantised nodes checked, "
+          f"{n_axis} with per-axis inputs")
     try:
         onnx.checker.check_model(onnx.load(path), full_check=True)
     except Exception as e:  # noqa: BLE001 - any checker failure is a test failure
@@ -271,6 +306,57 @@ def versus_ort(tag, path, data, m, need_step=True, per_sample=True):
           (", tinyq == ORT within one step" if need_step else ""))
 
 
+def float_bound_check(tag, path, data, per_sample=True):
+    """One quantised 1x1 Conv or MatMul reading per-axis Q/DQ, float output
+    (--float-outputs): tinyq and ONNX Runtime quantise the same input with
+    the same parameters and then differ only in float summation order, so
+    |tinyq - ORT| <= 2 gamma_(K+2) (sum |x_dq w_dq| + |b|) per output
+    (gamma_n = n u / (1 - n u), u = 2^-24): each side's error from the exact
+    sum is at most gamma times that sum."""
+    m = onnx.load(path)
+    inits = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
+    op = next(n for n in m.graph.node if n.op_type in ("Conv", "MatMul"))
+    q, _ = input_qdq(m, op.input[0])
+    prod = {o: n for n in m.graph.node for o in n.output}
+    wdq = prod[op.input[1]]
+    x = np.load(data)[q.input[0]].astype(np.float64)
+    s, z, ax = inits[q.input[1]].astype(np.float64), inits[q.input[2]].astype(np.float64), \
+        axis_of(q)
+    shp = [1] * x.ndim
+    shp[ax] = -1
+    s, z = s.reshape(shp), z.reshape(shp)
+    xd = (np.clip(np.rint(x / s) + z, -128, 127) - z) * s
+    w = inits[wdq.input[0]].astype(np.float64)
+    ws = inits[wdq.input[1]].astype(np.float64)
+    wshp = [1] * w.ndim
+    wshp[axis_of(wdq) if axis_of(wdq) is not None else 0] = -1
+    wd = w * (ws.reshape(wshp) if ws.size > 1 else ws)
+    if op.op_type == "Conv":   # 1x1: a product over channels
+        mag = np.einsum("oc,nchw->nohw", np.abs(wd[:, :, 0, 0]), np.abs(xd))
+        k = wd.shape[1]
+        if len(op.input) > 2 and op.input[2] in inits:
+            mag += np.abs(inits[op.input[2]]).reshape(1, -1, 1, 1)
+    else:
+        mag, k = np.abs(xd) @ np.abs(wd), wd.shape[0]
+    u = 2.0 ** -24
+    gamma = (k + 2) * u / (1 - (k + 2) * u)
+    o_ort, o_tq = path + ".ort.npz", path + ".tq.npz"
+    ps = ["--per-sample"] if per_sample else []
+    p1 = subprocess.run(["node", ORT_RUN, path, data, o_ort, "--threads", "1", *ps],
+                        capture_output=True, text=True)
+    p2 = subprocess.run([TOOL, "run", path, "-i", data, "-o", o_tq, *ps], capture_output=True,
+                        text=True)
+    if not check(p1.returncode == 0 and p2.returncode == 0,
+                 f"{tag}: run failed: {p1.stderr[-300:]} {p2.stderr[-300:]}"):
+        return
+    a = np.load(o_ort)[m.graph.output[0].name].astype(np.float64)
+    b = np.load(o_tq)[m.graph.output[0].name].astype(np.float64)
+    bound = 2 * gamma * mag + np.finfo(np.float32).tiny
+    worst = float(np.max(np.abs(a - b) - bound))
+    check(worst <= 0, f"{tag}: |tinyq - ORT| exceeds the float-order bound by {worst:.3g}")
+    print(f"ok   {tag}: tinyq == ORT within the float summation bound (per-axis input)")
+
+
 def subset(npz, path, n=16):
     d = np.load(npz)
     np.savez(path, **{k: d[k][:n] for k in d.files})
@@ -310,8 +396,10 @@ def main():
         for tag, model, cal, _ in axis_models(tmp):
             out = os.path.join(tmp, tag + ".q.onnx")
             if quantize(model, out, cal, "--per-channel", "--per-channel-activations"):
+                # MatMul inputs stay per tensor (ONNX Runtime's fusions reject per-axis)
+                m = structure(tag, out, tag != "matmul3")
                 # transA: a fixed [K, N] input, run whole (not per sample)
-                versus_ort(tag, out, cal, structure(tag, out), per_sample=tag != "gemm_ta")
+                versus_ort(tag, out, cal, m, per_sample=tag != "gemm_ta")
         cases = [("mlp", os.path.join(FIX, "mlp.onnx"), os.path.join(FIX, "mlp_data.npz"), True),
                  ("cnn", os.path.join(FIX, "cnn.onnx"), os.path.join(FIX, "cnn_calib.npz"), True)]
         rng = np.random.default_rng(1)
@@ -331,19 +419,23 @@ def main():
             if not os.path.exists(model):
                 print(f"SKIP {name}: {model} absent")
                 continue
-            for meth in ("minmax", "mse"):
-                tag = f"{name} {meth}"
-                out = os.path.join(tmp, f"{name}.{meth}.onnx")
+            for meth, fo in (("minmax", []), ("mse", []), ("mse", ["--float-outputs"])):
+                tag = f"{name} {meth}{' float-outputs' if fo else ''}"
+                out = os.path.join(tmp, f"{name}.{meth}{len(fo)}.onnx")
                 rep = quantize(model, out, cal, "--method", meth, "--per-channel",
-                               "--per-channel-activations")
+                               "--per-channel-activations", *fo)
                 if rep is None:
                     continue
+                # without --float-outputs every learned_filter Conv feeds a Q
+                # directly: nothing may be per axis there
+                want = bool(fo) or name != "learned_filter_v1"
                 check(rep.get("per_channel_activations") is True and
-                      rep["calibration"].get("tensor_channel_ranges"),
-                      f"{tag}: report lacks per_channel_activations / tensor_channel_ranges")
-                m = structure(tag, out)
+                      bool(rep["calibration"].get("tensor_channel_ranges")) == want,
+                      f"{tag}: report per_channel_activations / tensor_channel_ranges")
+                m = structure(tag, out, want)
+                # float outputs have no output step: ORT must run the file
                 versus_ort(tag, out, subset(cal, out + ".in.npz", 8 if name == "learned_filter_v1"
-                                            else 16), m, need_step=full)
+                                            else 16), m, need_step=full and not fo)
     if failures:
         print(f"{len(failures)} failure(s)")
         return 1
