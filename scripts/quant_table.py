@@ -353,8 +353,10 @@ def build(args, work):
         "`--per-channel-activations`: the activation input of every quantised node gets one "
         "scale and zero point per channel, per-axis Q/DQ along the axis the weight's input "
         "channels multiply, each channel calibrated by the chosen method on its own "
-        "statistics, that node's bias kept float; such layers run as dequantise -> float op "
-        "in tinyq and in ONNX Runtime, whose QLinearConv fusion needs one activation scale).",
+        "statistics, that node's bias kept float; MatMul inputs and a Conv whose output is "
+        "quantised right after it stay per tensor, since ONNX Runtime fuses those groups into "
+        "integer ops that reject per-axis activation parameters; the per-axis layers run as "
+        "dequantise -> float op in tinyq and in ONNX Runtime).",
         "- Pick the cheapest mode that stays inside the model's budget (`tinyq drop`).",
         "",
         "## 2. Fashion-MNIST CNN",

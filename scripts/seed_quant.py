@@ -280,9 +280,12 @@ def verdict_text(verdict):
              "steps on vmaf_tiny_v3/v4. On nr_metric_v1 (Conv -> Clip chains, many values per "
              "channel) it changes little and not for the better; the cause is not isolated "
              "(leaving its Gemm head in fp32 does not change the sign). Layers with per-channel "
-             "inputs run in tinyq as dequantise -> float op "
-             "(the int8 fusions need one activation scale), as in ONNX Runtime, which runs "
-             "per-axis Q/DQ but fuses only per-tensor activations into QLinearConv.")
+             "inputs run in tinyq as dequantise -> float op (the int8 fusions need one "
+             "activation scale), as in ONNX Runtime. Where ONNX Runtime would fuse a group into "
+             "an integer op that rejects per-axis activation parameters (DQ -> Conv -> Q into "
+             "QLinearConv, DQ -> MatMul), the option leaves that input per tensor: "
+             "learned_filter_v1's first Conv writes the first residual tensor through its own "
+             "Q/DQ pair, so that tensor stays per tensor (the other four are per channel).")
     T.append("\nQAT's training objective (centred MSE against the fp32 outputs, fake "
              "quantisation on) changed by " + ", ".join(
                  f"{m} {100 * (r['qat']['loss'][1] / r['qat']['loss'][0] - 1):+.0f} %"

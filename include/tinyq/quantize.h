@@ -110,7 +110,10 @@ typedef struct tq_quant_settings {
      * point) along the axis the weight's input channels multiply (Conv: 1;
      * Gemm: 1, 0 with transA; MatMul: the last), each channel calibrated on
      * its own statistics with the chosen method. The bias of such a node
-     * stays float (there is no single bias scale). Outputs stay per tensor.
+     * stays float (there is no single bias scale). Stay per tensor: outputs
+     * no quantised node reads, MatMul inputs, and a Conv's input and output
+     * when its output is quantised right after it (ONNX Runtime fuses those
+     * groups into integer ops that reject per-axis activation parameters).
      * Off by default. */
     int per_channel_activations;
     uint8_t reserved[64 - sizeof(void *) - 4 * sizeof(int) - 2 * sizeof(float)]; /* zero; room for new settings */
