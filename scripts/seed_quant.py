@@ -255,6 +255,20 @@ def verdict_text(verdict):
                  f"{', '.join(better) or 'none'}; not better: {', '.join(worse) or 'none'}. "
                  f"On the held-out set, at most half of ORT's drop on: "
                  f"{', '.join(held_clear) or 'none'}.")
+    # per model, the better file of each mode with or without the option
+    for keys, label in ((("eq", "pca"), "static (+equalize or +pc-act)"),
+                        (("qat", "qat-pca"), "QAT (without or with --per-channel-activations)")):
+        pick = [(m, min(keys, key=lambda k: r[k]["gate"])) for m, r in verdict]
+        clear = [f"{m} ({'with' if k in ('pca', 'qat-pca') else 'without'} the option, "
+                 f"{r[k]['gate'] / r['ORT']['gate']:.2f} of ORT's drop)"
+                 for (m, k), (_, r) in zip(pick, verdict) if r[k]["gate"] <= 0.5 * r["ORT"]["gate"]]
+        rest = [f"{m} ({r[k]['gate'] / r['ORT']['gate']:.2f})"
+                for (m, k), (_, r) in zip(pick, verdict) if r[k]["gate"] > 0.5 * r["ORT"]["gate"]]
+        T.append(f"\n**Target per model, {label}, the lower gate drop of the two — "
+                 f"{'met' if not rest else 'NOT met on every model'}.** At most half of ORT's "
+                 f"drop: {', '.join(clear) or 'none'}; not: {', '.join(rest) or 'none'}. (Picking "
+                 "per model by the gate flatters the gate column; the held-out table shows each "
+                 "file on 256 times the samples.)")
     old_vs = [(m, r["old"]["gate"], r["fo"]["gate"], r["eq"]["gate"], r["qat"]["gate"])
               for m, r in verdict]
     T.append("\nStatic, old best -> mse + float-outputs -> + equalize -> QAT, gate drops: " +
