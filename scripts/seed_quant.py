@@ -267,8 +267,8 @@ def verdict_text(verdict):
         T.append(f"\n**Target per model, {label}, the lower gate drop of the two — "
                  f"{'met' if not rest else 'NOT met on every model'}.** At most half of ORT's "
                  f"drop: {', '.join(clear) or 'none'}; not: {', '.join(rest) or 'none'}. (Picking "
-                 "per model by the gate flatters the gate column; the held-out table shows each "
-                 "file on 256 times the samples.)")
+                 "per model by the gate flatters the gate column; the held-out table judges each "
+                 "file on 4 to 256 times the samples.)")
     old_vs = [(m, r["old"]["gate"], r["fo"]["gate"], r["eq"]["gate"], r["qat"]["gate"])
               for m, r in verdict]
     T.append("\nStatic, old best -> mse + float-outputs -> + equalize -> QAT, gate drops: " +
