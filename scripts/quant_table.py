@@ -245,8 +245,8 @@ def ort_section(cnn_info):
          "stays | — |",
          "| Calibration memory | keeps activations of every batch (users ran out of memory) | "
          "streams mini-batches (`--calib-batch`, default 16) through a session observer and "
-         "keeps only min/max and one 2048-bin histogram per tensor | constant memory in the "
-         "number of samples |",
+         "keeps only min/max and one 2048-bin histogram per tensor (per channel with "
+         "`--per-channel-activations`) | constant memory in the number of samples |",
          "| Stale `value_info` | \"Inferred shape and existing shape differ\" failures | "
          "value_info is stripped on the way in and never used for shapes | every seed model "
          "quantises (section 2b) |",
@@ -349,7 +349,14 @@ def build(args, work):
         "- `fp32`: the model as is. `dynamic`: int8 weights, activations quantised per run "
         "(no calibration). `static`: QDQ graph with int8/uint8 activations calibrated by "
         "MinMax, Entropy, Percentile or MSE on a calibration `.npz`, int32 bias "
-        "(`--float-outputs`: Q/DQ on node inputs only, as the dynamic graph).",
+        "(`--float-outputs`: Q/DQ on node inputs only, as the dynamic graph; "
+        "`--per-channel-activations`: the activation input of every quantised node gets one "
+        "scale and zero point per channel, per-axis Q/DQ along the axis the weight's input "
+        "channels multiply, each channel calibrated by the chosen method on its own "
+        "statistics, that node's bias kept float; MatMul inputs and a Conv whose output is "
+        "quantised right after it stay per tensor, since ONNX Runtime fuses those groups into "
+        "integer ops that reject per-axis activation parameters; the per-axis layers run as "
+        "dequantise -> float op in tinyq and in ONNX Runtime).",
         "- Pick the cheapest mode that stays inside the model's budget (`tinyq drop`).",
         "",
         "## 2. Fashion-MNIST CNN",

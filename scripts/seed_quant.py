@@ -106,9 +106,14 @@ def seed_section(q, seed_dir):
          "(Q/DQ only on the inputs of quantised nodes, as the dynamic graph; every weight "
          "still int8); **+equalize** the same with `--equalize` (channels rescaled before "
          "calibration, exactly in float; see below the tables); **QAT** `--mode qat` with "
-         "the last static column's settings, distilled from the fp32 model through the "
-         "export's own ranges. Each gate cell: "
-         "PLCC drop, file size.\n"]
+         "the +equalize column's settings, distilled from the fp32 model through the "
+         "export's own ranges; **static +pc-act** `--method mse --per-channel "
+         "--float-outputs --per-channel-activations` with or without `--equalize`, whichever "
+         "has the lower gate drop (named in the cell; both are in the table of all static "
+         "configurations): every quantised node's activation input gets one scale and zero "
+         "point per channel; **QAT +pc-act** the QAT column's recipe with "
+         "`--per-channel-activations` (it trains with the per-channel ranges it exports). "
+         "Each gate cell: PLCC drop, file size.\n"]
     rows, held = [], []
     detail = ["| model | static config | gate PLCC drop | held-out drop | size |",
               "|---|---|---|---|---|"]
@@ -133,20 +138,23 @@ def seed_section(q, seed_dir):
             q.quantize(fp32, out, *opts)
             res[name] = measure(out)
         statics = []
-        for fo, eq in ((False, False), (True, False), (True, True)):
-            for pc in ((True,) if eq else (False, True)):
+        for fo, eq, pca in ((False, False, False), (True, False, False), (True, True, False),
+                            (True, False, True), (True, True, True)):
+            for pc in ((True,) if eq or pca else (False, True)):
                 for meth in OLD_METHODS + ["mse"]:
                     if fo and meth != "mse":
                         continue
                     out = q.path(f"{m}.static.int8.onnx")
                     opts = ["--mode", "static", "--method", meth, "--calibration", cal]
                     opts += (["--per-channel"] if pc else []) + (["--float-outputs"] if fo else [])
-                    opts += ["--equalize"] if eq else []
+                    opts += (["--equalize"] if eq else []) + (["--per-channel-activations"]
+                                                             if pca else [])
                     report = q.quantize(fp32, out, *opts)
                     r = measure(out)
                     r["sites"] = report.get("equalize")
                     cfg = (f"{meth} {'per-channel' if pc else 'per-tensor'}"
-                           f"{' float-outputs' if fo else ''}{' equalize' if eq else ''}")
+                           f"{' float-outputs' if fo else ''}{' equalize' if eq else ''}"
+                           f"{' per-channel-activations' if pca else ''}")
                     statics.append((cfg, r))
                     g = "nan (constant output)" if r["gate"] is None else f"{r['gate']:.6f}"
                     detail.append(f"| {m} | {cfg} | {g} | {r['held']:.6f} | {qt.kb(r['size'])} |")
@@ -156,21 +164,31 @@ def seed_section(q, seed_dir):
         res["mse"] = dict(statics)["mse per-channel"]
         res["fo"] = dict(statics)["mse per-channel float-outputs"]
         res["eq"] = dict(statics)["mse per-channel float-outputs equalize"]
-        out = q.path(f"{m}.qat.int8.onnx")
-        rep = q.quantize(fp32, out, "--mode", "qat", "--method", "mse", "--per-channel",
-                         "--float-outputs", "--equalize", "--train", train, "--calibration", cal,
-                         "--epochs-qat", epochs, "--batch-qat", batch, "--lr-qat", lr,
-                         "--qat-centered")
-        res["qat"] = measure(out)
-        res["qat"]["loss"] = (rep["qat"]["loss_before"], rep["qat"]["epoch_loss"][-1])
-        cols = ["ORT", "dyn", "dyn-pc", "old", "mse", "fo", "eq", "qat"]
+        # --per-channel-activations with and without --equalize: the lower
+        # gate drop is the column (ties: with --equalize); both are in the
+        # detail table
+        pca = [(c, dict(statics)[f"mse per-channel float-outputs{e} per-channel-activations"])
+               for c, e in (("equalize", " equalize"), ("no equalize", ""))]
+        best = min(pca, key=lambda x: x[1]["gate"])
+        res["pca"] = dict(best[1], cfg=best[0])
+        for key, extra in (("qat", []), ("qat-pca", ["--per-channel-activations"])):
+            out = q.path(f"{m}.qat.int8.onnx")
+            rep = q.quantize(fp32, out, "--mode", "qat", "--method", "mse", "--per-channel",
+                             "--float-outputs", "--equalize", *extra, "--train", train,
+                             "--calibration", cal, "--epochs-qat", epochs, "--batch-qat", batch,
+                             "--lr-qat", lr, "--qat-centered")
+            res[key] = measure(out)
+            res[key]["loss"] = (rep["qat"]["loss_before"], rep["qat"]["epoch_loss"][-1])
+        cols = ["ORT", "dyn", "dyn-pc", "old", "mse", "fo", "eq", "qat", "pca", "qat-pca"]
         cell = {k: f"{res[k]['gate']:.6f}, {qt.kb(res[k]['size'])}" for k in cols}
         cell["old"] += f" ({res['old']['cfg']})"
+        cell["pca"] += f" ({res['pca']['cfg']})"
         rows.append(f"| {m} ({qt.kb(qt.fsize(fp32))}) | " + " | ".join(cell[k] for k in cols) + " |")
         held.append(f"| {m} | " + " | ".join(f"{res[k]['held']:.6f}" for k in cols) + " |")
         verdict.append((m, res))
     head = ("| model | ORT | dyn | dyn-pc | static (old best) | static mse | +float-outputs "
-            "| +equalize | QAT |\n|---|---|---|---|---|---|---|---|---|")
+            "| +equalize | QAT | static +pc-act | QAT +pc-act |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|")
     L.append("**SPEC §4 gate** (16 samples):\n")
     L.append(head)
     L.extend(rows)
@@ -222,7 +240,9 @@ def verdict_text(verdict):
                  f"{r['ORT']['held']:.6f} -> {r['dyn-pc']['held']:.6f})" for m, r in verdict)
              + ".")
     for key, label in (("eq", "static (mse, per-channel, float-outputs, equalize)"),
-                       ("qat", "QAT")):
+                       ("qat", "QAT"),
+                       ("pca", "static with --per-channel-activations"),
+                       ("qat-pca", "QAT with --per-channel-activations")):
         clear = [m for m, r in verdict if r[key]["gate"] <= 0.5 * r["ORT"]["gate"]]
         better = [m for m, r in verdict
                   if 0.5 * r["ORT"]["gate"] < r[key]["gate"] < r["ORT"]["gate"]]
@@ -235,11 +255,51 @@ def verdict_text(verdict):
                  f"{', '.join(better) or 'none'}; not better: {', '.join(worse) or 'none'}. "
                  f"On the held-out set, at most half of ORT's drop on: "
                  f"{', '.join(held_clear) or 'none'}.")
+    # per model, the better file of each mode with or without the option
+    for keys, label in ((("eq", "pca"), "static (+equalize or +pc-act)"),
+                        (("qat", "qat-pca"), "QAT (without or with --per-channel-activations)")):
+        pick = [(m, min(keys, key=lambda k: r[k]["gate"])) for m, r in verdict]
+        clear = [f"{m} ({'with' if k in ('pca', 'qat-pca') else 'without'} the option, "
+                 f"{r[k]['gate'] / r['ORT']['gate']:.2f} of ORT's drop)"
+                 for (m, k), (_, r) in zip(pick, verdict) if r[k]["gate"] <= 0.5 * r["ORT"]["gate"]]
+        rest = [f"{m} ({r[k]['gate'] / r['ORT']['gate']:.2f})"
+                for (m, k), (_, r) in zip(pick, verdict) if r[k]["gate"] > 0.5 * r["ORT"]["gate"]]
+        T.append(f"\n**Target per model, {label}, the lower gate drop of the two — "
+                 f"{'met' if not rest else 'NOT met on every model'}.** At most half of ORT's "
+                 f"drop: {', '.join(clear) or 'none'}; not: {', '.join(rest) or 'none'}. (Picking "
+                 "per model by the gate flatters the gate column; the held-out table judges each "
+                 "file on 4 to 256 times the samples.)")
     old_vs = [(m, r["old"]["gate"], r["fo"]["gate"], r["eq"]["gate"], r["qat"]["gate"])
               for m, r in verdict]
     T.append("\nStatic, old best -> mse + float-outputs -> + equalize -> QAT, gate drops: " +
              "; ".join(f"{m} {a:.6f} -> {b:.6f} -> {c:.6f} -> {d:.6f}"
                        for m, a, b, c, d in old_vs) + ".")
+    T.append("\n**Per-channel activations (`--per-channel-activations`).** A per-tensor "
+             "activation scale must span every channel of the tensor; with one scale and zero "
+             "point per channel each channel's 256 levels cover only its own range. Effect, "
+             "+equalize -> static +pc-act -> QAT +pc-act, gate (held-out): " + "; ".join(
+                 f"{m} {r['eq']['gate']:.6f} -> {r['pca']['gate']:.6f} -> "
+                 f"{r['qat-pca']['gate']:.6f} ({r['eq']['held']:.6f} -> {r['pca']['held']:.6f} "
+                 f"-> {r['qat-pca']['held']:.6f})" for m, r in verdict) +
+             ". It pays where every channel's range is measured on many values: "
+             "learned_filter_v1's residual-stream tensors hold 64 x 224 x 224 calibration "
+             "values per channel, so each channel's range is as safe as the tensor's, and "
+             "their channels sit at different offsets (per tensor about [-2.3, 1.7], per channel "
+             "1 to 2.3 wide). It loses on the feature models: a channel of a [N, F] tensor has "
+             "only the 256 calibration rows, and a new value exceeds the largest of n samples "
+             "with probability 1/(n + 1) whatever the distribution, so each hidden unit clips "
+             "about 0.4 % of unseen values at each end, by as much as its tail reaches; under "
+             "one per-tensor scale only the widest channel is that tight and every other "
+             "channel keeps headroom. The cost of those clipped values outweighs the finer "
+             "steps on vmaf_tiny_v3/v4. On nr_metric_v1 (Conv -> Clip chains, many values per "
+             "channel) it changes little and not for the better; the cause is not isolated "
+             "(leaving its Gemm head in fp32 does not change the sign). Layers with per-channel "
+             "inputs run in tinyq as dequantise -> float op (the int8 fusions need one "
+             "activation scale), as in ONNX Runtime. Where ONNX Runtime would fuse a group into "
+             "an integer op that rejects per-axis activation parameters (DQ -> Conv -> Q into "
+             "QLinearConv, DQ -> MatMul), the option leaves that input per tensor: "
+             "learned_filter_v1's first Conv writes the first residual tensor through its own "
+             "Q/DQ pair, so that tensor stays per tensor (the other four are per channel).")
     T.append("\nQAT's training objective (centred MSE against the fp32 outputs, fake "
              "quantisation on) changed by " + ", ".join(
                  f"{m} {100 * (r['qat']['loss'][1] / r['qat']['loss'][0] - 1):+.0f} %"

@@ -105,7 +105,18 @@ typedef struct tq_quant_settings {
     int equalize;
     float equalize_alpha_input;   /* a for standardised inputs, in (0, 1]; 0 = 0.75 */
     float equalize_alpha_layers;  /* a for cross-layer pairs, in (0, 1]; 0 = 0.5 */
-    uint8_t reserved[64 - sizeof(void *) - 3 * sizeof(int) - 2 * sizeof(float)]; /* zero; room for new settings */
+    /* static/qat: every activation tensor quantised as the input of a
+     * quantised Conv/Gemm/MatMul gets per-axis Q/DQ (1-D scale and zero
+     * point) along the axis the weight's input channels multiply (Conv: 1;
+     * Gemm: 1, 0 with transA; MatMul: the last), each channel calibrated on
+     * its own statistics with the chosen method. The bias of such a node
+     * stays float (there is no single bias scale). Stay per tensor: outputs
+     * no quantised node reads, MatMul inputs, and a Conv's input and output
+     * when its output is quantised right after it (ONNX Runtime fuses those
+     * groups into integer ops that reject per-axis activation parameters).
+     * Off by default. */
+    int per_channel_activations;
+    uint8_t reserved[64 - sizeof(void *) - 4 * sizeof(int) - 2 * sizeof(float)]; /* zero; room for new settings */
 } tq_quant_settings;
 
 TQ_API void tq_quant_default_settings(tq_quant_settings *s);

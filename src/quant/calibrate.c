@@ -18,7 +18,12 @@
  * signed tensors (one int8 half-range) and 256 for non-negative ones (an
  * asymmetric [0, t] range uses every level); the zero bin takes its
  * neighbour's count first (TensorRT), and graph outputs (also through
- * Squeeze/Reshape/...) keep their MinMax range. Range clamped as above. */
+ * Squeeze/Reshape/...) keep their MinMax range. Range clamped as above.
+ *
+ * A tensor watched per channel (per_channel_activations) keeps min/max and
+ * a histogram for each index of its channel axis and runs the same
+ * per-tensor algorithm on each channel's own statistics; its per-tensor
+ * range is then the union of the channels'. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,12 +39,22 @@
 
 #define HIST_BINS 2048
 
-typedef struct watch {
-    const char *name;
+/* Statistics of one channel (or of the whole tensor). */
+typedef struct chan_stat {
     float mn, mx;
     bool seen;
     float absmax;        /* pass 2: histogram covers [0, absmax] */
-    uint64_t *hist;
+    uint64_t *hist;      /* HIST_BINS counts, pass 2 only */
+} chan_stat;
+
+typedef struct watch {
+    const char *name;
+    int axis_req;        /* TQ_CALIB_PER_TENSOR or the requested channel axis */
+    int axis;            /* normalised on the first observation */
+    int64_t n_ch;        /* 1 per tensor */
+    chan_stat *ch;       /* [n_ch], allocated on the first observation */
+    bool bad_shape;      /* a later run disagreed on the channel count */
+    bool oom;
 } watch;
 
 typedef struct calib_state {
@@ -47,6 +62,74 @@ typedef struct calib_state {
     int n;
     int pass;
 } calib_state;
+
+/* Channel layout of v for w: [outer, n_ch, inner]. Fixed on the first
+ * observation (the axis normalised against the value's rank). */
+static bool watch_layout(watch *w, const tq_value *v, int64_t *outer, int64_t *inner)
+{
+    int64_t n = tq_value_numel(v);
+    if (!w->ch) {
+        int ax = w->axis_req;
+        if (ax != TQ_CALIB_PER_TENSOR) {
+            ax = ax < 0 ? ax + v->rank : ax;
+            if (ax < 0 || ax >= v->rank) {
+                w->bad_shape = true;
+                return false;
+            }
+        }
+        w->axis = ax;
+        w->n_ch = ax == TQ_CALIB_PER_TENSOR ? 1 : v->dims[ax];
+        w->ch = calloc((size_t)(w->n_ch > 0 ? w->n_ch : 1), sizeof(chan_stat));
+        if (!w->ch) {
+            w->oom = true;
+            return false;
+        }
+    }
+    if (w->axis == TQ_CALIB_PER_TENSOR) {
+        *outer = 1, *inner = n;
+        return true;
+    }
+    if (w->axis >= v->rank || v->dims[w->axis] != w->n_ch) {
+        w->bad_shape = true;
+        return false;
+    }
+    *outer = 1, *inner = 1;
+    for (int d = 0; d < w->axis; d++)
+        *outer *= v->dims[d];
+    for (int d = w->axis + 1; d < v->rank; d++)
+        *inner *= v->dims[d];
+    return true;
+}
+
+static void observe_minmax(chan_stat *c, const float *x, int64_t n)
+{
+    for (int64_t k = 0; k < n; k++) {
+        float f = x[k];
+        if (f != f)
+            continue; /* NaN-aware like ORT's np.nanmin/nanmax */
+        if (!c->seen) {
+            c->mn = c->mx = f;
+            c->seen = true;
+        }
+        c->mn = f < c->mn ? f : c->mn;
+        c->mx = f > c->mx ? f : c->mx;
+    }
+}
+
+static void observe_hist(chan_stat *c, const float *x, int64_t n)
+{
+    if (!c->hist || !(c->absmax > 0))
+        return;
+    double scale = HIST_BINS / (double)c->absmax;
+    for (int64_t k = 0; k < n; k++) {
+        float f = fabsf(x[k]);
+        if (f != f)
+            continue;
+        double b = f * scale;
+        int bin = b >= HIST_BINS - 1 ? HIST_BINS - 1 : (int)b;
+        c->hist[bin]++;
+    }
+}
 
 static void observe(const tq_value *v, void *user)
 {
@@ -57,31 +140,18 @@ static void observe(const tq_value *v, void *user)
         watch *w = &st->w[i];
         if (strcmp(w->name, v->name) != 0)
             continue;
+        int64_t outer, inner;
+        if (!watch_layout(w, v, &outer, &inner))
+            return;
         const float *x = v->data;
-        int64_t n = tq_value_numel(v);
-        if (st->pass == 1) {
-            for (int64_t k = 0; k < n; k++) {
-                float f = x[k];
-                if (f != f)
-                    continue; /* NaN-aware like ORT's np.nanmin/nanmax */
-                if (!w->seen) {
-                    w->mn = w->mx = f;
-                    w->seen = true;
-                }
-                w->mn = f < w->mn ? f : w->mn;
-                w->mx = f > w->mx ? f : w->mx;
+        for (int64_t o = 0; o < outer; o++)
+            for (int64_t c = 0; c < w->n_ch; c++) {
+                const float *xs = x + (o * w->n_ch + c) * inner;
+                if (st->pass == 1)
+                    observe_minmax(&w->ch[c], xs, inner);
+                else
+                    observe_hist(&w->ch[c], xs, inner);
             }
-        } else if (w->hist && w->absmax > 0) {
-            double scale = HIST_BINS / (double)w->absmax;
-            for (int64_t k = 0; k < n; k++) {
-                float f = fabsf(x[k]);
-                if (f != f)
-                    continue;
-                double b = f * scale;
-                int bin = b >= HIST_BINS - 1 ? HIST_BINS - 1 : (int)b;
-                w->hist[bin]++;
-            }
-        }
         return;
     }
 }
@@ -172,7 +242,8 @@ static bool reaches_output(const tq_graph *g, const char *name, int depth)
     return false;
 }
 
-static float threshold_of(const watch *w, const tq_quant_settings *s)
+/* The method's clipping threshold for one channel's |x| histogram. */
+static float threshold_of(const chan_stat *w, const tq_quant_settings *s)
 {
     double width = w->absmax / (double)HIST_BINS;
     uint64_t total = 0;
@@ -205,6 +276,45 @@ static float threshold_of(const watch *w, const tq_quant_settings *s)
     return t;
 }
 
+/* A channel's final range: MinMax, clipped at the method's threshold. */
+static void channel_range(const chan_stat *c, const tq_quant_settings *s, bool keep_minmax,
+                          float *lo, float *hi)
+{
+    *lo = c->seen ? c->mn : 0.0f;
+    *hi = c->seen ? c->mx : 0.0f;
+    if (c->hist && c->seen && !keep_minmax) {
+        float t = threshold_of(c, s);
+        *lo = fmaxf(*lo, -t);
+        *hi = fminf(*hi, t);
+    }
+}
+
+void tq_range_clear(tq_range *r)
+{
+    free(r->name);
+    free(r->cmin);
+    free(r->cmax);
+    memset(r, 0, sizeof(*r));
+}
+
+int tq_range_copy(tq_range *dst, const tq_range *src, tq_error *err)
+{
+    *dst = *src;
+    dst->name = strdup(src->name);
+    size_t nb = (size_t)(src->n_ch > 0 ? src->n_ch : 1) * sizeof(float);
+    dst->cmin = src->n_ch > 0 ? malloc(nb) : NULL;
+    dst->cmax = src->n_ch > 0 ? malloc(nb) : NULL;
+    if (!dst->name || (src->n_ch > 0 && (!dst->cmin || !dst->cmax))) {
+        tq_range_clear(dst);
+        return tq_fail(err, TQ_ENOMEM, "out of memory");
+    }
+    if (src->n_ch > 0) {
+        memcpy(dst->cmin, src->cmin, nb);
+        memcpy(dst->cmax, src->cmax, nb);
+    }
+    return TQ_OK;
+}
+
 const tq_range *tq_range_find(const tq_range_table *t, const char *name)
 {
     for (int i = 0; i < t->n; i++)
@@ -216,10 +326,10 @@ const tq_range *tq_range_find(const tq_range_table *t, const char *name)
 void tq_range_table_free(tq_range_table *t)
 {
     for (int i = 0; i < t->n; i++)
-        free(t->r[i].name);
+        tq_range_clear(&t->r[i]);
     free(t->r);
     for (int i = 0; i < t->n_trained; i++)
-        free(t->trained[i].name);
+        tq_range_clear(&t->trained[i]);
     free(t->trained);
     for (int i = 0; i < t->n_input_names; i++)
         free(t->input_names[i]);
@@ -239,8 +349,7 @@ int tq_range_table_copy(tq_range_table *dst, const tq_range_table *src, tq_error
                               sizeof(char *));
     bool ok = dst->r && dst->input_names;
     for (int i = 0; ok && i < src->n; i++) {
-        dst->r[i] = src->r[i];
-        ok = (dst->r[i].name = strdup(src->r[i].name)) != NULL;
+        ok = tq_range_copy(&dst->r[i], &src->r[i], NULL) == TQ_OK;
         dst->n += ok;
     }
     for (int i = 0; ok && i < src->n_input_names; i++) {
@@ -427,8 +536,56 @@ int tq_calib_observe(const tq_model *m, const char *npz_path, const tq_quant_set
     return rc;
 }
 
+/* The watched tensor's final range (per channel when asked). */
+static int watch_range(const watch *w, const tq_quant_settings *s, bool keep_minmax, tq_range *r,
+                       const char *path, tq_error *err)
+{
+    if (w->oom)
+        return tq_fail(err, TQ_ENOMEM, "out of memory");
+    if (w->bad_shape)
+        return tq_fail(err, TQ_EFORMAT, "%s: tensor '%s': its channel axis %d does not fit the "
+                       "shapes seen during calibration", path, w->name, w->axis_req);
+    r->name = strdup(w->name);
+    if (!r->name)
+        return tq_fail(err, TQ_ENOMEM, "out of memory");
+    if (!w->ch) { /* never computed (a folded constant): [0, 0] as before */
+        r->rmin = r->rmax = 0.0f;
+        return TQ_OK;
+    }
+    if (w->axis != TQ_CALIB_PER_TENSOR) {
+        r->axis = w->axis;
+        r->n_ch = w->n_ch;
+        r->cmin = malloc((size_t)(w->n_ch > 0 ? w->n_ch : 1) * sizeof(float));
+        r->cmax = malloc((size_t)(w->n_ch > 0 ? w->n_ch : 1) * sizeof(float));
+        if (!r->cmin || !r->cmax)
+            return tq_fail(err, TQ_ENOMEM, "out of memory");
+    }
+    for (int64_t c = 0; c < w->n_ch; c++) {
+        float lo, hi;
+        channel_range(&w->ch[c], s, keep_minmax, &lo, &hi);
+        if (r->n_ch) {
+            r->cmin[c] = lo;
+            r->cmax[c] = hi;
+        }
+        r->rmin = c == 0 || lo < r->rmin ? lo : r->rmin;
+        r->rmax = c == 0 || hi > r->rmax ? hi : r->rmax;
+    }
+    return TQ_OK;
+}
+
+static void watches_free(calib_state *st)
+{
+    for (int i = 0; i < st->n && st->w; i++) {
+        for (int64_t c = 0; st->w[i].ch && c < st->w[i].n_ch; c++)
+            free(st->w[i].ch[c].hist);
+        free(st->w[i].ch);
+    }
+    free(st->w);
+}
+
 int tq_calibrate(const tq_model *m, const char *npz_path, const tq_quant_settings *s,
-                 const char *const *names, int n_names, tq_range_table *out, tq_error *err)
+                 const char *const *names, const int *axes, int n_names, tq_range_table *out,
+                 tq_error *err)
 {
     memset(out, 0, sizeof(*out));
     calib_state st = {0};
@@ -442,9 +599,11 @@ int tq_calibrate(const tq_model *m, const char *npz_path, const tq_quant_setting
     out->input_names = calloc((size_t)n_in, sizeof(char *));
     if (!st.w || !out->r || !out->input_names)
         rc = tq_fail(err, TQ_ENOMEM, "out of memory");
-    st.n = n_names;
-    for (int i = 0; !rc && i < n_names; i++)
+    st.n = st.w ? n_names : 0;
+    for (int i = 0; !rc && i < n_names; i++) {
         st.w[i].name = names[i];
+        st.w[i].axis_req = axes ? axes[i] : TQ_CALIB_PER_TENSOR;
+    }
     for (int i = 0; !rc && i < n_in; i++) {
         out->input_names[i] = strdup(f.ci[i].view.name);
         if (!out->input_names[i])
@@ -456,44 +615,33 @@ int tq_calibrate(const tq_model *m, const char *npz_path, const tq_quant_setting
         rc = feed_pass(&f, observe, &st, err);
     }
     if (!rc && s->method != TQ_CALIB_MINMAX) {
+        /* one |x| histogram per channel over that channel's own [0, max|x|] */
         for (int i = 0; !rc && i < n_names; i++) {
             watch *w = &st.w[i];
-            w->absmax = fmaxf(fabsf(w->mn), fabsf(w->mx));
-            w->hist = calloc(HIST_BINS, sizeof(uint64_t));
-            if (!w->hist)
-                rc = tq_fail(err, TQ_ENOMEM, "out of memory");
+            for (int64_t c = 0; !rc && w->ch && c < w->n_ch; c++) {
+                chan_stat *cs = &w->ch[c];
+                cs->absmax = fmaxf(fabsf(cs->mn), fabsf(cs->mx));
+                cs->hist = calloc(HIST_BINS, sizeof(uint64_t));
+                if (!cs->hist)
+                    rc = tq_fail(err, TQ_ENOMEM, "out of memory");
+            }
         }
         st.pass = 2;
         if (!rc)
             rc = feed_pass(&f, observe, &st, err);
     }
     for (int i = 0; !rc && i < n_names; i++) {
-        watch *w = &st.w[i];
-        tq_range *r = &out->r[out->n];
-        r->name = strdup(w->name);
-        if (!r->name) {
-            rc = tq_fail(err, TQ_ENOMEM, "out of memory");
-            break;
-        }
-        out->n++;
-        r->rmin = w->seen ? w->mn : 0.0f;
-        r->rmax = w->seen ? w->mx : 0.0f;
-        /* Entropy never clips a graph output: that would saturate the
-         * model's answer itself (a score, a logit) rather than trade rare
-         * outliers of an intermediate tensor for resolution. */
+        /* Entropy and MSE never clip a graph output: that would saturate
+         * the model's answer itself (a score, a logit) rather than trade
+         * rare outliers of an intermediate tensor for resolution. */
         bool keep_minmax = (s->method == TQ_CALIB_ENTROPY || s->method == TQ_CALIB_MSE) &&
-                           reaches_output(&m->graph, w->name, 0);
-        if (w->hist && w->seen && !keep_minmax) {
-            float t = threshold_of(w, s);
-            r->rmin = fmaxf(r->rmin, -t);
-            r->rmax = fminf(r->rmax, t);
-        }
+                           reaches_output(&m->graph, st.w[i].name, 0);
+        rc = watch_range(&st.w[i], s, keep_minmax, &out->r[out->n], npz_path, err);
+        out->n += out->r[out->n].name != NULL;
     }
     out->n_samples = f.n_samples;
     feed_close(&f);
-    for (int i = 0; i < n_names && st.w; i++)
-        free(st.w[i].hist);
-    free(st.w);
+    watches_free(&st);
     if (rc)
         tq_range_table_free(out);
     return rc;

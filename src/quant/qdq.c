@@ -13,7 +13,11 @@
  * job); a Clip keeps its node but its input takes the Clip's output range.
  * With float_outputs only the inputs of quantised nodes get Q/DQ pairs and
  * only those inputs read them: other readers of the same tensor (a skip Add)
- * keep the float value, as in the dynamic graph; no Relu is folded then. */
+ * keep the float value, as in the dynamic graph; no Relu is folded then.
+ * With per_channel_activations a quantised node's activation input gets a
+ * per-axis pair (1-D scale and zero point, `axis` = the axis its weight's
+ * input channels multiply) and that node's bias stays float; outputs that
+ * no quantised node reads stay per tensor. */
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -27,7 +31,11 @@
 typedef struct act {
     char *name;        /* the value readers see after the rewrite */
     char *range_name;  /* the tensor whose calibrated range it takes */
-    tq_qparams p;
+    int axis_req;      /* per_channel_activations: the reader's channel axis */
+    tq_qparams p;      /* per tensor */
+    int axis;          /* n_ch > 0: per-axis Q/DQ along this axis */
+    int64_t n_ch;
+    tq_qparams *pc;    /* [n_ch] */
 } act;
 
 typedef struct qdq_ctx {
@@ -73,6 +81,8 @@ static int add_act(qdq_ctx *c, const char *name, const char *range_name)
         return tq_fail(c->rw.err, TQ_ENOMEM, "out of memory");
     c->acts = p;
     act *a = &p[c->n_acts++];
+    memset(a, 0, sizeof(*a));
+    a->axis_req = TQ_CALIB_PER_TENSOR;
     a->name = strdup(name);
     a->range_name = strdup(range_name);
     if (!a->name || !a->range_name)
@@ -99,6 +109,67 @@ static int sole_reader(const tq_graph *g, const char *name)
                 count++;
             }
     return count == 1 && !tq_rw_is_graph_output(g, name) ? reader : -1;
+}
+
+/* The channel axis of a quantised node's activation input: the axis its
+ * weight's input-channel (K) dimension multiplies. Conv: 1 (NCHW); Gemm: the
+ * feature axis of A (0 with transA); MatMul: the last axis. */
+static int input_channel_axis(const tq_node *n)
+{
+    if (is_op(n, "Gemm"))
+        return tq_node_attr_int(n, "transA", 0) ? 0 : 1;
+    if (is_op(n, "MatMul"))
+        return -1;
+    return 1;
+}
+
+static int act_index(const qdq_ctx *c, const char *name)
+{
+    for (int a = 0; a < c->n_acts; a++)
+        if (strcmp(c->acts[a].name, name) == 0)
+            return a;
+    return -1;
+}
+
+/* per_channel_activations: every act that a quantised node reads as its
+ * activation input is calibrated and quantised per channel along that
+ * node's input-channel axis, except
+ * - around a Conv/ConvTranspose whose output gets its Q/DQ pair right after
+ *   it (always without float_outputs; with them, when a quantised node reads
+ *   that output directly): ONNX Runtime fuses DQ -> Conv -> Q into
+ *   QLinearConv whatever the parameters' shapes, and QLinearConv then
+ *   rejects per-axis activation parameters at run time, so that node's input
+ *   and its output pair stay per tensor;
+ * - MatMul inputs: ONNX Runtime fuses DQ -> MatMul into QLinearMatMul or
+ *   MatMulIntegerToFloat, which reject them too (Gemm's fusion checks the
+ *   shapes and runs a per-axis pair unfused);
+ * - tensors whose readers disagree on the axis (never seen in practice). */
+static void input_axes(qdq_ctx *c, const tq_graph *g)
+{
+    bool *per_tensor = calloc((size_t)(c->n_acts > 0 ? c->n_acts : 1), sizeof(bool));
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (!c->selected[i])
+            continue;
+        const tq_node *n = &g->nodes[i];
+        int ax = input_channel_axis(n), a = act_index(c, n->inputs[0]);
+        if (a < 0)
+            continue;
+        act *ac = &c->acts[a];
+        if (ac->axis_req != TQ_CALIB_PER_TENSOR && ac->axis_req != ax && per_tensor)
+            per_tensor[a] = true;
+        ac->axis_req = ax;
+        const char *y = c->fused_relu[i] >= 0 ? g->nodes[c->fused_relu[i]].outputs[0]
+                                              : n->outputs[0];
+        int ya = act_index(c, y);
+        if (ya >= 0 && !is_op(n, "Gemm") && per_tensor)
+            per_tensor[a] = per_tensor[ya] = true;
+        if (is_op(n, "MatMul") && per_tensor)
+            per_tensor[a] = true;
+    }
+    for (int a = 0; a < c->n_acts; a++)
+        if (!per_tensor || per_tensor[a])
+            c->acts[a].axis_req = TQ_CALIB_PER_TENSOR;
+    free(per_tensor);
 }
 
 /* Decide which nodes and tensors get quantised (before calibration: the
@@ -144,42 +215,57 @@ static int plan(qdq_ctx *c, const tq_graph *g, tq_quant_summary *sum)
         if (rc)
             return rc;
     }
+    if (c->s->per_channel_activations)
+        input_axes(c, g);
     return TQ_OK;
 }
 
-/* Emit src -> QuantizeLinear -> DequantizeLinear -> dst with a's parameters. */
+/* Emit src -> QuantizeLinear -> DequantizeLinear -> dst with a's parameters
+ * (per axis when a->n_ch > 0: 1-D scale and zero point, `axis` on both). */
 static int emit_qdq(qdq_ctx *c, const act *a, const char *src, const char *dst)
 {
     tq_rewriter *rw = &c->rw;
-    uint8_t zp_bytes[1];
-    if (c->at == TQ_UINT8)
-        zp_bytes[0] = (uint8_t)a->p.zero_point;
-    else
-        zp_bytes[0] = (uint8_t)(int8_t)a->p.zero_point;
-    char *tag = tq_rw_tag(rw);
-    if (!tag)
-        return tq_fail(rw->err, TQ_ENOMEM, "out of memory quantising '%s'", a->name);
-    const char *scale = tq_rw_initializer(rw, tag, "_s", TQ_FLOAT, 0, NULL, &a->p.scale);
+    int64_t n = a->n_ch > 0 ? a->n_ch : 1;
+    uint8_t *zp_bytes = malloc((size_t)n);
+    float *scales = malloc((size_t)n * sizeof(float));
+    for (int64_t k = 0; zp_bytes && scales && k < n; k++) {
+        tq_qparams p = a->n_ch > 0 ? a->pc[k] : a->p;
+        scales[k] = p.scale;
+        zp_bytes[k] = c->at == TQ_UINT8 ? (uint8_t)p.zero_point : (uint8_t)(int8_t)p.zero_point;
+    }
+    int srank = a->n_ch > 0 ? 1 : 0;
+    char *tag = zp_bytes && scales ? tq_rw_tag(rw) : NULL;
+    const char *scale = tag ? tq_rw_initializer(rw, tag, "_s", TQ_FLOAT, srank, &n, scales) : NULL;
     char *scale_c = scale ? strdup(scale) : NULL;
-    const char *zp = scale_c ? tq_rw_initializer(rw, tag, "_zp", c->at, 0, NULL,
-                                                 zp_bytes)
+    const char *zp = scale_c ? tq_rw_initializer(rw, tag, "_zp", c->at, srank, &n, zp_bytes)
                              : NULL;
     char *zp_c = zp ? strdup(zp) : NULL;
-    char *q = tq_rw_name(rw, tag, "_q");
+    char *q = tag ? tq_rw_name(rw, tag, "_q") : NULL;
     /* Generated Q/DQ nodes stay unnamed: in a model of a few thousand
      * parameters their names would cost more than the weights saved. */
     char *qn = strdup("");
     char *dqn = strdup("");
     free(tag);
+    free(zp_bytes);
+    free(scales);
     int rc = TQ_OK;
     if (!zp_c || !q || !qn || !dqn) {
         rc = tq_fail(rw->err, TQ_ENOMEM, "out of memory quantising '%s'", a->name);
     } else {
         const char *qin[3] = {src, scale_c, zp_c};
         const char *dqin[3] = {q, scale_c, zp_c};
-        if (!tq_rw_emit(rw, "QuantizeLinear", qn, 3, qin, 1, (const char *const *)&q) ||
-            !tq_rw_emit(rw, "DequantizeLinear", dqn, 3, dqin, 1, &dst))
-            rc = TQ_ENOMEM;
+        tq_node *nq = tq_rw_emit(rw, "QuantizeLinear", qn, 3, qin, 1, (const char *const *)&q);
+        tq_attr *aq = nq && a->n_ch > 0 ? tq_node_add_attr(nq, "axis", TQ_ATTR_INT) : NULL;
+        if (aq)
+            aq->i = a->axis;
+        tq_node *ndq = nq && (aq || a->n_ch == 0)
+                           ? tq_rw_emit(rw, "DequantizeLinear", dqn, 3, dqin, 1, &dst)
+                           : NULL;
+        tq_attr *adq = ndq && a->n_ch > 0 ? tq_node_add_attr(ndq, "axis", TQ_ATTR_INT) : NULL;
+        if (adq)
+            adq->i = a->axis;
+        if (!ndq || (a->n_ch > 0 && !adq))
+            rc = tq_fail(rw->err, TQ_ENOMEM, "out of memory quantising '%s'", a->name);
     }
     free(scale_c);
     free(zp_c);
@@ -360,8 +446,11 @@ static int rewrite(qdq_ctx *c)
             free(n->outputs[0]);
             n->outputs[0] = z;
         }
+        /* A per-channel input scale has no single bias scale (input scale x
+         * weight scale): the bias stays float then. */
+        const act *xa = &c->acts[c->x_act[i]];
         if (c->selected[i])
-            rc = quantize_params(c, n, &c->acts[c->x_act[i]]);
+            rc = quantize_params(c, n, xa->n_ch > 0 ? NULL : xa);
         /* Outputs that are quantised: the node writes "<name>_prequant". */
         char *renamed[8] = {0};
         const act *acts[8] = {0};
@@ -415,6 +504,7 @@ static void ctx_free(qdq_ctx *c)
     for (int i = 0; i < c->n_acts; i++) {
         free(c->acts[i].name);
         free(c->acts[i].range_name);
+        free(c->acts[i].pc);
     }
     free(c->acts);
     free(c->fused_relu);
@@ -429,14 +519,39 @@ static int calibrate_plan(const qdq_ctx *c, const tq_model *m, const char *npz_p
                           tq_range_table *ranges, tq_error *err)
 {
     const char **names = malloc((size_t)(c->n_acts > 0 ? c->n_acts : 1) * sizeof(char *));
-    if (!names)
+    int *axes = malloc((size_t)(c->n_acts > 0 ? c->n_acts : 1) * sizeof(int));
+    if (!names || !axes) {
+        free(names);
+        free(axes);
         return tq_fail(err, TQ_ENOMEM, "out of memory");
-    for (int i = 0; i < c->n_acts; i++)
+    }
+    for (int i = 0; i < c->n_acts; i++) {
         names[i] = c->acts[i].range_name;
+        axes[i] = c->acts[i].axis_req;
+    }
     /* Calibrate even when nothing is selected: the data must still be valid. */
-    int rc = tq_calibrate(m, npz_path, c->s, names, c->n_acts, ranges, err);
+    int rc = tq_calibrate(m, npz_path, c->s, names, axes, c->n_acts, ranges, err);
     free(names);
+    free(axes);
     return rc;
+}
+
+/* An act's quantisation parameters from its range: per channel when the
+ * range has channels and the act asked for them (per tensor otherwise). */
+static int act_qparams(act *a, const tq_range *r, int qmin, int qmax, tq_error *err)
+{
+    float lo = r ? r->rmin : 0.0f, hi = r ? r->rmax : 0.0f;
+    a->p = tq_compute_qparams(lo, hi, qmin, qmax, false);
+    if (!r || r->n_ch <= 0 || a->axis_req == TQ_CALIB_PER_TENSOR)
+        return TQ_OK;
+    a->pc = malloc((size_t)r->n_ch * sizeof(tq_qparams));
+    if (!a->pc)
+        return tq_fail(err, TQ_ENOMEM, "out of memory");
+    a->n_ch = r->n_ch;
+    a->axis = r->axis;
+    for (int64_t k = 0; k < r->n_ch; k++)
+        a->pc[k] = tq_compute_qparams(r->cmin[k], r->cmax[k], qmin, qmax, false);
+    return TQ_OK;
 }
 
 int tq_static_ranges(tq_model *m, const tq_quant_settings *s, const char *npz_path,
@@ -478,10 +593,12 @@ int tq_quantize_static(tq_model *m, const tq_quant_settings *s, const char *npz_
         sum->n_calib_samples = ranges->n_samples;
         int qmin, qmax;
         tq_qrange(c.at, false, false, &qmin, &qmax);
-        for (int i = 0; i < c.n_acts; i++) {
-            const tq_range *r = tq_range_find(ranges, c.acts[i].range_name);
-            float lo = r ? r->rmin : 0.0f, hi = r ? r->rmax : 0.0f;
-            c.acts[i].p = tq_compute_qparams(lo, hi, qmin, qmax, false);
+        for (int i = 0; !rc && i < c.n_acts; i++)
+            rc = act_qparams(&c.acts[i], tq_range_find(ranges, c.acts[i].range_name), qmin, qmax,
+                             err);
+        if (rc) {
+            ctx_free(&c);
+            return rc;
         }
         tq_rw_begin(&c.rw, m, err);
         rc = rewrite(&c);

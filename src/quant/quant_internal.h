@@ -24,11 +24,22 @@ const tq_tensor *tq_quant_float_init(const tq_graph *g, const tq_node *n, int in
 int tq_quantize_dynamic(tq_model *m, const tq_quant_settings *s, tq_quant_summary *sum,
                         tq_error *err);
 
-/* Calibrated range of one tensor. */
+/* Calibrated range of one tensor: per tensor, or (n_ch > 0) one range per
+ * index of a channel axis; then rmin/rmax hold the union of the channels. */
 typedef struct tq_range {
     char *name;
     float rmin, rmax;
+    int axis;            /* n_ch > 0: the channel axis (>= 0) */
+    int64_t n_ch;        /* 0: per tensor */
+    float *cmin, *cmax;  /* [n_ch] */
 } tq_range;
+
+/* tq_calibrate's axes[i] for a tensor calibrated as a whole. */
+#define TQ_CALIB_PER_TENSOR (-1000)
+
+/* Deep copy of one range (dst overwritten; ENOMEM on failure). */
+int tq_range_copy(tq_range *dst, const tq_range *src, tq_error *err);
+void tq_range_clear(tq_range *r);
 
 typedef struct tq_range_table {
     tq_range *r;
@@ -50,9 +61,12 @@ void tq_range_table_free(tq_range_table *t);
 int tq_range_table_copy(tq_range_table *dst, const tq_range_table *src, tq_error *err);
 
 /* Run the model over the calibration .npz in mini-batches with an observer
- * and compute ranges for the named tensors. */
+ * and compute ranges for the named tensors. axes (may be NULL: all per
+ * tensor): TQ_CALIB_PER_TENSOR, or the channel axis to calibrate each index
+ * of separately (negative counts from the back, as ONNX). */
 int tq_calibrate(const tq_model *m, const char *npz_path, const tq_quant_settings *s,
-                 const char *const *names, int n_names, tq_range_table *out, tq_error *err);
+                 const char *const *names, const int *axes, int n_names, tq_range_table *out,
+                 tq_error *err);
 
 /* Stream the calibration .npz once through the fp32 model (unfused, in
  * calib_batch runs) with an observer; *n_samples gets the sample count. */

@@ -18,7 +18,7 @@
 #include "util/error.h"
 #include "util/fileio.h"
 
-/* The equalize fields came out of `reserved`: the bytes after float_outputs
+/* The equalize fields and per_channel_activations came out of `reserved`: the bytes after float_outputs
  * (and so the struct's size and every other field's offset) stay as they
  * were. */
 _Static_assert(offsetof(tq_quant_settings, reserved) + sizeof(((tq_quant_settings *)0)->reserved) -
@@ -105,14 +105,16 @@ static int quantize_model(tq_model *m, const tq_quant_settings *s, const char *c
     const char *name = m->path ? m->path : "model";
     int64_t opset = tq_model_opset(m);
     /* DynamicQuantizeLinear needs opset 11; QuantizeLinear's axis needs 13. */
-    int64_t need = s->mode == TQ_QUANT_DYNAMIC ? 11 : s->per_channel ? 13 : 10;
+    bool pca = s->mode != TQ_QUANT_DYNAMIC && s->per_channel_activations;
+    int64_t need = s->mode == TQ_QUANT_DYNAMIC ? 11 : s->per_channel || pca ? 13 : 10;
     const char *mode_name = s->mode == TQ_QUANT_DYNAMIC ? "dynamic"
                             : s->mode == TQ_QUANT_QAT   ? "qat"
                                                         : "static";
     if (opset < need)
         return tq_fail(err, TQ_EUNSUPPORTED,
                        "%s: opset %lld is too old for %s%s quantisation (needs opset >= %lld)", name,
-                       (long long)opset, s->per_channel ? "per-channel " : "",
+                       (long long)opset, pca ? "per-channel-activation "
+                                         : s->per_channel ? "per-channel " : "",
                        mode_name, (long long)need);
     if (tq_model_sanitize(m) < 0)
         return tq_fail(err, TQ_EINTERNAL, "%s: sanitize failed", name);

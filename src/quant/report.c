@@ -11,6 +11,25 @@ static const char *method_name(tq_calib_method m)
            : m == TQ_CALIB_MSE ? "mse" : "minmax";
 }
 
+/* Per-channel ranges (per_channel_activations): name -> {axis, min[], max[]};
+ * the [min, max] pairs beside them hold each tensor's union of channels. */
+static void add_channel_ranges(cJSON *parent, const char *key, const tq_range *r, int n)
+{
+    cJSON *o = NULL;
+    for (int i = 0; i < n; i++) {
+        if (r[i].n_ch <= 0 || r[i].n_ch > 1 << 20)
+            continue;
+        if (!o && !(o = cJSON_AddObjectToObject(parent, key)))
+            return;
+        cJSON *t = cJSON_AddObjectToObject(o, r[i].name);
+        if (!t)
+            return;
+        cJSON_AddNumberToObject(t, "axis", r[i].axis);
+        cJSON_AddItemToObject(t, "min", cJSON_CreateFloatArray(r[i].cmin, (int)r[i].n_ch));
+        cJSON_AddItemToObject(t, "max", cJSON_CreateFloatArray(r[i].cmax, (int)r[i].n_ch));
+    }
+}
+
 /* What QAT fine-tuning did: objective, data, optimiser and the loss curve. */
 static void add_qat(cJSON *r, const tq_qat_settings *q, const tq_range_table *ranges)
 {
@@ -39,6 +58,8 @@ static void add_qat(cJSON *r, const tq_qat_settings *q, const tq_range_table *ra
         if (pair)
             cJSON_AddItemToObject(tr, ranges->trained[i].name, pair);
     }
+    if (ranges)
+        add_channel_ranges(o, "trained_channel_ranges", ranges->trained, ranges->n_trained);
     cJSON_AddNumberToObject(o, "loss_before", q->loss_before);
     cJSON *l = cJSON_AddArrayToObject(o, "epoch_loss");
     for (int e = 0; l && e < q->epochs_run; e++)
@@ -73,6 +94,8 @@ char *tq_quant_report_json(const tq_report_info *in)
     cJSON_AddNumberToObject(r, "nodes_quantized", in->summary->n_nodes_quantized);
     if (!dyn)
         cJSON_AddBoolToObject(r, "float_outputs", s->float_outputs != 0);
+    if (!dyn)
+        cJSON_AddBoolToObject(r, "per_channel_activations", s->per_channel_activations != 0);
     if (!dyn && s->equalize) {
         cJSON *e = cJSON_AddObjectToObject(r, "equalize");
         if (e) {
@@ -118,6 +141,7 @@ char *tq_quant_report_json(const tq_report_info *in)
                 if (pair)
                     cJSON_AddItemToObject(tr, in->ranges->r[i].name, pair);
             }
+            add_channel_ranges(c, "tensor_channel_ranges", in->ranges->r, in->ranges->n);
         }
     }
     if (s->mode == TQ_QUANT_QAT && s->qat)

@@ -56,6 +56,8 @@ typedef struct ag_node {
     int axis;              /* weights: channel axis, -1 per tensor */
     float rmin, rmax;      /* activations: calibrated range */
     bool have_range;
+    float *cmin, *cmax;    /* activations per channel (axis >= 0): [n_crange] ranges */
+    int64_t n_crange;
     float *scale, *zp;
     int64_t n_scale;
     float qmin, qmax;
@@ -549,6 +551,8 @@ void tq_ag_free(tq_ag_graph **gp)
         free(g->nodes[i].col);
         free(g->nodes[i].scale);
         free(g->nodes[i].zp);
+        free(g->nodes[i].cmin);
+        free(g->nodes[i].cmax);
         free(g->nodes[i].bn_a);
         free(g->nodes[i].bn_b);
     }
@@ -585,8 +589,17 @@ void tq_ag_set_range_mode(tq_ag_graph *g, tq_ag_range_mode mode) { g->range_mode
 
 void tq_ag_reset_ranges(tq_ag_graph *g)
 {
-    for (int i = 0; i < g->n_nodes; i++)
-        g->nodes[i].have_range = false;
+    for (int i = 0; i < g->n_nodes; i++) {
+        ag_node *n = &g->nodes[i];
+        n->have_range = false;
+        if (n->op == OP_FQ_ACT) {
+            free(n->cmin);
+            free(n->cmax);
+            n->cmin = n->cmax = NULL;
+            n->n_crange = 0;
+            n->axis = -1;
+        }
+    }
 }
 
 /* The i-th activation fake-quant node, or NULL. */
@@ -622,6 +635,40 @@ void tq_ag_set_act_range(tq_ag_graph *g, int i, float rmin, float rmax)
     n->rmin = rmin;
     n->rmax = rmax;
     n->have_range = true;
+}
+
+int tq_ag_set_act_channel_ranges(tq_ag_graph *g, int i, int axis, int64_t n_ch,
+                                 const float *cmin, const float *cmax)
+{
+    ag_node *n = act_fq(g, i);
+    if (!n || axis < 0 || n_ch < 1)
+        return -1;
+    float *lo = malloc((size_t)n_ch * sizeof(float)), *hi = malloc((size_t)n_ch * sizeof(float));
+    if (!lo || !hi) {
+        free(lo);
+        free(hi);
+        return -1;
+    }
+    memcpy(lo, cmin, (size_t)n_ch * sizeof(float));
+    memcpy(hi, cmax, (size_t)n_ch * sizeof(float));
+    free(n->cmin);
+    free(n->cmax);
+    n->cmin = lo, n->cmax = hi;
+    n->n_crange = n_ch;
+    n->axis = axis;
+    return 0;
+}
+
+int64_t tq_ag_act_channel_ranges(const tq_ag_graph *g, int i, int *axis, const float **cmin,
+                                 const float **cmax)
+{
+    const ag_node *n = act_fq(g, i);
+    if (!n || !n->have_range || n->n_crange < 1)
+        return 0;
+    *axis = n->axis;
+    *cmin = n->cmin;
+    *cmax = n->cmax;
+    return n->n_crange;
 }
 
 int tq_ag_n_fake_quant(const tq_ag_graph *g, int *n_weights, int *n_activations)
@@ -936,17 +983,30 @@ static void weight_qparams(ag_node *n, const ag_value *w)
     }
 }
 
-static void act_qparams(ag_node *n)
+/* Asymmetric parameters of [rmin, rmax] as the static export computes them
+ * (tq_compute_qparams): the range widened to hold 0, scale in double stored
+ * as float, FLT_MIN guard, zero point rounded half-to-even. */
+static void range_qparams(float rmin, float rmax, float qmin, float qmax, float *scale, float *zp)
 {
-    double lo = n->rmin < 0 ? n->rmin : 0.0, hi = n->rmax > 0 ? n->rmax : 0.0;
-    double s = (hi - lo) / (double)(n->qmax - n->qmin);
+    double lo = rmin < 0 ? rmin : 0.0, hi = rmax > 0 ? rmax : 0.0;
+    double s = (hi - lo) / (double)(qmax - qmin);
     if (s < FLT_MIN) {
-        n->scale[0] = 1.0f;
-        n->zp[0] = 0.0f;
+        *scale = 1.0f;
+        *zp = 0.0f;
         return;
     }
-    n->scale[0] = (float)s;
-    n->zp[0] = (float)rint((double)n->qmin - lo / (double)(float)s);
+    *scale = (float)s;
+    *zp = (float)rint((double)qmin - lo / (double)(float)s);
+}
+
+static void act_qparams(ag_node *n)
+{
+    if (n->n_crange > 0) {
+        for (int64_t c = 0; c < n->n_crange; c++)
+            range_qparams(n->cmin[c], n->cmax[c], n->qmin, n->qmax, &n->scale[c], &n->zp[c]);
+        return;
+    }
+    range_qparams(n->rmin, n->rmax, n->qmin, n->qmax, &n->scale[0], &n->zp[0]);
 }
 
 /* Split x into [outer, ch, inner] along axis (ch = 1 per tensor). */
@@ -954,7 +1014,9 @@ static void fq_layout(const ag_node *n, const ag_value *x, int64_t *outer, int64
                       int64_t *inner)
 {
     *outer = 1, *ch = 1, *inner = numel(x);
-    if (n->op == OP_FQ_W && n->axis >= 0) {
+    /* weights per output channel; activations per channel when the export's
+     * ranges are per channel (axis set with them) */
+    if (n->axis >= 0 && n->axis < x->rank && (n->op == OP_FQ_W || n->n_crange > 0)) {
         *ch = x->dims[n->axis];
         *inner = 1;
         for (int d = 0; d < n->axis; d++)
@@ -1237,6 +1299,8 @@ static int forward_node(tq_ag_graph *g, ag_node *n, tq_error *err)
             return tq_fail(err, TQ_ENOMEM, "out of memory");
         int64_t outer, ch, inner;
         fq_layout(n, x, &outer, &ch, &inner);
+        if (n->op == OP_FQ_ACT && n->n_crange > 0 && ch != n->n_crange)
+            return NODE_FAIL(g, n, "per-channel activation ranges do not fit the tensor's shape");
         if (ch > n->n_scale) {
             float *s = realloc(n->scale, (size_t)ch * sizeof(float));
             if (s)

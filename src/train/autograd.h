@@ -58,6 +58,15 @@ int tq_ag_n_fake_quant(const tq_ag_graph *g, int *n_weights, int *n_activations)
 const char *tq_ag_act_name(const tq_ag_graph *g, int i);
 int tq_ag_act_range(const tq_ag_graph *g, int i, float *rmin, float *rmax); /* 0: none yet */
 void tq_ag_set_act_range(tq_ag_graph *g, int i, float rmin, float rmax);
+/* Per-channel ranges along axis (the export's per-axis Q/DQ with
+ * per_channel_activations); set after tq_ag_set_act_range, cleared by
+ * tq_ag_reset_ranges. Returns -1 on bad arguments or ENOMEM. Only frozen
+ * ranges are per channel (observing widens the per-tensor range). */
+int tq_ag_set_act_channel_ranges(tq_ag_graph *g, int i, int axis, int64_t n_ch,
+                                 const float *cmin, const float *cmax);
+/* The per-channel ranges of activation fake quant i (borrowed); 0 = none. */
+int64_t tq_ag_act_channel_ranges(const tq_ag_graph *g, int i, int *axis, const float **cmin,
+                                 const float **cmax);
 
 /* Trainable parameters (float initializers of Conv/Gemm/MatMul). */
 int tq_ag_n_params(const tq_ag_graph *g);

@@ -248,6 +248,9 @@ static int set_export_ranges(tq_ag_graph *g, const tq_range_table *ranges, const
             return tq_fail(err, TQ_EINTERNAL, "%s: tensor '%s' is fake-quantised for QAT but the "
                            "static export calibrates no range for it", model, name);
         tq_ag_set_act_range(g, i, r->rmin, r->rmax);
+        if (r->n_ch > 0 &&
+            tq_ag_set_act_channel_ranges(g, i, r->axis, r->n_ch, r->cmin, r->cmax))
+            return tq_fail(err, TQ_ENOMEM, "out of memory");
     }
     tq_ag_set_range_mode(g, TQ_AG_RANGE_FROZEN);
     return TQ_OK;
@@ -270,6 +273,17 @@ static int read_ranges(const tq_ag_graph *g, tq_range_table *out, tq_error *err)
         if (!(r->name = strdup(tq_ag_act_name(g, i))))
             return tq_fail(err, TQ_ENOMEM, "out of memory");
         out->n++;
+        const float *lo, *hi;
+        int64_t nc = tq_ag_act_channel_ranges(g, i, &r->axis, &lo, &hi);
+        if (nc > 0) {
+            r->cmin = malloc((size_t)nc * sizeof(float));
+            r->cmax = malloc((size_t)nc * sizeof(float));
+            if (!r->cmin || !r->cmax)
+                return tq_fail(err, TQ_ENOMEM, "out of memory");
+            memcpy(r->cmin, lo, (size_t)nc * sizeof(float));
+            memcpy(r->cmax, hi, (size_t)nc * sizeof(float));
+            r->n_ch = nc;
+        }
     }
     return TQ_OK;
 }

@@ -21,6 +21,13 @@ set), trained one --smoke epoch on cnn_test_small.npz:
   static one), so equal ranges are not equal by standing still.
 - `--qat-recalibrate`: the training ranges are the same, the exported ones
   are calibrated again on the trained weights and differ.
+- `--per-channel-activations` (mse): the per-channel ranges the fake
+  quantisation trained with (qat.trained_channel_ranges) equal static's
+  (calibration.tensor_channel_ranges) and the export's, bit for bit, cover
+  every per-channel tensor of the file, and every per-axis QuantizeLinear's
+  1-D scale and zero point equal ORT's formula on those channel ranges
+  (checked against the per-axis Q in the file, tensor by tensor); the QAT
+  export differs from static's (it trained).
 - Without --calibration (every training sample calibrates, 0 epochs) the
   mse export equals `--mode static --method mse` on the training file byte
   for byte (fixtures/mlp.onnx).
@@ -89,6 +96,32 @@ def expected_qparams(ranges):
     return sorted(out)
 
 
+def file_axis_qparams(path):
+    """{QuantizeLinear input name: (axis, scales, zero points)} of the
+    per-axis QuantizeLinears in the file."""
+    m = onnx.load(path)
+    inits = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
+    out = {}
+    for n in m.graph.node:
+        if n.op_type == "QuantizeLinear" and inits[n.input[1]].ndim == 1:
+            axis = next((a.i for a in n.attribute if a.name == "axis"), 1)
+            out[n.input[0]] = (axis, inits[n.input[1]].tolist(), inits[n.input[2]].tolist())
+    return out
+
+
+def expected_axis_qparams(ch):
+    out = {}
+    for name, r in ch.items():
+        q = [expected_qparams({0: (lo, hi)})[0] for lo, hi in zip(r["min"], r["max"])]
+        out[name] = (r["axis"], [s for s, _ in q], [z for _, z in q])
+    return out
+
+
+def as_f32_ch(ch):
+    return {k: (v["axis"], [np.float32(x) for x in v["min"]], [np.float32(x) for x in v["max"]])
+            for k, v in ch.items()}
+
+
 def as_f32(ranges):
     return {k: tuple(np.float32(v)) for k, v in ranges.items()}
 
@@ -133,6 +166,33 @@ def main():
               "recalibrate: the export kept the training ranges")
         check(file_qparams(r_out) == expected_qparams(r_rep["calibration"]["tensor_ranges"]),
               "recalibrate: exported Q parameters differ from the report's ranges")
+
+        # per-channel activations: the fake quantisation trains with the
+        # export's per-channel ranges
+        pca = ["--method", "mse", *common, "--per-channel-activations"]
+        s_out, s_rep = quantize(tmp, "static_pca", cnn, "--mode", "static", *pca)
+        q_out, q_rep = quantize(tmp, "qat_pca", cnn, *qat, *pca)
+        tch = q_rep["qat"].get("trained_channel_ranges", {})
+        sch = s_rep["calibration"].get("tensor_channel_ranges", {})
+        ech = q_rep["calibration"].get("tensor_channel_ranges", {})
+        check(q_rep.get("per_channel_activations") is True, "pca: report flag")
+        check(len(tch) >= 2, f"pca: {len(tch)} per-channel trained ranges")
+        check(as_f32_ch(tch) == as_f32_ch(sch),
+              "pca: QAT trained with other per-channel ranges than static calibrates")
+        check(as_f32_ch(tch) == as_f32_ch(ech), "pca: export's per-channel ranges != trained")
+        got, want = file_axis_qparams(q_out), expected_axis_qparams(tch)
+        # file Q inputs are the float tensors (or a renamed '_f' output): match by name stem
+        matched = 0
+        for name, (axis, sc, zp) in want.items():
+            cand = [v for k, v in got.items() if k == name or k.startswith(name + "_f")]
+            ok = any(c[0] == axis and c[1] == [float(np.float32(x)) for x in sc] and
+                     c[2] == zp for c in cand)
+            check(ok, f"pca: per-axis Q of {name} in the file != ORT's formula on the trained "
+                  f"channel ranges ({cand[:1]} vs {(axis, sc[:4], zp[:4])}...)")
+            matched += ok
+        check(matched == len(got) == len(want),
+              f"pca: {len(got)} per-axis Q in the file, {len(want)} trained, {matched} matched")
+        check(sha(q_out) != sha(s_out), "pca: QAT export equals static: nothing trained")
 
         # no --calibration: n_calibration training samples (all of them here)
         mlp, data = os.path.join(FIX, "mlp.onnx"), os.path.join(FIX, "mlp_data.npz")

@@ -21,6 +21,7 @@ static void usage(FILE *f)
             "Usage: tinyq quantize MODEL.onnx [--mode dynamic|static|qat|auto] [--calibration CAL.npz]\n"
             "         [--method minmax|entropy|percentile|mse] [--percentile P] [--per-channel]\n"
             "         [--float-outputs] [--equalize [--equalize-alpha A] [--equalize-alpha-layers A]]\n"
+            "         [--per-channel-activations]\n"
             "         [--activation-type int8|uint8] [--reduce-range] [--op-types Conv,MatMul,...]\n"
             "         [--exclude NODE...] [--calib-batch N] [-o OUT.onnx] [--report-out R.json]\n"
             "       tinyq quantize --registry REG --id ID [the options above except -o]\n"
@@ -77,6 +78,16 @@ static void usage(FILE *f)
             "                    with one reader per tensor (cross-layer equalisation).\n"
             "                    Channel j's factor: max|x_j|^A / max|W[:,j]|^(1-A)\n"
             "                    (SmoothQuant) over the calibration set\n"
+            "  --per-channel-activations static/qat: the activation input of every\n"
+            "                    quantised node gets one scale and zero point per channel\n"
+            "                    (per-axis Q/DQ: Conv axis 1, Gemm the feature axis),\n"
+            "                    each channel calibrated by --method on its own\n"
+            "                    statistics (qat trains with them); that node's bias stays\n"
+            "                    float. Standard ONNX; ONNX Runtime and tinyq run those\n"
+            "                    layers as dequantise -> float op. Inputs ONNX Runtime would\n"
+            "                    fuse into an integer op that rejects per-axis parameters\n"
+            "                    stay per tensor (MatMul inputs; a Conv whose output is\n"
+            "                    quantised right after it, and that output)\n"
             "  --equalize-alpha A        A for standardised inputs, in (0, 1] (0.75)\n"
             "  --equalize-alpha-layers A A for cross-layer chains, in (0, 1] (0.5): lower,\n"
             "                    as a hidden channel's sampled maximum is only an estimate\n"
@@ -210,10 +221,12 @@ static int read_config(const char *path, char ***words, int *n_words)
 static void print_summary(const char *in, const char *out, const tq_quant_settings *s,
                           const tq_quant_summary *sum)
 {
-    printf("%s -> %s: mode=%s%s%s, %d node%s quantised, %d left fp32, %llu -> %llu bytes "
+    printf("%s -> %s: mode=%s%s%s%s, %d node%s quantised, %d left fp32, %llu -> %llu bytes "
            "(%.2fx smaller)\n",
            in, out, s->mode == TQ_QUANT_DYNAMIC ? "dynamic" : s->mode == TQ_QUANT_QAT ? "qat" : "static",
            s->per_channel ? " per-channel" : "", s->reduce_range ? " reduce-range" : "",
+           s->mode != TQ_QUANT_DYNAMIC && s->per_channel_activations ? " per-channel-activations"
+                                                                     : "",
            sum->n_nodes_quantized,
            sum->n_nodes_quantized == 1 ? "" : "s", sum->n_nodes_skipped,
            (unsigned long long)sum->fp32_bytes, (unsigned long long)sum->int8_bytes,
@@ -410,6 +423,8 @@ static int run_quantize(int argc, char **argv, int user_argc, char **user_argv)
             s.float_outputs = 1;
         } else if (strcmp(a, "--equalize") == 0) {
             s.equalize = 1;
+        } else if (strcmp(a, "--per-channel-activations") == 0) {
+            s.per_channel_activations = 1;
         } else if (strcmp(a, "--equalize-alpha") == 0 || strcmp(a, "--equalize-alpha-layers") == 0) {
             double v;
             if (parse_double(argv[++i], 0.0, 1.0, &v) || v <= 0.0)
@@ -490,6 +505,9 @@ static int run_quantize(int argc, char **argv, int user_argc, char **user_argv)
     if (rc == EXIT_OK && !is_auto && s.mode == TQ_QUANT_DYNAMIC && s.equalize)
         rc = cli_usage_error("quantize", "--equalize is for --mode static or qat (dynamic "
                                          "mode has no calibration ranges to equalise)");
+    if (rc == EXIT_OK && !is_auto && s.mode == TQ_QUANT_DYNAMIC && s.per_channel_activations)
+        rc = cli_usage_error("quantize", "--per-channel-activations is for --mode static or qat "
+                                         "(dynamic mode quantises activations at run time)");
     if (rc == EXIT_OK && !is_auto && s.mode == TQ_QUANT_DYNAMIC && cal)
         rc = cli_usage_error("quantize", "--calibration is only used by --mode static or qat");
     if (rc == EXIT_OK && is_auto) {
