@@ -156,33 +156,32 @@ static bool conv_inputs(const tq_graph *g, int i, const bool *taken, conv_group 
     return true;
 }
 
+/* The output side of a group whose inputs matched: Q(y) as its sole
+ * reader makes it quantised (q, then ins[6..8] = y_scale, y_zp, bias);
+ * otherwise its float output is read as it is (--float-outputs: a skip Add,
+ * or a Relu before the next Q) and ins[6] = bias (q stays -1). */
+static int group_output_side(const tq_graph *g, const char *y, const bool *taken,
+                             const char *bias, const char **ins, int *n_ins)
+{
+    int q = tq_graph_sole_consumer(g, y);
+    if (!act_qdq(g, q, "QuantizeLinear") || taken[q]) {
+        ins[6] = bias;
+        *n_ins = bias ? 7 : 6;
+        return -1;
+    }
+    ins[6] = g->nodes[q].inputs[1];
+    ins[7] = g->nodes[q].inputs[2];
+    ins[8] = bias;
+    *n_ins = bias ? 9 : 8;
+    return q;
+}
+
 static bool match_conv(const tq_graph *g, int i, const bool *taken, conv_group *cg)
 {
     const char *bias;
     if (!conv_inputs(g, i, taken, cg, &bias))
         return false;
-    int q = tq_graph_sole_consumer(g, g->nodes[i].outputs[0]);
-    if (!act_qdq(g, q, "QuantizeLinear") || taken[q])
-        return false;
-    const tq_node *nq = &g->nodes[q];
-    cg->q = q;
-    cg->ins[6] = nq->inputs[1];
-    cg->ins[7] = nq->inputs[2];
-    cg->ins[8] = bias;
-    cg->n_ins = bias ? 9 : 8;
-    return true;
-}
-
-/* A Conv group whose float output is read as it is (--float-outputs: a
- * skip Add, or a Relu before the next Q): tinyq.QConvF, the integer conv
- * with the dequantising epilogue. */
-static bool match_conv_float(const tq_graph *g, int i, const bool *taken, conv_group *cg)
-{
-    const char *bias;
-    if (!conv_inputs(g, i, taken, cg, &bias))
-        return false;
-    cg->ins[6] = bias;
-    cg->n_ins = bias ? 7 : 6;
+    cg->q = group_output_side(g, g->nodes[i].outputs[0], taken, bias, cg->ins, &cg->n_ins);
     return true;
 }
 
@@ -263,26 +262,7 @@ static bool match_gemm(const tq_graph *g, int i, const bool *taken, gemm_group *
     const char *bias;
     if (!gemm_inputs(g, i, taken, gg, &bias))
         return false;
-    int q = tq_graph_sole_consumer(g, g->nodes[i].outputs[0]);
-    if (!act_qdq(g, q, "QuantizeLinear") || taken[q])
-        return false;
-    const tq_node *nq = &g->nodes[q];
-    gg->q = q;
-    gg->ins[6] = nq->inputs[1];
-    gg->ins[7] = nq->inputs[2];
-    gg->ins[8] = bias;
-    gg->n_ins = bias ? 9 : 8;
-    return true;
-}
-
-/* A Gemm / MatMul group whose float output is read as it is: tinyq.QGemmF. */
-static bool match_gemm_float(const tq_graph *g, int i, const bool *taken, gemm_group *gg)
-{
-    const char *bias;
-    if (!gemm_inputs(g, i, taken, gg, &bias))
-        return false;
-    gg->ins[6] = bias;
-    gg->n_ins = bias ? 7 : 6;
+    gg->q = group_output_side(g, g->nodes[i].outputs[0], taken, bias, gg->ins, &gg->n_ins);
     return true;
 }
 
@@ -503,8 +483,11 @@ static const char *group_output(const tq_graph *g, int q, const int tail[3])
     return g->nodes[tail[2] >= 0 ? tail[2] : q].outputs[0];
 }
 
-static void take_tail(bool *drop, const int tail[3])
+/* A group's output Q and its joined tail (absent ones are -1) leave the graph. */
+static void take_group_q(bool *drop, int q, const int tail[3])
 {
+    if (q >= 0)
+        drop[q] = true;
     for (int k = 0; k < 3; k++)
         if (tail[k] >= 0)
             drop[tail[k]] = true;
@@ -613,36 +596,22 @@ int tq_fuse_qdq(tq_model *m, int *n_fused, tq_error *err)
         conv_group cg;
         if (!match_conv(g, i, drop, &cg))
             continue;
-        redundant_tail(g, cg.q, drop, cg.tail);
-        rc = emit_conv(&tmp, g, &cg);
-        drop[cg.conv] = drop[cg.q] = true;
-        take_tail(drop, cg.tail);
-        (*n_fused)++;
-    }
-    for (int i = 0; i < g->n_nodes && rc == TQ_OK; i++) {
-        conv_group cg;
-        if (!match_conv_float(g, i, drop, &cg))
-            continue;
+        if (cg.q >= 0)
+            redundant_tail(g, cg.q, drop, cg.tail);
         rc = emit_conv(&tmp, g, &cg);
         drop[cg.conv] = true;
+        take_group_q(drop, cg.q, cg.tail);
         (*n_fused)++;
     }
     for (int i = 0; i < g->n_nodes && rc == TQ_OK; i++) {
         gemm_group gg;
         if (!match_gemm(g, i, drop, &gg))
             continue;
-        redundant_tail(g, gg.q, drop, gg.tail);
-        rc = emit_gemm(&tmp, g, &gg);
-        drop[gg.node] = drop[gg.q] = true;
-        take_tail(drop, gg.tail);
-        (*n_fused)++;
-    }
-    for (int i = 0; i < g->n_nodes && rc == TQ_OK; i++) {
-        gemm_group gg;
-        if (!match_gemm_float(g, i, drop, &gg))
-            continue;
+        if (gg.q >= 0)
+            redundant_tail(g, gg.q, drop, gg.tail);
         rc = emit_gemm(&tmp, g, &gg);
         drop[gg.node] = true;
+        take_group_q(drop, gg.q, gg.tail);
         (*n_fused)++;
     }
     for (int pass = 0; pass < 2; pass++)

@@ -144,9 +144,11 @@ static int act_index(const qdq_ctx *c, const char *name)
  *   MatMulIntegerToFloat, which reject them too (Gemm's fusion checks the
  *   shapes and runs a per-axis pair unfused);
  * - tensors whose readers disagree on the axis (never seen in practice). */
-static void input_axes(qdq_ctx *c, const tq_graph *g)
+static int input_axes(qdq_ctx *c, const tq_graph *g)
 {
     bool *per_tensor = calloc((size_t)(c->n_acts > 0 ? c->n_acts : 1), sizeof(bool));
+    if (!per_tensor)
+        return tq_fail(c->rw.err, TQ_ENOMEM, "out of memory");
     for (int i = 0; i < g->n_nodes; i++) {
         if (!c->selected[i])
             continue;
@@ -155,21 +157,22 @@ static void input_axes(qdq_ctx *c, const tq_graph *g)
         if (a < 0)
             continue;
         act *ac = &c->acts[a];
-        if (ac->axis_req != TQ_CALIB_PER_TENSOR && ac->axis_req != ax && per_tensor)
+        if (ac->axis_req != TQ_CALIB_PER_TENSOR && ac->axis_req != ax)
             per_tensor[a] = true;
         ac->axis_req = ax;
         const char *y = c->fused_relu[i] >= 0 ? g->nodes[c->fused_relu[i]].outputs[0]
                                               : n->outputs[0];
         int ya = act_index(c, y);
-        if (ya >= 0 && !is_op(n, "Gemm") && per_tensor)
+        if (ya >= 0 && !is_op(n, "Gemm"))
             per_tensor[a] = per_tensor[ya] = true;
-        if (is_op(n, "MatMul") && per_tensor)
+        if (is_op(n, "MatMul"))
             per_tensor[a] = true;
     }
     for (int a = 0; a < c->n_acts; a++)
-        if (!per_tensor || per_tensor[a])
+        if (per_tensor[a])
             c->acts[a].axis_req = TQ_CALIB_PER_TENSOR;
     free(per_tensor);
+    return TQ_OK;
 }
 
 /* Decide which nodes and tensors get quantised (before calibration: the
@@ -215,9 +218,7 @@ static int plan(qdq_ctx *c, const tq_graph *g, tq_quant_summary *sum)
         if (rc)
             return rc;
     }
-    if (c->s->per_channel_activations)
-        input_axes(c, g);
-    return TQ_OK;
+    return c->s->per_channel_activations ? input_axes(c, g) : TQ_OK;
 }
 
 /* Emit src -> QuantizeLinear -> DequantizeLinear -> dst with a's parameters

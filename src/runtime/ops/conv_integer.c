@@ -151,21 +151,10 @@ static int qlconv_prepare(tq_op_ctx *c)
         return tq_op_fail(c, TQ_ENOMEM, "out of memory");
     st->y_signed = yz->dtype == TQ_INT8;
     tq_value_set_shape(c->out[0], yz->dtype, 4, od);
-    const tq_qconv *q = &st->q;
-    tq_conv2d_geom dg = { .c = 1, .ih = q->ih, .iw = q->iw, .oh = q->oh, .ow = q->ow,
-                          .kh = q->kh, .kw = q->kw, .sh = q->sh, .sw = q->sw, .dh = q->dh,
-                          .dw = q->dw, .pt = q->pt, .pl = q->pl };
-    if (q->cin_g == 1 && (q->cout_g == 1 || q->group == 1) && q->wpack &&
-        tq_qlinear_dw_supports(&dg)) {
-        st->dw_geom = dg;
-        st->dw_w = malloc(sizeof(float) * 9 * (size_t)q->cout);
-        st->dw_bias = malloc(sizeof(float) * (size_t)q->cout);
-        if (!st->dw_w || !st->dw_bias)
-            return tq_op_fail(c, TQ_ENOMEM, "out of memory");
-        for (int64_t o = 0; o < q->cout; o++)
-            for (int t = 0; t < 9; t++)
-                st->dw_w[o * 9 + t] = (float)q->wpack[o * q->k2 + t];
-    }
+    if ((rc = tq_qconv_dw3x3(c, &st->q, tq_qlinear_dw_supports, &st->dw_geom, &st->dw_w)))
+        return rc;
+    if (st->dw_w && !(st->dw_bias = malloc(sizeof(float) * (size_t)st->q.cout)))
+        return tq_op_fail(c, TQ_ENOMEM, "out of memory");
     return TQ_OK;
 }
 

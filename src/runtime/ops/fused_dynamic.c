@@ -42,8 +42,8 @@ typedef struct dyn_state {
     bool emit_range, use_range;
     float rmin, rmax;
     /* Depthwise 3x3 (stride 1 or 2): the whole chain per channel in one
-     * kernel (kernels/dynq_dw.h), no 8-bit tensor or int32 pass between. */
-    bool dw_fused;
+     * kernel (kernels/dynq_dw.h), no 8-bit tensor or int32 pass between;
+     * taken when dw_w is set (tq_qconv_dw3x3) */
     tq_conv2d_geom dw_geom;
     float *dw_w;         /* cout x 9 taps: w - w_zp */
 } dyn_state;
@@ -180,25 +180,12 @@ static int dconv_prepare(tq_op_ctx *c)
                           "residual '%s' must be float32 of the output shape [%lld,%lld,%lld,%lld]",
                           res->name, (long long)od[0], (long long)od[1], (long long)od[2],
                           (long long)od[3]);
-    const tq_qconv *q = &st->q;
-    tq_conv2d_geom dg = { .c = 1, .ih = q->ih, .iw = q->iw, .oh = q->oh, .ow = q->ow,
-                          .kh = q->kh, .kw = q->kw, .sh = q->sh, .sw = q->sw, .dh = q->dh,
-                          .dw = q->dw, .pt = q->pt, .pl = q->pl };
-    /* depthwise, or a group-1 conv of a 1-channel input (every output
-     * channel a depthwise conv of that plane) */
-    st->dw_fused = q->cin_g == 1 && (q->cout_g == 1 || q->group == 1) && q->wpack && !res &&
-                   !q->x_signed && tq_dynq_dw_supports(&dg);
-    st->dw_geom = dg;
-    if (st->dw_fused) {
-        st->dw_w = malloc(sizeof(float) * 9 * (size_t)q->cout);
-        if (!st->dw_w)
-            return tq_op_fail(c, TQ_ENOMEM, "out of memory");
-        for (int64_t o = 0; o < q->cout; o++)
-            for (int t = 0; t < 9; t++)
-                st->dw_w[o * 9 + t] = (float)q->wpack[o * q->k2 + t];
-    }
+    /* the one-pass depthwise kernel quantises uint8 rows and adds no residual */
+    if (!res && !st->q.x_signed &&
+        (rc = tq_qconv_dw3x3(c, &st->q, tq_dynq_dw_supports, &st->dw_geom, &st->dw_w)))
+        return rc;
     st->xq_bytes = align_up((size_t)tq_value_numel(c->in[0]));
-    c->scratch_bytes = st->dw_fused ? 0 : st->xq_bytes + scratch;
+    c->scratch_bytes = st->dw_w ? 0 : st->xq_bytes + scratch;
     tq_value_set_shape(c->out[0], TQ_FLOAT, 4, od);
     return TQ_OK;
 }
@@ -250,7 +237,7 @@ static void dconv_dw_eval(tq_op_ctx *c, dyn_state *st)
 static int dconv_eval(tq_op_ctx *c)
 {
     dyn_state *st = c->state;
-    if (st->dw_fused) {
+    if (st->dw_w) {
         st->d = tq_qdsp_get();
         dconv_dw_eval(c, st);
         return TQ_OK;

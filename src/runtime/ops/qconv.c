@@ -35,6 +35,25 @@ void tq_qconv_release(tq_qconv *q)
     qconv_release_c4(q);
 }
 
+int tq_qconv_dw3x3(tq_op_ctx *c, const tq_qconv *q, bool (*supports)(const tq_conv2d_geom *),
+                   tq_conv2d_geom *g, float **taps)
+{
+    *taps = NULL;
+    *g = (tq_conv2d_geom){ .c = 1, .ih = q->ih, .iw = q->iw, .oh = q->oh, .ow = q->ow,
+                           .kh = q->kh, .kw = q->kw, .sh = q->sh, .sw = q->sw, .dh = q->dh,
+                           .dw = q->dw, .pt = q->pt, .pl = q->pl };
+    if (q->cin_g != 1 || (q->cout_g != 1 && q->group != 1) || !q->wpack || !supports(g))
+        return TQ_OK;
+    float *w = malloc(sizeof(float) * 9 * (size_t)q->cout);
+    if (!w)
+        return tq_op_fail(c, TQ_ENOMEM, "out of memory");
+    for (int64_t o = 0; o < q->cout; o++)
+        for (int t = 0; t < 9; t++)
+            w[o * 9 + t] = (float)q->wpack[o * q->k2 + t];
+    *taps = w;
+    return TQ_OK;
+}
+
 static size_t wpack_bytes(const tq_qconv *q)
 {
     return (size_t)q->cout * (size_t)q->k2 * sizeof(int16_t);
@@ -65,7 +84,6 @@ int tq_qconv_pack_weights(tq_op_ctx *c, tq_qconv *q, int wi, int w_zp_i, int16_t
     return TQ_OK;
 }
 
-/* Choose and set up the channel-quad path (see qconv.h). */
 /* Cost of one 4-row block over 16 pixels, in ns on an AVX2-only Zen 3
  * (fitted to kernel timings over shapes K = 16..144 and weight spreads; the
  * fit picked the faster kernel in all 28 cases measured): the pairing
@@ -118,6 +136,7 @@ static int choose_avx2_kernel(tq_op_ctx *c, tq_qconv *q, bool has_m128)
     return TQ_OK;
 }
 
+/* Choose and set up the channel-quad path (see qconv.h). */
 static int c4_prepare(tq_op_ctx *c, tq_qconv *q, const tq_value *w, const tq_value *wzp)
 {
     unsigned cpu = tq_cpu_flags();
