@@ -483,6 +483,38 @@ static int rewrite(qdq_ctx *c)
     return rc;
 }
 
+/* Shape and Size read only the dimensions: a reader of a Q -> DQ pair's
+ * output reads the pair's float input instead, so the pair is not evaluated
+ * for it (the pair's other readers are fused into integer ops; this one kept
+ * a DequantizeLinear of the whole graph input alive in nr_metric_v1). */
+static int shape_readers_skip_qdq(tq_graph *g, tq_error *err)
+{
+    for (int i = 0; i < g->n_nodes; i++) {
+        tq_node *n = &g->nodes[i];
+        if (n->domain[0] || (strcmp(n->op_type, "Shape") && strcmp(n->op_type, "Size")) ||
+            n->n_inputs < 1)
+            continue;
+        const tq_node *dq = NULL, *q = NULL;
+        for (int j = 0; j < g->n_nodes && !dq; j++)
+            if (!strcmp(g->nodes[j].op_type, "DequantizeLinear") && !g->nodes[j].domain[0] &&
+                g->nodes[j].n_outputs == 1 && !strcmp(g->nodes[j].outputs[0], n->inputs[0]))
+                dq = &g->nodes[j];
+        for (int j = 0; dq && dq->n_inputs > 0 && j < g->n_nodes && !q; j++)
+            if (!strcmp(g->nodes[j].op_type, "QuantizeLinear") && !g->nodes[j].domain[0] &&
+                g->nodes[j].n_outputs == 1 && g->nodes[j].n_inputs > 0 &&
+                !strcmp(g->nodes[j].outputs[0], dq->inputs[0]))
+                q = &g->nodes[j];
+        if (!q)
+            continue;
+        char *f = strdup(q->inputs[0]);
+        if (!f)
+            return tq_fail(err, TQ_ENOMEM, "out of memory");
+        free(n->inputs[0]);
+        n->inputs[0] = f;
+    }
+    return TQ_OK;
+}
+
 static int ctx_init(qdq_ctx *c, tq_model *m, const tq_quant_settings *s, tq_error *err)
 {
     memset(c, 0, sizeof(*c));
@@ -604,6 +636,8 @@ int tq_quantize_static(tq_model *m, const tq_quant_settings *s, const char *npz_
         tq_rw_begin(&c.rw, m, err);
         rc = rewrite(&c);
         tq_rw_end(&c.rw);
+        if (!rc)
+            rc = shape_readers_skip_qdq(g, err);
         if (!rc)
             tq_graph_prune(g);
     }
