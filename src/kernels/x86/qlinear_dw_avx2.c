@@ -92,9 +92,25 @@ static inline __attribute__((always_inline)) void emit(const qd_out *d, __m256 a
     if (v * 8 + 8 <= d->ow) {
         _mm_storel_epi64((__m128i *)(orow + v * 8), b);
     } else {
-        uint8_t tmp[16];
-        _mm_storeu_si128((__m128i *)tmp, b);
-        memcpy(orow + v * 8, tmp, (size_t)(d->ow - v * 8));
+        /* the row's last 1..7 bytes in fixed-size pieces (a memcpy of a
+         * variable length was a library call per output row) */
+        uint64_t bytes = (uint64_t)_mm_cvtsi128_si64(b);
+        uint8_t *p = orow + v * 8;
+        int64_t n = d->ow - v * 8;
+        if (n & 4) {
+            uint32_t w4 = (uint32_t)bytes;
+            memcpy(p, &w4, 4);
+            p += 4;
+            bytes >>= 32;
+        }
+        if (n & 2) {
+            uint16_t w2 = (uint16_t)bytes;
+            memcpy(p, &w2, 2);
+            p += 2;
+            bytes >>= 16;
+        }
+        if (n & 1)
+            *p = (uint8_t)bytes;
     }
 }
 
