@@ -18,6 +18,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from tqtest import ROOT, TOOL, ORT_RUN  # noqa: E402
+
 try:
     import numpy as np
     import onnx
@@ -25,10 +28,6 @@ try:
 except ImportError:
     print("SKIP: /usr/bin/python3 lacks numpy/onnx")
     sys.exit(77)
-
-ROOT = os.environ.get("TQ_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
-TOOL = os.environ.get("TQ_TOOL", os.path.join(ROOT, "build", "tools", "tinyq", "tinyq"))
-ORT_RUN = os.path.join(ROOT, "tests", "ort", "ort_run.js")
 
 
 def ort_available():

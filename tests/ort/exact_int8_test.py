@@ -11,6 +11,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from tqtest import ROOT, TOOL, SEED  # noqa: E402
+
 try:
     import numpy as np
     import onnx
@@ -18,9 +21,6 @@ except ImportError:
     print("SKIP: /usr/bin/python3 lacks numpy/onnx")
     sys.exit(77)
 
-ROOT = os.environ.get("TQ_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
-TOOL = os.environ.get("TQ_TOOL", os.path.join(ROOT, "build", "tools", "tinyq", "tinyq"))
-SEED = os.environ.get("TQ_SEED_MODELS", os.path.join(ROOT, "..", "shared", "seed-models"))
 REWRITE = os.path.join(ROOT, "tests", "ort", "exact_int8.py")
 FX = os.path.join(ROOT, "fixtures")
 

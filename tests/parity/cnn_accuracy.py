@@ -13,8 +13,9 @@ import tempfile
 
 import numpy as np
 
-ROOT = os.environ.get("TQ_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
-TOOL = os.environ.get("TQ_TOOL", os.path.join(ROOT, "build", "tools", "tinyq", "tinyq"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from tqtest import ROOT, TOOL  # noqa: E402
+
 MODEL = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "fixtures", "cnn.onnx")
 
 

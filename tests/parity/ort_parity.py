@@ -26,9 +26,8 @@ import tempfile
 
 import numpy as np
 
-ROOT = os.environ.get("TQ_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
-TOOL = os.environ.get("TQ_TOOL", os.path.join(ROOT, "build", "tools", "tinyq", "tinyq"))
-ORT_RUN = os.path.join(ROOT, "tests", "ort", "ort_run.js")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from tqtest import ROOT, TOOL, ORT_RUN  # noqa: E402
 
 
 def have_reference():

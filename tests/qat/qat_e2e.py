@@ -26,19 +26,11 @@ import tempfile
 
 import numpy as np
 import onnx
-from onnx import helper, numpy_helper, TensorProto
 
-ROOT = os.environ.get("TQ_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
-TOOL = os.environ.get("TQ_TOOL", os.path.join(ROOT, "build", "tools", "tinyq", "tinyq"))
-FIX = os.path.join(ROOT, "fixtures")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from tqtest import ROOT, TOOL, FIX, failures, check, have_ort  # noqa: E402
+
 PARITY = os.path.join(ROOT, "tests", "parity", "ort_parity.py")
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
 
 
 def sha(path):
@@ -49,15 +41,6 @@ def sha(path):
 def tinyq(*args):
     r = subprocess.run([TOOL] + list(args), capture_output=True, text=True)
     return r.returncode, r.stdout + r.stderr
-
-
-def have_ort():
-    try:
-        subprocess.run(["node", "-e", "require('onnxruntime-node')"], check=True,
-                       cwd=os.path.join(ROOT, "tests", "ort"), capture_output=True)
-        return True
-    except (OSError, subprocess.CalledProcessError):
-        return False
 
 
 def qat_case(tmp, name, model, train, extra, objective):

@@ -44,16 +44,8 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-ROOT = os.environ.get("TQ_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
-TOOL = os.environ.get("TQ_TOOL", os.path.join(ROOT, "build", "tools", "tinyq", "tinyq"))
-FIX = os.path.join(ROOT, "fixtures")
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from tqtest import TOOL, FIX, failures, check  # noqa: E402
 
 
 def quantize(tmp, tag, model, *opts):

@@ -45,15 +45,12 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-ROOT = os.environ.get("TQ_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
-BUILD = os.environ.get("TQ_BUILD_ROOT", os.path.join(ROOT, "build"))
-TOOL = os.environ.get("TQ_TOOL", os.path.join(BUILD, "tools", "tinyq", "tinyq"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from tqtest import BUILD, TOOL, ORT_DIR, ORT_RUN, failures, have_ort  # noqa: E402
+
 DUMP = os.path.join(BUILD, "tests", "quant", "equalize_dump")
 SEED = os.environ.get("TQ_SEED_MODELS", "")
-ORT_DIR = os.path.join(ROOT, "tests", "ort")
-ORT_RUN = os.path.join(ORT_DIR, "ort_run.js")
 U = 2.0 ** -24
-failures = []
 
 
 def fail(msg):
@@ -139,15 +136,6 @@ def run_tinyq(model, data, out):
     return np.load(out)
 
 
-def have_ort():
-    try:
-        subprocess.run(["node", "-e", "require('onnxruntime-node')"], check=True, cwd=ORT_DIR,
-                       capture_output=True)
-        return os.path.exists(ORT_RUN)
-    except (OSError, subprocess.CalledProcessError):
-        return False
-
-
 def run_ort(model, data, out):
     p = subprocess.run(["node", ORT_RUN, model, data, out], capture_output=True, text=True,
                        cwd=ORT_DIR)
@@ -231,7 +219,7 @@ def column_absmax(g, node):
     if node.op_type == "Conv":
         group = next((a.i for a in node.attribute if a.name == "group"), 1)
         per_out = w.reshape(w.shape[0], w.shape[1], -1).max(axis=2)  # [out, in/g]
-        opg, ipg = w.shape[0] // group, w.shape[1]
+        opg = w.shape[0] // group
         return np.concatenate([per_out[k * opg:(k + 1) * opg].max(axis=0) for k in range(group)])
     trans_b = next((a.i for a in node.attribute if a.name == "transB"), 0)
     return w.max(axis=0) if node.op_type == "Gemm" and trans_b else w.max(axis=1)

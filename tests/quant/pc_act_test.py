@@ -38,29 +38,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-ROOT = os.environ.get("TQ_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
-TOOL = os.environ.get("TQ_TOOL", os.path.join(ROOT, "build", "tools", "tinyq", "tinyq"))
-ORT_DIR = os.path.join(ROOT, "tests", "ort")
-ORT_RUN = os.path.join(ORT_DIR, "ort_run.js")
-FIX = os.path.join(ROOT, "fixtures")
-SEED = os.environ.get("TQ_SEED_MODELS", os.path.join(ROOT, "..", "shared", "seed-models"))
-failures = []
-
-
-def check(cond, msg):
-    if not cond:
-        failures.append(msg)
-        print("FAIL " + msg)
-    return cond
-
-
-def have_ort():
-    try:
-        subprocess.run(["node", "-e", "require('onnxruntime-node')"], check=True, cwd=ORT_DIR,
-                       capture_output=True)
-        return os.path.exists(ORT_RUN)
-    except (OSError, subprocess.CalledProcessError):
-        return False
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from tqtest import TOOL, ORT_RUN, FIX, SEED, failures, check, have_ort  # noqa: E402
 
 
 def quantize(model, out, cal, *opts):

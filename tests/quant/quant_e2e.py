@@ -37,12 +37,8 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper, TensorProto
 
-ROOT = os.environ.get("TQ_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
-TOOL = os.environ.get("TQ_TOOL", os.path.join(ROOT, "build", "tools", "tinyq", "tinyq"))
-ORT_DIR = os.path.join(ROOT, "tests", "ort")
-ORT_RUN = os.path.join(ORT_DIR, "ort_run.js")
-FIX = os.path.join(ROOT, "fixtures")
-failures = []
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from tqtest import TOOL, ORT_RUN, FIX, failures, have_ort  # noqa: E402
 
 
 def fail(msg):
@@ -52,15 +48,6 @@ def fail(msg):
 
 def sha(path):
     return hashlib.sha256(open(path, "rb").read()).hexdigest()
-
-
-def have_ort():
-    try:
-        subprocess.run(["node", "-e", "require('onnxruntime-node')"], check=True, cwd=ORT_DIR,
-                       capture_output=True)
-        return os.path.exists(ORT_RUN)
-    except (OSError, subprocess.CalledProcessError):
-        return False
 
 
 def tinyq(*args, env=None):

@@ -17,15 +17,15 @@ Tolerance: as tests/parity/ort_parity.py, |tinyq - ort| <= 1e-5 * max(|ort|,
 """
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 
 import numpy as np
 
-ROOT = os.environ.get("TQ_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
-TOOL = os.environ.get("TQ_TOOL", os.path.join(ROOT, "build", "tools", "tinyq", "tinyq"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from tqtest import ROOT, TOOL  # noqa: E402
+
 SEED = os.environ.get("TQ_SEED_MODELS", "")
 ORT_RUN = os.environ.get("TQ_ORT_RUN", os.path.join(ROOT, "tests", "ort", "ort_run.js"))
 RTOL = 1e-5

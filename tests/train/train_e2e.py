@@ -21,19 +21,12 @@ import tempfile
 
 import numpy as np
 
-ROOT = os.environ.get("TQ_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
-TOOL = os.environ.get("TQ_TOOL", os.path.join(ROOT, "build", "tools", "tinyq", "tinyq"))
-ORT_RUN = os.path.join(ROOT, "tests", "ort", "ort_run.js")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from tqtest import ROOT, TOOL, ORT_RUN, failures, check, have_ort  # noqa: E402
+
 PARITY = os.path.join(ROOT, "tests", "parity", "ort_parity.py")
 RTOL = 1e-5  # as ort_parity.py: normwise, max|a - b| <= RTOL * max|ref|
 FEATS = ["adm2", "vif_scale0", "vif_scale1", "vif_scale2", "vif_scale3", "motion2"]
-failures = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what)
-    if not cond:
-        failures.append(what)
 
 
 def tq(*args, expect=0):
@@ -42,15 +35,6 @@ def tq(*args, expect=0):
         raise SystemExit(f"FAIL: tinyq {' '.join(args)} exited {p.returncode} (want {expect})\n"
                          f"{p.stdout}{p.stderr}")
     return p
-
-
-def have_ort():
-    try:
-        subprocess.run(["node", "-e", "require('onnxruntime-node')"], check=True,
-                       cwd=os.path.dirname(ORT_RUN), capture_output=True)
-        return True
-    except (OSError, subprocess.CalledProcessError):
-        return False
 
 
 def ort(model, inputs, work, tag):
