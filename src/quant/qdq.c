@@ -483,6 +483,18 @@ static int rewrite(qdq_ctx *c)
     return rc;
 }
 
+/* The node of type op that writes name (one output), or NULL. */
+static const tq_node *single_output_producer(const tq_graph *g, const char *name, const char *op)
+{
+    for (int j = 0; j < g->n_nodes; j++) {
+        const tq_node *p = &g->nodes[j];
+        if (p->op_type && is_op(p, op) && p->n_outputs == 1 && p->n_inputs > 0 &&
+            strcmp(p->outputs[0], name) == 0)
+            return p;
+    }
+    return NULL;
+}
+
 /* Shape and Size read only the dimensions: a reader of a Q -> DQ pair's
  * output reads the pair's float input instead, so the pair is not evaluated
  * for it (the pair's other readers are fused into integer ops; this one kept
@@ -491,19 +503,10 @@ static int shape_readers_skip_qdq(tq_graph *g, tq_error *err)
 {
     for (int i = 0; i < g->n_nodes; i++) {
         tq_node *n = &g->nodes[i];
-        if (n->domain[0] || (strcmp(n->op_type, "Shape") && strcmp(n->op_type, "Size")) ||
-            n->n_inputs < 1)
+        if (!n->op_type || (!is_op(n, "Shape") && !is_op(n, "Size")) || n->n_inputs < 1)
             continue;
-        const tq_node *dq = NULL, *q = NULL;
-        for (int j = 0; j < g->n_nodes && !dq; j++)
-            if (!strcmp(g->nodes[j].op_type, "DequantizeLinear") && !g->nodes[j].domain[0] &&
-                g->nodes[j].n_outputs == 1 && !strcmp(g->nodes[j].outputs[0], n->inputs[0]))
-                dq = &g->nodes[j];
-        for (int j = 0; dq && dq->n_inputs > 0 && j < g->n_nodes && !q; j++)
-            if (!strcmp(g->nodes[j].op_type, "QuantizeLinear") && !g->nodes[j].domain[0] &&
-                g->nodes[j].n_outputs == 1 && g->nodes[j].n_inputs > 0 &&
-                !strcmp(g->nodes[j].outputs[0], dq->inputs[0]))
-                q = &g->nodes[j];
+        const tq_node *dq = single_output_producer(g, n->inputs[0], "DequantizeLinear");
+        const tq_node *q = dq ? single_output_producer(g, dq->inputs[0], "QuantizeLinear") : NULL;
         if (!q)
             continue;
         char *f = strdup(q->inputs[0]);
