@@ -33,9 +33,8 @@ typedef void (*tq_dynq_dw_fn)(const tq_conv2d_geom *g, const float *x,
                               const tq_dynq_dw_args *a, float *out, size_t out_stride, float *mn,
                               float *mx);
 
-/* Shapes the fused kernel takes: 3x3, dilation 1, stride 1 or 2 both ways. */
-bool tq_dynq_dw_supports(const tq_conv2d_geom *g);
-/* The best kernel for this CPU (tq_cpu_flags). */
+/* The kernels take the shapes of tq_dw3x3_shape (kernels/conv.h); the
+ * best one for this CPU (tq_cpu_flags). */
 tq_dynq_dw_fn tq_dynq_dw_get(void);
 
 void tq_dynq_dw_c(const tq_conv2d_geom *g, const float *x, const tq_dynq_dw_args *a, float *out,

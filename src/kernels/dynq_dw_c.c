@@ -5,11 +5,6 @@
 #include "kernels/cpu.h"
 #include "kernels/dynq_dw.h"
 
-bool tq_dynq_dw_supports(const tq_conv2d_geom *g)
-{
-    return tq_dw3x3_shape(g);
-}
-
 tq_dynq_dw_fn tq_dynq_dw_get(void)
 {
 #if defined(TQ_HAVE_AVX2)

@@ -31,9 +31,8 @@ typedef struct tq_qlinear_dw_args {
 typedef void (*tq_qlinear_dw_fn)(const tq_conv2d_geom *g, const void *x,
                                  const tq_qlinear_dw_args *a, void *out, size_t out_stride);
 
-/* Shapes the kernel takes: 3x3, dilation 1, stride 1 or 2 both ways. */
-bool tq_qlinear_dw_supports(const tq_conv2d_geom *g);
-/* The best kernel for this CPU (tq_cpu_flags). */
+/* The kernels take the shapes of tq_dw3x3_shape (kernels/conv.h); the
+ * best one for this CPU (tq_cpu_flags). */
 tq_qlinear_dw_fn tq_qlinear_dw_get(void);
 
 void tq_qlinear_dw_c(const tq_conv2d_geom *g, const void *x, const tq_qlinear_dw_args *a,

@@ -6,11 +6,6 @@
 #include "kernels/qgemm.h"
 #include "kernels/qlinear_dw.h"
 
-bool tq_qlinear_dw_supports(const tq_conv2d_geom *g)
-{
-    return tq_dw3x3_shape(g);
-}
-
 tq_qlinear_dw_fn tq_qlinear_dw_get(void)
 {
 #if defined(TQ_HAVE_AVX2)

@@ -139,7 +139,7 @@ void tq_dynq_dw_avx2(const tq_conv2d_geom *g, const float *x, const tq_dynq_dw_a
                      float *out, size_t out_stride, float *mn, float *mx)
 {
     float inv = 1.0f / a->scale;
-    if (!tq_dynq_dw_supports(g) || g->ow > TQ_DW_MAX_OW || g->iw > INT32_MAX / 2 ||
+    if (!tq_dw3x3_shape(g) || g->ow > TQ_DW_MAX_OW || g->iw > INT32_MAX / 2 ||
         !(fabsf(a->scale) >= 0x1p-126f && fabsf(inv) >= 0x1p-126f && fabsf(inv) < 0x1p126f)) {
         tq_dynq_dw_c(g, x, a, out, out_stride, mn, mx);
         return;

@@ -129,7 +129,7 @@ void tq_qlinear_dw_avx2(const tq_conv2d_geom *g, const void *x, const tq_qlinear
 {
     /* the padded row: 2 * len + 16 <= 2 * TQ_DW_MAX_OW + 36 bytes, pl of them
      * before the row */
-    if (!tq_qlinear_dw_supports(g) || g->ow > TQ_DW_MAX_OW || g->pl > 2 * TQ_DW_MAX_OW) {
+    if (!tq_dw3x3_shape(g) || g->ow > TQ_DW_MAX_OW || g->pl > 2 * TQ_DW_MAX_OW) {
         tq_qlinear_dw_c(g, x, a, out, out_stride);
         return;
     }

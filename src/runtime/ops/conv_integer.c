@@ -151,7 +151,7 @@ static int qlconv_prepare(tq_op_ctx *c)
         return tq_op_fail(c, TQ_ENOMEM, "out of memory");
     st->y_signed = yz->dtype == TQ_INT8;
     tq_value_set_shape(c->out[0], yz->dtype, 4, od);
-    if ((rc = tq_qconv_dw3x3(c, &st->q, tq_qlinear_dw_supports, &st->dw_geom, &st->dw_w)))
+    if ((rc = tq_qconv_dw3x3(c, &st->q, &st->dw_geom, &st->dw_w)))
         return rc;
     if (st->dw_w && !(st->dw_bias = malloc(sizeof(float) * (size_t)st->q.cout)))
         return tq_op_fail(c, TQ_ENOMEM, "out of memory");

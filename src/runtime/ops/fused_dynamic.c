@@ -182,7 +182,7 @@ static int dconv_prepare(tq_op_ctx *c)
                           (long long)od[3]);
     /* the one-pass depthwise kernel quantises uint8 rows and adds no residual */
     if (!res && !st->q.x_signed &&
-        (rc = tq_qconv_dw3x3(c, &st->q, tq_dynq_dw_supports, &st->dw_geom, &st->dw_w)))
+        (rc = tq_qconv_dw3x3(c, &st->q, &st->dw_geom, &st->dw_w)))
         return rc;
     st->xq_bytes = align_up((size_t)tq_value_numel(c->in[0]));
     c->scratch_bytes = st->dw_w ? 0 : st->xq_bytes + scratch;

@@ -35,14 +35,13 @@ void tq_qconv_release(tq_qconv *q)
     qconv_release_c4(q);
 }
 
-int tq_qconv_dw3x3(tq_op_ctx *c, const tq_qconv *q, bool (*supports)(const tq_conv2d_geom *),
-                   tq_conv2d_geom *g, float **taps)
+int tq_qconv_dw3x3(tq_op_ctx *c, const tq_qconv *q, tq_conv2d_geom *g, float **taps)
 {
     *taps = NULL;
     *g = (tq_conv2d_geom){ .c = 1, .ih = q->ih, .iw = q->iw, .oh = q->oh, .ow = q->ow,
                            .kh = q->kh, .kw = q->kw, .sh = q->sh, .sw = q->sw, .dh = q->dh,
                            .dw = q->dw, .pt = q->pt, .pl = q->pl };
-    if (q->cin_g != 1 || (q->cout_g != 1 && q->group != 1) || !q->wpack || !supports(g))
+    if (q->cin_g != 1 || (q->cout_g != 1 && q->group != 1) || !q->wpack || !tq_dw3x3_shape(g))
         return TQ_OK;
     float *w = malloc(sizeof(float) * 9 * (size_t)q->cout);
     if (!w)

@@ -132,12 +132,11 @@ void tq_qconv_release(tq_qconv *q);
 /* The case of the one-pass 3x3 depthwise kernels (kernels/dynq_dw.h,
  * kernels/qlinear_dw.h): one input channel per group, depthwise or a
  * group-1 conv of a 1-channel input (every output channel a depthwise conv
- * of that plane), constant packed weights, and a plane geometry the kernel
- * takes (supports). Then *g gets that geometry and *taps the weights as
+ * of that plane), constant packed weights, and a plane geometry the 3x3
+ * kernels take (tq_dw3x3_shape). Then *g gets that geometry and *taps the weights as
  * float (w - w_zp), 9 per output channel (free it); else *taps stays NULL.
  * Returns TQ_OK or a failure through c (out of memory). */
-int tq_qconv_dw3x3(tq_op_ctx *c, const tq_qconv *q, bool (*supports)(const tq_conv2d_geom *),
-                   tq_conv2d_geom *g, float **taps);
+int tq_qconv_dw3x3(tq_op_ctx *c, const tq_qconv *q, tq_conv2d_geom *g, float **taps);
 
 /* Called after output channels [c0, c0+nc) of pixels [p0, p0+np) of image n
  * are computed: acc points at (c0, p0); channel stride ld. */
