@@ -26,6 +26,34 @@ def check(cond, what):
     return cond
 
 
+def finish():
+    """The test's exit code: 1 after any failed check (with their count), else 0."""
+    if failures:
+        print(f"{len(failures)} failure(s)")
+        return 1
+    print("ok")
+    return 0
+
+
+def output_step(m, out_name):
+    """Scale of the per-tensor DequantizeLinear that graph output out_name of
+    the onnx model m comes from (through shape-only ops): one output
+    quantisation step. None when there is none, or it is per axis."""
+    from onnx import numpy_helper
+    prod = {o: n for n in m.graph.node for o in n.output}
+    inits = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
+    name = out_name
+    while name in prod:
+        n = prod[name]
+        if n.op_type == "DequantizeLinear":
+            s = inits[n.input[1]]
+            return float(s) if s.size == 1 else None
+        if n.op_type not in ("Squeeze", "Unsqueeze", "Reshape", "Flatten", "Identity"):
+            return None
+        name = n.input[0]
+    return None
+
+
 def have_ort():
     """onnxruntime-node is installed under tests/ort (make test installs it)."""
     try:

@@ -19,7 +19,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from tqtest import ROOT, TOOL, ORT_RUN  # noqa: E402
+from tqtest import TOOL, ORT_RUN, have_ort  # noqa: E402
 
 try:
     import numpy as np
@@ -30,18 +30,16 @@ except ImportError:
     sys.exit(77)
 
 
-def ort_available():
-    r = subprocess.run(["node", "-e", "require('onnxruntime-node')"],
-                       cwd=os.path.join(ROOT, "tests", "ort"), capture_output=True)
-    return r.returncode == 0
-
-
-def make_model(path, rng, cin, cout, k, stride, pad, group, xtype, per_channel, bias):
-    cin_g = cin // group
-    w_f = rng.standard_normal((cout, cin_g, k, k)).astype(np.float32) * 0.3
+def weight_and_input_qdq(w_f, axis, xtype, per_channel):
+    """w_f as int8 (one scale, or one per index of axis) and the graph's
+    start shared by both models: x through QuantizeLinear -> DequantizeLinear
+    (scale 2/255, zero point 128 for uint8, 0 for int8) and the weight's
+    DequantizeLinear (zero point 0, along axis)."""
     if per_channel:
-        ws = (np.abs(w_f).reshape(cout, -1).max(1) / 127).astype(np.float32)
-        wq = np.clip(np.rint(w_f / ws[:, None, None, None]), -127, 127).astype(np.int8)
+        other = tuple(d for d in range(w_f.ndim) if d != axis)
+        ws = (np.abs(w_f).max(other) / 127).astype(np.float32)
+        shape = [-1 if d == axis else 1 for d in range(w_f.ndim)]
+        wq = np.clip(np.rint(w_f / ws.reshape(shape)), -127, 127).astype(np.int8)
     else:
         ws = np.float32(np.abs(w_f).max() / 127)
         wq = np.clip(np.rint(w_f / ws), -127, 127).astype(np.int8)
@@ -49,14 +47,19 @@ def make_model(path, rng, cin, cout, k, stride, pad, group, xtype, per_channel, 
     xzp = np.array(128 if xtype == TensorProto.UINT8 else 0,
                    dtype=np.uint8 if xtype == TensorProto.UINT8 else np.int8)
     inits = [numpy_helper.from_array(np.array(xs, np.float32), "xs"),
-             numpy_helper.from_array(xzp, "xzp"),
-             numpy_helper.from_array(wq, "wq"),
+             numpy_helper.from_array(xzp, "xzp"), numpy_helper.from_array(wq, "wq"),
              numpy_helper.from_array(np.array(ws, np.float32), "ws"),
-             numpy_helper.from_array(np.zeros(ws.shape, np.int8), "wzp")]
+             numpy_helper.from_array(np.zeros(np.shape(ws), np.int8), "wzp")]
     nodes = [helper.make_node("QuantizeLinear", ["x", "xs", "xzp"], ["xq"]),
              helper.make_node("DequantizeLinear", ["xq", "xs", "xzp"], ["xd"]),
-             helper.make_node("DequantizeLinear", ["wq", "ws", "wzp"], ["wd"],
-                              axis=0)]
+             helper.make_node("DequantizeLinear", ["wq", "ws", "wzp"], ["wd"], axis=axis)]
+    return xs, xzp, wq, ws, inits, nodes
+
+
+def make_model(path, rng, cin, cout, k, stride, pad, group, xtype, per_channel, bias):
+    cin_g = cin // group
+    w_f = rng.standard_normal((cout, cin_g, k, k)).astype(np.float32) * 0.3
+    xs, xzp, wq, ws, inits, nodes = weight_and_input_qdq(w_f, 0, xtype, per_channel)
     conv_in = ["xd", "wd"]
     if bias:
         bs = (xs * np.broadcast_to(ws, (cout,))).astype(np.float32)
@@ -79,22 +82,7 @@ def make_model(path, rng, cin, cout, k, stride, pad, group, xtype, per_channel, 
 def make_gemm_model(path, rng, m, k, n, gemm, xtype, per_channel):
     w_f = rng.standard_normal((n, k) if gemm else (k, n)).astype(np.float32) * 0.3
     axis = 0 if gemm else 1
-    if per_channel:
-        ws = (np.abs(w_f).max(1 - axis) / 127).astype(np.float32)
-        wq = np.clip(np.rint(w_f / np.expand_dims(ws, 1 - axis)), -127, 127).astype(np.int8)
-    else:
-        ws = np.float32(np.abs(w_f).max() / 127)
-        wq = np.clip(np.rint(w_f / ws), -127, 127).astype(np.int8)
-    xs = np.float32(2.0 / 255)
-    xzp = np.array(128 if xtype == TensorProto.UINT8 else 0,
-                   dtype=np.uint8 if xtype == TensorProto.UINT8 else np.int8)
-    inits = [numpy_helper.from_array(np.array(xs, np.float32), "xs"),
-             numpy_helper.from_array(xzp, "xzp"), numpy_helper.from_array(wq, "wq"),
-             numpy_helper.from_array(np.array(ws, np.float32), "ws"),
-             numpy_helper.from_array(np.zeros(np.shape(ws), np.int8), "wzp")]
-    nodes = [helper.make_node("QuantizeLinear", ["x", "xs", "xzp"], ["xq"]),
-             helper.make_node("DequantizeLinear", ["xq", "xs", "xzp"], ["xd"]),
-             helper.make_node("DequantizeLinear", ["wq", "ws", "wzp"], ["wd"], axis=axis)]
+    xs, xzp, wq, ws, inits, nodes = weight_and_input_qdq(w_f, axis, xtype, per_channel)
     bd = np.zeros(n, np.float32)
     if gemm:
         bs = (xs * np.broadcast_to(ws, (n,))).astype(np.float32)
@@ -143,14 +131,14 @@ def run(args, env=None):
     return r.stdout
 
 
-def outputs(path, inp, tag, work, have_ort):
+def outputs(path, inp, tag, work, ort):
     """The fused and unfused tinyq runs of path (and ONNX Runtime's)."""
     outs = {}
     for how, env in (("fused", None), ("unfused", dict(os.environ, TQ_NO_FUSE="1"))):
         o = os.path.join(work, f"{how}_{tag}.npz")
         run([TOOL, "run", path, "-i", inp, "-o", o], env)
         outs[how] = np.load(o)["y"].astype(np.float64)
-    if have_ort:
+    if ort:
         o = os.path.join(work, f"ort_{tag}.npz")
         run(["node", ORT_RUN, path, inp, o])
         outs["ort"] = np.load(o)["y"].astype(np.float64)
@@ -178,8 +166,8 @@ def dequantised_input(x, xs, xzp, xt):
 
 def main():
     rng = np.random.default_rng(11)
-    have_ort = ort_available()
-    if not have_ort:
+    ort = have_ort()
+    if not ort:
         print("skip ONNX Runtime comparison: run 'cd tests/ort && npm ci --ignore-scripts'")
     cases = [  # cin, cout, k, stride, pad, group, input type, per-channel, bias
         (8, 16, 3, 1, 1, 1, TensorProto.UINT8, True, True),
@@ -202,7 +190,7 @@ def main():
                 print(f"FAIL gemm case {j}: the fused session has no QGemmF")
                 failures += 1
                 continue
-            outs = outputs(path, inp, f"g{j}", work, have_ort)
+            outs = outputs(path, inp, f"g{j}", work, ort)
             xd = dequantised_input(x, xs, xzp, xt)
             bound = (k + 2) * 2.0 ** -24 * (np.abs(xd) @ np.abs(wd) + np.abs(bd.astype(np.float64)))
             failures += compare(outs, bound, f"gemm case {j} ({m}x{k} @ {k}x{n}, "
@@ -218,7 +206,7 @@ def main():
                 print(f"FAIL case {i}: the fused session has no QConvF:\n{prof}")
                 failures += 1
                 continue
-            outs = outputs(path, inp, f"c{i}", work, have_ort)
+            outs = outputs(path, inp, f"c{i}", work, ort)
             xd = dequantised_input(x, xs, xzp, xt)
             wd = (wq.astype(np.float32) * np.asarray(ws, np.float32).reshape(-1, 1, 1, 1)
                   if pc else wq.astype(np.float32) * np.float32(ws)).astype(np.float64)

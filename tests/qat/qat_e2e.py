@@ -28,7 +28,7 @@ import numpy as np
 import onnx
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from tqtest import ROOT, TOOL, FIX, failures, check, have_ort  # noqa: E402
+from tqtest import ROOT, TOOL, FIX, check, have_ort, finish  # noqa: E402
 
 PARITY = os.path.join(ROOT, "tests", "parity", "ort_parity.py")
 
@@ -151,11 +151,7 @@ def main():
         r = json.load(open(ao + ".json")) if os.path.exists(ao + ".json") else {}
         check(rc == 1 and not os.path.exists(ao) and r.get("chosen") == "none" and
               all(x["tried"] for x in r.get("trials", [])), f"auto with budget 0: {rc} {t}")
-    if failures:
-        print(f"{len(failures)} failure(s)")
-        return 1
-    print("ok")
-    return 0
+    return finish()
 
 
 if __name__ == "__main__":

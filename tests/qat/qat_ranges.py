@@ -45,7 +45,7 @@ import onnx
 from onnx import numpy_helper
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from tqtest import TOOL, FIX, failures, check  # noqa: E402
+from tqtest import TOOL, FIX, check, finish  # noqa: E402
 
 
 def quantize(tmp, tag, model, *opts):
@@ -193,11 +193,7 @@ def main():
         b, _ = quantize(tmp, "mlp_static", mlp, "--mode", "static", "--calibration", data,
                         "--method", "mse", "--per-channel")
         check(sha(a) == sha(b), "mlp: qat mse with 0 epochs != static mse")
-    if failures:
-        print(f"{len(failures)} failure(s)")
-        return 1
-    print("ok")
-    return 0
+    return finish()
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from tqtest import BUILD, TOOL, ORT_DIR, ORT_RUN, failures, have_ort  # noqa: E402
+from tqtest import BUILD, TOOL, ORT_DIR, ORT_RUN, failures, have_ort, finish  # noqa: E402
 
 DUMP = os.path.join(BUILD, "tests", "quant", "equalize_dump")
 SEED = os.environ.get("TQ_SEED_MODELS", "")
@@ -322,8 +322,7 @@ def main():
             onnx.checker.check_model(onnx.load(eq), full_check=True)
             check_function(name, path, eq, held, work)
             check_equalised(name, path, eq, cal, work)
-    print(f"{len(failures)} failure(s)")
-    return 1 if failures else 0
+    return finish()
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from tqtest import TOOL, ORT_RUN, FIX, SEED, failures, check, have_ort  # noqa: E402
+from tqtest import TOOL, ORT_RUN, FIX, SEED, check, have_ort, finish, output_step  # noqa: E402
 
 
 def quantize(model, out, cal, *opts):
@@ -244,21 +244,6 @@ def structure(tag, path, need_axis=True):
     return m
 
 
-def output_step(m, out_name):
-    prod = {o: n for n in m.graph.node for o in n.output}
-    inits = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
-    name = out_name
-    while name in prod:
-        n = prod[name]
-        if n.op_type == "DequantizeLinear":
-            s = inits[n.input[1]]
-            return float(s) if s.size == 1 else None
-        if n.op_type not in ("Squeeze", "Unsqueeze", "Reshape", "Flatten", "Identity"):
-            return None
-        name = n.input[0]
-    return None
-
-
 def versus_ort(tag, path, data, m, need_step=True, per_sample=True):
     o_ort, o_tq = path + ".ort.npz", path + ".tq.npz"
     ps = ["--per-sample"] if per_sample else []
@@ -415,11 +400,7 @@ def main():
                 # float outputs have no output step: ORT must run the file
                 versus_ort(tag, out, subset(cal, out + ".in.npz", 8 if name == "learned_filter_v1"
                                             else 16), m, need_step=full and not fo)
-    if failures:
-        print(f"{len(failures)} failure(s)")
-        return 1
-    print("ok")
-    return 0
+    return finish()
 
 
 if __name__ == "__main__":

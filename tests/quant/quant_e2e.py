@@ -38,7 +38,7 @@ import onnx
 from onnx import helper, numpy_helper, TensorProto
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from tqtest import TOOL, ORT_RUN, FIX, failures, have_ort  # noqa: E402
+from tqtest import TOOL, ORT_RUN, FIX, failures, have_ort, finish, output_step  # noqa: E402
 
 
 def fail(msg):
@@ -123,21 +123,6 @@ def subset(npz, path, n=24):
     d = np.load(npz)
     np.savez(path, **{k: d[k][:n] for k in d.files})
     return path
-
-
-def output_step_static(m, out_name):
-    """Scale of the DequantizeLinear the output comes from (through shape-only ops)."""
-    prod = {o: n for n in m.graph.node for o in n.output}
-    inits = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
-    name = out_name
-    while name in prod:
-        n = prod[name]
-        if n.op_type == "DequantizeLinear":
-            return float(inits[n.input[1]])
-        if n.op_type not in ("Squeeze", "Unsqueeze", "Reshape", "Flatten", "Identity"):
-            return None
-        name = n.input[0]
-    return None
 
 
 def dynamic_tolerance(m, int8_path, inp, work):
@@ -259,7 +244,7 @@ def check_one(name, model, cal, mode, at, pc, work, rr=False, eq=False):
     for o in m.graph.output:
         a, b = ref[o.name].astype(np.float64), got[o.name].astype(np.float64)
         if mode == "static":
-            step = output_step_static(m, o.name)
+            step = output_step(m, o.name)
             tol = np.full(a.shape[0], step * (1 + 1e-5)) if step else None
         else:
             tol = dynamic_tolerance(m, out, inp, work)
@@ -441,8 +426,7 @@ def main():
         check_calibration(model, cal, work)
         check_bad_calibration(model, cal, work)
         check_cli_options(model, cal, work)
-    print(f"{len(failures)} failure(s)")
-    return 1 if failures else 0
+    return finish()
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from tqtest import TOOL  # noqa: E402
+from tqtest import TOOL, check, finish  # noqa: E402
 
 
 def model():
@@ -43,7 +43,6 @@ def model():
 
 
 def main():
-    fails = []
     with tempfile.TemporaryDirectory() as d:
         fp32, q, cal, inp = (os.path.join(d, n) for n in ("m.onnx", "m.int8.onnx", "cal.npz",
                                                            "in.npz"))
@@ -57,17 +56,15 @@ def main():
         onnx.checker.check_model(m)
         shape = [n for n in m.graph.node if n.op_type == "Shape"]
         readers = [n.op_type for n in m.graph.node if "x" in n.input and n.op_type != "Shape"]
-        if len(shape) != 1 or list(shape[0].input) != ["x"]:
-            fails.append(f"Shape reads {[list(n.input) for n in shape]}, not the graph input x")
-        if readers != ["QuantizeLinear"]:
-            fails.append(f"x is read by {readers}, expected only the QuantizeLinear")
+        check(len(shape) == 1 and list(shape[0].input) == ["x"],
+              f"Shape reads {[list(n.input) for n in shape]}, not the graph input x")
+        check(readers == ["QuantizeLinear"],
+              f"x is read by {readers}, expected only the QuantizeLinear")
         # the same file with Shape on the DequantizeLinear output (the old form)
         dq = [n.output[0] for n in m.graph.node if n.op_type == "DequantizeLinear"
               and any(p.op_type == "QuantizeLinear" and p.input[0] == "x" and
                       p.output[0] == n.input[0] for p in m.graph.node)]
-        if len(dq) != 1:
-            fails.append(f"expected one Q -> DQ pair on x, found {dq}")
-        else:
+        if check(len(dq) == 1, f"expected one Q -> DQ pair on x, found {dq}"):
             shape[0].input[0] = dq[0]
             old = os.path.join(d, "old.onnx")
             onnx.save(m, old)
@@ -77,14 +74,11 @@ def main():
                 subprocess.run([TOOL, "run", f, "-i", inp, "-o", o], check=True,
                                capture_output=True)
                 outs.append(np.load(o)["y"])
-            if outs[0].shape != (2, 1, 6, 6):
-                fails.append(f"output shape {outs[0].shape}, expected (2, 1, 6, 6)")
-            if outs[0].tobytes() != outs[1].tobytes():
-                fails.append("outputs differ from the file with Shape on the DequantizeLinear")
-    for f in fails:
-        print("FAIL " + f)
-    print("ok" if not fails else f"{len(fails)} failure(s)")
-    return 1 if fails else 0
+            check(outs[0].shape == (2, 1, 6, 6),
+                  f"output shape {outs[0].shape}, expected (2, 1, 6, 6)")
+            check(outs[0].tobytes() == outs[1].tobytes(),
+                  "outputs differ from the file with Shape on the DequantizeLinear")
+    return finish()
 
 
 if __name__ == "__main__":

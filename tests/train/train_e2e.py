@@ -22,7 +22,7 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from tqtest import ROOT, TOOL, ORT_RUN, failures, check, have_ort  # noqa: E402
+from tqtest import ROOT, TOOL, ORT_RUN, check, have_ort, finish  # noqa: E402
 
 PARITY = os.path.join(ROOT, "tests", "parity", "ort_parity.py")
 RTOL = 1e-5  # as ort_parity.py: normwise, max|a - b| <= RTOL * max|ref|
@@ -229,10 +229,7 @@ def main():
             blobs.append(open(os.path.join(d, "m.onnx"), "rb").read()
                          + open(os.path.join(d, "m.json"), "rb").read())
         check(blobs[0] == blobs[1], "same seed twice: identical model and sidecar bytes")
-    if failures:
-        print(f"{len(failures)} check(s) failed")
-        return 1
-    return 0
+    return finish()
 
 
 if __name__ == "__main__":
