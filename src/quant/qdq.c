@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "graph/graph_query.h"
 #include "quant/qparams.h"
 #include "quant/quant_internal.h"
 #include "quant/rewriter.h"
@@ -50,12 +51,6 @@ typedef struct qdq_ctx {
     int *x_act;        /* per original node: act index of its activation input */
 } qdq_ctx;
 
-static bool is_op(const tq_node *n, const char *op)
-{
-    return strcmp(n->op_type, op) == 0 && (!n->domain || !n->domain[0] ||
-                                           strcmp(n->domain, "ai.onnx") == 0);
-}
-
 static bool eligible(const tq_graph *g, const tq_node *n)
 {
     if (n->n_inputs < 2 || n->n_outputs < 1 || !n->inputs[0][0] ||
@@ -64,9 +59,9 @@ static bool eligible(const tq_graph *g, const tq_node *n)
     const tq_tensor *w = tq_quant_float_init(g, n, 1);
     if (!w)
         return false;
-    if (is_op(n, "Conv") || is_op(n, "ConvTranspose"))
+    if (tq_node_is_onnx(n, "Conv") || tq_node_is_onnx(n, "ConvTranspose"))
         return w->rank >= 3;
-    if (is_op(n, "Gemm") || is_op(n, "MatMul"))
+    if (tq_node_is_onnx(n, "Gemm") || tq_node_is_onnx(n, "MatMul"))
         return w->rank == 2;
     return false;
 }
@@ -98,27 +93,14 @@ static const act *find_act(const qdq_ctx *c, const char *name)
     return NULL;
 }
 
-/* The single reader of `name` among the graph's nodes, or -1. */
-static int sole_reader(const tq_graph *g, const char *name)
-{
-    int reader = -1, count = 0;
-    for (int i = 0; i < g->n_nodes; i++)
-        for (int k = 0; k < g->nodes[i].n_inputs; k++)
-            if (strcmp(g->nodes[i].inputs[k], name) == 0) {
-                reader = i;
-                count++;
-            }
-    return count == 1 && !tq_rw_is_graph_output(g, name) ? reader : -1;
-}
-
 /* The channel axis of a quantised node's activation input: the axis its
  * weight's input-channel (K) dimension multiplies. Conv: 1 (NCHW); Gemm: the
  * feature axis of A (0 with transA); MatMul: the last axis. */
 static int input_channel_axis(const tq_node *n)
 {
-    if (is_op(n, "Gemm"))
+    if (tq_node_is_onnx(n, "Gemm"))
         return tq_node_attr_int(n, "transA", 0) ? 0 : 1;
-    if (is_op(n, "MatMul"))
+    if (tq_node_is_onnx(n, "MatMul"))
         return -1;
     return 1;
 }
@@ -163,9 +145,9 @@ static int input_axes(qdq_ctx *c, const tq_graph *g)
         const char *y = c->fused_relu[i] >= 0 ? g->nodes[c->fused_relu[i]].outputs[0]
                                               : n->outputs[0];
         int ya = act_index(c, y);
-        if (ya >= 0 && !is_op(n, "Gemm"))
+        if (ya >= 0 && !tq_node_is_onnx(n, "Gemm"))
             per_tensor[a] = per_tensor[ya] = true;
-        if (is_op(n, "MatMul"))
+        if (tq_node_is_onnx(n, "MatMul"))
             per_tensor[a] = true;
     }
     for (int a = 0; a < c->n_acts; a++)
@@ -204,13 +186,13 @@ static int plan(qdq_ctx *c, const tq_graph *g, tq_quant_summary *sum)
             return rc;
         if (c->s->float_outputs)
             continue; /* readers that are quantised nodes add it as their input */
-        int r = sole_reader(g, y);
+        int r = tq_graph_sole_consumer(g, y);
         const tq_node *rd = r >= 0 ? &g->nodes[r] : NULL;
-        if (!rc && rd && is_op(rd, "Relu") && !c->selected[r]) {
+        if (!rc && rd && tq_node_is_onnx(rd, "Relu") && !c->selected[r]) {
             c->fused_relu[i] = r;
             c->dropped[r] = true;
             rc = add_act(c, rd->outputs[0], rd->outputs[0]);
-        } else if (!rc && rd && is_op(rd, "Clip")) {
+        } else if (!rc && rd && tq_node_is_onnx(rd, "Clip")) {
             rc = add_act(c, y, rd->outputs[0]);
         } else if (!rc) {
             rc = add_act(c, y, y);
@@ -328,12 +310,12 @@ static int quantize_params(qdq_ctx *c, tq_node *n, const act *xa)
     tq_rewriter *rw = &c->rw;
     const tq_tensor *wt = tq_quant_float_init(rw->g, n, 1);
     int axis = c->s->per_channel ? tq_quant_weight_axis(n) : -1;
-    if (axis >= 0 && is_op(n, "ConvTranspose") && tq_node_attr_int(n, "group", 1) != 1)
+    if (axis >= 0 && tq_node_is_onnx(n, "ConvTranspose") && tq_node_attr_int(n, "group", 1) != 1)
         axis = -1; /* grouped ConvTranspose: dims[1] is per group, not per output channel */
     /* wt points into the initializer array, which grows below: read it now. */
     tq_tensor w = *wt;
-    int64_t out_ch = is_op(n, "ConvTranspose") ? wt->dims[1] * tq_node_attr_int(n, "group", 1)
-                     : is_op(n, "Gemm") ? (tq_node_attr_int(n, "transB", 0) ? wt->dims[0]
+    int64_t out_ch = tq_node_is_onnx(n, "ConvTranspose") ? wt->dims[1] * tq_node_attr_int(n, "group", 1)
+                     : tq_node_is_onnx(n, "Gemm") ? (tq_node_attr_int(n, "transB", 0) ? wt->dims[0]
                                                                              : wt->dims[1])
                      : wt->dims[0];
     int64_t numel = tq_tensor_numel(wt);
@@ -354,7 +336,7 @@ static int quantize_params(qdq_ctx *c, tq_node *n, const act *xa)
     free(wname);
     /* Bias: 1-D, one value per output channel. */
     const tq_tensor *bt = rc ? NULL : tq_quant_float_init(rw->g, n, 2);
-    if (bt && xa && bt->rank == 1 && bt->dims[0] == out_ch && !is_op(n, "MatMul")) {
+    if (bt && xa && bt->rank == 1 && bt->dims[0] == out_ch && !tq_node_is_onnx(n, "MatMul")) {
         int64_t nb = bt->dims[0];
         float *bs = malloc((size_t)nb * sizeof(float));
         int32_t *bq = malloc((size_t)nb * sizeof(int32_t));
@@ -483,18 +465,6 @@ static int rewrite(qdq_ctx *c)
     return rc;
 }
 
-/* The node of type op that writes name (one output), or NULL. */
-static const tq_node *single_output_producer(const tq_graph *g, const char *name, const char *op)
-{
-    for (int j = 0; j < g->n_nodes; j++) {
-        const tq_node *p = &g->nodes[j];
-        if (p->op_type && is_op(p, op) && p->n_outputs == 1 && p->n_inputs > 0 &&
-            strcmp(p->outputs[0], name) == 0)
-            return p;
-    }
-    return NULL;
-}
-
 /* Shape and Size read only the dimensions: a reader of a Q -> DQ pair's
  * output reads the pair's float input instead, so the pair is not evaluated
  * for it (the pair's other readers are fused into integer ops; this one kept
@@ -503,17 +473,17 @@ static int shape_readers_skip_qdq(tq_graph *g, tq_error *err)
 {
     for (int i = 0; i < g->n_nodes; i++) {
         tq_node *n = &g->nodes[i];
-        if (!n->op_type || (!is_op(n, "Shape") && !is_op(n, "Size")) || n->n_inputs < 1)
+        if ((!tq_node_is_onnx(n, "Shape") && !tq_node_is_onnx(n, "Size")) || n->n_inputs < 1)
             continue;
-        const tq_node *dq = single_output_producer(g, n->inputs[0], "DequantizeLinear");
-        const tq_node *q = dq ? single_output_producer(g, dq->inputs[0], "QuantizeLinear") : NULL;
-        if (!q)
+        int dq = tq_graph_producer(g, n->inputs[0]);
+        if (dq < 0 || !tq_node_is_onnx(&g->nodes[dq], "DequantizeLinear") ||
+            g->nodes[dq].n_inputs < 1)
             continue;
-        char *f = strdup(q->inputs[0]);
-        if (!f)
+        int q = tq_graph_producer(g, g->nodes[dq].inputs[0]);
+        if (q < 0 || !tq_node_is_onnx(&g->nodes[q], "QuantizeLinear") || g->nodes[q].n_inputs < 1)
+            continue;
+        if (tq_set_name(&n->inputs[0], g->nodes[q].inputs[0]))
             return tq_fail(err, TQ_ENOMEM, "out of memory");
-        free(n->inputs[0]);
-        n->inputs[0] = f;
     }
     return TQ_OK;
 }

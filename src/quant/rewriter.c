@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "graph/graph_query.h"
 #include "quant/rewriter.h"
 #include "util/error.h"
 
@@ -148,18 +149,10 @@ static int count_reads(const tq_node *nodes, int n, const char *name)
     return c;
 }
 
-bool tq_rw_is_graph_output(const tq_graph *g, const char *name)
-{
-    for (int i = 0; i < g->n_outputs; i++)
-        if (strcmp(g->outputs[i].name, name) == 0)
-            return true;
-    return false;
-}
-
 int tq_rw_consumers(const tq_rewriter *rw, const char *name)
 {
     return count_reads(rw->old, rw->n_old, name) + count_reads(rw->g->nodes, rw->g->n_nodes, name) +
-           (tq_rw_is_graph_output(rw->g, name) ? 1 : 0);
+           (tq_graph_is_output(rw->g, name) ? 1 : 0);
 }
 
 static int rename_in(tq_node *n, const char *from, const char *to)
@@ -192,7 +185,7 @@ void tq_graph_prune(tq_graph *g)
     for (int i = 0; i < g->n_initializers; i++) {
         tq_tensor *t = &g->initializers[i];
         bool used = count_reads(g->nodes, g->n_nodes, t->name) > 0 ||
-                    tq_rw_is_graph_output(g, t->name);
+                    tq_graph_is_output(g, t->name);
         if (used) {
             g->initializers[kept++] = *t;
             continue;

@@ -44,7 +44,6 @@ const char *tq_rw_initializer(tq_rewriter *rw, const char *base, const char *suf
 
 /* Number of node inputs (in old and new lists) and graph outputs reading name. */
 int tq_rw_consumers(const tq_rewriter *rw, const char *name);
-bool tq_rw_is_graph_output(const tq_graph *g, const char *name);
 
 /* Replace every node input `from` with `to` in the nodes not yet moved
  * (old list, indices > after) and in the new list. */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "graph/graph_query.h"
 #include "quant/quant_internal.h"
 #include "train/autograd.h"
 #include "train/autograd_kernels.h"
@@ -175,23 +176,6 @@ static bool is_selected_quant(const tq_quant_settings *qs, const tq_graph *mg, c
     return n->n_inputs >= 2 && n->inputs[0][0] && tq_quant_float_init(mg, n, 1) != NULL;
 }
 
-/* The single reader of a value, or NULL (several readers, none, graph output). */
-static const tq_node *sole_reader(const tq_graph *mg, const char *name)
-{
-    const tq_node *r = NULL;
-    int count = 0;
-    for (int i = 0; i < mg->n_nodes; i++)
-        for (int k = 0; k < mg->nodes[i].n_inputs; k++)
-            if (strcmp(mg->nodes[i].inputs[k], name) == 0) {
-                r = &mg->nodes[i];
-                count++;
-            }
-    for (int o = 0; o < mg->n_outputs; o++)
-        if (strcmp(mg->outputs[o].name, name) == 0)
-            return NULL;
-    return count == 1 ? r : NULL;
-}
-
 /* Names whose readers see a Q/DQ pair in the static export. */
 typedef struct fq_plan {
     const char **names;
@@ -221,7 +205,8 @@ static int plan_fake_quant(const tq_graph *mg, const tq_quant_settings *qs, fq_p
             return -1;
         if (qs->float_outputs)
             continue; /* as the export: outputs only as inputs of quantised nodes */
-        const tq_node *r = sole_reader(mg, n->outputs[0]);
+        int ri = tq_graph_sole_consumer(mg, n->outputs[0]);
+        const tq_node *r = ri >= 0 ? &mg->nodes[ri] : NULL;
         /* A Relu is folded into the output Q/DQ; a Clip keeps its node but the
          * output Q/DQ takes the Clip's output range, and since that range lies
          * inside [min, max], clip(fq(y)) = fq(clip(y)): the fake quant goes
